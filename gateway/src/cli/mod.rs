@@ -1,0 +1,107 @@
+//! Command-line front end: argument parsing and dispatch. One file per command group;
+//! the work itself is done by the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod evidence;
+pub mod index;
+pub mod pec;
+pub mod tsa;
+pub mod verify;
+
+/// Ponte: a PEC <-> REM (ETSI EN 319 532) gateway.
+#[derive(Debug, Parser)]
+#[command(name = "ponte", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify the S/MIME signature of a PEC, REM or plain message and describe it.
+    Verify(verify::Args),
+    /// Build PEC messages (transport envelopes, receipts) as a provider would.
+    #[command(subcommand)]
+    Pec(pec::Command),
+    /// Sign and verify REM evidence (EN 319 522-3, XAdES).
+    #[command(subcommand)]
+    Evidence(evidence::Command),
+    /// The development time-stamping authority (RFC 3161, NOT qualified).
+    #[command(subcommand)]
+    Tsa(tsa::Command),
+    /// The providers' index (AgID IGPEC over LDAP, or an LDIF snapshot).
+    #[command(subcommand)]
+    Index(index::Command),
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Pec(cmd) => pec::run(cmd),
+        Command::Evidence(cmd) => evidence::run(cmd),
+        Command::Tsa(cmd) => tsa::run(cmd),
+        Command::Index(cmd) => index::run(cmd),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ponte: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `PONTE_LOG` (default: warnings).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PONTE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A failure that ends the command with exit code 2: one line naming the input and the cause.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Failure {
+    /// `input: cause`.
+    pub fn at(input: impl AsRef<Path>, cause: impl std::fmt::Display) -> Self {
+        Failure(format!("{}: {cause}", input.as_ref().display()))
+    }
+}
+
+/// What a command returns: an exit code, or a failure (exit 2).
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Reads a whole file, naming it on failure.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::at(path, e))
+}
+
+/// Writes `bytes` to `out`, or to stdout when `out` is `None`.
+pub fn write_output(out: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    match out {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| Failure::at(path, e)),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(bytes)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| Failure(format!("stdout: {e}")))
+        }
+    }
+}

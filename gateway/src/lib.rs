@@ -1,0 +1,34 @@
+//! Ponte: a gateway between Italian certified mail (PEC) and European Registered
+//! Electronic Mail (REM, ETSI EN 319 532 / EN 319 522).
+//!
+//! The crate is layered (see `manual::architecture`): a layer uses the ones below it,
+//! never the ones above.
+//!
+//! ```text
+//!                cli
+//!                 |
+//!     pec      rem/evidence     index        (formats and the providers' directory)
+//!      |      /    |     \        |
+//!    mime  xml+xades  tsp     x509 (trust)    (canonical bytes, C14N, XAdES, RFC 3161, chains)
+//!      \     |     /
+//!     smime / cms / crypto                     (ring: digests, signatures; CMS assembly)
+//! ```
+//!
+//! Verification returns verdicts as values; `Err` is for input that cannot be read at all.
+#![forbid(unsafe_code)]
+
+pub mod cms;
+pub mod crypto;
+pub mod error;
+pub mod index;
+pub mod manual;
+pub mod mime;
+pub mod pec;
+pub mod rem;
+pub mod smime;
+pub mod tsp;
+pub mod x509;
+pub mod xades;
+pub mod xml;
+
+pub use error::Error;

@@ -1,0 +1,3 @@
+//! End-to-end tests: smime.
+
+mod common;
