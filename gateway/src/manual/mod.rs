@@ -1,3 +1,4 @@
-//! The manual, as a doc module: how Ponte is meant to be used and why it behaves as it does.
-//!
-//! Chapters are added as capabilities land.
+//! The manual, as a doc module (`cargo doc --open`, then `ponte::manual`): how Ponte is meant
+//! to be used and why it behaves as it does. One chapter per concern.
+
+pub mod architecture;
