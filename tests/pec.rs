@@ -6,7 +6,8 @@ mod common;
 use common::{corpus_file, have};
 use ponte::pec::build::{self, EnvelopeInput, ReceiptInput, ReceiptKind, SequenceIdentifiers};
 use ponte::pec::{
-    Daticert, Errore, Kind, PecMessage, Provider, Ricevuta, TipoDaticert, TipoDestinatario, TipoRicevuta, classify,
+    Daticert, Errore, Kind, PecMessage, Provider, Ricevuta, TipoDaticert, TipoDestinatario,
+    TipoRicevuta, classify,
 };
 use std::process::Command;
 use time::macros::datetime;
@@ -26,12 +27,21 @@ fn check_java_fixture(eml: &str, xml: &str, kind: Kind, tipo: TipoDaticert) -> D
     let raw = read(eml);
     let m = PecMessage::parse(&raw).expect("fixture parses");
     assert_eq!(m.kind(), &kind);
-    assert!(!m.signature_present(), "the anonymised fixtures have no smime.p7s");
-    assert!(m.signed_entity().is_some(), "multipart/signed with its first part only");
+    assert!(
+        !m.signature_present(),
+        "the anonymised fixtures have no smime.p7s"
+    );
+    assert!(
+        m.signed_entity().is_some(),
+        "multipart/signed with its first part only"
+    );
     let d = m.daticert().expect("daticert present").clone();
     assert_eq!(d.tipo, tipo);
     let beside = Daticert::parse(&read(xml)).expect("beside daticert parses");
-    assert_eq!(d, beside, "daticert of the message = the .daticert.xml beside it");
+    assert_eq!(
+        d, beside,
+        "daticert of the message = the .daticert.xml beside it"
+    );
     assert_eq!(m.daticert_agrees(), Some(true));
     assert!(m.text().is_some_and(|t| t.contains("Identificativo")));
     d
@@ -51,9 +61,15 @@ fn java_pec_parser_accettazione() {
     assert_eq!(d.destinatari[0].address, "rec@fakepec.it");
     assert_eq!(d.destinatari[0].tipo, TipoDestinatario::Certificato);
     assert_eq!(d.oggetto.as_deref(), Some("Test PEC"));
-    assert_eq!(d.msgid.as_deref(), Some("<SN05IE$951DEC16C1CFD3E4FD8FF1B1D24A99AE@fakepec.it>"));
+    assert_eq!(
+        d.msgid.as_deref(),
+        Some("<SN05IE$951DEC16C1CFD3E4FD8FF1B1D24A99AE@fakepec.it>")
+    );
     assert_eq!(d.data_rfc3339(), "2024-11-15T18:20:38+01:00");
-    assert_eq!(d.identificativo, "opec210312.20241115182038.288127.606.1.53@fakepec.it");
+    assert_eq!(
+        d.identificativo,
+        "opec210312.20241115182038.288127.606.1.53@fakepec.it"
+    );
 }
 
 #[test]
@@ -65,9 +81,15 @@ fn java_pec_parser_errore_consegna_with_stray_text() {
         TipoDaticert::ErroreConsegna,
     );
     assert_eq!(d.errore, Errore::NoDest);
-    assert_eq!(d.risposte, "sender@fakepec.it", "the stray `a` after </risposte> is not part of it");
+    assert_eq!(
+        d.risposte, "sender@fakepec.it",
+        "the stray `a` after </risposte> is not part of it"
+    );
     assert_eq!(d.consegna.as_deref(), Some("rec@fakepec.it"));
-    assert_eq!(d.errore_esteso.as_deref(), Some("5.1.1 - FAKE Pec S.p.A. - indirizzo non valido"));
+    assert_eq!(
+        d.errore_esteso.as_deref(),
+        Some("5.1.1 - FAKE Pec S.p.A. - indirizzo non valido")
+    );
     assert_eq!(d.data_rfc3339(), "2024-11-15T18:21:03+01:00");
 }
 
@@ -76,19 +98,35 @@ fn check_namirial(rel: &str) {
     let m = PecMessage::parse(&raw).expect("Namirial envelope parses");
     assert_eq!(m.kind(), &Kind::BustaTrasporto);
     assert!(m.signature_present());
-    assert_eq!(m.message_id(), Some("<opec21192.20241205000210.24820.46.1.184@sicurezzapostale.it>"));
-    assert_eq!(m.riferimento_message_id(), Some("<2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>"));
+    assert_eq!(
+        m.message_id(),
+        Some("<opec21192.20241205000210.24820.46.1.184@sicurezzapostale.it>")
+    );
+    assert_eq!(
+        m.riferimento_message_id(),
+        Some("<2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>")
+    );
     assert_eq!(m.from(), Some("posta-certificata@sicurezzapostale.it"));
     assert_eq!(m.subject(), Some("POSTA CERTIFICATA: Norah Colly"));
     assert_eq!(m.to().len(), 7);
     let d = m.daticert().expect("daticert");
     assert_eq!(d.tipo, TipoDaticert::PostaCertificata);
     assert_eq!(d.destinatari.len(), 7);
-    assert!(d.destinatari.iter().all(|r| r.tipo == TipoDestinatario::Esterno));
-    assert_eq!(d.msgid.as_deref(), Some("<2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>"));
+    assert!(
+        d.destinatari
+            .iter()
+            .all(|r| r.tipo == TipoDestinatario::Esterno)
+    );
+    assert_eq!(
+        d.msgid.as_deref(),
+        Some("<2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>")
+    );
     assert_eq!(d.data_rfc3339(), "2024-12-05T00:02:10+01:00");
     assert_eq!(d.ricevuta, Some(TipoRicevuta::Completa));
-    assert_eq!(d, &Daticert::parse(&read("pec/real/namirial-busta-trasporto-2024.daticert.xml")).unwrap());
+    assert_eq!(
+        d,
+        &Daticert::parse(&read("pec/real/namirial-busta-trasporto-2024.daticert.xml")).unwrap()
+    );
 
     // postacert.eml, located independently: after the blank line that ends the part headers
     // following `filename="postacert.eml"`, up to the line break before the closing delimiter.
@@ -98,7 +136,11 @@ fn check_namirial(rel: &str) {
     let start = name + find(&raw[name..], &blank).unwrap() + blank.len();
     let close = [nl, b"------------=_1733353330-24820-178--".as_slice()].concat();
     let end = start + find(&raw[start..], &close).unwrap();
-    assert_eq!(m.postacert_raw(), Some(&raw[start..end]), "postacert.eml byte-exact");
+    assert_eq!(
+        m.postacert_raw(),
+        Some(&raw[start..end]),
+        "postacert.eml byte-exact"
+    );
     let inner = m.postacert().expect("postacert").expect("postacert parses");
     assert_eq!(inner.kind(), &Kind::Mail);
     assert_eq!(inner.subject(), Some("Norah Colly"));
@@ -107,7 +149,13 @@ fn check_namirial(rel: &str) {
     // The signed entity: from `Content-Type: multipart/mixed` to the inner closing delimiter line.
     let signed = m.signed_entity().unwrap();
     assert!(signed.starts_with(b"Content-Type: multipart/mixed;"));
-    assert!(signed.ends_with([b"------------=_1733353330-24820-178--", nl].concat().as_slice()));
+    assert!(
+        signed.ends_with(
+            [b"------------=_1733353330-24820-178--", nl]
+                .concat()
+                .as_slice()
+        )
+    );
 }
 
 #[test]
@@ -126,7 +174,11 @@ fn namirial_signed_entity_alone_parses_as_pec_parts() {
     let whole = PecMessage::parse(&raw).unwrap();
     let signed = whole.signed_entity().unwrap();
     let inner = PecMessage::parse(signed).unwrap();
-    assert_eq!(inner.kind(), &Kind::Mail, "the inner entity has no PEC headers");
+    assert_eq!(
+        inner.kind(),
+        &Kind::Mail,
+        "the inner entity has no PEC headers"
+    );
     assert_eq!(inner.daticert(), whole.daticert());
     assert_eq!(inner.postacert_raw(), whole.postacert_raw());
 }
@@ -136,14 +188,27 @@ fn php_pec_postacert_fixtures() {
     for name in ["plain", "html", "newline", "plain_and_html"] {
         let raw = read(&format!("pec/fixtures/php-pec.postacert.{name}.eml"));
         let m = PecMessage::parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(m.kind(), &Kind::Mail, "{name}: a postacert.eml is the user's message");
-        assert_eq!(m.message_id(), Some("<opec_messageid@pec.example.server.com>"), "{name}");
+        assert_eq!(
+            m.kind(),
+            &Kind::Mail,
+            "{name}: a postacert.eml is the user's message"
+        );
+        assert_eq!(
+            m.message_id(),
+            Some("<opec_messageid@pec.example.server.com>"),
+            "{name}"
+        );
         assert!(
-            m.riferimento_message_id().is_some_and(|r| r.ends_with("JavaMail.root@drlinux0c.pec.example.server.com>")),
+            m.riferimento_message_id()
+                .is_some_and(|r| r.ends_with("JavaMail.root@drlinux0c.pec.example.server.com>")),
             "{name}: {:?}",
             m.riferimento_message_id()
         );
-        assert!(m.subject().is_some_and(|s| s.starts_with("Test message")), "{name}: {:?}", m.subject());
+        assert!(
+            m.subject().is_some_and(|s| s.starts_with("Test message")),
+            "{name}: {:?}",
+            m.subject()
+        );
         assert!(m.daticert().is_none());
     }
 }
@@ -168,7 +233,10 @@ fn daticert_external_entity_is_refused() {
     // Without the DOCTYPE the reference is undeclared: refused, named.
     let xml = br#"<postacert tipo="accettazione"><intestazione><mittente>&xxe;</mittente></intestazione></postacert>"#;
     let e = Daticert::parse(xml).unwrap_err();
-    assert!(matches!(&e, ponte::pec::Error::DaticertEntity(n) if n == "xxe"), "{e}");
+    assert!(
+        matches!(&e, ponte::pec::Error::DaticertEntity(n) if n == "xxe"),
+        "{e}"
+    );
     assert!(e.to_string().contains("&xxe;"));
 }
 
@@ -178,17 +246,33 @@ fn daticert_billion_laughs_is_refused() {
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <postacert tipo="accettazione"><intestazione><mittente>&lol3;</mittente></intestazione></postacert>"#;
-    assert!(matches!(Daticert::parse(xml).unwrap_err(), ponte::pec::Error::DaticertDoctype));
+    assert!(matches!(
+        Daticert::parse(xml).unwrap_err(),
+        ponte::pec::Error::DaticertDoctype
+    ));
 }
 
 #[test]
 fn daticert_limits_and_malformed() {
-    let deep = format!("<postacert tipo=\"accettazione\">{}{}</postacert>", "<x>".repeat(40), "</x>".repeat(40));
-    assert!(matches!(Daticert::parse(deep.as_bytes()).unwrap_err(), ponte::pec::Error::DaticertTooDeep { .. }));
+    let deep = format!(
+        "<postacert tipo=\"accettazione\">{}{}</postacert>",
+        "<x>".repeat(40),
+        "</x>".repeat(40)
+    );
+    assert!(matches!(
+        Daticert::parse(deep.as_bytes()).unwrap_err(),
+        ponte::pec::Error::DaticertTooDeep { .. }
+    ));
     let big = vec![b' '; ponte::pec::daticert::MAX_SIZE + 1];
-    assert!(matches!(Daticert::parse(&big).unwrap_err(), ponte::pec::Error::DaticertTooLarge { .. }));
+    assert!(matches!(
+        Daticert::parse(&big).unwrap_err(),
+        ponte::pec::Error::DaticertTooLarge { .. }
+    ));
     let e = Daticert::parse(b"<postacert tipo=\"accettazione\"><dati></postacert>").unwrap_err();
-    assert!(matches!(e, ponte::pec::Error::DaticertMalformed { .. }), "{e}");
+    assert!(
+        matches!(e, ponte::pec::Error::DaticertMalformed { .. }),
+        "{e}"
+    );
     let e = Daticert::parse(b"<other/>").unwrap_err();
     assert!(e.to_string().contains("`other`"), "{e}");
     let e = Daticert::parse(b"<postacert tipo=\"accettazione\"><intestazione><mittente>a</mittente></intestazione></postacert>").unwrap_err();
@@ -229,7 +313,10 @@ fn unknown_x_ricevuta_is_carried() {
     let raw = b"From: a@b.it\r\nX-Ricevuta: mancata-consegna\r\nSubject: x\r\n\r\nbody\r\n";
     let m = PecMessage::parse(raw).unwrap();
     assert_eq!(m.kind(), &Kind::OtherRicevuta("mancata-consegna".into()));
-    assert_eq!(m.classification().ricevuta, Some(Ricevuta::Other("mancata-consegna".into())));
+    assert_eq!(
+        m.classification().ricevuta,
+        Some(Ricevuta::Other("mancata-consegna".into()))
+    );
     let (_, k) = classify(raw).unwrap();
     assert_eq!(k.name(), "mancata-consegna");
 }
@@ -238,11 +325,17 @@ fn unknown_x_ricevuta_is_carried() {
 // Building
 
 fn provider() -> Provider {
-    Provider { name: "Ponte Test S.p.A.".into(), domain: "pec.ponte.test".into() }
+    Provider {
+        name: "Ponte Test S.p.A.".into(),
+        domain: "pec.ponte.test".into(),
+    }
 }
 
 fn ids() -> SequenceIdentifiers {
-    SequenceIdentifiers { seed: "t0".into(), next: 1 }
+    SequenceIdentifiers {
+        seed: "t0".into(),
+        next: 1,
+    }
 }
 
 const ORIGINAL: &str = "From: \"Mario Rossi\" <mario.rossi@pec.ponte.test>\n\
@@ -278,8 +371,17 @@ fn envelope() -> ponte::pec::Built {
     build::envelope(&input, &mut ids()).expect("envelope builds")
 }
 
-fn receipt(kind: ReceiptKind, about: &[u8], errore: Errore, detail: Option<&str>, ricevuta: TipoRicevuta) -> ponte::pec::Built {
-    let p = Provider { name: "Altro Gestore S.p.A.".into(), domain: "pec.altro.test".into() };
+fn receipt(
+    kind: ReceiptKind,
+    about: &[u8],
+    errore: Errore,
+    detail: Option<&str>,
+    ricevuta: TipoRicevuta,
+) -> ponte::pec::Built {
+    let p = Provider {
+        name: "Altro Gestore S.p.A.".into(),
+        domain: "pec.altro.test".into(),
+    };
     let input = ReceiptInput {
         kind,
         about,
@@ -292,7 +394,14 @@ fn receipt(kind: ReceiptKind, about: &[u8], errore: Errore, detail: Option<&str>
         to: None,
         at: datetime!(2025-07-01 10:00:00 UTC),
     };
-    build::receipt(&input, &mut SequenceIdentifiers { seed: "r".into(), next: 7 }).expect("receipt builds")
+    build::receipt(
+        &input,
+        &mut SequenceIdentifiers {
+            seed: "r".into(),
+            next: 7,
+        },
+    )
+    .expect("receipt builds")
 }
 
 /// Checks a built message: CRLF only, classifies back to its kind, daticert reads back to the
@@ -311,7 +420,10 @@ fn check_built(b: &ponte::pec::Built) -> Vec<u8> {
     assert_eq!(m.daticert(), b.daticert.as_ref(), "daticert reads back");
     assert_eq!(m.message_id(), Some(format!("<{}>", b.identifier).as_str()));
     assert!(b.identifier.ends_with("@pec.ponte.test") || b.identifier.ends_with("@pec.altro.test"));
-    assert!(m.from().is_some_and(|f| f.starts_with("posta-certificata@")));
+    assert!(
+        m.from()
+            .is_some_and(|f| f.starts_with("posta-certificata@"))
+    );
     let inner = PecMessage::parse(&b.inner).expect("inner entity parses alone");
     assert_eq!(inner.daticert(), b.daticert.as_ref());
     if let Some(d) = &b.daticert {
@@ -331,8 +443,19 @@ fn xmllint_valid(xml: &[u8]) {
     let file = dir.path().join("daticert.xml");
     std::fs::write(&file, xml).unwrap();
     let dtd = common::repo().join("gateway/src/pec/daticert.dtd");
-    let out = Command::new("xmllint").arg("--noout").arg("--dtdvalid").arg(&dtd).arg(&file).output().unwrap();
-    assert!(out.status.success(), "xmllint: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(xml));
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--dtdvalid")
+        .arg(&dtd)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xmllint: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(xml)
+    );
 }
 
 #[test]
@@ -350,18 +473,31 @@ fn build_envelope() {
     let b = envelope();
     let msg = check_built(&b);
     assert_eq!(b.header("X-Trasporto"), Some("posta-certificata"));
-    assert_eq!(b.header("X-Riferimento-Message-ID"), Some("<orig-1@client.test>"));
-    assert_eq!(b.header("From"), Some("\"Per conto di: mario.rossi@pec.ponte.test\" <posta-certificata@pec.ponte.test>"));
+    assert_eq!(
+        b.header("X-Riferimento-Message-ID"),
+        Some("<orig-1@client.test>")
+    );
+    assert_eq!(
+        b.header("From"),
+        Some("\"Per conto di: mario.rossi@pec.ponte.test\" <posta-certificata@pec.ponte.test>")
+    );
     assert_eq!(b.header("Reply-To"), Some("mario.rossi@pec.ponte.test"));
     assert_eq!(b.header("Date"), Some("Mon, 1 Dec 2025 10:00:05 +0100"));
     assert_eq!(b.identifier, "ponte.20251201100005.t0.1@pec.ponte.test");
     let m = PecMessage::parse(&msg).unwrap();
-    assert_eq!(m.subject(), Some("POSTA CERTIFICATA: Fattura n° 12 – città"));
+    assert_eq!(
+        m.subject(),
+        Some("POSTA CERTIFICATA: Fattura n° 12 – città")
+    );
     let d = m.daticert().unwrap();
     assert_eq!(d.oggetto.as_deref(), Some("Fattura n° 12 – città"));
     assert_eq!(d.msgid.as_deref(), Some("<orig-1@client.test>"));
     assert_eq!(d.data_rfc3339(), "2025-12-01T10:00:05+01:00");
-    let tipi: Vec<(&str, &TipoDestinatario)> = d.destinatari.iter().map(|r| (r.address.as_str(), &r.tipo)).collect();
+    let tipi: Vec<(&str, &TipoDestinatario)> = d
+        .destinatari
+        .iter()
+        .map(|r| (r.address.as_str(), &r.tipo))
+        .collect();
     assert_eq!(
         tipi,
         vec![
@@ -372,29 +508,129 @@ fn build_envelope() {
     );
     // postacert.eml: the original (CRLF) with Message-ID replaced and moved (pec.md §1.4).
     let post = m.postacert().unwrap().unwrap();
-    assert_eq!(post.message_id(), Some(format!("<{}>", b.identifier).as_str()));
+    assert_eq!(
+        post.message_id(),
+        Some(format!("<{}>", b.identifier).as_str())
+    );
     assert_eq!(post.riferimento_message_id(), Some("<orig-1@client.test>"));
     let body_at = find(ORIGINAL.as_bytes(), b"\n\n").unwrap();
     let body = common::to_crlf(&ORIGINAL.as_bytes()[body_at + 2..]);
-    assert!(m.postacert_raw().unwrap().ends_with(&body), "original body carried verbatim");
+    assert!(
+        m.postacert_raw().unwrap().ends_with(&body),
+        "original body carried verbatim"
+    );
 }
+
+/// kind, errore, detail, ricevuta, subject prefix, X-VerificaSicurezza.
+type Case = (
+    ReceiptKind,
+    Errore,
+    Option<&'static str>,
+    TipoRicevuta,
+    &'static str,
+    Option<&'static str>,
+);
 
 #[test]
 fn build_every_receipt() {
     let env = envelope().unsigned_message();
-    let cases: Vec<(ReceiptKind, Errore, Option<&str>, TipoRicevuta, &str, Option<&str>)> = vec![
-        (ReceiptKind::Accettazione, Errore::Nessuno, None, TipoRicevuta::Completa, "ACCETTAZIONE: ", None),
-        (ReceiptKind::NonAccettazione, Errore::Altro, Some("5.7.0 - x - formale"), TipoRicevuta::Completa, "AVVISO DI NON ACCETTAZIONE: ", None),
-        (ReceiptKind::NonAccettazione, Errore::Virus, None, TipoRicevuta::Completa, "AVVISO DI NON ACCETTAZIONE PER VIRUS: ", Some("errore")),
-        (ReceiptKind::PresaInCarico, Errore::Nessuno, None, TipoRicevuta::Completa, "PRESA IN CARICO: ", None),
-        (ReceiptKind::AvvenutaConsegna, Errore::Nessuno, None, TipoRicevuta::Completa, "CONSEGNA: ", None),
-        (ReceiptKind::AvvenutaConsegna, Errore::Nessuno, None, TipoRicevuta::Breve, "CONSEGNA: ", None),
-        (ReceiptKind::AvvenutaConsegna, Errore::Nessuno, None, TipoRicevuta::Sintetica, "CONSEGNA: ", None),
-        (ReceiptKind::ErroreConsegna, Errore::NoDest, None, TipoRicevuta::Completa, "AVVISO DI MANCATA CONSEGNA: ", None),
-        (ReceiptKind::ErroreConsegna, Errore::Virus, None, TipoRicevuta::Completa, "AVVISO DI MANCATA CONSEGNA PER VIRUS: ", Some("errore")),
-        (ReceiptKind::PreavvisoErroreConsegna, Errore::Altro, None, TipoRicevuta::Completa, "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ", None),
-        (ReceiptKind::PreavvisoErroreConsegna, Errore::Altro, Some("5.4.1 - Gestore - superamento tempi massimi"), TipoRicevuta::Completa, "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ", None),
-        (ReceiptKind::RilevazioneVirus, Errore::Virus, None, TipoRicevuta::Completa, "PROBLEMA DI SICUREZZA: ", None),
+    let cases: Vec<Case> = vec![
+        (
+            ReceiptKind::Accettazione,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Completa,
+            "ACCETTAZIONE: ",
+            None,
+        ),
+        (
+            ReceiptKind::NonAccettazione,
+            Errore::Altro,
+            Some("5.7.0 - x - formale"),
+            TipoRicevuta::Completa,
+            "AVVISO DI NON ACCETTAZIONE: ",
+            None,
+        ),
+        (
+            ReceiptKind::NonAccettazione,
+            Errore::Virus,
+            None,
+            TipoRicevuta::Completa,
+            "AVVISO DI NON ACCETTAZIONE PER VIRUS: ",
+            Some("errore"),
+        ),
+        (
+            ReceiptKind::PresaInCarico,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Completa,
+            "PRESA IN CARICO: ",
+            None,
+        ),
+        (
+            ReceiptKind::AvvenutaConsegna,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Completa,
+            "CONSEGNA: ",
+            None,
+        ),
+        (
+            ReceiptKind::AvvenutaConsegna,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Breve,
+            "CONSEGNA: ",
+            None,
+        ),
+        (
+            ReceiptKind::AvvenutaConsegna,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Sintetica,
+            "CONSEGNA: ",
+            None,
+        ),
+        (
+            ReceiptKind::ErroreConsegna,
+            Errore::NoDest,
+            None,
+            TipoRicevuta::Completa,
+            "AVVISO DI MANCATA CONSEGNA: ",
+            None,
+        ),
+        (
+            ReceiptKind::ErroreConsegna,
+            Errore::Virus,
+            None,
+            TipoRicevuta::Completa,
+            "AVVISO DI MANCATA CONSEGNA PER VIRUS: ",
+            Some("errore"),
+        ),
+        (
+            ReceiptKind::PreavvisoErroreConsegna,
+            Errore::Altro,
+            None,
+            TipoRicevuta::Completa,
+            "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ",
+            None,
+        ),
+        (
+            ReceiptKind::PreavvisoErroreConsegna,
+            Errore::Altro,
+            Some("5.4.1 - Gestore - superamento tempi massimi"),
+            TipoRicevuta::Completa,
+            "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ",
+            None,
+        ),
+        (
+            ReceiptKind::RilevazioneVirus,
+            Errore::Virus,
+            None,
+            TipoRicevuta::Completa,
+            "PROBLEMA DI SICUREZZA: ",
+            None,
+        ),
     ];
     let env_msg = PecMessage::parse(&env).unwrap();
     let env_d = env_msg.daticert().unwrap().clone();
@@ -406,18 +642,42 @@ fn build_every_receipt() {
         let d = m.daticert().unwrap();
         assert_eq!(d.tipo, kind.tipo(), "{what}");
         assert_eq!(b.header("X-Ricevuta"), Some(kind.tipo().as_str()), "{what}");
-        assert_eq!(b.header("X-Riferimento-Message-ID"), Some("<orig-1@client.test>"), "{what}");
+        assert_eq!(
+            b.header("X-Riferimento-Message-ID"),
+            Some("<orig-1@client.test>"),
+            "{what}"
+        );
         assert_eq!(b.header("X-VerificaSicurezza"), verifica, "{what}");
-        assert_eq!(b.header("From"), Some("posta-certificata@pec.altro.test"), "{what}");
-        assert!(m.subject().is_some_and(|s| s == format!("{prefix}Fattura n° 12 – città")), "{what}: {:?}", m.subject());
+        assert_eq!(
+            b.header("From"),
+            Some("posta-certificata@pec.altro.test"),
+            "{what}"
+        );
+        assert!(
+            m.subject()
+                .is_some_and(|s| s == format!("{prefix}Fattura n° 12 – città")),
+            "{what}: {:?}",
+            m.subject()
+        );
         // The facts of the original come from the envelope's daticert.
         assert_eq!(d.identificativo, env_d.identificativo, "{what}");
         assert_eq!(d.msgid, env_d.msgid, "{what}");
         assert_eq!(d.destinatari, env_d.destinatari, "{what}");
         assert_eq!(d.gestore_emittente, "Altro Gestore S.p.A.");
-        assert_eq!(d.data_rfc3339(), "2025-07-01T12:00:00+02:00", "CEST in July");
-        let to_provider = matches!(kind, ReceiptKind::PresaInCarico | ReceiptKind::RilevazioneVirus);
-        let expected_to = if to_provider { "posta-certificata@pec.ponte.test" } else { "mario.rossi@pec.ponte.test" };
+        assert_eq!(
+            d.data_rfc3339(),
+            "2025-07-01T12:00:00+02:00",
+            "CEST in July"
+        );
+        let to_provider = matches!(
+            kind,
+            ReceiptKind::PresaInCarico | ReceiptKind::RilevazioneVirus
+        );
+        let expected_to = if to_provider {
+            "posta-certificata@pec.ponte.test"
+        } else {
+            "mario.rossi@pec.ponte.test"
+        };
         assert_eq!(m.to(), [expected_to.to_string()], "{what}");
         match kind {
             ReceiptKind::AvvenutaConsegna => {
@@ -425,15 +685,34 @@ fn build_every_receipt() {
                 assert_eq!(d.consegna.as_deref(), Some("anna@pec.altro.test"));
                 assert_eq!(d.ricevuta.as_ref(), Some(&ricevuta));
                 match ricevuta {
-                    TipoRicevuta::Completa => assert_eq!(m.postacert_raw(), env_msg.postacert_raw(), "completa carries the original"),
+                    TipoRicevuta::Completa => assert_eq!(
+                        m.postacert_raw(),
+                        env_msg.postacert_raw(),
+                        "completa carries the original"
+                    ),
                     TipoRicevuta::Breve => {
                         let post = m.postacert().unwrap().unwrap();
                         let raw = post.raw();
-                        assert!(find(raw, b"JVBERi0xLjQK").is_none(), "attachment content removed");
-                        assert!(find(raw, "Perché no?".as_bytes()).is_some(), "text body kept");
-                        let pdf = base64_decode("JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg==");
-                        let hex: String = ring::digest::digest(&ring::digest::SHA256, &pdf).as_ref().iter().map(|b| format!("{b:02x}")).collect();
-                        assert!(find(raw, hex.as_bytes()).is_some(), "SHA-256 of the attachment present");
+                        assert!(
+                            find(raw, b"JVBERi0xLjQK").is_none(),
+                            "attachment content removed"
+                        );
+                        assert!(
+                            find(raw, "Perché no?".as_bytes()).is_some(),
+                            "text body kept"
+                        );
+                        let pdf = base64_decode(
+                            "JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSPj4Kc3RyZWFtCg==",
+                        );
+                        let hex: String = ring::digest::digest(&ring::digest::SHA256, &pdf)
+                            .as_ref()
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                        assert!(
+                            find(raw, hex.as_bytes()).is_some(),
+                            "SHA-256 of the attachment present"
+                        );
                         assert!(find(raw, b"fattura.pdf.sha256.txt").is_some());
                     }
                     _ => assert!(m.postacert_raw().is_none(), "sintetica carries no original"),
@@ -441,13 +720,22 @@ fn build_every_receipt() {
             }
             ReceiptKind::ErroreConsegna => {
                 assert_eq!(d.consegna.as_deref(), Some("anna@pec.altro.test"));
-                assert!(d.errore_esteso.as_deref().is_some_and(|e| e.starts_with("5.")));
+                assert!(
+                    d.errore_esteso
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("5."))
+                );
                 assert!(m.postacert_raw().is_none());
             }
-            ReceiptKind::PresaInCarico => assert_eq!(d.ricezione, vec!["anna@pec.altro.test".to_string()]),
+            ReceiptKind::PresaInCarico => {
+                assert_eq!(d.ricezione, vec!["anna@pec.altro.test".to_string()])
+            }
             ReceiptKind::PreavvisoErroreConsegna => {
                 let last = detail.is_some();
-                assert_eq!(m.kind(), &Kind::PreavvisoErroreConsegna { final_notice: last });
+                assert_eq!(
+                    m.kind(),
+                    &Kind::PreavvisoErroreConsegna { final_notice: last }
+                );
                 assert_eq!(d.is_final_timeout(), last);
             }
             _ => assert!(m.postacert_raw().is_none(), "{what}"),
@@ -463,17 +751,36 @@ fn base64_decode(s: &str) -> Vec<u8> {
 #[test]
 fn build_anomaly_around_a_bounced_pec() {
     let env = envelope().unsigned_message();
-    let b = build::anomaly(&env, &provider(), datetime!(2025-12-01 09:10:00 UTC), &mut ids()).unwrap();
+    let b = build::anomaly(
+        &env,
+        &provider(),
+        datetime!(2025-12-01 09:10:00 UTC),
+        &mut ids(),
+    )
+    .unwrap();
     let msg = check_built(&b);
     assert_eq!(b.header("X-Trasporto"), Some("errore"));
     let m = PecMessage::parse(&msg).unwrap();
     assert_eq!(m.kind(), &Kind::BustaAnomalia);
-    assert!(m.daticert().is_none(), "the anomaly envelope has no daticert of its own");
-    assert!(m.subject().is_some_and(|s| s.starts_with("ANOMALIA MESSAGGIO: POSTA CERTIFICATA: ")));
+    assert!(
+        m.daticert().is_none(),
+        "the anomaly envelope has no daticert of its own"
+    );
+    assert!(
+        m.subject()
+            .is_some_and(|s| s.starts_with("ANOMALIA MESSAGGIO: POSTA CERTIFICATA: "))
+    );
     let inner = m.postacert().unwrap().unwrap();
-    assert_eq!(inner.kind(), &Kind::BustaTrasporto, "the bounced PEC inside");
+    assert_eq!(
+        inner.kind(),
+        &Kind::BustaTrasporto,
+        "the bounced PEC inside"
+    );
     assert_eq!(inner.raw(), env.as_slice(), "carried verbatim");
-    assert_eq!(inner.daticert().unwrap().msgid.as_deref(), Some("<orig-1@client.test>"));
+    assert_eq!(
+        inner.daticert().unwrap().msgid.as_deref(),
+        Some("<orig-1@client.test>")
+    );
 }
 
 #[test]
@@ -483,9 +790,24 @@ fn nested_pec_two_levels() {
     let mut forwarded = b"From: anna@pec.altro.test\r\nTo: zoe@pec.terzo.test\r\nSubject: Fwd\r\nMessage-ID: <fwd-1@client.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n--fw\r\nContent-Type: text/plain\r\n\r\nvedi sotto\r\n--fw\r\nContent-Type: message/rfc822; name=\"postacert.eml\"\r\nContent-Disposition: attachment; filename=\"postacert.eml\"\r\n\r\n".to_vec();
     forwarded.extend_from_slice(&first);
     forwarded.extend_from_slice(b"\r\n--fw--\r\n");
-    let p = Provider { name: "Altro Gestore S.p.A.".into(), domain: "pec.altro.test".into() };
-    let input = EnvelopeInput { original: &forwarded, provider: &p, external: &[], at: datetime!(2025-12-02 08:00:00 UTC) };
-    let second = build::envelope(&input, &mut SequenceIdentifiers { seed: "n".into(), next: 1 }).unwrap();
+    let p = Provider {
+        name: "Altro Gestore S.p.A.".into(),
+        domain: "pec.altro.test".into(),
+    };
+    let input = EnvelopeInput {
+        original: &forwarded,
+        provider: &p,
+        external: &[],
+        at: datetime!(2025-12-02 08:00:00 UTC),
+    };
+    let second = build::envelope(
+        &input,
+        &mut SequenceIdentifiers {
+            seed: "n".into(),
+            next: 1,
+        },
+    )
+    .unwrap();
     let msg = check_built(&second);
     let outer = PecMessage::parse(&msg).unwrap();
     assert_eq!(outer.kind(), &Kind::BustaTrasporto);
@@ -493,11 +815,21 @@ fn nested_pec_two_levels() {
     assert_eq!(level1.kind(), &Kind::Mail, "the forwarding user's message");
     assert_eq!(level1.riferimento_message_id(), Some("<fwd-1@client.test>"));
     let level2 = level1.postacert().unwrap().unwrap();
-    assert_eq!(level2.kind(), &Kind::BustaTrasporto, "the forwarded PEC envelope");
+    assert_eq!(
+        level2.kind(),
+        &Kind::BustaTrasporto,
+        "the forwarded PEC envelope"
+    );
     assert_eq!(level2.raw(), first.as_slice());
-    assert_eq!(level2.daticert().unwrap().msgid.as_deref(), Some("<orig-1@client.test>"));
+    assert_eq!(
+        level2.daticert().unwrap().msgid.as_deref(),
+        Some("<orig-1@client.test>")
+    );
     let level3 = level2.postacert().unwrap().unwrap();
-    assert_eq!(level3.riferimento_message_id(), Some("<orig-1@client.test>"));
+    assert_eq!(
+        level3.riferimento_message_id(),
+        Some("<orig-1@client.test>")
+    );
 }
 
 #[test]
@@ -522,7 +854,13 @@ fn receipt_needs_a_recipient_among_several() {
 
 #[test]
 fn accettazione_from_a_plain_original() {
-    let b = receipt(ReceiptKind::Accettazione, ORIGINAL.as_bytes(), Errore::Nessuno, None, TipoRicevuta::Completa);
+    let b = receipt(
+        ReceiptKind::Accettazione,
+        ORIGINAL.as_bytes(),
+        Errore::Nessuno,
+        None,
+        TipoRicevuta::Completa,
+    );
     check_built(&b);
     let d = b.daticert.as_ref().unwrap();
     assert_eq!(d.mittente, "mario.rossi@pec.ponte.test");
