@@ -199,7 +199,12 @@ fn attr(start: &BytesStart<'_>, name: &str) -> Result<Option<String>, Error> {
             message: e.to_string(),
         })?;
         if a.key.local_name().as_ref() == name {
-            return Ok(Some(unescape(&a.value)?));
+            return Ok(Some(
+                unescape(&a.value)?
+                    .chars()
+                    .filter(|&c| xml_char(c))
+                    .collect(),
+            ));
         }
     }
     Ok(None)
@@ -231,9 +236,16 @@ fn open(
     Ok(name)
 }
 
+/// Whether XML 1.0 can carry `c` (production `Char`); others are dropped when reading, so a
+/// model always writes back to well-formed XML.
+pub(super) fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
+}
+
 /// Handles a closing tag with the text collected inside it.
 fn close(name: &str, parent: &str, text: &str, f: &mut Fields) {
-    let value = text.trim().to_string();
+    let kept: String = text.chars().filter(|&c| xml_char(c)).collect();
+    let value = kept.trim().to_string();
     match (parent, name) {
         ("intestazione", "mittente") => f.mittente = Some(value),
         ("intestazione", "destinatari") => {

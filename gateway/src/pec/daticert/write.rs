@@ -4,8 +4,9 @@
 use super::Daticert;
 use crate::pec::zone;
 
-/// Escapes text or attribute content (`&`, `<`, `>`, `"`); control characters other than
-/// tab and line breaks, which XML 1.0 cannot carry, are dropped.
+/// Escapes text or attribute content (`&`, `<`, `>`, `"`; CR, and in attributes tab and LF,
+/// as character references so no reader normalises them away); characters XML 1.0 cannot
+/// carry are dropped (the reader drops them too).
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -14,7 +15,9 @@ fn esc(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
             c => out.push(c),
         }
