@@ -867,3 +867,213 @@ fn accettazione_from_a_plain_original() {
     assert_eq!(d.msgid.as_deref(), Some("<orig-1@client.test>"));
     assert_eq!(d.destinatari.len(), 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The inner entity is what gets signed: OpenSSL, as an independent signer, signs it; the
+// result verifies with OpenSSL and reads back with the signed entity byte-identical.
+
+fn openssl_sign_and_check(b: &ponte::pec::Built) {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("inner.eml");
+    std::fs::write(&inner, &b.inner).unwrap();
+    let signed = dir.path().join("signed.eml");
+    let out = Command::new("openssl")
+        // -binary: the entity is signed as given (it is CRLF already). OpenSSL then writes its
+        // own multipart/signed lines with LF, which readers must tolerate.
+        .args(["cms", "-sign", "-binary", "-md", "sha256"])
+        .arg("-in")
+        .arg(&inner)
+        .arg("-signer")
+        .arg(common::pki("pec-rsa.pem"))
+        .arg("-inkey")
+        .arg(common::pki("pec-rsa.key.pem"))
+        .arg("-certfile")
+        .arg(common::pki("provider-ca.pem"))
+        .arg("-out")
+        .arg(&signed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Our outer headers in front of OpenSSL's multipart/signed.
+    let smime = std::fs::read(&signed).unwrap();
+    let mut msg = Vec::new();
+    for (n, v) in &b.headers {
+        if !n.eq_ignore_ascii_case("MIME-Version") {
+            msg.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+    }
+    msg.extend_from_slice(&smime);
+    let full = dir.path().join("full.eml");
+    std::fs::write(&full, &msg).unwrap();
+    let out = Command::new("openssl")
+        .args(["cms", "-verify", "-binary", "-out", "/dev/null", "-CAfile"])
+        .arg(common::pki("root-ca.pem"))
+        .arg("-in")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl cms -verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = PecMessage::parse(&msg).unwrap();
+    assert!(m.signature_present());
+    assert_eq!(m.kind(), &b.kind);
+    assert_eq!(
+        m.signed_entity(),
+        Some(b.inner.as_slice()),
+        "signed entity = Built::inner"
+    );
+    assert_eq!(m.daticert(), b.daticert.as_ref());
+}
+
+#[test]
+fn openssl_signs_every_built_inner_entity() {
+    if !have("openssl") {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let env = envelope();
+    openssl_sign_and_check(&env);
+    let env_msg = env.unsigned_message();
+    let anomaly = build::anomaly(
+        &env_msg,
+        &provider(),
+        datetime!(2025-12-01 09:10:00 UTC),
+        &mut ids(),
+    )
+    .unwrap();
+    openssl_sign_and_check(&anomaly);
+    for kind in [
+        ReceiptKind::Accettazione,
+        ReceiptKind::NonAccettazione,
+        ReceiptKind::PresaInCarico,
+        ReceiptKind::AvvenutaConsegna,
+        ReceiptKind::ErroreConsegna,
+        ReceiptKind::PreavvisoErroreConsegna,
+        ReceiptKind::RilevazioneVirus,
+    ] {
+        openssl_sign_and_check(&receipt(
+            kind,
+            &env_msg,
+            Errore::Nessuno,
+            None,
+            TipoRicevuta::Completa,
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutation smoke test: the fuzz targets' properties on deterministic mutations of the corpus,
+// so `cargo test` catches panics without cargo-fuzz.
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize
+    }
+}
+
+fn mutate(seed: &[u8], rng: &mut Lcg) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    const TOKENS: [&[u8]; 8] = [
+        b"&",
+        b"<",
+        b"&#0;",
+        b"<!DOCTYPE x>",
+        b"\r\n\r\n",
+        b"--",
+        b"=?UTF-8?B?",
+        b"\xff",
+    ];
+    for _ in 0..1 + rng.next() % 4 {
+        if v.is_empty() {
+            break;
+        }
+        let at = rng.next() % v.len();
+        match rng.next() % 4 {
+            0 => v[at] = (rng.next() % 256) as u8,
+            1 => v.truncate(at),
+            2 => {
+                let t = TOKENS[rng.next() % TOKENS.len()];
+                v.splice(at..at, t.iter().copied());
+            }
+            _ => {
+                let end = (at + rng.next() % 64).min(v.len());
+                v.drain(at..end);
+            }
+        }
+    }
+    v
+}
+
+fn walk(m: &PecMessage<'_>) {
+    let _ = (
+        m.kind().name(),
+        m.message_id(),
+        m.subject(),
+        m.signed_entity(),
+        m.daticert_agrees(),
+    );
+    if let Some(d) = m.daticert() {
+        assert_eq!(
+            Daticert::parse(&d.to_xml()).as_ref().ok(),
+            Some(d),
+            "daticert round trip"
+        );
+    }
+    if let Some(Ok(inner)) = m.postacert() {
+        walk(&inner);
+    }
+}
+
+#[test]
+fn mutated_corpus_never_panics_and_daticert_round_trips() {
+    let mut rng = Lcg(0x5eed);
+    let messages = [
+        read("pec/real/namirial-busta-trasporto-2024.crlf.eml"),
+        read("pec/fixtures/java-pec-parser.consegna.unsigned.eml"),
+        envelope().unsigned_message(),
+    ];
+    for seed in &messages {
+        for _ in 0..300 {
+            let input = mutate(seed, &mut rng);
+            let _ = classify(&input);
+            if let Ok(m) = PecMessage::parse(&input) {
+                walk(&m);
+            }
+        }
+    }
+    let xmls = [
+        read("pec/real/namirial-busta-trasporto-2024.daticert.xml"),
+        read("pec/fixtures/java-pec-parser.consegna.daticert.xml"),
+    ];
+    let mut parsed = 0;
+    for seed in &xmls {
+        for _ in 0..2000 {
+            let input = mutate(seed, &mut rng);
+            if let Ok(d) = Daticert::parse(&input) {
+                parsed += 1;
+                assert_eq!(
+                    Daticert::parse(&d.to_xml()).unwrap(),
+                    d,
+                    "round trip of {:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+    assert!(
+        parsed > 100,
+        "mutations too destructive to exercise the round trip: {parsed}"
+    );
+}
