@@ -1,7 +1,7 @@
 //! PEC (Posta Elettronica Certificata) messages: classification, reading, daticert.xml and
 //! building every message a provider emits.
 //!
-//! * [`classify`] decides what a message is from its top-level headers only (`X-Ricevuta`,
+//! * [`classify()`] decides what a message is from its top-level headers only (`X-Ricevuta`,
 //!   `X-Trasporto`, `X-TipoRicevuta`, `X-VerificaSicurezza`), never from the subject.
 //! * [`parse`] reads a whole PEC message (or the signed inner entity) into a [`PecMessage`]
 //!   over the raw bytes: headers, `daticert.xml`, `postacert.eml` (byte-exact, parseable
