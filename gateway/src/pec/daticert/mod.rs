@@ -67,3 +67,94 @@ impl Daticert {
                 .is_some_and(|e| e.trim_start().starts_with("5.4.1"))
     }
 }
+
+impl Daticert {
+    /// The JSON object `ponte verify --json` prints under `pec.daticert`: `tipo`, `errore`,
+    /// `mittente`, `destinatari` [{`address`, `tipo`}], `risposte`, `oggetto`,
+    /// `gestore_emittente`, `data` (RFC 3339), `identificativo`, `msgid`, `ricevuta`,
+    /// `consegna`, `ricezione`, `errore_esteso`; absent optional elements are `null`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tipo": self.tipo.as_str(),
+            "errore": self.errore.as_str(),
+            "mittente": self.mittente,
+            "destinatari": self.destinatari.iter().map(|d| serde_json::json!({
+                "address": d.address,
+                "tipo": d.tipo.as_str(),
+            })).collect::<Vec<_>>(),
+            "risposte": self.risposte,
+            "oggetto": self.oggetto,
+            "gestore_emittente": self.gestore_emittente,
+            "data": self.data_rfc3339(),
+            "identificativo": self.identificativo,
+            "msgid": self.msgid,
+            "ricevuta": self.ricevuta.as_ref().map(|r| r.as_str()),
+            "consegna": self.consegna,
+            "ricezione": self.ricezione,
+            "errore_esteso": self.errore_esteso,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<postacert tipo="errore-consegna" errore="no-dest">
+    <intestazione>
+        <mittente>a@x.it</mittente>
+        <destinatari tipo="certificato">b@y.it</destinatari>
+        <risposte>a@x.it</risposte>
+        <oggetto>Prova &lt;1&gt; &amp; "due"</oggetto>
+    </intestazione>
+    <dati>
+        <gestore-emittente>Gestore</gestore-emittente>
+        <data zona="+0200"><giorno>01/07/2025</giorno><ora>12:00:00</ora></data>
+        <identificativo>id@y.it</identificativo>
+        <msgid>&lt;m@x&gt;</msgid>
+        <consegna>b@y.it</consegna>
+        <errore-esteso>5.1.1 - Gestore - indirizzo non valido</errore-esteso>
+    </dati>
+</postacert>
+"#;
+
+    #[test]
+    fn json_names_the_fields_as_the_cli_promises() {
+        let d = Daticert::parse(XML.as_bytes()).unwrap();
+        let j = d.to_json();
+        assert_eq!(j["tipo"], "errore-consegna");
+        assert_eq!(j["errore"], "no-dest");
+        assert_eq!(j["destinatari"][0]["address"], "b@y.it");
+        assert_eq!(j["destinatari"][0]["tipo"], "certificato");
+        assert_eq!(j["oggetto"], "Prova <1> & \"due\"");
+        assert_eq!(j["gestore_emittente"], "Gestore");
+        assert_eq!(j["data"], "2025-07-01T12:00:00+02:00");
+        assert_eq!(j["msgid"], "<m@x>");
+        assert_eq!(j["ricevuta"], serde_json::Value::Null);
+        assert_eq!(j["errore_esteso"], "5.1.1 - Gestore - indirizzo non valido");
+    }
+
+    #[test]
+    fn writer_escapes_and_round_trips() {
+        let mut d = Daticert::parse(XML.as_bytes()).unwrap();
+        d.oggetto = Some("a\tb\r\nc & <d>".into());
+        let xml = String::from_utf8(d.to_xml()).unwrap();
+        assert!(
+            xml.contains("<oggetto>a&#9;b&#13;&#10;c &amp; &lt;d&gt;</oggetto>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<msgid>&lt;m@x&gt;</msgid>"));
+        assert_eq!(Daticert::parse(xml.as_bytes()).unwrap(), d);
+    }
+
+    #[test]
+    fn final_timeout_needs_both_tipo_and_5_4_1() {
+        let mut d = Daticert::parse(XML.as_bytes()).unwrap();
+        assert!(!d.is_final_timeout());
+        d.tipo = TipoDaticert::PreavvisoErroreConsegna;
+        assert!(!d.is_final_timeout());
+        d.errore_esteso = Some(" 5.4.1 - G - superamento tempi massimi".into());
+        assert!(d.is_final_timeout());
+    }
+}
