@@ -81,20 +81,35 @@ pub fn encode_header_value(value: &str) -> String {
         .join(" ")
 }
 
-/// Writes `Name: value` folded at spaces so lines stay under 78 characters where possible.
-pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
-    let mut line_len = name.len() + 2;
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b":");
+/// Folds a header value at spaces (inserting CRLF before the space) so that the lines of
+/// `Name: value` stay under 78 characters where the words allow. Removing every CRLF unfolds it.
+pub fn fold(name: &str, value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut line_len = name.len() + 1;
     for (i, word) in value.split(' ').enumerate() {
-        if i > 0 && line_len + 1 + word.len() > 78 {
-            out.extend_from_slice(b"\r\n");
-            line_len = 0;
+        if i > 0 {
+            if line_len + 1 + word.len() > 78 {
+                out.push_str("\r\n");
+                line_len = 0;
+            }
+            out.push(' ');
+            line_len += 1;
+        } else {
+            out.push(' ');
+            line_len += 1;
         }
-        out.push(b' ');
-        out.extend_from_slice(word.as_bytes());
-        line_len += 1 + word.len();
+        out.push_str(word);
+        line_len += word.len();
     }
+    // The leading space belongs to the `Name: ` separator, not to the value.
+    out.split_off(1)
+}
+
+/// Writes `Name: value\r\n` (the value as given: fold it first with [`fold`]).
+pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -157,10 +172,14 @@ mod tests {
     fn header_encoding() {
         assert_eq!(encode_header_value("plain"), "plain");
         assert_eq!(encode_header_value("è"), "=?UTF-8?B?w6g=?=");
+        let value = "a@b.it, ".repeat(20);
+        let folded = fold("To", value.trim_end());
         let mut out = Vec::new();
-        write_header(&mut out, "To", &"a@b.it, ".repeat(20));
+        write_header(&mut out, "To", &folded);
         let s = String::from_utf8(out).unwrap();
         assert!(s.split("\r\n").all(|l| l.len() <= 78), "{s}");
+        assert_eq!(folded.replace("\r\n", ""), value.trim_end());
+        assert_eq!(fold("X", "short"), "short");
     }
 
     #[test]

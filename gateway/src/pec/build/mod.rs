@@ -128,8 +128,9 @@ pub struct Built {
     /// What was built.
     pub kind: Kind,
     /// The outer headers in order (`Date`, `From`, `To`, `Subject`, `Message-ID`, the PEC
-    /// headers, `MIME-Version`); values are wire-ready (ASCII, RFC 2047 where needed), unfolded.
-    /// `Content-Type` is not among them: the signer adds the `multipart/signed` one.
+    /// headers); values are wire-ready: RFC 2047 where not ASCII, folded (CRLF + space) where
+    /// long. `MIME-Version` and `Content-Type` are not among them: the signer adds them with
+    /// the `multipart/signed` (the unsigned assembly takes them from the inner entity).
     pub headers: Vec<(String, String)>,
     /// The entity to sign: `multipart/mixed`, CRLF, from its `Content-Type` header to the CRLF
     /// after its closing delimiter.
@@ -143,12 +144,12 @@ pub struct Built {
 }
 
 impl Built {
-    /// The first header of that name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    /// The first header of that name, unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.replace("\r\n", ""))
     }
 
     /// The message without signature: the outer headers followed by the inner entity (whose
@@ -158,27 +159,22 @@ impl Built {
         for (n, v) in &self.headers {
             mime::write_header(&mut out, n, v);
         }
-        // The inner entity repeats MIME-Version; drop its own so the header block has one.
-        let inner = strip_mime_version(&self.inner);
-        out.extend_from_slice(&inner);
+        // The inner entity's own header block (Content-Type, MIME-Version) completes it.
+        out.extend_from_slice(&self.inner);
         out
     }
 }
 
-fn strip_mime_version(inner: &[u8]) -> Vec<u8> {
-    let needle = b"MIME-Version: 1.0\r\n";
-    let header_end = inner
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(inner.len());
-    match inner.windows(needle.len()).position(|w| w == needle) {
-        Some(i) if i < header_end => {
-            let mut v = inner.get(..i).unwrap_or_default().to_vec();
-            v.extend_from_slice(inner.get(i + needle.len()..).unwrap_or_default());
-            v
-        }
-        _ => inner.to_vec(),
-    }
+/// Refuses line breaks in header values, then folds them for the wire.
+fn finish(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, Error> {
+    headers
+        .into_iter()
+        .map(|(n, v)| {
+            check(&n, &v)?;
+            let folded = mime::fold(&n, &v);
+            Ok((n, folded))
+        })
+        .collect()
 }
 
 fn check(name: &str, value: &str) -> Result<(), Error> {
@@ -463,10 +459,7 @@ pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Re
         "Reply-To".into(),
         o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
     ));
-    headers.push(("MIME-Version".into(), "1.0".into()));
-    for (n, v) in &headers {
-        check(n, v)?;
-    }
+    let headers = finish(headers)?;
     Ok(Built {
         kind: Kind::BustaTrasporto,
         headers,
@@ -541,10 +534,7 @@ pub fn anomaly(
         "Reply-To".into(),
         o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
     ));
-    headers.push(("MIME-Version".into(), "1.0".into()));
-    for (n, v) in &headers {
-        check(n, v)?;
-    }
+    let headers = finish(headers)?;
     Ok(Built {
         kind: Kind::BustaAnomalia,
         headers,
@@ -776,10 +766,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
     {
         headers.push(("X-VerificaSicurezza".into(), "errore".into()));
     }
-    headers.push(("MIME-Version".into(), "1.0".into()));
-    for (n, v) in &headers {
-        check(n, v)?;
-    }
+    let headers = finish(headers)?;
     let kind_value = {
         let virus = errore == Errore::Virus;
         match kind {
