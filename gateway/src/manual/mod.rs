@@ -2,3 +2,4 @@
 //! to be used and why it behaves as it does. One chapter per concern.
 
 pub mod architecture;
+pub mod pec;

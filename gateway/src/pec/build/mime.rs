@@ -1,0 +1,191 @@
+//! The small MIME writer the builders use: CRLF everywhere, quoted-printable and base64 bodies,
+//! RFC 2047 encoded words for non-ASCII header values, boundaries that cannot occur in the content.
+
+use base64::Engine;
+
+/// Encodes `text` as quoted-printable (RFC 2045 §6.7) with CRLF hard line breaks; the input's
+/// line breaks (LF or CRLF) become CRLF.
+pub fn quoted_printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let normalized = text.replace("\r\n", "\n");
+    let mut lines = normalized.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let mut col = 0usize;
+        let bytes = line.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let last = i + 1 == bytes.len();
+            let literal =
+                (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
+            let piece = if literal {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            if col + piece.len() > 75 {
+                out.push_str("=\r\n");
+                col = 0;
+            }
+            col += piece.len();
+            out.push_str(&piece);
+        }
+        if lines.peek().is_some() {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// Base64 in lines of 76 characters, each ending with CRLF.
+pub fn base64_lines(data: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 38 + 2);
+    let mut rest = b64.as_str();
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_at(rest.len().min(76));
+        out.push_str(line);
+        out.push_str("\r\n");
+        rest = tail;
+    }
+    out
+}
+
+/// A header value ready for the wire: unchanged when printable ASCII, else RFC 2047 `B`
+/// encoded words (UTF-8), each under 75 characters, separated by a space.
+pub fn encode_header_value(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\t')
+    {
+        return value.to_string();
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in value.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?UTF-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Folds a header value at spaces (inserting CRLF before the space) so that the lines of
+/// `Name: value` stay under 78 characters where the words allow. Removing every CRLF unfolds it.
+pub fn fold(name: &str, value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut line_len = name.len() + 1;
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 {
+            if line_len + 1 + word.len() > 78 {
+                out.push_str("\r\n");
+                line_len = 0;
+            }
+            out.push(' ');
+            line_len += 1;
+        } else {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += word.len();
+    }
+    // The leading space belongs to the `Name: ` separator, not to the value.
+    out.split_off(1)
+}
+
+/// Writes `Name: value\r\n` (the value as given: fold it first with [`fold`]).
+pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Converts bare LF to CRLF (existing CRLF untouched).
+pub fn to_crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    let mut prev = 0u8;
+    for &b in bytes {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A boundary derived from `seed` (so builds are reproducible) that occurs in none of `parts`.
+pub fn boundary(seed: &str, n: usize, parts: &[&[u8]]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{seed}/{n}").as_bytes());
+    let hex: String = digest
+        .as_ref()
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut candidate = format!("----------=_ponte-{hex}-{n}");
+    let mut k = 0u32;
+    while parts.iter().any(|p| contains(p, candidate.as_bytes())) {
+        k += 1;
+        candidate = format!("----------=_ponte-{hex}-{n}.{k}");
+    }
+    candidate
+}
+
+/// Whether every byte is 7-bit ASCII.
+pub fn is_7bit(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| b.is_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qp_encodes_latin_and_long_lines() {
+        let qp = quoted_printable("è stato\nx = y ");
+        assert_eq!(qp, "=C3=A8 stato\r\nx =3D y=20");
+        let long = quoted_printable(&"a".repeat(200));
+        assert!(long.split("\r\n").all(|l| l.len() <= 76), "{long}");
+        assert_eq!(long.replace("=\r\n", ""), "a".repeat(200));
+    }
+
+    #[test]
+    fn header_encoding() {
+        assert_eq!(encode_header_value("plain"), "plain");
+        assert_eq!(encode_header_value("è"), "=?UTF-8?B?w6g=?=");
+        let value = "a@b.it, ".repeat(20);
+        let folded = fold("To", value.trim_end());
+        let mut out = Vec::new();
+        write_header(&mut out, "To", &folded);
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.split("\r\n").all(|l| l.len() <= 78), "{s}");
+        assert_eq!(folded.replace("\r\n", ""), value.trim_end());
+        assert_eq!(fold("X", "short"), "short");
+    }
+
+    #[test]
+    fn boundary_avoids_content() {
+        let b0 = boundary("x", 1, &[]);
+        let b1 = boundary("x", 1, &[b0.as_bytes()]);
+        assert_ne!(b0, b1);
+    }
+}

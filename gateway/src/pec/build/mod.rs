@@ -1,0 +1,792 @@
+//! Building PEC messages as a provider would: the transport envelope (busta di trasporto), the
+//! anomaly envelope (busta di anomalia) and every receipt and notice of pec.md §1.2.
+//!
+//! A build returns a [`Built`]: the outer headers and the inner entity to sign (a
+//! `multipart/mixed` with CRLF line endings throughout, starting with its `Content-Type`
+//! header and ending with the CRLF after its closing delimiter). The `smime` module turns it
+//! into the final `multipart/signed` message; [`Built::unsigned_message`] assembles it unsigned
+//! for tests. Time is a parameter and identifiers come from an [`IdentifierSource`].
+
+mod breve;
+pub mod mime;
+mod text;
+
+use super::Error;
+use super::classify::{Kind, header_fields, unfold};
+use super::daticert::{Daticert, Destinatario};
+use super::parse::PecMessage;
+use super::values::{Errore, TipoDaticert, TipoDestinatario, TipoRicevuta};
+use super::zone;
+use time::OffsetDateTime;
+
+/// The provider on whose behalf a message is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// Its name as written in daticert `gestore-emittente` (e.g. `Namirial S.p.A.`).
+    pub name: String,
+    /// Its mail domain: system messages come from `posta-certificata@<domain>` and identifiers
+    /// end in `@<domain>`.
+    pub domain: String,
+}
+
+impl Provider {
+    /// `posta-certificata@<domain>`.
+    pub fn system_address(&self) -> String {
+        format!("posta-certificata@{}", self.domain)
+    }
+}
+
+/// Where fresh provider identifiers (the `Message-ID` of system messages, the `identificativo`
+/// of envelopes) come from. Implementations decide the left-hand side; it must be unique and
+/// valid in a Message-ID; the right-hand side must be the provider domain.
+pub trait IdentifierSource {
+    /// A fresh identifier (without angle brackets) for a message built at `at`.
+    fn identifier(&mut self, provider: &Provider, at: OffsetDateTime) -> String;
+}
+
+/// Identifiers `ponte.<YYYYMMDDhhmmss Italian time>.<seed>.<n>@<domain>`, `n` counting from
+/// `next`. Give a random `seed` (e.g. 8 random bytes in hex) in production and a fixed one in tests.
+#[derive(Debug, Clone)]
+pub struct SequenceIdentifiers {
+    /// The per-process unique part.
+    pub seed: String,
+    /// The next counter value.
+    pub next: u64,
+}
+
+impl IdentifierSource for SequenceIdentifiers {
+    fn identifier(&mut self, provider: &Provider, at: OffsetDateTime) -> String {
+        let t = zone::to_rome(at);
+        let n = self.next;
+        self.next = self.next.wrapping_add(1);
+        format!(
+            "ponte.{:04}{:02}{:02}{:02}{:02}{:02}.{}.{n}@{}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            self.seed,
+            provider.domain
+        )
+    }
+}
+
+/// The receipts and notices Ponte builds (the 7 `X-Ricevuta` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    /// Ricevuta di accettazione.
+    Accettazione,
+    /// Avviso di non accettazione (`errore="virus"` for the virus variant).
+    NonAccettazione,
+    /// Ricevuta di presa in carico.
+    PresaInCarico,
+    /// Ricevuta di avvenuta consegna (completa, breve or sintetica).
+    AvvenutaConsegna,
+    /// Avviso di mancata consegna (`errore="virus"` for the virus variant).
+    ErroreConsegna,
+    /// Preavviso di mancata consegna (12 h); with an `errore-esteso` starting `5.4.1`, the
+    /// 24 h final notice.
+    PreavvisoErroreConsegna,
+    /// Avviso di rilevazione virus.
+    RilevazioneVirus,
+}
+
+impl ReceiptKind {
+    /// The kind named by a daticert `tipo` / `X-Ricevuta` value.
+    pub fn from_tipo(tipo: &str) -> Option<ReceiptKind> {
+        Some(match TipoDaticert::parse(tipo) {
+            TipoDaticert::Accettazione => ReceiptKind::Accettazione,
+            TipoDaticert::NonAccettazione => ReceiptKind::NonAccettazione,
+            TipoDaticert::PresaInCarico => ReceiptKind::PresaInCarico,
+            TipoDaticert::AvvenutaConsegna => ReceiptKind::AvvenutaConsegna,
+            TipoDaticert::ErroreConsegna => ReceiptKind::ErroreConsegna,
+            TipoDaticert::PreavvisoErroreConsegna => ReceiptKind::PreavvisoErroreConsegna,
+            TipoDaticert::RilevazioneVirus => ReceiptKind::RilevazioneVirus,
+            _ => return None,
+        })
+    }
+
+    /// The `X-Ricevuta` / daticert `tipo` spelling.
+    pub fn tipo(self) -> TipoDaticert {
+        match self {
+            ReceiptKind::Accettazione => TipoDaticert::Accettazione,
+            ReceiptKind::NonAccettazione => TipoDaticert::NonAccettazione,
+            ReceiptKind::PresaInCarico => TipoDaticert::PresaInCarico,
+            ReceiptKind::AvvenutaConsegna => TipoDaticert::AvvenutaConsegna,
+            ReceiptKind::ErroreConsegna => TipoDaticert::ErroreConsegna,
+            ReceiptKind::PreavvisoErroreConsegna => TipoDaticert::PreavvisoErroreConsegna,
+            ReceiptKind::RilevazioneVirus => TipoDaticert::RilevazioneVirus,
+        }
+    }
+}
+
+/// A built message, ready to be signed.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// What was built.
+    pub kind: Kind,
+    /// The outer headers in order (`Date`, `From`, `To`, `Subject`, `Message-ID`, the PEC
+    /// headers); values are wire-ready: RFC 2047 where not ASCII, folded (CRLF + space) where
+    /// long. `MIME-Version` and `Content-Type` are not among them: the signer adds them with
+    /// the `multipart/signed` (the unsigned assembly takes them from the inner entity).
+    pub headers: Vec<(String, String)>,
+    /// The entity to sign: `multipart/mixed`, CRLF, from its `Content-Type` header to the CRLF
+    /// after its closing delimiter.
+    pub inner: Vec<u8>,
+    /// This message's own provider identifier (its `Message-ID` without angle brackets).
+    pub identifier: String,
+    /// The daticert written into `inner` (`None` for the anomaly envelope, which has none).
+    pub daticert: Option<Daticert>,
+    /// The instant of the message (its `Date`, daticert `data`, CMS signingTime).
+    pub date: OffsetDateTime,
+}
+
+impl Built {
+    /// The first header of that name, unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.replace("\r\n", ""))
+    }
+
+    /// The message without signature: the outer headers followed by the inner entity (whose
+    /// `Content-Type` header becomes the message's). For tests and inspection.
+    pub fn unsigned_message(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.inner.len() + 1024);
+        for (n, v) in &self.headers {
+            mime::write_header(&mut out, n, v);
+        }
+        // The inner entity's own header block (Content-Type, MIME-Version) completes it.
+        out.extend_from_slice(&self.inner);
+        out
+    }
+}
+
+/// Refuses line breaks in header values, then folds them for the wire.
+fn finish(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>, Error> {
+    headers
+        .into_iter()
+        .map(|(n, v)| {
+            check(&n, &v)?;
+            let folded = mime::fold(&n, &v);
+            Ok((n, folded))
+        })
+        .collect()
+}
+
+fn check(name: &str, value: &str) -> Result<(), Error> {
+    if value.contains(['\r', '\n']) {
+        return Err(Error::HeaderInjection {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn angle(id: &str) -> String {
+    let t = id.trim();
+    if t.starts_with('<') {
+        t.to_string()
+    } else {
+        format!("<{t}>")
+    }
+}
+
+/// The original message's facts an envelope needs.
+struct Original {
+    sender: String,
+    recipients: Vec<String>,
+    reply_to: Option<String>,
+    subject: String,
+    message_id: String,
+    to_raw: Option<String>,
+    cc_raw: Option<String>,
+    tipo_ricevuta: Option<TipoRicevuta>,
+}
+
+fn read_original(raw: &[u8], what: &'static str) -> Result<Original, Error> {
+    let missing = |m: &str| Error::BuildInput {
+        what,
+        missing: m.to_string(),
+    };
+    let fields = header_fields(raw).ok_or_else(|| missing("the original is not a message"))?;
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| missing("the original is not a message"))?;
+    let raw_header = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| unfold(v))
+    };
+    let sender = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string)
+        .ok_or_else(|| missing("the original has no From address"))?;
+    let mut recipients: Vec<String> = Vec::new();
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        for a in list.iter() {
+            if let Some(addr) = a.address() {
+                recipients.push(addr.to_string());
+            }
+        }
+    }
+    let reply_to = msg
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string);
+    let message_id =
+        raw_header("Message-ID").ok_or_else(|| missing("the original has no Message-ID"))?;
+    Ok(Original {
+        sender,
+        recipients,
+        reply_to,
+        subject: msg.subject().unwrap_or_default().to_string(),
+        message_id: angle(&message_id),
+        to_raw: raw_header("To"),
+        cc_raw: raw_header("Cc"),
+        tipo_ricevuta: raw_header("X-TipoRicevuta").map(|v| TipoRicevuta::parse(&v)),
+    })
+}
+
+fn destinatari(addresses: &[String], external: &[String]) -> Vec<Destinatario> {
+    addresses
+        .iter()
+        .map(|a| Destinatario {
+            address: a.clone(),
+            tipo: if external.iter().any(|e| e.trim().eq_ignore_ascii_case(a)) {
+                TipoDestinatario::Esterno
+            } else {
+                TipoDestinatario::Certificato
+            },
+        })
+        .collect()
+}
+
+/// The original as it goes into `postacert.eml` (pec.md §1.4): CRLF line endings, its
+/// `Message-ID` replaced by the provider identifier and the user's moved to
+/// `X-Riferimento-Message-ID`.
+fn postacert_of(original: &[u8], identificativo: &str, msgid: &str) -> Vec<u8> {
+    let crlf = mime::to_crlf(original);
+    let header_end = crlf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .unwrap_or(crlf.len());
+    let (head, body) = crlf.split_at(header_end);
+    let mut out = Vec::with_capacity(crlf.len() + 200);
+    let mut skipping = false;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if continuation {
+            if !skipping {
+                out.extend_from_slice(line);
+            }
+            continue;
+        }
+        let name_end = line.iter().position(|&b| b == b':').unwrap_or(0);
+        let name = String::from_utf8_lossy(line.get(..name_end).unwrap_or_default())
+            .trim()
+            .to_ascii_lowercase();
+        skipping = name == "message-id" || name == "x-riferimento-message-id";
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(format!("Message-ID: <{identificativo}>\r\n").as_bytes());
+    out.extend_from_slice(format!("X-Riferimento-Message-ID: {msgid}\r\n").as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Assembles the inner `multipart/mixed`: text (plain + html), daticert.xml (when given) and
+/// postacert.eml (when given).
+fn assemble(
+    seed: &str,
+    plain: &str,
+    html: &str,
+    daticert: Option<&[u8]>,
+    postacert: Option<&[u8]>,
+) -> Vec<u8> {
+    let plain_qp = mime::quoted_printable(plain);
+    let html_qp = mime::quoted_printable(html);
+    let dati_b64 = daticert.map(mime::base64_lines);
+    let parts: Vec<&[u8]> = [
+        Some(plain_qp.as_bytes()),
+        Some(html_qp.as_bytes()),
+        postacert,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let outer = mime::boundary(seed, 1, &parts);
+    let alt = mime::boundary(seed, 2, &parts);
+    let mut o = Vec::with_capacity(
+        plain_qp.len() + html_qp.len() + postacert.map_or(0, <[u8]>::len) + 2048,
+    );
+    let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
+    w(&format!(
+        "Content-Type: multipart/mixed; boundary=\"{outer}\"\r\n"
+    ));
+    w("Content-Transfer-Encoding: binary\r\nMIME-Version: 1.0\r\n\r\n");
+    w(&format!(
+        "This is a multi-part message in MIME format.\r\n\r\n--{outer}\r\n"
+    ));
+    w(&format!(
+        "Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n"
+    ));
+    w("Content-Transfer-Encoding: binary\r\n\r\n");
+    w(&format!("--{alt}\r\n"));
+    w("Content-Type: text/plain; charset=\"utf-8\"\r\nContent-Disposition: inline\r\n");
+    w("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+    w(&plain_qp);
+    w(&format!("\r\n--{alt}\r\n"));
+    w("Content-Type: text/html; charset=\"utf-8\"\r\nContent-Disposition: inline\r\n");
+    w("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+    w(&html_qp);
+    w(&format!("\r\n--{alt}--\r\n"));
+    if let Some(b64) = &dati_b64 {
+        w(&format!("\r\n--{outer}\r\n"));
+        w("Content-Type: application/xml; name=\"daticert.xml\"\r\n");
+        w(
+            "Content-Disposition: inline; filename=\"daticert.xml\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        );
+        w(b64);
+    }
+    if let Some(p) = postacert {
+        w(&format!("\r\n--{outer}\r\n"));
+        w("Content-Type: message/rfc822; name=\"postacert.eml\"\r\n");
+        w("Content-Disposition: inline; filename=\"postacert.eml\"\r\n");
+        w(if mime::is_7bit(p) {
+            "Content-Transfer-Encoding: 7bit\r\n\r\n"
+        } else {
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        });
+        o.extend_from_slice(p);
+        let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
+        w(&format!("\r\n--{outer}--\r\n"));
+        return o;
+    }
+    w(&format!("\r\n--{outer}--\r\n"));
+    o
+}
+
+/// What [`envelope`] needs.
+#[derive(Debug, Clone)]
+pub struct EnvelopeInput<'a> {
+    /// The message as submitted by the user (LF or CRLF).
+    pub original: &'a [u8],
+    /// The sender's provider (the access point).
+    pub provider: &'a Provider,
+    /// Recipients that are not PEC mailboxes (`destinatari tipo="esterno"`); all others are
+    /// `certificato`.
+    pub external: &'a [String],
+    /// The instant of acceptance.
+    pub at: OffsetDateTime,
+}
+
+/// Builds the transport envelope (busta di trasporto) for `input.original`.
+pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
+    let o = read_original(input.original, "the transport envelope")?;
+    let at = zone::to_rome(input.at);
+    let identificativo = ids.identifier(input.provider, at);
+    let daticert = Daticert {
+        tipo: TipoDaticert::PostaCertificata,
+        errore: Errore::Nessuno,
+        mittente: o.sender.clone(),
+        destinatari: destinatari(&o.recipients, input.external),
+        risposte: o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
+        oggetto: Some(o.subject.clone()),
+        gestore_emittente: input.provider.name.clone(),
+        data: at,
+        identificativo: identificativo.clone(),
+        msgid: Some(o.message_id.clone()),
+        ricevuta: Some(o.tipo_ricevuta.clone().unwrap_or(TipoRicevuta::Completa)),
+        consegna: None,
+        ricezione: Vec::new(),
+        errore_esteso: None,
+    };
+    if daticert.destinatari.is_empty() {
+        return Err(Error::BuildInput {
+            what: "the transport envelope",
+            missing: "the original has no To or Cc address".into(),
+        });
+    }
+    let postacert = postacert_of(input.original, &identificativo, &o.message_id);
+    let (plain, html) = text::render(&text::Facts {
+        daticert: &daticert,
+        anomaly: false,
+        receipt: None,
+    });
+    let inner = assemble(
+        &identificativo,
+        &plain,
+        &html,
+        Some(&daticert.to_xml()),
+        Some(&postacert),
+    );
+    let mut headers = vec![
+        ("Date".to_string(), zone::rfc5322(at)),
+        (
+            "From".to_string(),
+            format!(
+                "\"Per conto di: {}\" <{}>",
+                o.sender,
+                input.provider.system_address()
+            ),
+        ),
+    ];
+    if let Some(to) = &o.to_raw {
+        headers.push(("To".into(), to.clone()));
+    }
+    if let Some(cc) = &o.cc_raw {
+        headers.push(("Cc".into(), cc.clone()));
+    }
+    headers.push((
+        "Subject".into(),
+        mime::encode_header_value(&format!("POSTA CERTIFICATA: {}", o.subject)),
+    ));
+    headers.push(("Message-ID".into(), format!("<{identificativo}>")));
+    headers.push(("X-Riferimento-Message-ID".into(), o.message_id.clone()));
+    headers.push(("X-Trasporto".into(), "posta-certificata".into()));
+    headers.push((
+        "Reply-To".into(),
+        o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
+    ));
+    let headers = finish(headers)?;
+    Ok(Built {
+        kind: Kind::BustaTrasporto,
+        headers,
+        inner,
+        identifier: identificativo,
+        daticert: Some(daticert),
+        date: at,
+    })
+}
+
+/// Builds the anomaly envelope (busta di anomalia) around a `received` message that failed the
+/// PEC checks at the incoming point. It carries no daticert (the DTD has no type for it); the
+/// received message goes verbatim (line endings made CRLF) into `postacert.eml`.
+pub fn anomaly(
+    received: &[u8],
+    provider: &Provider,
+    at: OffsetDateTime,
+    ids: &mut dyn IdentifierSource,
+) -> Result<Built, Error> {
+    let o = read_original(received, "the anomaly envelope")?;
+    let at = zone::to_rome(at);
+    let identifier = ids.identifier(provider, at);
+    // The texts need daticert-like facts; this one is not attached.
+    let facts = Daticert {
+        tipo: TipoDaticert::Other("anomalia".into()),
+        errore: Errore::Nessuno,
+        mittente: o.sender.clone(),
+        destinatari: destinatari(&o.recipients, &[]),
+        risposte: o.sender.clone(),
+        oggetto: Some(o.subject.clone()),
+        gestore_emittente: provider.name.clone(),
+        data: at,
+        identificativo: identifier.clone(),
+        msgid: Some(o.message_id.clone()),
+        ricevuta: None,
+        consegna: None,
+        ricezione: Vec::new(),
+        errore_esteso: None,
+    };
+    let (plain, html) = text::render(&text::Facts {
+        daticert: &facts,
+        anomaly: true,
+        receipt: None,
+    });
+    let carried = mime::to_crlf(received);
+    let inner = assemble(&identifier, &plain, &html, None, Some(&carried));
+    let mut headers = vec![
+        ("Date".to_string(), zone::rfc5322(at)),
+        (
+            "From".to_string(),
+            format!(
+                "\"Per conto di: {}\" <{}>",
+                o.sender,
+                provider.system_address()
+            ),
+        ),
+    ];
+    if let Some(to) = &o.to_raw {
+        headers.push(("To".into(), to.clone()));
+    }
+    if let Some(cc) = &o.cc_raw {
+        headers.push(("Cc".into(), cc.clone()));
+    }
+    headers.push((
+        "Subject".into(),
+        mime::encode_header_value(&format!("ANOMALIA MESSAGGIO: {}", o.subject)),
+    ));
+    headers.push(("Message-ID".into(), format!("<{identifier}>")));
+    headers.push(("X-Riferimento-Message-ID".into(), o.message_id.clone()));
+    headers.push(("X-Trasporto".into(), "errore".into()));
+    headers.push((
+        "Reply-To".into(),
+        o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
+    ));
+    let headers = finish(headers)?;
+    Ok(Built {
+        kind: Kind::BustaAnomalia,
+        headers,
+        inner,
+        identifier,
+        daticert: None,
+        date: at,
+    })
+}
+
+/// What [`receipt`] needs.
+#[derive(Debug, Clone)]
+pub struct ReceiptInput<'a> {
+    /// The receipt or notice to build.
+    pub kind: ReceiptKind,
+    /// The message it is about: normally the transport envelope (its daticert gives mittente,
+    /// destinatari, risposte, oggetto, identificativo and msgid; its postacert.eml is the
+    /// original). A plain message is accepted too (acceptance / non-acceptance at the access
+    /// point): the facts then come from its headers and the identificativo is fresh.
+    pub about: &'a [u8],
+    /// The provider issuing it.
+    pub provider: &'a Provider,
+    /// The recipient the receipt is about (`consegna`; `ricezione` for presa in carico).
+    /// Required for avvenuta-consegna and errore-consegna unless there is one recipient only.
+    pub recipient: Option<&'a str>,
+    /// The error class (`nessuno` becomes `altro` for the notices that report an error, and
+    /// `virus` for rilevazione-virus).
+    pub errore: Errore,
+    /// `errore-esteso`; a default naming the class is written for error notices when absent.
+    pub detail: Option<&'a str>,
+    /// The delivery receipt flavour (avvenuta-consegna only).
+    pub ricevuta: TipoRicevuta,
+    /// Recipients that are not PEC mailboxes, when `about` is a plain message.
+    pub external: &'a [String],
+    /// The `To` of the receipt. Default: the original sender; for presa-in-carico and
+    /// rilevazione-virus (addressed to the sender's provider), the envelope's `From` address.
+    pub to: Option<&'a str>,
+    /// The instant of the receipt.
+    pub at: OffsetDateTime,
+}
+
+fn subject_prefix(kind: ReceiptKind, errore: &Errore, final_notice: bool) -> &'static str {
+    let _ = final_notice; // same prefix for the 12 h and 24 h notices (pec.md §5 item 6)
+    match (kind, errore) {
+        (ReceiptKind::Accettazione, _) => "ACCETTAZIONE: ",
+        (ReceiptKind::NonAccettazione, Errore::Virus) => "AVVISO DI NON ACCETTAZIONE PER VIRUS: ",
+        (ReceiptKind::NonAccettazione, _) => "AVVISO DI NON ACCETTAZIONE: ",
+        (ReceiptKind::PresaInCarico, _) => "PRESA IN CARICO: ",
+        (ReceiptKind::AvvenutaConsegna, _) => "CONSEGNA: ",
+        (ReceiptKind::ErroreConsegna, Errore::Virus) => "AVVISO DI MANCATA CONSEGNA PER VIRUS: ",
+        (ReceiptKind::ErroreConsegna, _) => "AVVISO DI MANCATA CONSEGNA: ",
+        (ReceiptKind::PreavvisoErroreConsegna, _) => {
+            "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: "
+        }
+        (ReceiptKind::RilevazioneVirus, _) => "PROBLEMA DI SICUREZZA: ",
+    }
+}
+
+fn default_detail(errore: &Errore, provider: &Provider) -> String {
+    let name = &provider.name;
+    match errore {
+        Errore::NoDest => format!("5.1.1 - {name} - indirizzo non valido"),
+        Errore::NoDominio => format!("5.1.2 - {name} - dominio non valido"),
+        Errore::Virus => format!("5.7.1 - {name} - virus rilevato"),
+        _ => format!("5.0.0 - {name} - errore"),
+    }
+}
+
+/// Builds a receipt or notice about `input.about`.
+pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
+    const WHAT: &str = "the receipt";
+    let missing = |m: &str| Error::BuildInput {
+        what: WHAT,
+        missing: m.to_string(),
+    };
+    let about = PecMessage::parse(input.about)?;
+    let at = zone::to_rome(input.at);
+    let own_id = ids.identifier(input.provider, at);
+    // The facts of the original: from the envelope's daticert, else from the plain message.
+    let (base, original_bytes): (Daticert, Option<Vec<u8>>) = match about.daticert() {
+        Some(d) => (d.clone(), about.postacert_raw().map(<[u8]>::to_vec)),
+        None => {
+            let o = read_original(input.about, WHAT)?;
+            let d = Daticert {
+                tipo: TipoDaticert::PostaCertificata,
+                errore: Errore::Nessuno,
+                mittente: o.sender.clone(),
+                destinatari: destinatari(&o.recipients, input.external),
+                risposte: o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
+                oggetto: Some(o.subject.clone()),
+                gestore_emittente: input.provider.name.clone(),
+                data: at,
+                identificativo: own_id.clone(),
+                msgid: Some(o.message_id.clone()),
+                ricevuta: None,
+                consegna: None,
+                ricezione: Vec::new(),
+                errore_esteso: None,
+            };
+            let post = postacert_of(input.about, &own_id, &o.message_id);
+            (d, Some(post))
+        }
+    };
+    let kind = input.kind;
+    let errore = match (kind, &input.errore) {
+        (ReceiptKind::RilevazioneVirus, _) => Errore::Virus,
+        (ReceiptKind::ErroreConsegna | ReceiptKind::NonAccettazione, Errore::Nessuno) => {
+            Errore::Altro
+        }
+        (ReceiptKind::PreavvisoErroreConsegna, Errore::Nessuno) => Errore::Altro,
+        (
+            ReceiptKind::Accettazione | ReceiptKind::PresaInCarico | ReceiptKind::AvvenutaConsegna,
+            _,
+        ) => Errore::Nessuno,
+        (_, e) => e.clone(),
+    };
+    let single = || match base.destinatari.as_slice() {
+        [one] => Some(one.address.clone()),
+        _ => None,
+    };
+    let recipient = input.recipient.map(str::to_string);
+    let consegna = match kind {
+        ReceiptKind::AvvenutaConsegna | ReceiptKind::ErroreConsegna => {
+            Some(recipient.clone().or_else(single).ok_or_else(|| {
+                missing("the recipient (consegna) is required when there are several destinatari")
+            })?)
+        }
+        _ => None,
+    };
+    let ricezione = match kind {
+        ReceiptKind::PresaInCarico => match &recipient {
+            Some(r) => vec![r.clone()],
+            None => base.destinatari.iter().map(|d| d.address.clone()).collect(),
+        },
+        _ => Vec::new(),
+    };
+    let errore_esteso = match kind {
+        ReceiptKind::ErroreConsegna
+        | ReceiptKind::NonAccettazione
+        | ReceiptKind::RilevazioneVirus => Some(
+            input
+                .detail
+                .map(str::to_string)
+                .unwrap_or_else(|| default_detail(&errore, input.provider)),
+        ),
+        ReceiptKind::PreavvisoErroreConsegna => input.detail.map(str::to_string),
+        _ => None,
+    };
+    for v in [&consegna, &errore_esteso].into_iter().flatten() {
+        check("daticert", v)?;
+    }
+    let ricevuta = match kind {
+        ReceiptKind::AvvenutaConsegna => Some(input.ricevuta.clone()),
+        _ => None,
+    };
+    let daticert = Daticert {
+        tipo: kind.tipo(),
+        errore: errore.clone(),
+        mittente: base.mittente.clone(),
+        destinatari: base.destinatari.clone(),
+        risposte: base.risposte.clone(),
+        oggetto: base.oggetto.clone(),
+        gestore_emittente: input.provider.name.clone(),
+        data: at,
+        identificativo: base.identificativo.clone(),
+        msgid: base.msgid.clone(),
+        ricevuta: ricevuta.clone(),
+        consegna,
+        ricezione,
+        errore_esteso,
+    };
+    let postacert = match (kind, &ricevuta) {
+        (ReceiptKind::AvvenutaConsegna, Some(TipoRicevuta::Completa)) => {
+            Some(original_bytes.ok_or_else(|| missing("the envelope carries no postacert.eml"))?)
+        }
+        (ReceiptKind::AvvenutaConsegna, Some(TipoRicevuta::Breve)) => {
+            let o =
+                original_bytes.ok_or_else(|| missing("the envelope carries no postacert.eml"))?;
+            Some(breve::replace_attachments(&o, &own_id)?)
+        }
+        _ => None,
+    };
+    let (plain, html) = text::render(&text::Facts {
+        daticert: &daticert,
+        anomaly: false,
+        receipt: Some(kind),
+    });
+    let inner = assemble(
+        &own_id,
+        &plain,
+        &html,
+        Some(&daticert.to_xml()),
+        postacert.as_deref(),
+    );
+
+    let to = match (input.to, kind) {
+        (Some(t), _) => t.to_string(),
+        (None, ReceiptKind::PresaInCarico | ReceiptKind::RilevazioneVirus) => about
+            .from()
+            .map(str::to_string)
+            .unwrap_or_else(|| base.mittente.clone()),
+        (None, _) => base.mittente.clone(),
+    };
+    let final_notice = daticert.is_final_timeout();
+    let subject = format!(
+        "{}{}",
+        subject_prefix(kind, &errore, final_notice),
+        base.oggetto.clone().unwrap_or_default()
+    );
+    let mut headers = vec![
+        ("Date".to_string(), zone::rfc5322(at)),
+        ("From".to_string(), input.provider.system_address()),
+        ("To".to_string(), to),
+        ("Subject".to_string(), mime::encode_header_value(&subject)),
+        ("Message-ID".to_string(), format!("<{own_id}>")),
+    ];
+    if let Some(m) = &base.msgid {
+        headers.push(("X-Riferimento-Message-ID".into(), angle(m)));
+    }
+    headers.push(("X-Ricevuta".into(), kind.tipo().as_str().to_string()));
+    if let Some(r) = &ricevuta {
+        headers.push(("X-TipoRicevuta".into(), r.as_str().to_string()));
+    }
+    if errore == Errore::Virus
+        && matches!(
+            kind,
+            ReceiptKind::NonAccettazione | ReceiptKind::ErroreConsegna
+        )
+    {
+        headers.push(("X-VerificaSicurezza".into(), "errore".into()));
+    }
+    let headers = finish(headers)?;
+    let kind_value = {
+        let virus = errore == Errore::Virus;
+        match kind {
+            ReceiptKind::Accettazione => Kind::Accettazione,
+            ReceiptKind::NonAccettazione => Kind::NonAccettazione { virus },
+            ReceiptKind::PresaInCarico => Kind::PresaInCarico,
+            ReceiptKind::AvvenutaConsegna => Kind::AvvenutaConsegna {
+                ricevuta: input.ricevuta.clone(),
+            },
+            ReceiptKind::ErroreConsegna => Kind::ErroreConsegna { virus },
+            ReceiptKind::PreavvisoErroreConsegna => Kind::PreavvisoErroreConsegna { final_notice },
+            ReceiptKind::RilevazioneVirus => Kind::RilevazioneVirus,
+        }
+    };
+    Ok(Built {
+        kind: kind_value,
+        headers,
+        inner,
+        identifier: own_id,
+        daticert: Some(daticert),
+        date: at,
+    })
+}
