@@ -176,3 +176,80 @@ pub fn sign(
     .to_der()
     .map_err(enc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cms::{parse, verify};
+    use crate::x509::load_pem;
+
+    const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/pki/");
+
+    fn load(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{PKI}{name}")).expect("test PKI file")
+    }
+
+    #[test]
+    fn encapsulated_tstinfo_with_ec_key_round_trips() {
+        let key = SigningKey::from_pkcs8_pem(&load("pec-ec.key.pem")).expect("key");
+        let cert = load_pem(&load("pec-ec.pem")).expect("cert").remove(0);
+        let ca = load_pem(&load("provider-ca.pem")).expect("ca");
+        let data = b"\x30\x03\x02\x01\x01";
+        let der = sign(
+            Content::Encapsulated {
+                content_type: oids::ID_CT_TST_INFO,
+                data,
+            },
+            &key,
+            &cert,
+            &ca,
+            None,
+        )
+        .expect("sign");
+        let sd = parse(&der).expect("parse");
+        assert_eq!(sd.content_type, oids::ID_CT_TST_INFO);
+        assert_eq!(sd.content.as_deref(), Some(&data[..]));
+        assert_eq!(sd.certificates.len(), 2);
+        let v = verify(&sd, None);
+        assert!(v.valid, "{:?}", v.reason);
+        assert_eq!(v.signing_time, None);
+        // signingCertificateV2 holds SHA-256 of the signer certificate and its issuerSerial.
+        let ess = v
+            .attribute(&oids::ATTR_SIGNING_CERTIFICATE_V2)
+            .expect("ESSCertIDv2");
+        assert_eq!(ess, signing_certificate_v2(&cert).as_slice());
+        assert!(ess.windows(32).any(|w| w == cert.fingerprint_sha256));
+        assert!(
+            ess.windows(cert.serial.len())
+                .any(|w| w == cert.serial.as_slice())
+        );
+        // Other content: the messageDigest no longer matches.
+        let other = verify(&sd, Some(b"other"));
+        assert!(!other.valid);
+        assert!(
+            other
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("messageDigest")
+        );
+    }
+
+    #[test]
+    fn key_of_another_certificate_is_refused() {
+        let key = SigningKey::from_pkcs8_pem(&load("pec-ec.key.pem")).expect("key");
+        let cert = load_pem(&load("pec-rsa.pem")).expect("cert").remove(0);
+        assert!(matches!(
+            sign(Content::Detached(b"x"), &key, &cert, &[], None),
+            Err(Error::KeyMismatch(_))
+        ));
+    }
+
+    #[test]
+    fn signing_time_encoding_switches_to_generalized_time_in_2050() {
+        let utc = time_der(time::macros::datetime!(2049-12-31 23:59:59 UTC)).expect("utc");
+        assert_eq!(utc.first(), Some(&0x17));
+        let generalized = time_der(time::macros::datetime!(2050-01-01 00:00:00 UTC)).expect("gen");
+        assert_eq!(generalized.first(), Some(&0x18));
+    }
+}

@@ -176,3 +176,142 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
     v.notes.retain(|n| !n.starts_with("micalg="));
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SigningKey;
+    use crate::smime::{SignRequest, sign};
+    use crate::x509::load_pem;
+
+    const KEY: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/pki/pec-rsa.key.pem"
+    ));
+    const CERT: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/pki/pec-rsa.pem"
+    ));
+    const INNER: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n\r\nciao\r\n";
+
+    fn signed() -> Vec<u8> {
+        let key = SigningKey::from_pkcs8_pem(KEY).expect("key");
+        let cert = load_pem(CERT).expect("cert").remove(0);
+        sign(&SignRequest {
+            headers: &[("Subject", "prova")],
+            inner: INNER,
+            key: &key,
+            signer: &cert,
+            chain: &[],
+            signing_time: time::macros::datetime!(2026-12-01 08:00 UTC),
+        })
+        .expect("sign")
+    }
+
+    fn replace(hay: &[u8], from: &str, to: &str) -> Vec<u8> {
+        let s = String::from_utf8(hay.to_vec()).expect("ascii message");
+        assert!(s.contains(from), "{from} not in message");
+        s.replacen(from, to, 1).into_bytes()
+    }
+
+    #[test]
+    fn both_protocol_names_verify() {
+        let m = signed();
+        assert!(verify(&m).expect("readable").valid);
+        let m2 = replace(
+            &m,
+            "protocol=\"application/x-pkcs7-signature\"",
+            "protocol=application/pkcs7-signature",
+        );
+        let v = verify(&m2).expect("readable");
+        assert!(v.valid, "{:?}", v.reason);
+        assert_eq!(
+            v.form,
+            Some(SmimeForm::Detached {
+                protocol: "application/pkcs7-signature".into(),
+                micalg: Some("sha-256".into())
+            })
+        );
+        assert_eq!(v.signed_content, INNER);
+    }
+
+    #[test]
+    fn micalg_disagreeing_with_cms_is_a_note_not_a_failure() {
+        let m = replace(&signed(), "micalg=\"sha-256\"", "micalg=\"sha1\"");
+        let v = verify(&m).expect("readable");
+        assert!(v.valid, "{:?}", v.reason);
+        assert_eq!(v.digest.as_deref(), Some("sha256"));
+        assert!(
+            v.notes.iter().any(|n| n.contains("disagrees")),
+            "{:?}",
+            v.notes
+        );
+    }
+
+    #[test]
+    fn missing_signature_part_is_not_present() {
+        let m = signed();
+        let s = String::from_utf8(m).expect("ascii");
+        let cut = s
+            .find("Content-Type: application/x-pkcs7-signature")
+            .expect("p7s part");
+        let boundary_line = s[..cut]
+            .trim_end()
+            .rsplit("\r\n")
+            .next()
+            .expect("boundary")
+            .to_string();
+        let truncated = format!(
+            "{}{}--\r\n",
+            &s[..cut - 2 - boundary_line.len()],
+            boundary_line
+        );
+        let v = verify(truncated.as_bytes()).expect("readable");
+        assert!(!v.present && !v.valid);
+        assert!(
+            v.reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("signature part missing"),
+            "{:?}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn garbage_p7s_is_present_but_invalid() {
+        let m = signed();
+        let s = String::from_utf8(m).expect("ascii");
+        let start = s.find("filename=\"smime.p7s\"\r\n\r\n").expect("p7s")
+            + "filename=\"smime.p7s\"\r\n\r\n".len();
+        let end = start + s[start..].find("\r\n\r\n--").expect("end");
+        let garbage = format!("{}SGVsbG8sIHdvcmxkIQ=={}", &s[..start], &s[end..]);
+        let v = verify(garbage.as_bytes()).expect("readable");
+        assert!(v.present && !v.valid);
+        assert!(
+            v.reason
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("signature unreadable"),
+            "{:?}",
+            v.reason
+        );
+        assert_eq!(v.signed_content, INNER);
+    }
+
+    #[test]
+    fn enveloped_pkcs7_mime_is_not_signed() {
+        let m = b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n";
+        let v = verify(m).expect("readable");
+        assert!(!v.present);
+        assert!(v.reason.as_deref().unwrap_or("").contains("enveloped-data"));
+    }
+
+    #[test]
+    fn opaque_with_garbage_is_invalid_not_an_error() {
+        let m = b"Content-Type: application/x-pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQE=\r\n";
+        let v = verify(m).expect("readable");
+        assert!(v.present && !v.valid);
+        assert_eq!(v.form, Some(SmimeForm::Opaque));
+    }
+}
