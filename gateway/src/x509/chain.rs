@@ -427,11 +427,11 @@ mod tests {
 
     #[test]
     fn test_pki_paths_and_usages() {
-        let (root, ca) = (cert("root-ca.pem"), cert("provider-ca.pem"));
+        let (roots, cas) = ([cert("root-ca.pem")], [cert("provider-ca.pem")]);
         let v = verify_chain(
             &cert("pec-rsa.pem"),
-            &[ca.clone()],
-            &[root.clone()],
+            &cas,
+            &roots,
             AT,
             Usage::EmailProtection,
         );
@@ -439,41 +439,14 @@ mod tests {
         assert_eq!(v.path.len(), 3);
         // The TSA is good for time-stamping only.
         let tsa = cert("tsa.pem");
-        assert!(
-            verify_chain(
-                &tsa,
-                &[ca.clone()],
-                &[root.clone()],
-                AT,
-                Usage::TimeStamping
-            )
-            .trusted
-        );
-        assert!(
-            !verify_chain(
-                &tsa,
-                &[ca.clone()],
-                &[root.clone()],
-                AT,
-                Usage::EmailProtection
-            )
-            .trusted
-        );
-        assert!(
-            !verify_chain(
-                &cert("pec-rsa.pem"),
-                &[ca.clone()],
-                &[root.clone()],
-                AT,
-                Usage::TimeStamping
-            )
-            .trusted
-        );
+        assert!(verify_chain(&tsa, &cas, &roots, AT, Usage::TimeStamping).trusted);
+        assert!(!verify_chain(&tsa, &cas, &roots, AT, Usage::EmailProtection).trusted);
+        assert!(!verify_chain(&cert("pec-rsa.pem"), &cas, &roots, AT, Usage::TimeStamping).trusted);
         // Before the certificates' validity.
         let early = verify_chain(
             &cert("pec-rsa.pem"),
-            &[ca.clone()],
-            &[root.clone()],
+            &cas,
+            &roots,
             datetime!(2020-01-01 0:00 UTC),
             Usage::Any,
         );
@@ -486,17 +459,8 @@ mod tests {
                     .contains("not valid at")
         );
         // Rogue signer, no anchors, and a leaf acting as a CA.
-        assert!(
-            !verify_chain(
-                &cert("rogue.pem"),
-                &[ca.clone()],
-                &[root.clone()],
-                AT,
-                Usage::Any
-            )
-            .trusted
-        );
-        assert!(!verify_chain(&cert("pec-rsa.pem"), &[ca.clone()], &[], AT, Usage::Any).trusted);
+        assert!(!verify_chain(&cert("rogue.pem"), &cas, &roots, AT, Usage::Any).trusted);
+        assert!(!verify_chain(&cert("pec-rsa.pem"), &cas, &[], AT, Usage::Any).trusted);
         let fake = verify_chain(
             &cert("pec-rsa.pem"),
             &[],
