@@ -229,6 +229,13 @@ pub enum Error {
         /// The offending node index.
         node: usize,
     },
+    /// A namespace declaration of the canonicalized node-set has a relative URI; the C14N
+    /// specifications leave their canonical form undefined, so it is refused (as libxml2 does).
+    #[error("relative namespace URI {uri:?} cannot be canonicalized")]
+    RelativeNamespaceUri {
+        /// The declared URI.
+        uri: String,
+    },
     /// Writing the canonical form to the sink failed.
     #[error("writing canonical XML: {0}")]
     Write(#[from] std::io::Error),
