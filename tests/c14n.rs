@@ -607,6 +607,30 @@ fn malformed_xml_is_refused_with_the_position() {
         Error::Structure { .. }
     ));
     assert!(matches!(refused(b"<1r/>"), Error::InvalidName { .. }));
+    assert!(matches!(
+        refused(b"<r><!-- a -- b --></r>"),
+        Error::Malformed { .. }
+    ));
+    assert!(matches!(
+        refused(b"<r>a]]>b</r>"),
+        Error::Structure { position: 3, .. }
+    ));
+    assert!(matches!(
+        refused(b"<r a=\"1\"b=\"2\"/>"),
+        Error::Malformed { position: 8, .. }
+    ));
+    assert!(matches!(
+        refused(b"<?xml version=\"1.0\" encodng=\"UTF-8\"?><r/>"),
+        Error::Malformed { .. }
+    ));
+    assert!(matches!(
+        refused(b"<?xml version=\"1.1\"?><r/>"),
+        Error::UnsupportedVersion { .. }
+    ));
+    assert!(matches!(
+        refused(b"<?XML version=\"1.0\"?><r/>"),
+        Error::Structure { .. }
+    ));
 }
 
 #[test]

@@ -223,8 +223,9 @@ pub enum Error {
         /// Where.
         position: u64,
     },
-    /// A [`NodeSet`] names a node that is not an element of this document.
-    #[error("node-set names node {node} which is not an element of this document")]
+    /// A [`NodeSet`] names a node that is not in this document, or an apex that is not an
+    /// element.
+    #[error("node-set names node {node}, which is not in this document or not an element")]
     NodeNotElement {
         /// The offending node index.
         node: usize,

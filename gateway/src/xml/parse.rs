@@ -402,12 +402,14 @@ impl<'l> Builder<'l> {
 
     /// Allocates a node as the last child of the current parent.
     fn push(&mut self, node: Node, pos: u64) -> Result<NodeId, Error> {
-        if self.slots.len() >= self.limits.max_nodes {
-            return Err(Error::LimitExceeded {
-                limit: Limit::Nodes,
-                max: self.limits.max_nodes,
-                position: pos,
-            });
+        let too_many = Error::LimitExceeded {
+            limit: Limit::Nodes,
+            max: self.limits.max_nodes,
+            position: pos,
+        };
+        // Ids (and their count) must fit in u32.
+        if self.slots.len() >= self.limits.max_nodes || self.slots.len() >= u32::MAX as usize {
+            return Err(too_many);
         }
         let id = NodeId(self.slots.len() as u32);
         let parent = self.parent();
