@@ -39,6 +39,13 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
         Some(rest) => (3u64, rest),
         None => (0u64, input),
     };
+    if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        // quick-xml would silently drop a second one; U+FEFF is not whitespace.
+        return Err(Error::Structure {
+            reason: "text outside the root element (a second byte-order mark)",
+            position: base,
+        });
+    }
     let text = std::str::from_utf8(body).map_err(|e| Error::NotUtf8 {
         position: base + e.valid_up_to() as u64,
     })?;
@@ -648,5 +655,74 @@ fn ref_error(e: RefError, pos: u64) -> Error {
             reason: "'<' in an attribute value".to_owned(),
             position: pos,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{Method, NodeSet, canonicalize};
+
+    fn c14n(input: &[u8]) -> String {
+        let doc = parse(input).unwrap();
+        String::from_utf8(
+            canonicalize(
+                &doc,
+                &NodeSet::whole_document(),
+                &Method::exclusive().comments(true),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn edge_cases_of_the_prolog() {
+        assert_eq!(
+            c14n(b"<?xml-stylesheet href=\"a\"?><r/>"),
+            "<?xml-stylesheet href=\"a\"?>\n<r></r>"
+        );
+        assert_eq!(c14n(b"\xEF\xBB\xBF<?xml version='1.0'?><r/>"), "<r></r>");
+        assert_eq!(c14n(b"<r/>\n \t"), "<r></r>");
+        assert_eq!(c14n(b"<r><!----></r>"), "<r><!----></r>");
+        assert!(matches!(
+            parse(b"\xEF\xBB\xBF\xEF\xBB\xBF<r/>"),
+            Err(Error::Structure { position: 3, .. })
+        ));
+        assert!(matches!(
+            parse(b" <?xml version='1.0'?><r/>"),
+            Err(Error::Structure { position: 1, .. })
+        ));
+        assert!(matches!(
+            parse(b"\xFF\xFE<\0r\0/\0>\0"),
+            Err(Error::UnsupportedEncoding { .. })
+        ));
+    }
+
+    #[test]
+    fn attribute_lists_are_split_strictly() {
+        let ok = split_attributes(" a = \"1\"\tb='2' ", 10).ok().unwrap();
+        let pairs: Vec<(&str, &str)> = ok.iter().map(|a| (a.name, a.value)).collect();
+        assert_eq!(pairs, vec![("a", "1"), ("b", "2")]);
+        assert!(matches!(
+            split_attributes(" a=\"1\"b=\"2\"", 10),
+            Err(SplitError::Syntax(_, 6))
+        ));
+        assert!(matches!(
+            split_attributes(" a", 10),
+            Err(SplitError::Syntax(_, 2))
+        ));
+        assert!(matches!(
+            split_attributes(" a=1", 10),
+            Err(SplitError::Syntax(_, 3))
+        ));
+        assert!(matches!(
+            split_attributes(" a=\"1", 10),
+            Err(SplitError::Syntax(_, 3))
+        ));
+        assert!(matches!(
+            split_attributes(" a='1' b='2'", 1),
+            Err(SplitError::TooMany)
+        ));
     }
 }
