@@ -431,6 +431,33 @@ fn check_evidence_digests(path: &Path) {
         checked += 1;
     }
     assert_eq!(checked, 2, "{}", path.display());
+    // The SignedInfo we canonicalize is the one DSS signed: its RSA-SHA256 signature verifies
+    // with the KeyInfo certificate's key.
+    let c14n_method = doc
+        .first_child_named(signed_info, ds, "CanonicalizationMethod")
+        .and_then(|m| doc.attribute(m, None, "Algorithm"))
+        .and_then(Method::from_uri)
+        .expect("CanonicalizationMethod");
+    let si = canonicalize(&doc, &NodeSet::subtree(signed_info), &c14n_method).expect("c14n");
+    let b64 = |id: NodeId| {
+        let t: String = doc.text_content(id).split_ascii_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .expect("base64")
+    };
+    let sig_value = b64(doc
+        .first_child_named(sigs[0], ds, "SignatureValue")
+        .expect("SignatureValue"));
+    let cert = doc
+        .elements_named(ds, "X509Certificate")
+        .next()
+        .map(b64)
+        .expect("X509Certificate");
+    let (_, x509) = x509_parser::parse_x509_certificate(&cert).expect("certificate");
+    let spki = x509.public_key().subject_public_key.data.to_vec();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, spki)
+        .verify(&si, &sig_value)
+        .unwrap_or_else(|_| panic!("{}: SignedInfo signature", path.display()));
     // One changed character in the content breaks the first digest.
     let text = String::from_utf8(bytes).expect("utf-8");
     let tampered = text.replacen("<EventTime>2", "<EventTime>1", 1);
