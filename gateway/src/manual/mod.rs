@@ -2,4 +2,9 @@
 //! to be used and why it behaves as it does. One chapter per concern.
 
 pub mod architecture;
+pub mod index;
 pub mod pec;
+pub mod rem;
+pub mod tsp;
+pub mod xades;
+pub mod xml;
