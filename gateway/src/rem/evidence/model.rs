@@ -30,13 +30,32 @@ pub struct NamespaceBinding {
 /// thing elsewhere. When written into a
 /// document whose scope differs, the writer adds the missing declarations on the fragment's
 /// start tag and leaves the rest of its bytes alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two fragments are equal when their bytes are equal and no prefix is bound to different
+/// namespaces in their inherited scopes (a binding present on one side only is not a
+/// difference: a prefix the fragment uses is bound on both sides, or it could not have been
+/// read).
+#[derive(Debug, Clone)]
 pub struct RawXml {
     /// The element's bytes, verbatim.
     pub xml: String,
     /// The bindings in scope at the parent and not re-declared by the element, by prefix.
     pub inherited: Vec<NamespaceBinding>,
 }
+
+impl PartialEq for RawXml {
+    fn eq(&self, other: &RawXml) -> bool {
+        self.xml == other.xml
+            && self.inherited.iter().all(|a| {
+                other
+                    .inherited
+                    .iter()
+                    .all(|b| a.prefix != b.prefix || a.uri == b.uri)
+            })
+    }
+}
+
+impl Eq for RawXml {}
 
 /// Which namespace form an element was read in, where the schema text and the producers
 /// disagree (`MessageIdentifier`: unqualified in the EN 319 522-3 text, qualified in every
