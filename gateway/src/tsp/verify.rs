@@ -1,0 +1,520 @@
+//! Verifying a time-stamp token against the data it should cover.
+//!
+//! Checks, in order (the first failure is the verdict's reason):
+//! 1. the response status is granted (when a `TimeStampResp` is given);
+//! 2. the token is a `SignedData` with one signer, whose certificate is in the token (or
+//!    given by the caller);
+//! 3. signed attributes: contentType is id-ct-TSTInfo, messageDigest equals the digest of
+//!    the exact eContent bytes, and the signature over them verifies (ring);
+//! 4. ESS `signingCertificateV2` (or the SHA-1 `signingCertificate`) designates that
+//!    certificate (hash, and issuer/serial when present);
+//! 5. the TSU certificate has an extendedKeyUsage extension, critical, with only
+//!    id-kp-timeStamping (RFC 3161 §2.3);
+//! 6. the messageImprint (algorithm and digest) equals the expected one, and the nonce
+//!    equals the one sent (when one was sent).
+//!
+//! Trust in the TSU certificate (a path to the given anchors, valid at the instant judged,
+//! with the timeStamping EKU) is a separate verdict, `None` without anchors. `qualified`
+//! reads the TSU certificate's qcStatements for esi4-qtstStatement-1; it says what the
+//! certificate claims, not whether the TSA is on a trusted list.
+
+use der::asn1::{Int, ObjectIdentifier};
+use der::{Any, Decode, Encode, Sequence};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::Certificate;
+
+use super::asn1::{
+    Accuracy, FailureInfo, GenTime, PkiStatus, SigningCertificate, SigningCertificateV2,
+    TimeStampResp, TstInfo,
+};
+use super::request::Imprint;
+use super::signed::{self, CertEntry};
+use super::{
+    Error, HashAlg, ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO,
+    ID_ETSI_TSTS_EU_Q_COMPLIANCE, ID_KP_TIME_STAMPING, ID_PE_QC_STATEMENTS,
+};
+use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST};
+
+/// What the token must cover.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Expected {
+    /// The imprint (algorithm and digest).
+    pub imprint: Imprint,
+    /// The nonce that was sent; `None` when none was (then any nonce in the token is fine).
+    pub nonce: Option<Int>,
+}
+
+/// How to judge trust.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// TSA trust anchors. Empty: trust is not judged (`trusted` is `None`).
+    pub anchors: Vec<CertificateDer<'static>>,
+    /// Extra certificates: intermediates, or the TSU certificate when the token lacks it.
+    pub extra_certs: Vec<CertificateDer<'static>>,
+    /// The instant to judge the TSU path at; `None`: the token's genTime.
+    pub at: Option<time::OffsetDateTime>,
+}
+
+/// Why a token is not valid.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Invalid {
+    /// The TSA did not grant the request.
+    #[error("the TSA did not grant the request: {status}")]
+    NotGranted {
+        /// The status.
+        status: PkiStatus,
+        /// Its failure bits.
+        failure: Vec<FailureInfo>,
+    },
+    /// The TSTInfo version is not 1.
+    #[error("TSTInfo version {0}, expected 1")]
+    Version(u8),
+    /// The SignedData has no signer, or more than one.
+    #[error("the token has {0} signers, expected exactly one")]
+    SignerCount(usize),
+    /// The signer's certificate is neither in the token nor given.
+    #[error("the TSU certificate is not in the token")]
+    SignerCertificateMissing,
+    /// The signer has no signed attributes.
+    #[error("the signer has no signed attributes")]
+    SignedAttributesMissing,
+    /// The contentType attribute is missing, repeated, or not id-ct-TSTInfo.
+    #[error("the contentType signed attribute is missing or is not id-ct-TSTInfo")]
+    ContentTypeAttribute,
+    /// The messageDigest attribute is missing or repeated.
+    #[error("the messageDigest signed attribute is missing or repeated")]
+    MessageDigestMissing,
+    /// The messageDigest attribute does not match the TSTInfo.
+    #[error("messageDigest does not match the TSTInfo")]
+    MessageDigestMismatch,
+    /// An algorithm of the signature is not supported.
+    #[error("unsupported algorithm: {0}")]
+    UnsupportedAlgorithm(String),
+    /// The TSU's signature does not verify.
+    #[error("the TSU signature does not verify")]
+    SignatureInvalid,
+    /// Neither signingCertificateV2 nor signingCertificate is signed.
+    #[error("no ESS signingCertificateV2/signingCertificate attribute")]
+    SigningCertificateMissing,
+    /// The ESS attribute does not designate the signer's certificate.
+    #[error("the ESS signing certificate does not match the TSU certificate: {0}")]
+    SigningCertificateMismatch(&'static str),
+    /// The TSU certificate has no extendedKeyUsage with id-kp-timeStamping.
+    #[error("the TSU certificate has no timeStamping extended key usage")]
+    NotTimeStampingCertificate,
+    /// The TSU certificate's extendedKeyUsage is not critical.
+    #[error("the TSU certificate's extendedKeyUsage is not critical")]
+    EkuNotCritical,
+    /// The TSU certificate's extendedKeyUsage has other purposes than timeStamping.
+    #[error("the TSU certificate's extendedKeyUsage has purposes other than timeStamping")]
+    EkuNotExclusive,
+    /// The imprint's digest algorithm is not the expected one.
+    #[error("imprint algorithm {got}, expected {expected}")]
+    ImprintAlgorithm {
+        /// Expected.
+        expected: ObjectIdentifier,
+        /// In the token.
+        got: ObjectIdentifier,
+    },
+    /// The imprint's digest is not the expected one: the token covers other data.
+    #[error("the token's message imprint does not match the data")]
+    ImprintMismatch,
+    /// A nonce was sent but the token has none.
+    #[error("the token has no nonce, one was sent")]
+    NonceMissing,
+    /// The token's nonce is not the one sent.
+    #[error("the token's nonce is not the one sent")]
+    NonceMismatch,
+}
+
+/// Whether the TSU certificate chains to the anchors.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Trust {
+    /// A path to an anchor exists, valid at the instant judged, with the timeStamping EKU.
+    Trusted,
+    /// No such path; why.
+    NotTrusted(String),
+}
+
+/// What the token says (read before any check; present whenever the TSTInfo is readable).
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    /// The policy OID.
+    pub policy: ObjectIdentifier,
+    /// The serial number (big-endian bytes as encoded).
+    pub serial: Vec<u8>,
+    /// When.
+    pub gen_time: GenTime,
+    /// How precise.
+    pub accuracy: Option<Accuracy>,
+    /// The ordering flag.
+    pub ordering: bool,
+    /// The nonce (big-endian bytes as encoded).
+    pub nonce: Option<Vec<u8>>,
+    /// The imprint's algorithm OID.
+    pub imprint_alg: ObjectIdentifier,
+    /// The imprint's digest.
+    pub imprint: Vec<u8>,
+    /// The whole TSTInfo.
+    pub tst: TstInfo,
+}
+
+/// The TSU certificate, as found.
+#[derive(Clone, Debug)]
+pub struct TsuInfo {
+    /// Its subject (RFC 4514 string).
+    pub subject: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Its DER bytes.
+    pub der: Vec<u8>,
+}
+
+/// The verdict on a token.
+#[derive(Clone, Debug)]
+pub struct TokenVerdict {
+    /// Why the token is not valid; `None` when it is (signature, imprint, nonce, ESS, EKU).
+    pub invalid: Option<Invalid>,
+    /// What the TSTInfo says (`None` only when the TSA did not grant).
+    pub info: Option<TokenInfo>,
+    /// The TSU certificate, when found.
+    pub tsu: Option<TsuInfo>,
+    /// Trust in the TSU certificate; `None` when no anchors were given or no certificate found.
+    pub trusted: Option<Trust>,
+    /// Whether the TSU certificate carries the QcStatement esi4-qtstStatement-1.
+    pub qualified: bool,
+}
+
+impl TokenVerdict {
+    /// Valid: every integrity check passed (trust is separate).
+    pub fn valid(&self) -> bool {
+        self.invalid.is_none()
+    }
+}
+
+/// Reads a `TimeStampResp`.
+pub fn parse_response(der: &[u8]) -> Result<TimeStampResp, Error> {
+    TimeStampResp::from_der(der).map_err(Error::der("TimeStampResp"))
+}
+
+/// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`); which one is told by the
+/// first element (a `ContentInfo` starts with an OID).
+pub fn verify(der: &[u8], expected: &Expected, opts: &VerifyOptions) -> Result<TokenVerdict, Error> {
+    if looks_like_content_info(der) {
+        verify_token(der, expected, opts)
+    } else {
+        verify_response(der, expected, opts)
+    }
+}
+
+fn looks_like_content_info(der: &[u8]) -> bool {
+    #[derive(Sequence)]
+    struct Head {
+        _oid: ObjectIdentifier,
+        #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+        _content: Any,
+    }
+    Head::from_der(der).is_ok()
+}
+
+/// Verifies a `TimeStampResp`: the status first, then its token.
+pub fn verify_response(
+    der: &[u8],
+    expected: &Expected,
+    opts: &VerifyOptions,
+) -> Result<TokenVerdict, Error> {
+    let resp = parse_response(der)?;
+    let status = resp.status.status();
+    let token = match (&resp.time_stamp_token, status) {
+        (Some(t), PkiStatus::Granted | PkiStatus::GrantedWithMods) => t,
+        _ => {
+            return Ok(TokenVerdict {
+                invalid: Some(Invalid::NotGranted { status, failure: resp.status.failure() }),
+                info: None,
+                tsu: None,
+                trusted: None,
+                qualified: false,
+            })
+        }
+    };
+    let token = token.to_der().map_err(Error::der("TimeStampToken"))?;
+    verify_token(&token, expected, opts)
+}
+
+/// Extracts the token from a granted `TimeStampResp`, or says why there is none.
+pub fn token_of_response(der: &[u8]) -> Result<Vec<u8>, Error> {
+    let resp = parse_response(der)?;
+    match resp.time_stamp_token {
+        Some(t) => t.to_der().map_err(Error::der("TimeStampToken")),
+        None => Err(Error::Refused {
+            status: resp.status.status(),
+            failure: resp.status.failure(),
+            text: resp.status.status_string.unwrap_or_default(),
+        }),
+    }
+}
+
+/// Reads a token's TSTInfo without verifying anything.
+pub fn read_tst_info(token: &[u8]) -> Result<TstInfo, Error> {
+    let parsed = signed::parse(token)?;
+    if parsed.econtent_type != ID_CT_TST_INFO {
+        return Err(Error::NotTstInfo(parsed.econtent_type));
+    }
+    TstInfo::from_der(&parsed.econtent).map_err(Error::der("TSTInfo"))
+}
+
+/// Verifies a bare token (DER `ContentInfo`).
+pub fn verify_token(
+    token: &[u8],
+    expected: &Expected,
+    opts: &VerifyOptions,
+) -> Result<TokenVerdict, Error> {
+    let parsed = signed::parse(token)?;
+    if parsed.econtent_type != ID_CT_TST_INFO {
+        return Err(Error::NotTstInfo(parsed.econtent_type));
+    }
+    let tst = TstInfo::from_der(&parsed.econtent).map_err(Error::der("TSTInfo"))?;
+    let info = TokenInfo {
+        policy: tst.policy,
+        serial: tst.serial_number.as_bytes().to_vec(),
+        gen_time: tst.gen_time.clone(),
+        accuracy: tst.accuracy,
+        ordering: tst.ordering,
+        nonce: tst.nonce.as_ref().map(|n| n.as_bytes().to_vec()),
+        imprint_alg: tst.message_imprint.hash_algorithm.oid,
+        imprint: tst.message_imprint.hashed_message.as_bytes().to_vec(),
+        tst: tst.clone(),
+    };
+
+    // Candidate certificates: the token's, then the caller's.
+    let mut certs: Vec<CertEntry> = parsed.certificates.clone();
+    for extra in opts.extra_certs.iter().chain(opts.anchors.iter()) {
+        if let Ok(cert) = Certificate::from_der(extra.as_ref()) {
+            certs.push(CertEntry { der: extra.as_ref().to_vec(), cert });
+        }
+    }
+    let signer = match parsed.signers.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    };
+    let tsu_cert = signer.and_then(|s| certs.iter().find(|c| signed::sid_matches(&s.info.sid, &c.cert)));
+    let tsu = tsu_cert.map(|c| TsuInfo {
+        subject: c.cert.tbs_certificate().subject().to_string(),
+        issuer: c.cert.tbs_certificate().issuer().to_string(),
+        der: c.der.clone(),
+    });
+    let qualified = tsu_cert.is_some_and(|c| is_qualified(&c.cert));
+
+    let invalid = check(&parsed, &tst, signer, tsu_cert, expected).err();
+
+    let trusted = match tsu_cert {
+        Some(c) if !opts.anchors.is_empty() => {
+            let at = opts.at.unwrap_or_else(|| tst.gen_time.instant());
+            Some(chain_trust(c, &parsed.certificates, opts, at))
+        }
+        _ => None,
+    };
+    Ok(TokenVerdict { invalid, info: Some(info), tsu, trusted, qualified })
+}
+
+fn check(
+    parsed: &signed::Parsed,
+    tst: &TstInfo,
+    signer: Option<&signed::Signer>,
+    tsu: Option<&CertEntry>,
+    expected: &Expected,
+) -> Result<(), Invalid> {
+    if tst.version != 1 {
+        return Err(Invalid::Version(tst.version));
+    }
+    let signer = signer.ok_or(Invalid::SignerCount(parsed.signers.len()))?;
+    let tsu = tsu.ok_or(Invalid::SignerCertificateMissing)?;
+    let attrs_der = signer.signed_attrs_der.as_ref().ok_or(Invalid::SignedAttributesMissing)?;
+
+    let digest_oid = signer.info.digest_alg.oid;
+    let digest = HashAlg::from_oid(&digest_oid)
+        .ok_or_else(|| Invalid::UnsupportedAlgorithm(format!("digest {digest_oid}")))?;
+
+    // contentType: exactly one, equal to id-ct-TSTInfo.
+    let ct = signer.attr_values(ID_CONTENT_TYPE);
+    let ct_ok = signer.attr_count(ID_CONTENT_TYPE) == 1
+        && matches!(ct.as_slice(), [v] if v.decode_as::<ObjectIdentifier>().ok() == Some(ID_CT_TST_INFO));
+    if !ct_ok {
+        return Err(Invalid::ContentTypeAttribute);
+    }
+    // messageDigest: exactly one, equal to the digest of the exact eContent bytes.
+    let md = signer.attr_values(ID_MESSAGE_DIGEST);
+    let md = match md.as_slice() {
+        [v] if signer.attr_count(ID_MESSAGE_DIGEST) == 1 => v
+            .decode_as::<der::asn1::OctetString>()
+            .map_err(|_| Invalid::MessageDigestMissing)?,
+        _ => return Err(Invalid::MessageDigestMissing),
+    };
+    if md.as_bytes() != digest.digest(&parsed.econtent).as_slice() {
+        return Err(Invalid::MessageDigestMismatch);
+    }
+    match signed::verify_signature(
+        &tsu.cert,
+        &signer.info.signature_algorithm.oid,
+        digest,
+        attrs_der,
+        signer.info.signature.as_bytes(),
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Err(Invalid::SignatureInvalid),
+        Err(why) => return Err(Invalid::UnsupportedAlgorithm(why)),
+    }
+
+    check_ess(signer, tsu)?;
+    check_eku(&tsu.cert)?;
+
+    // The imprint and the nonce.
+    let got = &tst.message_imprint;
+    let want_alg = expected.imprint.alg.oid();
+    if got.hash_algorithm.oid != want_alg {
+        return Err(Invalid::ImprintAlgorithm { expected: want_alg, got: got.hash_algorithm.oid });
+    }
+    if got.hashed_message.as_bytes() != expected.imprint.digest.as_slice() {
+        return Err(Invalid::ImprintMismatch);
+    }
+    if let Some(sent) = &expected.nonce {
+        match &tst.nonce {
+            None => return Err(Invalid::NonceMissing),
+            Some(n) if n != sent => return Err(Invalid::NonceMismatch),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
+    let v2 = signer.attr_values(ID_AA_SIGNING_CERTIFICATE_V2);
+    let v1 = signer.attr_values(ID_AA_SIGNING_CERTIFICATE);
+    let (alg, hash, issuer_serial) = if let Some(v) = v2.first() {
+        let sc: SigningCertificateV2 = v
+            .decode_as()
+            .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificateV2 unreadable"))?;
+        let first = sc
+            .certs
+            .into_iter()
+            .next()
+            .ok_or(Invalid::SigningCertificateMismatch("signingCertificateV2 lists no certificate"))?;
+        let alg = match &first.hash_algorithm {
+            None => HashAlg::Sha256,
+            Some(a) => HashAlg::from_oid(&a.oid).ok_or_else(|| {
+                Invalid::UnsupportedAlgorithm(format!("ESSCertIDv2 hash {}", a.oid))
+            })?,
+        };
+        (alg, first.cert_hash, first.issuer_serial)
+    } else if let Some(v) = v1.first() {
+        let sc: SigningCertificate = v
+            .decode_as()
+            .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificate unreadable"))?;
+        let first = sc
+            .certs
+            .into_iter()
+            .next()
+            .ok_or(Invalid::SigningCertificateMismatch("signingCertificate lists no certificate"))?;
+        (HashAlg::Sha1, first.cert_hash, first.issuer_serial)
+    } else {
+        return Err(Invalid::SigningCertificateMissing);
+    };
+    if hash.as_bytes() != alg.digest(&tsu.der).as_slice() {
+        return Err(Invalid::SigningCertificateMismatch("certificate hash differs"));
+    }
+    if let Some(is) = issuer_serial {
+        let tbs = tsu.cert.tbs_certificate();
+        if is.serial_number.as_bytes() != tbs.serial_number().as_bytes() {
+            return Err(Invalid::SigningCertificateMismatch("serial number differs"));
+        }
+        let issuer_named = is.issuer.iter().any(|g| {
+            matches!(g, x509_cert::ext::pkix::name::GeneralName::DirectoryName(n) if n == tbs.issuer())
+        });
+        if !issuer_named {
+            return Err(Invalid::SigningCertificateMismatch("issuer differs"));
+        }
+    }
+    Ok(())
+}
+
+fn check_eku(cert: &Certificate) -> Result<(), Invalid> {
+    match cert.tbs_certificate().get_extension::<ExtendedKeyUsage>() {
+        Ok(Some((critical, eku))) => {
+            if !eku.0.contains(&ID_KP_TIME_STAMPING) {
+                Err(Invalid::NotTimeStampingCertificate)
+            } else if !critical {
+                Err(Invalid::EkuNotCritical)
+            } else if eku.0.len() != 1 {
+                Err(Invalid::EkuNotExclusive)
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(Invalid::NotTimeStampingCertificate),
+    }
+}
+
+/// `QCStatement ::= SEQUENCE { statementId OBJECT IDENTIFIER, statementInfo ANY OPTIONAL }`.
+#[derive(Sequence)]
+struct QcStatement {
+    id: ObjectIdentifier,
+    #[asn1(optional = "true")]
+    _info: Option<Any>,
+}
+
+/// Whether the certificate's qcStatements extension carries esi4-qtstStatement-1.
+pub fn is_qualified(cert: &Certificate) -> bool {
+    cert.tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.extn_id == ID_PE_QC_STATEMENTS)
+        .filter_map(|e| Vec::<QcStatement>::from_der(e.extn_value.as_bytes()).ok())
+        .flatten()
+        .any(|s| s.id == ID_ETSI_TSTS_EU_Q_COMPLIANCE)
+}
+
+/// `id-kp-timeStamping` as DER OID contents, for webpki.
+const TIME_STAMPING_OID_CONTENTS: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+fn chain_trust(
+    tsu: &CertEntry,
+    token_certs: &[CertEntry],
+    opts: &VerifyOptions,
+    at: time::OffsetDateTime,
+) -> Trust {
+    let mut anchors = Vec::new();
+    for a in &opts.anchors {
+        match webpki::anchor_from_trusted_cert(a) {
+            Ok(ta) => anchors.push(ta),
+            Err(e) => return Trust::NotTrusted(format!("unusable trust anchor: {e}")),
+        }
+    }
+    let intermediates: Vec<CertificateDer<'_>> = token_certs
+        .iter()
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .chain(opts.extra_certs.iter().map(|c| CertificateDer::from(c.as_ref())))
+        .filter(|c| c.as_ref() != tsu.der.as_slice())
+        .collect();
+    let ee_der = CertificateDer::from(tsu.der.as_slice());
+    let ee = match webpki::EndEntityCert::try_from(&ee_der) {
+        Ok(ee) => ee,
+        Err(e) => return Trust::NotTrusted(format!("TSU certificate unusable: {e}")),
+    };
+    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+    match ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &intermediates,
+        time,
+        webpki::KeyUsage::required(TIME_STAMPING_OID_CONTENTS),
+        None,
+        None,
+    ) {
+        Ok(_) => Trust::Trusted,
+        Err(e) => Trust::NotTrusted(format!("{e:?}")),
+    }
+}
