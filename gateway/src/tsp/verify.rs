@@ -63,7 +63,7 @@ pub struct VerifyOptions {
 #[non_exhaustive]
 pub enum Invalid {
     /// The TSA did not grant the request.
-    #[error("the TSA did not grant the request: {status}")]
+    #[error("the TSA did not grant the request: {status}{}", super::fmt_failures(.failure))]
     NotGranted {
         /// The status.
         status: PkiStatus,
@@ -533,6 +533,17 @@ fn chain_trust(
         Ok(c) => c,
         Err(e) => return Trust::NotTrusted(format!("TSU certificate unusable: {e}")),
     };
+    // The TSU certificate itself given as an anchor (a pinned self-signed TSU, like the
+    // development TSA's): trusted as given, at an instant inside its validity.
+    if opts.anchors.iter().any(|a| a.der() == tsu.der.as_slice()) {
+        return if !leaf.is_valid_at(at) {
+            Trust::NotTrusted(format!("the pinned TSU certificate is not valid at {at}"))
+        } else if !leaf.allows_eku(&ID_KP_TIME_STAMPING.to_string()) {
+            Trust::NotTrusted("the pinned TSU certificate lacks the timeStamping EKU".into())
+        } else {
+            Trust::Trusted
+        };
+    }
     let mut intermediates: Vec<X509Certificate> = token_certs
         .iter()
         .filter(|c| c.der != tsu.der)
