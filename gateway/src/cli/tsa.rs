@@ -83,6 +83,7 @@ pub enum Command {
     },
 }
 
+/// Runs a `ponte tsa` command.
 pub fn run(cmd: Command) -> Outcome {
     match cmd {
         Command::Serve { listen, data } => serve(&listen, data),
@@ -231,7 +232,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

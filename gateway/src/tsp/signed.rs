@@ -183,6 +183,9 @@ pub fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, Error> 
     Ok(Attribute { oid, values })
 }
 
+/// Signs the DER `SET OF` signed attributes, returning the signature value.
+pub type SignFn<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, Error> + 'a;
+
 /// What [`assemble`] needs about the signer.
 pub struct SignerSpec<'a> {
     /// The signer's certificate.
@@ -194,7 +197,7 @@ pub struct SignerSpec<'a> {
     /// The signature algorithm identifier.
     pub signature_algorithm: AlgorithmIdentifierOwned,
     /// Signs the DER `SET OF` signed attributes.
-    pub sign: &'a dyn Fn(&[u8]) -> Result<Vec<u8>, Error>,
+    pub sign: &'a SignFn<'a>,
 }
 
 /// Builds `ContentInfo(SignedData)` encapsulating `econtent` of type `econtent_type`, with
