@@ -9,7 +9,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// A parsed certificate. The DER is kept: it is what gets hashed, pinned and sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Certificate {
     der: Vec<u8>,
     /// Subject DN, RFC 4514-style `attr=value` pairs in the certificate's encoding order
@@ -39,6 +39,19 @@ pub struct Certificate {
     pub subject_key_id: Option<Vec<u8>>,
     /// basicConstraints cA.
     pub is_ca: bool,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
+            .field("serial", &self.serial_hex())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("sha256", &self.fingerprint_hex())
+            .finish_non_exhaustive()
+    }
 }
 
 fn to_time(t: x509_parser::time::ASN1Time) -> Result<OffsetDateTime, Error> {
