@@ -405,7 +405,11 @@ fn openssl_tokens_for_ponte_requests_verify_with_ponte() {
         nonce: None,
     };
     let v = verify::verify_response(&tampered, &expect_flipped, &opts).expect("ok");
-    assert_eq!(v.invalid, Some(Invalid::MessageDigestMismatch));
+    assert!(
+        matches!(&v.invalid, Some(Invalid::Cms(r)) if r.contains("messageDigest")),
+        "{:?}",
+        v.invalid
+    );
 
     // Through the CLI, with the nonce given in hex.
     let nonce_hex: String = req
@@ -602,13 +606,13 @@ fn the_kit_evidence_tokens_verify() {
 
         // With the root carried inside the token itself as anchor, at genTime, the path holds:
         // the path logic works; only the kit's anchor file is stale.
-        let parsed = ponte::tsp::signed::parse(&token).expect("parse");
+        let parsed = ponte::cms::parse(&token).expect("parse");
         let root = parsed
             .certificates
             .iter()
-            .find(|c| c.cert.tbs_certificate().subject() == c.cert.tbs_certificate().issuer())
+            .find(|c| c.subject_der == c.issuer_der)
             .expect("a self-signed root in the token");
-        let anchors = vec![ponte::x509::Certificate::from_der(&root.der).expect("root")];
+        let anchors = vec![root.clone()];
         let v = verify::verify_token(
             &token,
             &expected,
