@@ -655,3 +655,88 @@ fn a_response_is_read_back_byte_exact() {
     let parsed = TimeStampResp::from_der(&resp).expect("resp");
     assert_eq!(parsed.to_der().expect("der"), resp);
 }
+
+#[test]
+fn qualified_follows_the_qc_statement_of_the_tsu_certificate() {
+    if !have("openssl") {
+        eprintln!("skipped: openssl not installed");
+        return;
+    }
+    // A throwaway TSU certificate with qcStatements = { esi4-qtstStatement-1 }
+    // (SEQUENCE { SEQUENCE { OID 0.4.0.19422.1.1 } }) and one without, same key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("k.pem");
+    let o = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        s(&key),
+    ]);
+    assert!(o.status.success());
+    let make = |name: &str, qc: bool| {
+        let cert = dir.path().join(name);
+        let mut args = vec![
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            s(&key),
+            "-subj",
+            "/CN=throwaway TSU",
+            "-days",
+            "2",
+            "-addext",
+            "keyUsage=critical,digitalSignature",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
+            "-out",
+            s(&cert),
+        ];
+        if qc {
+            args.extend([
+                "-addext",
+                "1.3.6.1.5.5.7.1.3=DER:300B3009060704008197 5E0101",
+            ]);
+        }
+        let args: Vec<String> = args.iter().map(|a| a.replace(' ', "")).collect();
+        let o = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ponte::x509::load_pem(&std::fs::read(&cert).expect("read"))
+            .expect("pem")
+            .remove(0)
+    };
+    use rustls_pki_types::pem::PemObject;
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_file(&key).expect("pkcs8");
+    for (name, qc) in [("qc.pem", true), ("plain.pem", false)] {
+        let cert = make(name, qc);
+        let tsu = Tsu::new(
+            pkcs8.secret_pkcs8_der(),
+            cert.der(),
+            ponte::tsp::issue::DEV_POLICY,
+        )
+        .expect("tsu");
+        let req =
+            TimeStampRequest::new(Imprint::sha256(b"q"), &RequestOptions::default()).expect("req");
+        let (resp, _) = tsu
+            .answer(
+                &req.to_der().expect("der"),
+                time::OffsetDateTime::now_utc(),
+                || Ok(1),
+            )
+            .expect("answer");
+        let opts = VerifyOptions {
+            anchors: vec![cert.clone()],
+            ..Default::default()
+        };
+        let v = verify::verify_response(&resp, &req.expected(), &opts).expect("ok");
+        assert_eq!(v.invalid, None, "{name}");
+        assert_eq!(v.trusted, Some(Trust::Trusted), "{name}");
+        assert_eq!(v.qualified, qc, "{name}");
+    }
+}
