@@ -165,6 +165,49 @@ fn dev_tsa_tokens_verify_with_ponte_and_openssl() {
             .contains("imprint")
     );
 
+    // A bare token (--token) verifies the same way.
+    let token = dir.path().join("token.der");
+    let o = run_ponte([
+        "tsa",
+        "stamp",
+        s(&data),
+        "--tsa",
+        &tsa.url,
+        "--token",
+        "-o",
+        s(&token),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_ponte([
+        "tsa",
+        "verify",
+        s(&token),
+        "--data",
+        s(&data),
+        "--tsa-trust",
+        s(&tsa.cert()),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    if have("openssl") {
+        let o = openssl(&[
+            "ts",
+            "-verify",
+            "-data",
+            s(&data),
+            "-in",
+            s(&token),
+            "-token_in",
+            "-CAfile",
+            s(&tsa.cert()),
+        ]);
+        assert!(
+            stdout(&o).contains("Verification: OK"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
     // The library call verifies imprint and nonce before handing the token over.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -623,6 +666,37 @@ fn the_kit_evidence_tokens_verify() {
         )
         .expect("readable");
         assert_eq!(v.trusted, Some(Trust::Trusted), "{}", f.display());
+
+        if f.file_name()
+            .is_some_and(|n| n == "SubmissionAcceptance.RA01.xml")
+        {
+            // The same through the CLI: valid, reported, not trusted with the kit's anchor.
+            let dir = tempfile::tempdir().expect("tempdir");
+            let tok = dir.path().join("kit.tst");
+            std::fs::write(&tok, &token).expect("write");
+            let digest: String = ponte::crypto::digest(HashAlg::Sha256, &c14n)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let kit_pem = corpus_file("rem/etsi-en-319-532-4/TSA.NOWNTSTS202004.pem");
+            let o = run_ponte([
+                "tsa",
+                "verify",
+                s(&tok),
+                "--digest",
+                &digest,
+                "--tsa-trust",
+                s(&kit_pem),
+                "--json",
+            ]);
+            let j = json(&o);
+            assert_eq!(o.status.code(), Some(1), "valid but not trusted: {j}");
+            assert_eq!(j["valid"], true);
+            assert_eq!(j["trusted"], false);
+            assert_eq!(j["qualified"], false);
+            assert_eq!(j["policy"], "1.2.3.4");
+            assert_eq!(j["time"], "2022-08-03T14:25:41Z");
+        }
 
         // A changed character of the SignatureValue: the token covers other data.
         let mut other = c14n.clone();

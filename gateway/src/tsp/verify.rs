@@ -189,28 +189,18 @@ pub fn parse_response(der: &[u8]) -> Result<TimeStampResp, Error> {
     TimeStampResp::from_der(der).map_err(Error::der("TimeStampResp"))
 }
 
-/// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`); which one is told by the
-/// first element (a `ContentInfo` starts with an OID).
+/// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`, DER or BER): what reads as a
+/// `TimeStampResp` is one, anything else is taken as a token.
 pub fn verify(
     der: &[u8],
     expected: &Expected,
     opts: &VerifyOptions,
 ) -> Result<TokenVerdict, Error> {
-    if looks_like_content_info(der) {
-        verify_token(der, expected, opts)
-    } else {
+    if TimeStampResp::from_der(der).is_ok() {
         verify_response(der, expected, opts)
+    } else {
+        verify_token(der, expected, opts)
     }
-}
-
-fn looks_like_content_info(der: &[u8]) -> bool {
-    #[derive(Sequence)]
-    struct Head {
-        _oid: ObjectIdentifier,
-        #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-        _content: Any,
-    }
-    Head::from_der(der).is_ok()
 }
 
 /// Verifies a `TimeStampResp`: the status first, then its token.
