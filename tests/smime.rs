@@ -130,6 +130,19 @@ fn real_pec_chain_trusted_with_name_constraints() {
     let leaf = pem(corpus_file("pec/certs/namirial-pec-signer.pem")).remove(0);
     let ca1 = pem(corpus_file("pec/certs/agid-ca1.pem"));
     let at = datetime!(2024-12-10 12:00 UTC);
+    assert!(
+        leaf.policies.iter().any(|p| p == "1.3.76.16.3.1.1"),
+        "{:?}",
+        leaf.policies
+    );
+    assert_eq!(leaf.email_sans, ["posta-certificata@sicurezzapostale.it"]);
+    assert_eq!(leaf.ekus, ["1.3.6.1.5.5.7.3.4"]);
+    assert_eq!(ca1[0].serial_hex(), "68043BDC4CB05A89117E1BFD692771F7");
+    assert!(
+        ca1[0].fingerprint_hex().starts_with("32:32:2A:E2"),
+        "{}",
+        ca1[0].fingerprint_hex()
+    );
     let v = verify_chain(&leaf, &ca1, &actalis(), at, Usage::EmailProtection);
     assert!(v.trusted, "{v:?}");
     // Without the intermediate there is no path.
@@ -526,13 +539,239 @@ fn swapped_signer_certificate_fails() {
     };
     let v = ponte::cms::verify(&sd, Some(b"hello\r\n"));
     assert!(!v.valid);
+    // The signingCertificateV2 attribute binds the real signer: the swap is caught there.
+    let why = v.reason.clone().unwrap_or_default();
+    assert!(why.contains("signingCertificateV2"), "{why}");
+    assert_eq!(v.signer.map(|c| c.subject), Some(other.subject.clone()));
+    // Without that attribute in the model, the signature itself does not match the key.
+    sd.signers[0]
+        .signed_attrs
+        .retain(|a| a.oid.to_string() != "1.2.840.113549.1.9.16.2.47");
+    let v = ponte::cms::verify(&sd, Some(b"hello\r\n"));
+    assert!(!v.valid);
+    let why = v.reason.unwrap_or_default();
+    assert!(why.contains("signature invalid"), "{why}");
+}
+
+// ---------------------------------------------------------------- robustness
+
+#[test]
+fn mutated_and_truncated_messages_never_panic() {
+    let signed = ponte_signed("pec-ec.pem", "pec-ec.key.pem", HEADER_SETS[0]);
+    let real = namirial("crlf");
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut valid_after_change = 0;
+    for base in [&signed, &real] {
+        for _ in 0..300 {
+            let mut m = base.clone();
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() as usize) % m.len();
+                m[i] = (next() & 0xff) as u8;
+            }
+            if let Ok(v) = verify(&m)
+                && v.valid
+                && m != *base
+            {
+                valid_after_change += 1; // a change outside the signed bytes
+                let orig = verify(base).expect("readable");
+                assert_eq!(v.signed_content, orig.signed_content);
+            }
+        }
+        for cut in (0..base.len()).step_by(base.len() / 97 + 1) {
+            let _ = verify(&base[..cut]);
+            let _ = ponte::cms::parse(&base[..cut]);
+        }
+    }
+    eprintln!("{valid_after_change} mutations left the signature valid (outside the signed bytes)");
+}
+
+#[test]
+fn agid_rem_policy_samples_verify_and_chain_to_the_rem_root() {
+    let base = corpus_file("rem/agid-policy-it");
+    let certs = base.join("certificates");
+    let root = pem(certs.join("REM-ROOT-CA.crt"));
+    let inter = pem(certs.join("REM-POLICY-IT-INTERMEDIATE-CERTIFICATE.crt"));
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for dir in ["Intra-REM-flow", "Inflow", "Outflow"] {
+        let Ok(entries) = std::fs::read_dir(base.join(dir)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "eml"))
+        {
+            let raw = read(&f);
+            let v = verify(&raw).expect("readable");
+            if !v.present {
+                continue; // e.g. the user's original message
+            }
+            checked += 1;
+            let t = trust(&v, &root, &inter, TrustTime::SigningTime);
+            if !(v.valid && t.trusted && v.digest.as_deref() == Some("sha256")) {
+                failures.push(format!(
+                    "{}: valid={} {:?} trusted={} {:?}",
+                    f.display(),
+                    v.valid,
+                    v.reason,
+                    t.trusted,
+                    t.reason
+                ));
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} signed samples found");
     assert!(
-        v.reason
-            .as_deref()
-            .unwrap_or("")
-            .contains("signature invalid"),
-        "{:?}",
-        v.reason
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
-    assert_eq!(v.signer.map(|c| c.subject), Some(other.subject));
+}
+
+/// Runs openssl in `dir`, panicking with its stderr on failure.
+fn openssl_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .env("SAN", "unused@ok.test")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn directory_name_and_rfc822_constraints_agree_with_openssl() {
+    if !have("openssl") {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("ext.cnf"),
+        "[ca]\nbasicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         nameConstraints=critical,permitted;dirName:dn_ok,permitted;email:ok.test\n\
+         [dn_ok]\nC=IT\nO=Good\n\
+         [leaf]\nbasicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=emailProtection\nsubjectAltName=email:$ENV::SAN\n",
+    )
+    .expect("write config");
+    openssl_in(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ca.key",
+        ],
+    );
+    openssl_in(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/C=IT/O=Constrained Root",
+            "-days",
+            "3650",
+            "-config",
+            "ext.cnf",
+            "-extensions",
+            "ca",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    let cases = [
+        ("good", "/C=IT/O=Good/CN=Signer", "a@ok.test", true),
+        ("bad-dn", "/C=IT/O=Evil/CN=Signer", "a@ok.test", false),
+        ("bad-mail", "/C=IT/O=Good/CN=Signer", "a@evil.test", false),
+    ];
+    let root = pem(d.join("ca.pem"));
+    for (name, subj, san, expected) in cases {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        openssl_in(
+            d,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &key,
+            ],
+        );
+        openssl_in(
+            d,
+            &["req", "-new", "-key", &key, "-subj", subj, "-out", &csr],
+        );
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .env("SAN", san)
+            .args([
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "365",
+                "-extfile",
+                "ext.cnf",
+                "-extensions",
+                "leaf",
+                "-out",
+                &crt,
+            ])
+            .output()
+            .expect("openssl x509");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let leaf = pem(d.join(&crt)).remove(0);
+        let at = leaf.not_before + time::Duration::hours(1);
+        let ours = verify_chain(&leaf, &[], &root, at, Usage::EmailProtection);
+        let theirs = Command::new("openssl")
+            .current_dir(d)
+            .args(["verify", "-CAfile", "ca.pem", "-purpose", "smimesign", &crt])
+            .output()
+            .expect("openssl verify")
+            .status
+            .success();
+        assert_eq!(ours.trusted, expected, "{name}: {ours:?}");
+        assert_eq!(
+            theirs, expected,
+            "{name}: openssl disagrees with the expectation"
+        );
+    }
 }

@@ -9,10 +9,12 @@
 
 pub mod ber;
 pub mod build;
+pub mod ess;
 pub mod parse;
 pub mod verify;
 
 pub use build::{Content, sign};
+pub use ess::{EssCertId, parse_signing_certificate};
 pub use parse::{Attribute, SignedData, SignerId, SignerInfo, parse};
 pub use verify::{CmsVerdict, verify};
 

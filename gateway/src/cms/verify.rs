@@ -127,6 +127,7 @@ fn verify_one(sd: &SignedData, si: &SignerInfo, content: &[u8]) -> Result<(), St
                     "messageDigest mismatch: the content's {dalg} differs from the signed one"
                 ));
             }
+            check_ess(si, cert)?;
             der
         }
         None => content,
@@ -136,4 +137,26 @@ fn verify_one(sd: &SignedData, si: &SignerInfo, content: &[u8]) -> Result<(), St
         Ok(Err(f)) => Err(format!("signature invalid: {f}")),
         Err(e) => Err(format!("signer public key unreadable: {e}")),
     }
+}
+
+/// RFC 5035 §5.4: when a signing-certificate attribute is present, its first identifier must
+/// name the signer certificate (this binds the certificate to the signature).
+fn check_ess(si: &SignerInfo, cert: &Certificate) -> Result<(), String> {
+    for (oid, v2, name) in [
+        (
+            oids::ATTR_SIGNING_CERTIFICATE_V2,
+            true,
+            "signingCertificateV2",
+        ),
+        (oids::ATTR_SIGNING_CERTIFICATE, false, "signingCertificate"),
+    ] {
+        if let Some(value) = si.signed_attr(&oid) {
+            let ids = super::ess::parse_signing_certificate(value, v2)
+                .map_err(|e| format!("{name} unreadable: {e}"))?;
+            if !ids.first().is_some_and(|id| id.matches(cert)) {
+                return Err(format!("{name} does not identify the signer certificate"));
+            }
+        }
+    }
+    Ok(())
 }

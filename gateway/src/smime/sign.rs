@@ -120,3 +120,25 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_are_checked() {
+        assert!(check_header("Subject", "ok").is_ok());
+        assert!(
+            check_header(
+                "From",
+                "\"Per conto di: a@b.it\"\r\n <posta-certificata@x.it>"
+            )
+            .is_ok()
+        );
+        assert!(check_header("Subject", "a\r\nBcc: x@y.it").is_err());
+        assert!(check_header("Subject", "a\nb").is_err());
+        assert!(check_header("Bad Name", "v").is_err());
+        assert!(check_header("content-type", "text/plain").is_err());
+        assert!(check_header("", "v").is_err());
+    }
+}

@@ -55,3 +55,27 @@ pub fn trust(
     pool.extend(intermediates.iter().cloned());
     verify_chain(signer, &pool, anchors, instant, Usage::EmailProtection)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn instants_parse() {
+        let now = datetime!(2026-11-24 17:00 UTC);
+        assert_eq!(TrustTime::parse("now", now).ok(), Some(TrustTime::At(now)));
+        assert_eq!(
+            TrustTime::parse("signing-time", now).ok(),
+            Some(TrustTime::SigningTime)
+        );
+        assert_eq!(
+            TrustTime::parse("2024-12-05T00:00:00+01:00", now).ok(),
+            Some(TrustTime::At(datetime!(2024-12-04 23:00 UTC)))
+        );
+        assert!(matches!(
+            TrustTime::parse("yesterday", now),
+            Err(Error::Instant(_))
+        ));
+    }
+}
