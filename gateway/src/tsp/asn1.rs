@@ -1,5 +1,5 @@
-//! The RFC 3161 wire structures (with the RFC 5816 / RFC 2634 ESS signing-certificate
-//! attributes the verifier reads), as `der` 0.8 types.
+//! The RFC 3161 wire structures as `der` 0.8 types (the ESS signing-certificate attributes
+//! are read by [`crate::cms::ess`]).
 //!
 //! Status values and failure bits are kept as received (open values); the typed views are
 //! [`PkiStatus`] and [`FailureInfo`].
@@ -389,58 +389,6 @@ pub struct TstInfo {
     /// Extensions.
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     pub extensions: Option<Extensions>,
-}
-
-/// `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct IssuerSerial {
-    /// The issuer of the certificate (a directoryName in practice).
-    pub issuer: Vec<GeneralName>,
-    /// The certificate's serial number.
-    pub serial_number: Int,
-}
-
-/// `ESSCertIDv2` (RFC 5035): `hashAlgorithm` defaults to SHA-256.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct EssCertIdV2 {
-    /// The digest algorithm; `None` means SHA-256 (the DEFAULT).
-    #[asn1(optional = "true")]
-    pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    /// The digest of the whole certificate.
-    pub cert_hash: OctetString,
-    /// The certificate's issuer and serial number.
-    #[asn1(optional = "true")]
-    pub issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct SigningCertificateV2 {
-    /// The first identifies the signer's certificate.
-    pub certs: Vec<EssCertIdV2>,
-    /// Policies (not interpreted).
-    #[asn1(optional = "true")]
-    pub policies: Option<Any>,
-}
-
-/// `ESSCertID` (RFC 2634): a SHA-1 digest of the certificate.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct EssCertId {
-    /// SHA-1 of the whole certificate.
-    pub cert_hash: OctetString,
-    /// The certificate's issuer and serial number.
-    #[asn1(optional = "true")]
-    pub issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificate ::= SEQUENCE { certs SEQUENCE OF ESSCertID, policies ... OPTIONAL }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct SigningCertificate {
-    /// The first identifies the signer's certificate.
-    pub certs: Vec<EssCertId>,
-    /// Policies (not interpreted).
-    #[asn1(optional = "true")]
-    pub policies: Option<Any>,
 }
 
 #[cfg(test)]
