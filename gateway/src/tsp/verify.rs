@@ -25,7 +25,7 @@ use der::asn1::{Int, ObjectIdentifier};
 use der::{Any, Decode, Encode, Sequence};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
-use super::asn1::{Accuracy, FailureInfo, GenTime, PkiStatus, TimeStampResp, TstInfo};
+use super::asn1::{Accuracy, FailureInfo, GenTime, PkiStatus, PolicyId, TimeStampResp, TstInfo};
 use super::request::Imprint;
 use super::{
     Error, ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO,
@@ -125,7 +125,7 @@ pub enum Trust {
 #[derive(Clone, Debug)]
 pub struct TokenInfo {
     /// The policy OID.
-    pub policy: ObjectIdentifier,
+    pub policy: PolicyId,
     /// The serial number (big-endian bytes as encoded).
     pub serial: Vec<u8>,
     /// When.
@@ -259,7 +259,7 @@ pub fn verify_token(
     let mut sd = crate::cms::parse(token)?;
     let tst = tst_of(&sd)?;
     let info = TokenInfo {
-        policy: tst.policy,
+        policy: tst.policy.clone(),
         serial: tst.serial_number.as_bytes().to_vec(),
         gen_time: tst.gen_time.clone(),
         accuracy: tst.accuracy,
