@@ -1,0 +1,430 @@
+//! Secure reading of an evidence into a small namespace-resolved element tree that remembers
+//! the byte span of every element, so unmodelled subtrees can be kept verbatim.
+//!
+//! Refused: DOCTYPE (hence every entity declaration), entities other than the predefined
+//! five, undeclared prefixes, encodings other than UTF-8, and input beyond [`Limits`].
+
+use std::ops::Range;
+use std::rc::Rc;
+
+use quick_xml::Reader;
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+
+use super::model::{NamespaceBinding, RawXml};
+use crate::rem::Error;
+
+/// The namespace bound to the `xml` prefix by definition.
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Bounds on what the evidence reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest document, in bytes (default 4 MiB; kit evidences are about 17 KB).
+    pub max_bytes: usize,
+    /// Deepest element nesting (default 64; kit evidences reach 9).
+    pub max_depth: usize,
+    /// Most attributes (including namespace declarations) on one element (default 64).
+    pub max_attributes: usize,
+    /// Most elements in the document (default 100 000).
+    pub max_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_bytes: 4 << 20,
+            max_depth: 64,
+            max_attributes: 64,
+            max_elements: 100_000,
+        }
+    }
+}
+
+/// A resolved attribute (namespace declarations are not listed).
+#[derive(Debug)]
+pub(super) struct Attr {
+    /// Namespace URI; `None` for unprefixed attributes.
+    pub ns: Option<String>,
+    /// Local name.
+    pub local: String,
+    /// Normalized, unescaped value.
+    pub value: String,
+}
+
+/// Content of an element.
+#[derive(Debug)]
+pub(super) enum Node {
+    /// A child element.
+    Element(Element),
+    /// Character data (text, references and CDATA merged).
+    Text(String),
+}
+
+/// An element with its resolved name, attributes, children and byte span.
+#[derive(Debug)]
+pub(super) struct Element {
+    /// Namespace URI; `None` when unqualified.
+    pub ns: Option<String>,
+    /// Local name.
+    pub local: String,
+    /// Attributes other than namespace declarations.
+    pub attrs: Vec<Attr>,
+    /// Children, in document order.
+    pub children: Vec<Node>,
+    /// Bytes from `<` to the end of the end tag.
+    pub span: Range<usize>,
+    /// The bindings declared on this element.
+    pub decls: Vec<NamespaceBinding>,
+    /// The bindings in scope at the parent (sorted by prefix).
+    pub parent_scope: Rc<Vec<NamespaceBinding>>,
+}
+
+impl Element {
+    /// `{ns}local`, for messages.
+    pub fn clark(&self) -> String {
+        clark(self.ns.as_deref(), &self.local)
+    }
+
+    /// Whether the element is `local` in namespace `ns`.
+    pub fn is(&self, ns: Option<&str>, local: &str) -> bool {
+        self.local == local && self.ns.as_deref() == ns
+    }
+
+    /// The unprefixed attribute `local`.
+    pub fn attr(&self, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.is_none() && a.local == local)
+            .map(|a| a.value.as_str())
+    }
+
+    /// The attribute `local` in namespace `ns`.
+    pub fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.as_deref() == Some(ns) && a.local == local)
+            .map(|a| a.value.as_str())
+    }
+
+    /// The element verbatim, with the bindings it inherited and does not itself re-declare.
+    pub fn raw(&self, input: &str) -> RawXml {
+        RawXml {
+            xml: input.get(self.span.clone()).unwrap_or_default().to_owned(),
+            inherited: self
+                .parent_scope
+                .iter()
+                .filter(|b| !self.decls.iter().any(|d| d.prefix == b.prefix))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// `{ns}local`, or `local` without a namespace.
+pub(super) fn clark(ns: Option<&str>, local: &str) -> String {
+    match ns {
+        Some(ns) => format!("{{{ns}}}{local}"),
+        None => local.to_owned(),
+    }
+}
+
+/// Reads `input` into its root element, enforcing `limits`.
+pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
+    if input.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            size: input.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let mut reader = Reader::from_str(input);
+    {
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+        config.trim_text_start = false;
+        config.trim_text_end = false;
+    }
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut elements = 0usize;
+    let empty_scope: Rc<Vec<NamespaceBinding>> = Rc::new(Vec::new());
+    loop {
+        let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let event = reader.read_event().map_err(|e| Error::Malformed {
+            offset: reader.error_position(),
+            message: e.to_string(),
+        })?;
+        let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        match event {
+            XmlEvent::Start(_) | XmlEvent::Empty(_) if root.is_some() => {
+                return Err(Error::ContentAfterRoot { offset: start });
+            }
+            XmlEvent::Start(s) => {
+                elements += 1;
+                if elements > limits.max_elements {
+                    return Err(Error::TooManyElements {
+                        limit: limits.max_elements,
+                    });
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(Error::TooDeep {
+                        limit: limits.max_depth,
+                    });
+                }
+                let scope = stack
+                    .last()
+                    .map(scope_of)
+                    .unwrap_or_else(|| empty_scope.clone());
+                let el = open(&s, start..end, scope, limits)?;
+                stack.push(el);
+            }
+            XmlEvent::Empty(s) => {
+                elements += 1;
+                if elements > limits.max_elements {
+                    return Err(Error::TooManyElements {
+                        limit: limits.max_elements,
+                    });
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(Error::TooDeep {
+                        limit: limits.max_depth,
+                    });
+                }
+                let scope = stack
+                    .last()
+                    .map(scope_of)
+                    .unwrap_or_else(|| empty_scope.clone());
+                let el = open(&s, start..end, scope, limits)?;
+                close(el, &mut stack, &mut root);
+            }
+            XmlEvent::End(_) => {
+                // quick-xml has checked that the name matches the open element.
+                let Some(mut el) = stack.pop() else {
+                    return Err(Error::Malformed {
+                        offset: start as u64,
+                        message: "end tag without start tag".into(),
+                    });
+                };
+                el.span.end = end;
+                close(el, &mut stack, &mut root);
+            }
+            XmlEvent::Text(t) => {
+                let text = t.xml_content(XmlVersion::Implicit1_0);
+                push_text(&mut stack, &text, start)?;
+            }
+            XmlEvent::CData(c) => {
+                let text = c.xml_content(XmlVersion::Implicit1_0);
+                push_text(&mut stack, &text, start)?;
+            }
+            XmlEvent::GeneralRef(r) => {
+                let ch = match r.resolve_char_ref() {
+                    Ok(Some(ch)) => ch,
+                    Ok(None) => match predefined(&r.xml_content(XmlVersion::Implicit1_0)) {
+                        Some(ch) => ch,
+                        None => {
+                            return Err(Error::UnknownEntity {
+                                name: r.xml_content(XmlVersion::Implicit1_0).into_owned(),
+                            });
+                        }
+                    },
+                    Err(e) => {
+                        return Err(Error::Malformed {
+                            offset: start as u64,
+                            message: e.to_string(),
+                        });
+                    }
+                };
+                let mut buf = [0u8; 4];
+                push_text(&mut stack, ch.encode_utf8(&mut buf), start)?;
+            }
+            XmlEvent::Decl(d) => {
+                if let Some(enc) = d.encoding() {
+                    let enc = enc.map_err(|e| Error::Malformed {
+                        offset: start as u64,
+                        message: e.to_string(),
+                    })?;
+                    if !enc.eq_ignore_ascii_case("utf-8") && !enc.eq_ignore_ascii_case("utf8") {
+                        return Err(Error::UnsupportedEncoding {
+                            encoding: enc.into_owned(),
+                        });
+                    }
+                }
+            }
+            XmlEvent::DocType(_) => return Err(Error::Doctype),
+            XmlEvent::Comment(_) | XmlEvent::PI(_) => {}
+            XmlEvent::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(Error::Malformed {
+            offset: input.len() as u64,
+            message: "document ends inside an element".into(),
+        });
+    }
+    root.ok_or(Error::NoRoot)
+}
+
+fn scope_of(el: &Element) -> Rc<Vec<NamespaceBinding>> {
+    if el.decls.is_empty() {
+        return el.parent_scope.clone();
+    }
+    let mut scope: Vec<NamespaceBinding> = el
+        .parent_scope
+        .iter()
+        .filter(|b| !el.decls.iter().any(|d| d.prefix == b.prefix))
+        .cloned()
+        .collect();
+    scope.extend(el.decls.iter().cloned());
+    scope.sort();
+    Rc::new(scope)
+}
+
+fn predefined(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    }
+}
+
+fn push_text(stack: &mut [Element], text: &str, offset: usize) -> Result<(), Error> {
+    match stack.last_mut() {
+        Some(el) => {
+            if let Some(Node::Text(prev)) = el.children.last_mut() {
+                prev.push_str(text);
+            } else {
+                el.children.push(Node::Text(text.to_owned()));
+            }
+            Ok(())
+        }
+        None if text.chars().all(is_xml_space) => Ok(()),
+        None => Err(Error::ContentAfterRoot { offset }),
+    }
+}
+
+/// XML white space (S production).
+pub(super) fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn close(el: Element, stack: &mut [Element], root: &mut Option<Element>) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(Node::Element(el)),
+        None => *root = Some(el),
+    }
+}
+
+fn open(
+    s: &BytesStart<'_>,
+    span: Range<usize>,
+    parent_scope: Rc<Vec<NamespaceBinding>>,
+    limits: &Limits,
+) -> Result<Element, Error> {
+    let name = s.name();
+    let qname: &str = name.into_inner();
+    let mut decls = Vec::new();
+    let mut raw_attrs = Vec::new();
+    for (count, attr) in s.attributes().enumerate() {
+        if count >= limits.max_attributes {
+            return Err(Error::TooManyAttributes {
+                element: qname.to_owned(),
+                limit: limits.max_attributes,
+            });
+        }
+        let attr = attr.map_err(|e| Error::Malformed {
+            offset: span.start as u64,
+            message: e.to_string(),
+        })?;
+        let key: &str = attr.key.into_inner();
+        let value = attr
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|e| Error::Malformed {
+                offset: span.start as u64,
+                message: format!("attribute {key}: {e}"),
+            })?
+            .into_owned();
+        if key == "xmlns" {
+            decls.push(NamespaceBinding {
+                prefix: String::new(),
+                uri: value,
+            });
+        } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+            if value.is_empty() {
+                return Err(Error::Malformed {
+                    offset: span.start as u64,
+                    message: format!("prefix {prefix:?} un-declared (not allowed in XML 1.0)"),
+                });
+            }
+            decls.push(NamespaceBinding {
+                prefix: prefix.to_owned(),
+                uri: value,
+            });
+        } else {
+            raw_attrs.push((key.to_owned(), value));
+        }
+    }
+    let mut el = Element {
+        ns: None,
+        local: String::new(),
+        attrs: Vec::new(),
+        children: Vec::new(),
+        span,
+        decls,
+        parent_scope,
+    };
+    let scope = scope_of(&el);
+    let (prefix, local) = split_qname(qname);
+    el.local = local.to_owned();
+    el.ns = resolve(&scope, prefix, true)?;
+    for (key, value) in raw_attrs {
+        let (prefix, local) = split_qname(&key);
+        let ns = resolve(&scope, prefix, false)?;
+        let local = local.to_owned();
+        if el
+            .attrs
+            .iter()
+            .any(|a: &Attr| a.ns == ns && a.local == local)
+        {
+            return Err(Error::Malformed {
+                offset: el.span.start as u64,
+                message: format!("attribute {key} repeated on {qname}"),
+            });
+        }
+        el.attrs.push(Attr { ns, local, value });
+    }
+    Ok(el)
+}
+
+fn split_qname(qname: &str) -> (Option<&str>, &str) {
+    match qname.split_once(':') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, qname),
+    }
+}
+
+fn resolve(
+    scope: &[NamespaceBinding],
+    prefix: Option<&str>,
+    is_element: bool,
+) -> Result<Option<String>, Error> {
+    match prefix {
+        Some("xml") => Ok(Some(XML_NS.to_owned())),
+        Some(p) => scope
+            .iter()
+            .find(|b| b.prefix == p)
+            .map(|b| Some(b.uri.clone()))
+            .ok_or_else(|| Error::UnboundPrefix {
+                prefix: p.to_owned(),
+            }),
+        None if is_element => Ok(scope
+            .iter()
+            .find(|b| b.prefix.is_empty() && !b.uri.is_empty())
+            .map(|b| b.uri.clone())),
+        None => Ok(None),
+    }
+}
