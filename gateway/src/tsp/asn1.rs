@@ -5,12 +5,10 @@
 //! [`PkiStatus`] and [`FailureInfo`].
 
 use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString};
-use der::{
-    Any, DecodeValue, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer,
-};
+use der::{Any, DecodeValue, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer};
 use spki::AlgorithmIdentifierOwned;
-use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::name::GeneralName;
 
 /// `MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }`.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
@@ -317,7 +315,11 @@ impl GenTime {
         let mut nanos = 0u32;
         if let Some(f) = frac {
             // DER: at least one digit, no trailing zero; at most nanosecond precision here.
-            if f.is_empty() || f.len() > 9 || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit()) {
+            if f.is_empty()
+                || f.len() > 9
+                || f.ends_with('0')
+                || !f.bytes().all(|b| b.is_ascii_digit())
+            {
                 return None;
             }
             let padded = format!("{f:0<9}");
@@ -478,7 +480,11 @@ mod tests {
 
     #[test]
     fn failure_bits_round_trip() {
-        for f in [FailureInfo::BadAlg, FailureInfo::BadDataFormat, FailureInfo::SystemFailure] {
+        for f in [
+            FailureInfo::BadAlg,
+            FailureInfo::BadDataFormat,
+            FailureInfo::SystemFailure,
+        ] {
             let info = PkiStatusInfo {
                 status: 2,
                 status_string: None,

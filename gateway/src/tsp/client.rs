@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::Request;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -79,21 +79,33 @@ pub struct HttpUrl {
 impl HttpUrl {
     /// Parses `http://host[:port][/path]`.
     pub fn parse(url: &str) -> Result<Self, Error> {
-        let bad = |why| Error::Url { url: url.to_string(), why };
+        let bad = |why| Error::Url {
+            url: url.to_string(),
+            why,
+        };
         let scheme_end = url.find("://").ok_or_else(|| bad("no scheme"))?;
         let scheme = url.get(..scheme_end).unwrap_or_default();
         if scheme.eq_ignore_ascii_case("https") {
-            return Err(bad("https is not supported by this client; use http:// (the token is signed)"));
+            return Err(bad(
+                "https is not supported by this client; use http:// (the token is signed)",
+            ));
         }
         if !scheme.eq_ignore_ascii_case("http") {
             return Err(bad("only http:// URLs are supported"));
         }
         let rest = url.get(scheme_end + 3..).unwrap_or_default();
         let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i..).unwrap_or_default()),
+            Some(i) => (
+                rest.get(..i).unwrap_or_default(),
+                rest.get(i..).unwrap_or_default(),
+            ),
             None => (rest, "/"),
         };
-        let path = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
         if authority.is_empty() {
             return Err(bad("no host"));
         }
@@ -101,7 +113,9 @@ impl HttpUrl {
             return Err(bad("user information in the URL is not supported"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed IPv6 bracket"))?;
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed IPv6 bracket"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => p.parse().map_err(|_| bad("bad port"))?,
                 None if after.is_empty() => 80,
@@ -117,7 +131,12 @@ impl HttpUrl {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        Ok(Self { host, port, path, authority: authority.to_string() })
+        Ok(Self {
+            host,
+            port,
+            path,
+            authority: authority.to_string(),
+        })
     }
 }
 
@@ -148,7 +167,11 @@ pub async fn post(url: &str, query: &[u8], opts: &ClientOptions) -> Result<Vec<u
             }
         }
     }
-    Err(Error::Unreachable { url: url.to_string(), attempts, last })
+    Err(Error::Unreachable {
+        url: url.to_string(),
+        attempts,
+        last,
+    })
 }
 
 async fn once(target: &HttpUrl, query: &[u8], opts: &ClientOptions) -> Result<Vec<u8>, Failed> {
@@ -181,7 +204,12 @@ async fn exchange(
         .header(CONTENT_TYPE, "application/timestamp-query")
         .header(CONTENT_LENGTH, query.len())
         .body(Full::new(Bytes::copy_from_slice(query)))
-        .map_err(|_| Failed::Final(Error::Url { url: url.clone(), why: "not a valid request target" }))?;
+        .map_err(|_| {
+            Failed::Final(Error::Url {
+                url: url.clone(),
+                why: "not a valid request target",
+            })
+        })?;
     let resp = sender
         .send_request(req)
         .await
@@ -193,7 +221,10 @@ async fn exchange(
     }
     if !status.is_success() {
         conn.abort();
-        return Err(Failed::Final(Error::HttpStatus { url, status: status.as_u16() }));
+        return Err(Failed::Final(Error::HttpStatus {
+            url,
+            status: status.as_u16(),
+        }));
     }
     let content_type = resp
         .headers()
@@ -229,14 +260,26 @@ mod tests {
     #[test]
     fn parses_urls() {
         let u = HttpUrl::parse("http://127.0.0.1:3180/tsa?x=1").expect("url");
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 3180, "/tsa?x=1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 3180, "/tsa?x=1")
+        );
         let u = HttpUrl::parse("HTTP://tsa.example").expect("url");
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         let u = HttpUrl::parse("http://[::1]:8080").expect("url");
         assert_eq!((u.host.as_str(), u.port), ("::1", 8080));
-        assert!(matches!(HttpUrl::parse("https://tsa.example/"), Err(Error::Url { .. })));
-        assert!(matches!(HttpUrl::parse("http://:80/"), Err(Error::Url { .. })));
-        assert!(matches!(HttpUrl::parse("http://h:99999/"), Err(Error::Url { .. })));
+        assert!(matches!(
+            HttpUrl::parse("https://tsa.example/"),
+            Err(Error::Url { .. })
+        ));
+        assert!(matches!(
+            HttpUrl::parse("http://:80/"),
+            Err(Error::Url { .. })
+        ));
+        assert!(matches!(
+            HttpUrl::parse("http://h:99999/"),
+            Err(Error::Url { .. })
+        ));
     }
 
     #[tokio::test]
@@ -255,7 +298,9 @@ mod tests {
             ..ClientOptions::default()
         };
         let start = std::time::Instant::now();
-        let e = post(&format!("http://127.0.0.1:{port}/"), b"x", &opts).await.expect_err("down");
+        let e = post(&format!("http://127.0.0.1:{port}/"), b"x", &opts)
+            .await
+            .expect_err("down");
         let took = start.elapsed();
         assert!(matches!(e, Error::Unreachable { attempts: 3, .. }), "{e}");
         // Two pauses: 50 ms + 100 ms.

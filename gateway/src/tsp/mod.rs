@@ -28,7 +28,8 @@ pub use request::{Imprint, RequestOptions, TimeStampRequest};
 pub use verify::{Expected, Invalid, TokenInfo, TokenVerdict, Trust, TsuInfo, VerifyOptions};
 
 /// `id-ct-TSTInfo` (RFC 3161): the eContentType of a time-stamp token.
-pub const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+pub const ID_CT_TST_INFO: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 /// `id-kp-timeStamping` (RFC 5280): the one EKU a TSU certificate must carry, critical.
 pub const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// `id-aa-signingCertificateV2` (RFC 5035, RFC 5816).
@@ -48,71 +49,14 @@ pub const ID_ETSI_TSTS_EU_Q_COMPLIANCE: ObjectIdentifier =
 pub const ETSI_BEST_PRACTICES_POLICY: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
 
-/// Digest algorithms known to the time-stamp code.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash)]
-pub enum HashAlg {
-    /// SHA-1: accepted when verifying legacy tokens only, never requested or issued.
-    Sha1,
-    /// SHA-256 (the default).
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
+/// The digest algorithms (SHA-1 is accepted only when verifying legacy tokens).
+pub use crate::crypto::DigestAlgorithm as HashAlg;
 
-impl HashAlg {
-    /// The algorithm's OID.
-    pub fn oid(self) -> ObjectIdentifier {
-        match self {
-            Self::Sha1 => ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
-            Self::Sha256 => ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
-            Self::Sha384 => ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
-            Self::Sha512 => ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
-        }
-    }
-
-    /// The algorithm with this OID, if known.
-    pub fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
-        [Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512]
-            .into_iter()
-            .find(|a| a.oid() == *oid)
-    }
-
-    /// The `ring` algorithm.
-    pub fn ring(self) -> &'static ring::digest::Algorithm {
-        match self {
-            Self::Sha1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            Self::Sha256 => &ring::digest::SHA256,
-            Self::Sha384 => &ring::digest::SHA384,
-            Self::Sha512 => &ring::digest::SHA512,
-        }
-    }
-
-    /// The digest of `data`.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        ring::digest::digest(self.ring(), data).as_ref().to_vec()
-    }
-
-    /// The digest length in bytes.
-    pub fn len(self) -> usize {
-        self.ring().output_len()
-    }
-
-    /// The `AlgorithmIdentifier` (parameters absent, as RFC 5754 prefers).
-    pub fn algorithm_identifier(self) -> spki::AlgorithmIdentifierOwned {
-        spki::AlgorithmIdentifierOwned { oid: self.oid(), parameters: None }
-    }
-}
-
-impl std::fmt::Display for HashAlg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Sha1 => "SHA-1",
-            Self::Sha256 => "SHA-256",
-            Self::Sha384 => "SHA-384",
-            Self::Sha512 => "SHA-512",
-        })
+/// The `AlgorithmIdentifier` of a digest (parameters absent, as RFC 5754 prefers).
+pub fn digest_algorithm_id(alg: HashAlg) -> spki::AlgorithmIdentifierOwned {
+    spki::AlgorithmIdentifierOwned {
+        oid: alg.oid(),
+        parameters: None,
     }
 }
 
@@ -180,7 +124,9 @@ pub enum Error {
         status: u16,
     },
     /// The TSA answered with another content type than `application/timestamp-reply`.
-    #[error("TSA {url} answered with content type {content_type:?}, not application/timestamp-reply")]
+    #[error(
+        "TSA {url} answered with content type {content_type:?}, not application/timestamp-reply"
+    )]
     ContentType {
         /// The URL.
         url: String,
@@ -268,7 +214,10 @@ pub async fn timestamp(
             text: resp.status.status_string.clone().unwrap_or_default(),
         });
     };
-    if !matches!(status, asn1::PkiStatus::Granted | asn1::PkiStatus::GrantedWithMods) {
+    if !matches!(
+        status,
+        asn1::PkiStatus::Granted | asn1::PkiStatus::GrantedWithMods
+    ) {
         return Err(Error::Refused {
             status,
             failure: resp.status.failure(),

@@ -1,7 +1,7 @@
 //! Building a `TimeStampReq`: the imprint, a random nonce, `certReq`, an optional policy.
 
-use der::asn1::{Int, ObjectIdentifier, OctetString};
 use der::Encode;
+use der::asn1::{Int, ObjectIdentifier, OctetString};
 use ring::rand::SecureRandom;
 
 use super::asn1::{MessageImprint, TimeStampReq};
@@ -25,13 +25,20 @@ impl Imprint {
 
     /// The imprint of `data` with `alg`.
     pub fn of(alg: HashAlg, data: &[u8]) -> Self {
-        Self { alg, digest: alg.digest(data) }
+        Self {
+            alg,
+            digest: crate::crypto::digest(alg, data),
+        }
     }
 
     /// An imprint from a digest computed elsewhere; its length must match the algorithm.
     pub fn from_digest(alg: HashAlg, digest: Vec<u8>) -> Result<Self, Error> {
-        if digest.len() != alg.len() {
-            return Err(Error::DigestLength { alg, expected: alg.len(), got: digest.len() });
+        if digest.len() != alg.output_len() {
+            return Err(Error::DigestLength {
+                alg,
+                expected: alg.output_len(),
+                got: digest.len(),
+            });
         }
         Ok(Self { alg, digest })
     }
@@ -39,7 +46,7 @@ impl Imprint {
     /// The wire form.
     pub fn to_asn1(&self) -> Result<MessageImprint, Error> {
         Ok(MessageImprint {
-            hash_algorithm: self.alg.algorithm_identifier(),
+            hash_algorithm: super::digest_algorithm_id(self.alg),
             hashed_message: OctetString::new(self.digest.clone())
                 .map_err(Error::der("MessageImprint"))?,
         })
@@ -60,7 +67,11 @@ pub struct RequestOptions {
 
 impl Default for RequestOptions {
     fn default() -> Self {
-        Self { policy: None, nonce: true, cert_req: true }
+        Self {
+            policy: None,
+            nonce: true,
+            cert_req: true,
+        }
     }
 }
 
@@ -75,7 +86,11 @@ pub struct TimeStampRequest {
 impl TimeStampRequest {
     /// Builds a request for `imprint`; the nonce comes from the system random generator.
     pub fn new(imprint: Imprint, opts: &RequestOptions) -> Result<Self, Error> {
-        let nonce = if opts.nonce { Some(random_nonce()?) } else { None };
+        let nonce = if opts.nonce {
+            Some(random_nonce()?)
+        } else {
+            None
+        };
         Ok(Self {
             req: TimeStampReq {
                 version: 1,
@@ -101,14 +116,19 @@ impl TimeStampRequest {
 
     /// What the token answering this request must contain.
     pub fn expected(&self) -> Expected {
-        Expected { imprint: self.imprint.clone(), nonce: self.req.nonce.clone() }
+        Expected {
+            imprint: self.imprint.clone(),
+            nonce: self.req.nonce.clone(),
+        }
     }
 }
 
 /// A positive 64-bit random nonce, as a DER INTEGER.
 fn random_nonce() -> Result<Int, Error> {
     let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| Error::Random)?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Random)?;
     // Keep it positive and at the full 64 bits: a leading 0x00 when the top bit is set
     // (DER), and never all-zero leading bytes that would shorten it.
     if let Some(first) = bytes.first_mut() {
@@ -135,7 +155,10 @@ mod tests {
         let back = TimeStampReq::from_der(&der).expect("decode");
         assert_eq!(back.version, 1);
         assert!(back.cert_req);
-        assert_eq!(back.message_imprint.hashed_message.as_bytes(), HashAlg::Sha256.digest(b"data"));
+        assert_eq!(
+            back.message_imprint.hashed_message.as_bytes(),
+            crate::crypto::digest(HashAlg::Sha256, b"data")
+        );
         let nonce = back.nonce.expect("nonce");
         assert!(nonce.as_bytes().len() >= 8);
         assert_eq!(Some(&nonce), r.nonce());
@@ -151,6 +174,13 @@ mod tests {
     #[test]
     fn digest_length_is_checked() {
         let e = Imprint::from_digest(HashAlg::Sha256, vec![0; 20]).expect_err("short");
-        assert!(matches!(e, Error::DigestLength { got: 20, expected: 32, .. }));
+        assert!(matches!(
+            e,
+            Error::DigestLength {
+                got: 20,
+                expected: 32,
+                ..
+            }
+        ));
     }
 }

@@ -4,7 +4,6 @@
 //! - [`parse`] reads a token's `SignedData`, keeping the exact bytes that are digested and
 //!   signed: the eContent, each certificate, each signer's signed attributes (re-tagged as
 //!   the `SET OF` that is signed, RFC 5652 §5.4).
-//! - [`verify_signature`] checks one signature with a certificate's public key.
 //! - [`assemble`] builds a `ContentInfo(SignedData)` with encapsulated content and one signer.
 //!
 //! This is deliberately small and local: when the crate's `cms` module offers the same
@@ -14,15 +13,14 @@
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
-    SignerInfos,
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
 use der::asn1::{AnyRef, ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
-use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
 
 use super::{Error, HashAlg};
 
@@ -107,7 +105,7 @@ pub fn parse(token: &[u8]) -> Result<Parsed, Error> {
             return Err(Error::Der {
                 what: "eContent",
                 source: any.tag().unexpected_error(Some(Tag::OctetString)).into(),
-            })
+            });
         }
         None => return Err(Error::NoContent),
     };
@@ -144,13 +142,22 @@ pub fn parse(token: &[u8]) -> Result<Parsed, Error> {
         for field in children(rs.value()).map_err(Error::der("SignerInfo"))? {
             let t = field.tag();
             if t.is_context_specific() && t.number() == der::TagNumber(0) {
-                let set = AnyRef::new(Tag::Set, field.value()).map_err(Error::der("signedAttrs"))?;
+                let set =
+                    AnyRef::new(Tag::Set, field.value()).map_err(Error::der("signedAttrs"))?;
                 signed_attrs_der = Some(set.to_der().map_err(Error::der("signedAttrs"))?);
             }
         }
-        signers.push(Signer { info, signed_attrs_der });
+        signers.push(Signer {
+            info,
+            signed_attrs_der,
+        });
     }
-    Ok(Parsed { econtent_type, econtent, certificates, signers })
+    Ok(Parsed {
+        econtent_type,
+        econtent,
+        certificates,
+        signers,
+    })
 }
 
 /// Whether `sid` designates `cert`.
@@ -167,75 +174,6 @@ pub fn sid_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
             )
         }
     }
-}
-
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const SHA1_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5");
-const SHA256_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const SHA384_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const SHA512_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-/// `id-ecPublicKey`.
-pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// `prime256v1` / P-256.
-pub const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-/// `ecdsa-with-SHA256`.
-pub const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
-
-/// Checks `signature` over `message` with `cert`'s key, for the CMS `signatureAlgorithm`
-/// and `digestAlgorithm`. `Ok(false)`: the signature is wrong. `Err(text)`: the algorithm
-/// combination is not supported (RSA-PSS, ECDSA on curves other than P-256/P-384, ...).
-pub fn verify_signature(
-    cert: &Certificate,
-    sig_alg: &ObjectIdentifier,
-    digest: HashAlg,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, String> {
-    use ring::signature as s;
-    let spki = cert.tbs_certificate().subject_public_key_info();
-    let key = spki.subject_public_key.raw_bytes();
-    let alg: &'static dyn s::VerificationAlgorithm = if spki.algorithm.oid == RSA_ENCRYPTION {
-        let by_sig = match *sig_alg {
-            SHA1_RSA => Some(HashAlg::Sha1),
-            SHA256_RSA => Some(HashAlg::Sha256),
-            SHA384_RSA => Some(HashAlg::Sha384),
-            SHA512_RSA => Some(HashAlg::Sha512),
-            RSA_ENCRYPTION => Some(digest),
-            _ => None,
-        };
-        match by_sig {
-            Some(HashAlg::Sha1) => &s::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            Some(HashAlg::Sha256) => &s::RSA_PKCS1_2048_8192_SHA256,
-            Some(HashAlg::Sha384) => &s::RSA_PKCS1_2048_8192_SHA384,
-            Some(HashAlg::Sha512) => &s::RSA_PKCS1_2048_8192_SHA512,
-            None => return Err(format!("unsupported RSA signature algorithm {sig_alg}")),
-        }
-    } else if spki.algorithm.oid == EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-        let by_sig = match *sig_alg {
-            ECDSA_SHA256 => HashAlg::Sha256,
-            ECDSA_SHA384 => HashAlg::Sha384,
-            ECDSA_SHA512 => HashAlg::Sha512,
-            _ => return Err(format!("unsupported ECDSA signature algorithm {sig_alg}")),
-        };
-        match (curve, by_sig) {
-            (Some(P256), HashAlg::Sha256) => &s::ECDSA_P256_SHA256_ASN1,
-            (Some(P256), HashAlg::Sha384) => &s::ECDSA_P256_SHA384_ASN1,
-            (Some(P384), HashAlg::Sha256) => &s::ECDSA_P384_SHA256_ASN1,
-            (Some(P384), HashAlg::Sha384) => &s::ECDSA_P384_SHA384_ASN1,
-            (c, h) => return Err(format!("unsupported ECDSA curve/digest {c:?}/{h}")),
-        }
-    } else {
-        return Err(format!("unsupported public key algorithm {}", spki.algorithm.oid));
-    };
-    Ok(s::UnparsedPublicKey::new(alg, key).verify(message, signature).is_ok())
 }
 
 /// An attribute with one value.
@@ -271,10 +209,15 @@ pub fn assemble(
 ) -> Result<Vec<u8>, Error> {
     let mut attrs = SetOfVec::new();
     let ct = Any::encode_from(&econtent_type).map_err(Error::der("contentType"))?;
-    attrs.insert(attribute(ID_CONTENT_TYPE, ct)?).map_err(Error::der("signedAttrs"))?;
-    let md = OctetString::new(signer.digest.digest(econtent)).map_err(Error::der("messageDigest"))?;
+    attrs
+        .insert(attribute(ID_CONTENT_TYPE, ct)?)
+        .map_err(Error::der("signedAttrs"))?;
+    let md = OctetString::new(crate::crypto::digest(signer.digest, econtent))
+        .map_err(Error::der("messageDigest"))?;
     let md = Any::encode_from(&md).map_err(Error::der("messageDigest"))?;
-    attrs.insert(attribute(ID_MESSAGE_DIGEST, md)?).map_err(Error::der("signedAttrs"))?;
+    attrs
+        .insert(attribute(ID_MESSAGE_DIGEST, md)?)
+        .map_err(Error::der("signedAttrs"))?;
     for a in extra_attrs {
         attrs.insert(a).map_err(Error::der("signedAttrs"))?;
     }
@@ -287,7 +230,7 @@ pub fn assemble(
             issuer: tbs_cert.issuer().clone(),
             serial_number: tbs_cert.serial_number().clone(),
         }),
-        digest_alg: signer.digest.algorithm_identifier(),
+        digest_alg: super::digest_algorithm_id(signer.digest),
         signed_attrs: Some(attrs),
         signature_algorithm: signer.signature_algorithm.clone(),
         signature: OctetString::new(signature).map_err(Error::der("signature"))?,
@@ -295,7 +238,7 @@ pub fn assemble(
     };
     let mut digest_algorithms = SetOfVec::new();
     digest_algorithms
-        .insert(signer.digest.algorithm_identifier())
+        .insert(super::digest_algorithm_id(signer.digest))
         .map_err(Error::der("digestAlgorithms"))?;
     let certificates = if include_cert {
         let cert = Certificate::from_der(signer.cert_der).map_err(Error::der("certificate"))?;
@@ -320,7 +263,10 @@ pub fn assemble(
         signer_infos: SignerInfos::try_from(vec![info]).map_err(Error::der("signerInfos"))?,
     };
     let content = Any::encode_from(&sd).map_err(Error::der("SignedData"))?;
-    ContentInfo { content_type: ID_SIGNED_DATA, content }
-        .to_der()
-        .map_err(Error::der("ContentInfo"))
+    ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content,
+    }
+    .to_der()
+    .map_err(Error::der("ContentInfo"))
 }

@@ -18,11 +18,13 @@
 //! reads the TSU certificate's qcStatements for esi4-qtstStatement-1; it says what the
 //! certificate claims, not whether the TSA is on a trusted list.
 
+use crate::crypto::SignatureAlgorithm;
+use crate::crypto::verify::SignatureFailure;
+use crate::x509::{Certificate as X509Certificate, Usage};
 use der::asn1::{Int, ObjectIdentifier};
 use der::{Any, Decode, Encode, Sequence};
-use rustls_pki_types::{CertificateDer, UnixTime};
-use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::Certificate;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
 
 use super::asn1::{
     Accuracy, FailureInfo, GenTime, PkiStatus, SigningCertificate, SigningCertificateV2,
@@ -49,9 +51,9 @@ pub struct Expected {
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     /// TSA trust anchors. Empty: trust is not judged (`trusted` is `None`).
-    pub anchors: Vec<CertificateDer<'static>>,
+    pub anchors: Vec<X509Certificate>,
     /// Extra certificates: intermediates, or the TSU certificate when the token lacks it.
-    pub extra_certs: Vec<CertificateDer<'static>>,
+    pub extra_certs: Vec<X509Certificate>,
     /// The instant to judge the TSU path at; `None`: the token's genTime.
     pub at: Option<time::OffsetDateTime>,
 }
@@ -201,7 +203,11 @@ pub fn parse_response(der: &[u8]) -> Result<TimeStampResp, Error> {
 
 /// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`); which one is told by the
 /// first element (a `ContentInfo` starts with an OID).
-pub fn verify(der: &[u8], expected: &Expected, opts: &VerifyOptions) -> Result<TokenVerdict, Error> {
+pub fn verify(
+    der: &[u8],
+    expected: &Expected,
+    opts: &VerifyOptions,
+) -> Result<TokenVerdict, Error> {
     if looks_like_content_info(der) {
         verify_token(der, expected, opts)
     } else {
@@ -231,12 +237,15 @@ pub fn verify_response(
         (Some(t), PkiStatus::Granted | PkiStatus::GrantedWithMods) => t,
         _ => {
             return Ok(TokenVerdict {
-                invalid: Some(Invalid::NotGranted { status, failure: resp.status.failure() }),
+                invalid: Some(Invalid::NotGranted {
+                    status,
+                    failure: resp.status.failure(),
+                }),
                 info: None,
                 tsu: None,
                 trusted: None,
                 qualified: false,
-            })
+            });
         }
     };
     let token = token.to_der().map_err(Error::der("TimeStampToken"))?;
@@ -291,15 +300,22 @@ pub fn verify_token(
     // Candidate certificates: the token's, then the caller's.
     let mut certs: Vec<CertEntry> = parsed.certificates.clone();
     for extra in opts.extra_certs.iter().chain(opts.anchors.iter()) {
-        if let Ok(cert) = Certificate::from_der(extra.as_ref()) {
-            certs.push(CertEntry { der: extra.as_ref().to_vec(), cert });
+        if let Ok(cert) = Certificate::from_der(extra.der()) {
+            certs.push(CertEntry {
+                der: extra.der().to_vec(),
+                cert,
+            });
         }
     }
     let signer = match parsed.signers.as_slice() {
         [one] => Some(one),
         _ => None,
     };
-    let tsu_cert = signer.and_then(|s| certs.iter().find(|c| signed::sid_matches(&s.info.sid, &c.cert)));
+    let tsu_cert = signer.and_then(|s| {
+        certs
+            .iter()
+            .find(|c| signed::sid_matches(&s.info.sid, &c.cert))
+    });
     let tsu = tsu_cert.map(|c| TsuInfo {
         subject: c.cert.tbs_certificate().subject().to_string(),
         issuer: c.cert.tbs_certificate().issuer().to_string(),
@@ -316,7 +332,13 @@ pub fn verify_token(
         }
         _ => None,
     };
-    Ok(TokenVerdict { invalid, info: Some(info), tsu, trusted, qualified })
+    Ok(TokenVerdict {
+        invalid,
+        info: Some(info),
+        tsu,
+        trusted,
+        qualified,
+    })
 }
 
 fn check(
@@ -331,7 +353,10 @@ fn check(
     }
     let signer = signer.ok_or(Invalid::SignerCount(parsed.signers.len()))?;
     let tsu = tsu.ok_or(Invalid::SignerCertificateMissing)?;
-    let attrs_der = signer.signed_attrs_der.as_ref().ok_or(Invalid::SignedAttributesMissing)?;
+    let attrs_der = signer
+        .signed_attrs_der
+        .as_ref()
+        .ok_or(Invalid::SignedAttributesMissing)?;
 
     let digest_oid = signer.info.digest_alg.oid;
     let digest = HashAlg::from_oid(&digest_oid)
@@ -352,19 +377,32 @@ fn check(
             .map_err(|_| Invalid::MessageDigestMissing)?,
         _ => return Err(Invalid::MessageDigestMissing),
     };
-    if md.as_bytes() != digest.digest(&parsed.econtent).as_slice() {
+    if md.as_bytes() != crate::crypto::digest(digest, &parsed.econtent).as_slice() {
         return Err(Invalid::MessageDigestMismatch);
     }
-    match signed::verify_signature(
-        &tsu.cert,
-        &signer.info.signature_algorithm.oid,
-        digest,
+    let sig_oid = signer.info.signature_algorithm.oid;
+    let scheme = SignatureAlgorithm::from_oid(&sig_oid, Some(digest))
+        .ok_or_else(|| Invalid::UnsupportedAlgorithm(format!("signature {sig_oid}")))?;
+    let spki = tsu
+        .cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| Invalid::UnsupportedAlgorithm(format!("TSU public key: {e}")))?;
+    match crate::crypto::verify_signature(
+        &spki,
+        scheme,
         attrs_der,
         signer.info.signature.as_bytes(),
     ) {
-        Ok(true) => {}
-        Ok(false) => return Err(Invalid::SignatureInvalid),
-        Err(why) => return Err(Invalid::UnsupportedAlgorithm(why)),
+        Ok(Ok(())) => {}
+        Ok(Err(SignatureFailure::Mismatch)) => return Err(Invalid::SignatureInvalid),
+        Ok(Err(other)) => return Err(Invalid::UnsupportedAlgorithm(other.to_string())),
+        Err(e) => {
+            return Err(Invalid::UnsupportedAlgorithm(format!(
+                "TSU public key: {e}"
+            )));
+        }
     }
 
     check_ess(signer, tsu)?;
@@ -374,7 +412,10 @@ fn check(
     let got = &tst.message_imprint;
     let want_alg = expected.imprint.alg.oid();
     if got.hash_algorithm.oid != want_alg {
-        return Err(Invalid::ImprintAlgorithm { expected: want_alg, got: got.hash_algorithm.oid });
+        return Err(Invalid::ImprintAlgorithm {
+            expected: want_alg,
+            got: got.hash_algorithm.oid,
+        });
     }
     if got.hashed_message.as_bytes() != expected.imprint.digest.as_slice() {
         return Err(Invalid::ImprintMismatch);
@@ -400,7 +441,9 @@ fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
             .certs
             .into_iter()
             .next()
-            .ok_or(Invalid::SigningCertificateMismatch("signingCertificateV2 lists no certificate"))?;
+            .ok_or(Invalid::SigningCertificateMismatch(
+                "signingCertificateV2 lists no certificate",
+            ))?;
         let alg = match &first.hash_algorithm {
             None => HashAlg::Sha256,
             Some(a) => HashAlg::from_oid(&a.oid).ok_or_else(|| {
@@ -416,13 +459,17 @@ fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
             .certs
             .into_iter()
             .next()
-            .ok_or(Invalid::SigningCertificateMismatch("signingCertificate lists no certificate"))?;
+            .ok_or(Invalid::SigningCertificateMismatch(
+                "signingCertificate lists no certificate",
+            ))?;
         (HashAlg::Sha1, first.cert_hash, first.issuer_serial)
     } else {
         return Err(Invalid::SigningCertificateMissing);
     };
-    if hash.as_bytes() != alg.digest(&tsu.der).as_slice() {
-        return Err(Invalid::SigningCertificateMismatch("certificate hash differs"));
+    if hash.as_bytes() != crate::crypto::digest(alg, &tsu.der).as_slice() {
+        return Err(Invalid::SigningCertificateMismatch(
+            "certificate hash differs",
+        ));
     }
     if let Some(is) = issuer_serial {
         let tbs = tsu.cert.tbs_certificate();
@@ -476,45 +523,32 @@ pub fn is_qualified(cert: &Certificate) -> bool {
         .any(|s| s.id == ID_ETSI_TSTS_EU_Q_COMPLIANCE)
 }
 
-/// `id-kp-timeStamping` as DER OID contents, for webpki.
-const TIME_STAMPING_OID_CONTENTS: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
-
 fn chain_trust(
     tsu: &CertEntry,
     token_certs: &[CertEntry],
     opts: &VerifyOptions,
     at: time::OffsetDateTime,
 ) -> Trust {
-    let mut anchors = Vec::new();
-    for a in &opts.anchors {
-        match webpki::anchor_from_trusted_cert(a) {
-            Ok(ta) => anchors.push(ta),
-            Err(e) => return Trust::NotTrusted(format!("unusable trust anchor: {e}")),
-        }
-    }
-    let intermediates: Vec<CertificateDer<'_>> = token_certs
-        .iter()
-        .map(|c| CertificateDer::from(c.der.as_slice()))
-        .chain(opts.extra_certs.iter().map(|c| CertificateDer::from(c.as_ref())))
-        .filter(|c| c.as_ref() != tsu.der.as_slice())
-        .collect();
-    let ee_der = CertificateDer::from(tsu.der.as_slice());
-    let ee = match webpki::EndEntityCert::try_from(&ee_der) {
-        Ok(ee) => ee,
+    let leaf = match X509Certificate::from_der(&tsu.der) {
+        Ok(c) => c,
         Err(e) => return Trust::NotTrusted(format!("TSU certificate unusable: {e}")),
     };
-    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
-    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
-    match ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &anchors,
+    let mut intermediates: Vec<X509Certificate> = token_certs
+        .iter()
+        .filter(|c| c.der != tsu.der)
+        .filter_map(|c| X509Certificate::from_der(&c.der).ok())
+        .collect();
+    intermediates.extend(opts.extra_certs.iter().cloned());
+    let verdict = crate::x509::verify_chain(
+        &leaf,
         &intermediates,
-        time,
-        webpki::KeyUsage::required(TIME_STAMPING_OID_CONTENTS),
-        None,
-        None,
-    ) {
-        Ok(_) => Trust::Trusted,
-        Err(e) => Trust::NotTrusted(format!("{e:?}")),
+        &opts.anchors,
+        at,
+        Usage::TimeStamping,
+    );
+    if verdict.trusted {
+        Trust::Trusted
+    } else {
+        Trust::NotTrusted(verdict.reason.unwrap_or_else(|| "not trusted".into()))
     }
 }
