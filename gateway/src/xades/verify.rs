@@ -475,14 +475,6 @@ pub(crate) fn signature_value_octets(
     c14n(doc, &NodeSet::subtree(signature_value), alg, &[])
 }
 
-/// The TSA anchors in the form the time-stamp verifier takes.
-fn tsa_anchors(certs: &[Certificate]) -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    certs
-        .iter()
-        .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
-        .collect()
-}
-
 fn check_timestamps(
     doc: &Document,
     sig: &ParsedSignature,
@@ -528,7 +520,7 @@ fn check_timestamps(
                 nonce: None,
             };
             let topts = tsp::VerifyOptions {
-                anchors: tsa_anchors(&opts.tsa_anchors),
+                anchors: opts.tsa_anchors.clone(),
                 extra_certs: Vec::new(),
                 at: Some(at),
             };
