@@ -111,7 +111,7 @@ fn unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
 /// Converts an XML-DSig ECDSA signature value (`r || s`, both halves the same length) to the
 /// DER `Ecdsa-Sig-Value`. `None` when the length is odd or zero.
 pub(crate) fn ecdsa_fixed_to_der(fixed: &[u8]) -> Option<Vec<u8>> {
-    if fixed.is_empty() || fixed.len() % 2 != 0 {
+    if fixed.is_empty() || !fixed.len().is_multiple_of(2) {
         return None;
     }
     let (r, s) = fixed.split_at(fixed.len() / 2);

@@ -204,6 +204,9 @@ pub struct Qualifying {
     pub timestamps: Vec<SignatureTimeStamp>,
 }
 
+/// A canonicalization with its `InclusiveNamespaces` prefixes, or the unknown URI.
+pub type C14nChoice = Result<(C14nAlgorithm, Vec<String>), String>;
+
 /// A `ds:Signature` read into values.
 #[derive(Clone, Debug)]
 pub struct ParsedSignature {
@@ -215,7 +218,7 @@ pub struct ParsedSignature {
     pub signed_info: NodeId,
     /// `SignedInfo/CanonicalizationMethod` with its `InclusiveNamespaces` prefixes, or the
     /// unknown URI.
-    pub c14n: Result<(C14nAlgorithm, Vec<String>), String>,
+    pub c14n: C14nChoice,
     /// `SignedInfo/SignatureMethod`.
     pub signature_method: SignatureMethod,
     /// The references, in order.
@@ -424,8 +427,10 @@ fn parse_reference(doc: &Document, id: NodeId) -> Result<Reference, Invalid> {
     let kids = element_children(doc, id)?;
     let mut it = kids.into_iter().peekable();
     let mut transforms = Vec::new();
-    if let Some(&t) = it.peek() {
-        if is(doc, t, uri::DSIG, "Transforms") {
+    if let Some(&t) = it.peek()
+        && is(doc, t, uri::DSIG, "Transforms")
+    {
+        {
             it.next();
             for tr in element_children(doc, t)? {
                 if !is(doc, tr, uri::DSIG, "Transform") {
@@ -466,17 +471,11 @@ fn parse_reference(doc: &Document, id: NodeId) -> Result<Reference, Invalid> {
     })
 }
 
-fn parse_signed_info(
-    doc: &Document,
-    id: NodeId,
-) -> Result<
-    (
-        Result<(C14nAlgorithm, Vec<String>), String>,
-        SignatureMethod,
-        Vec<Reference>,
-    ),
-    Invalid,
-> {
+/// What `SignedInfo` says: its canonicalization (or the unknown URI), signature method and
+/// references.
+type SignedInfoParts = (C14nChoice, SignatureMethod, Vec<Reference>);
+
+fn parse_signed_info(doc: &Document, id: NodeId) -> Result<SignedInfoParts, Invalid> {
     let kids = element_children(doc, id)?;
     let (cm, sm, refs) = match kids.as_slice() {
         [cm, sm, refs @ ..] => (*cm, *sm, refs),
@@ -704,11 +703,11 @@ pub fn parse_signature(doc: &Document, sig: NodeId) -> Result<ParsedSignature, I
         .filter(|&n| is(doc, n, uri::DSIG, "SignatureValue"))
         .ok_or_else(|| malformed("SignatureValue is not second in Signature"))?;
     let mut certificates = Vec::new();
-    if let Some(&k) = it.peek() {
-        if is(doc, k, uri::DSIG, "KeyInfo") {
-            it.next();
-            certificates = parse_key_info(doc, k)?;
-        }
+    if let Some(&k) = it.peek()
+        && is(doc, k, uri::DSIG, "KeyInfo")
+    {
+        it.next();
+        certificates = parse_key_info(doc, k)?;
     }
     let mut objects = Vec::new();
     let mut qualifying = None;

@@ -359,15 +359,14 @@ fn check_signing_certificate(
 
 /// Checks integrity: structure, signer, references, signature value. Returns the parsed
 /// signature, the signer, the signing time and the covered octets.
-fn check_integrity(
-    doc: &Document,
-) -> Result<
-    Result<
-        (ParsedSignature, Vec<Certificate>, OffsetDateTime, Vec<u8>),
-        (Invalid, Option<Certificate>, Option<OffsetDateTime>),
-    >,
-    Error,
-> {
+/// A signature whose integrity holds: the parsed signature, the `KeyInfo` certificates
+/// (signer first), the signing time and the octets the document reference covers.
+type Intact = (ParsedSignature, Vec<Certificate>, OffsetDateTime, Vec<u8>);
+
+/// Why integrity fails, with the signer and signing time when they were read.
+type Broken = (Invalid, Option<Certificate>, Option<OffsetDateTime>);
+
+fn check_integrity(doc: &Document) -> Result<Result<Intact, Broken>, Error> {
     let fail = |i: Invalid| Ok(Err((i, None, None)));
     let sig_node = match wrapping::locate_signature(doc) {
         Ok(n) => n,
@@ -534,14 +533,14 @@ fn check_timestamps(
             let mut ok = tv.valid();
             if let Some(why) = &tv.invalid {
                 verdict.reason = Some(why.to_string());
-            } else if let Some(info) = &tv.info {
-                if info.gen_time.instant() < signing_time - time::Duration::minutes(5) {
-                    ok = false;
-                    verdict.reason = Some(format!(
-                        "time-stamp genTime {} precedes SigningTime {signing_time}",
-                        info.gen_time.to_rfc3339()
-                    ));
-                }
+            } else if let Some(info) = &tv.info
+                && info.gen_time.instant() < signing_time - time::Duration::minutes(5)
+            {
+                ok = false;
+                verdict.reason = Some(format!(
+                    "time-stamp genTime {} precedes SigningTime {signing_time}",
+                    info.gen_time.to_rfc3339()
+                ));
             }
             if ok && !verdict.valid {
                 verdict.valid = true;
