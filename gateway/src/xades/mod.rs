@@ -116,3 +116,6 @@ pub enum Error {
     #[error("signing time not representable: {0}")]
     Time(String),
 }
+
+#[cfg(test)]
+mod tests;
