@@ -431,6 +431,33 @@ fn check_evidence_digests(path: &Path) {
         checked += 1;
     }
     assert_eq!(checked, 2, "{}", path.display());
+    // The SignedInfo we canonicalize is the one DSS signed: its RSA-SHA256 signature verifies
+    // with the KeyInfo certificate's key.
+    let c14n_method = doc
+        .first_child_named(signed_info, ds, "CanonicalizationMethod")
+        .and_then(|m| doc.attribute(m, None, "Algorithm"))
+        .and_then(Method::from_uri)
+        .expect("CanonicalizationMethod");
+    let si = canonicalize(&doc, &NodeSet::subtree(signed_info), &c14n_method).expect("c14n");
+    let b64 = |id: NodeId| {
+        let t: String = doc.text_content(id).split_ascii_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .expect("base64")
+    };
+    let sig_value = b64(doc
+        .first_child_named(sigs[0], ds, "SignatureValue")
+        .expect("SignatureValue"));
+    let cert = doc
+        .elements_named(ds, "X509Certificate")
+        .next()
+        .map(b64)
+        .expect("X509Certificate");
+    let (_, x509) = x509_parser::parse_x509_certificate(&cert).expect("certificate");
+    let spki = x509.public_key().subject_public_key.data.to_vec();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, spki)
+        .verify(&si, &sig_value)
+        .unwrap_or_else(|_| panic!("{}: SignedInfo signature", path.display()));
     // One changed character in the content breaks the first digest.
     let text = String::from_utf8(bytes).expect("utf-8");
     let tampered = text.replacen("<EventTime>2", "<EventTime>1", 1);
@@ -607,6 +634,30 @@ fn malformed_xml_is_refused_with_the_position() {
         Error::Structure { .. }
     ));
     assert!(matches!(refused(b"<1r/>"), Error::InvalidName { .. }));
+    assert!(matches!(
+        refused(b"<r><!-- a -- b --></r>"),
+        Error::Malformed { .. }
+    ));
+    assert!(matches!(
+        refused(b"<r>a]]>b</r>"),
+        Error::Structure { position: 3, .. }
+    ));
+    assert!(matches!(
+        refused(b"<r a=\"1\"b=\"2\"/>"),
+        Error::Malformed { position: 8, .. }
+    ));
+    assert!(matches!(
+        refused(b"<?xml version=\"1.0\" encodng=\"UTF-8\"?><r/>"),
+        Error::Malformed { .. }
+    ));
+    assert!(matches!(
+        refused(b"<?xml version=\"1.1\"?><r/>"),
+        Error::UnsupportedVersion { .. }
+    ));
+    assert!(matches!(
+        refused(b"<?XML version=\"1.0\"?><r/>"),
+        Error::Structure { .. }
+    ));
 }
 
 #[test]
@@ -631,4 +682,291 @@ fn navigation_helpers_find_ids_and_detect_duplicates() {
     );
     assert!(doc.is_ancestor(doc.root(), a));
     assert!(a < doc.first_child_named(doc.root(), None, "b").expect("b"));
+}
+
+#[test]
+fn relative_namespace_uris_are_refused_like_libxml2() {
+    let bytes = b"<r xmlns=\"rel/ative\"><a/></r>";
+    let doc = xml::parse(bytes).expect("parses: only canonicalization refuses");
+    for (kind, flag) in KINDS {
+        let e = canonicalize(&doc, &NodeSet::whole_document(), &Method::new(kind))
+            .expect_err("relative namespace URI");
+        assert!(
+            matches!(&e, Error::RelativeNamespaceUri { uri } if uri == "rel/ative"),
+            "{e:?}"
+        );
+        if common::have("xmllint") {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("rel.xml");
+            std::fs::write(&path, bytes).expect("write");
+            let out = Command::new("xmllint")
+                .arg(flag)
+                .arg(&path)
+                .output()
+                .expect("xmllint");
+            assert!(
+                !out.status.success(),
+                "xmllint {flag} accepted a relative namespace URI"
+            );
+        }
+    }
+}
+
+#[test]
+fn node_sets_nested_in_excluded_subtrees_are_empty_and_foreign_ids_refused() {
+    let doc = xml::parse(b"<r><s><a>x</a></s><b/></r>").expect("parse");
+    let s = doc.first_child_named(doc.root(), None, "s").expect("s");
+    let a = doc.first_child_named(s, None, "a").expect("a");
+    let m = Method::exclusive();
+    assert!(
+        canonicalize(&doc, &NodeSet::subtree(a).subtract(s), &m)
+            .expect("c14n")
+            .is_empty()
+    );
+    assert_eq!(
+        show(&canonicalize(&doc, &NodeSet::whole_document().subtract(s), &m).expect("c14n")),
+        "<r><b></b></r>"
+    );
+    let big = xml::parse(b"<r><a/><b/><c/><d/><e/><f/><g/></r>").expect("parse");
+    let foreign = big.first_child_named(big.root(), None, "g").expect("g");
+    assert!(matches!(
+        canonicalize(&doc, &NodeSet::subtree(foreign), &m),
+        Err(Error::NodeNotElement { .. })
+    ));
+    let text = doc.children(a)[0];
+    assert!(matches!(
+        canonicalize(&doc, &NodeSet::subtree(text), &m),
+        Err(Error::NodeNotElement { .. })
+    ));
+}
+
+#[test]
+fn method_uris_round_trip() {
+    for uri in [
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+        "http://www.w3.org/2006/12/xml-c14n11",
+        "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    ] {
+        let m = Method::from_uri(uri).expect("known method");
+        assert_eq!(m.uri(), uri);
+        assert_eq!(m.with_comments, uri.ends_with("#WithComments"));
+    }
+    assert!(Method::from_uri("http://www.w3.org/2000/09/xmldsig#enveloped-signature").is_none());
+}
+
+/// Deterministic xorshift, so a failure is reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"&",
+    b"&amp;",
+    b"&#x0;",
+    b"&#xD;",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"<![CDATA[",
+    b"xmlns:a=\"urn:a\" ",
+    b"xmlns=\"\" ",
+    b"a:",
+    b"</",
+    b"/>",
+    b"\r",
+    b"\r\n",
+    b"\"",
+    b"<?p d?>",
+    b"<!DOCTYPE r>",
+    b"\xc3",
+    b"\xf0\x9f\x98\x80",
+    b"xml:lang=\"x\" ",
+];
+
+fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(v.len() + 1);
+        match rng.below(4) {
+            0 if !v.is_empty() => {
+                let i = at.min(v.len() - 1);
+                v[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let end = (at + rng.below(16)).min(v.len());
+                v.drain(at..end);
+            }
+            2 => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                v.splice(at..at, t.iter().copied());
+            }
+            _ => {
+                let end = (at + rng.below(64)).min(v.len());
+                let chunk = v[at..end].to_vec();
+                let to = rng.below(v.len() + 1);
+                v.splice(to..to, chunk);
+            }
+        }
+    }
+    v
+}
+
+/// Mutated documents never panic the reader or the canonicalizer, and whatever is
+/// accepted canonicalizes to well-formed XML that is its own canonical form.
+#[test]
+fn mutated_documents_never_panic_and_canonical_forms_are_fixpoints() {
+    let mut seeds: Vec<Vec<u8>> = all_tricky_documents().into_iter().map(|(_, b)| b).collect();
+    let agid = common::corpus_file(
+        "rem/agid-policy-it/standalone-evidence/ContentConsignmentFailure1.RD03.xml",
+    );
+    if let Ok(b) = std::fs::read(&agid) {
+        seeds.push(b);
+    }
+    let methods: Vec<Method> = [
+        MethodKind::Inclusive10,
+        MethodKind::Inclusive11,
+        MethodKind::Exclusive10,
+    ]
+    .into_iter()
+    .flat_map(|k| [Method::new(k), Method::new(k).comments(true)])
+    .collect();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut accepted, mut refused_count) = (0u32, 0u32);
+    for seed in &seeds {
+        for _ in 0..400 {
+            let input = mutate(&mut rng, seed);
+            let Ok(doc) = xml::parse(&input) else {
+                refused_count += 1;
+                continue;
+            };
+            accepted += 1;
+            let elements: Vec<NodeId> = doc
+                .descendants(doc.document_node())
+                .filter(|&id| doc.element(id).is_some())
+                .collect();
+            let pick = elements[rng.below(elements.len())];
+            for m in &methods {
+                let whole = canonicalize(&doc, &NodeSet::whole_document(), m);
+                let _ = canonicalize(
+                    &doc,
+                    &NodeSet::whole_document().subtract_signatures(&doc),
+                    m,
+                );
+                let _ = canonicalize(&doc, &NodeSet::subtree(pick).subtract(elements[0]), m);
+                let _ = canonicalize(&doc, &NodeSet::subtree(pick), m);
+                let Ok(out) = whole else { continue };
+                let again = xml::parse(&out).unwrap_or_else(|e| {
+                    panic!("canonical output does not parse ({e}): {}", show(&out))
+                });
+                let twice = canonicalize(&again, &NodeSet::whole_document(), m).expect("c14n");
+                assert_eq!(show(&twice), show(&out), "{:?} not a fixpoint", m.kind);
+            }
+        }
+    }
+    // Both paths were exercised.
+    assert!(
+        accepted > 500 && refused_count > 500,
+        "accepted {accepted}, refused {refused_count}"
+    );
+}
+
+/// Mutated documents that both we and libxml2 accept canonicalize identically.
+#[test]
+fn mutated_documents_accepted_by_both_match_xmllint() {
+    if !common::have("xmllint") {
+        eprintln!("skipped: xmllint not installed");
+        return;
+    }
+    let seeds: Vec<Vec<u8>> = tricky_documents().into_iter().map(|(_, b)| b).collect();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.xml");
+    let mut compared = 0;
+    for seed in &seeds {
+        for _ in 0..60 {
+            let input = mutate(&mut rng, seed);
+            let Ok(doc) = xml::parse(&input) else {
+                continue;
+            };
+            std::fs::write(&path, &input).expect("write");
+            for (kind, flag) in KINDS {
+                let Ok(mine) = canonicalize(
+                    &doc,
+                    &NodeSet::whole_document(),
+                    &Method::new(kind).comments(true),
+                ) else {
+                    continue;
+                };
+                let out = Command::new("xmllint")
+                    .arg(flag)
+                    .arg(&path)
+                    .output()
+                    .expect("xmllint");
+                if !out.status.success() || !out.stderr.is_empty() {
+                    continue; // libxml2 refused or warned (e.g. a non-absolute URI)
+                }
+                assert_eq!(
+                    show(&mine),
+                    show(&out.stdout),
+                    "{flag} on mutant:\n{}",
+                    show(&input)
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 300, "only {compared} mutants compared");
+}
+
+/// Whatever libxml2 finds not well-formed among mutated documents, we refuse too (we are
+/// stricter still: namespace errors, which libxml2 only warns about, are errors here).
+#[test]
+fn mutants_libxml2_refuses_are_refused_by_us_too() {
+    if !common::have("xmllint") {
+        eprintln!("skipped: xmllint not installed");
+        return;
+    }
+    let seeds: Vec<Vec<u8>> = tricky_documents().into_iter().map(|(_, b)| b).collect();
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.xml");
+    let mut refused_by_libxml2 = 0;
+    for seed in &seeds {
+        for _ in 0..60 {
+            let input = mutate(&mut rng, seed);
+            std::fs::write(&path, &input).expect("write");
+            let out = Command::new("xmllint")
+                .args(["--noout", "--nonet"])
+                .arg(&path)
+                .output()
+                .expect("xmllint");
+            if !out.status.success() {
+                refused_by_libxml2 += 1;
+                assert!(
+                    xml::parse(&input).is_err(),
+                    "accepted what libxml2 refuses ({}):\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    show(&input)
+                );
+            }
+        }
+    }
+    assert!(
+        refused_by_libxml2 > 200,
+        "only {refused_by_libxml2} refusals exercised"
+    );
 }

@@ -3,3 +3,4 @@
 //! Chapters are added as capabilities land.
 
 pub mod xades;
+pub mod xml;

@@ -117,10 +117,14 @@ pub fn canonicalize_to<W: Write + ?Sized>(
 ) -> Result<(), Error> {
     let mut excluded = vec![false; doc.len()];
     for &x in &set.excluded {
-        let Some(flag) = excluded.get_mut(x.index()) else {
+        if x.index() >= doc.len() {
             return Err(Error::NodeNotElement { node: x.index() });
-        };
-        *flag = true;
+        }
+        // Ids are pre-order: the subtree of `x` is the range x..end.
+        let end = (doc.subtree_end(x) as usize).min(doc.len());
+        if let Some(range) = excluded.get_mut(x.index()..end) {
+            range.fill(true);
+        }
     }
     let mut c = Canon {
         doc,
@@ -336,8 +340,18 @@ impl<'d> Canon<'d> {
         let Some(e) = doc.element(id) else {
             return Ok(());
         };
+        let candidates = self.candidates(id, e, apex);
+        for u in candidates
+            .iter()
+            .map(|c| c.1)
+            .chain(e.namespace_decls.iter().map(|d| d.uri.as_str()))
+        {
+            if !u.is_empty() && !has_scheme(u) {
+                return Err(Error::RelativeNamespaceUri { uri: u.to_owned() });
+            }
+        }
         let mut decls: Vec<(Option<&'d str>, &'d str)> = Vec::new();
-        for (p, u) in self.candidates(id, e, apex) {
+        for (p, u) in candidates {
             let current = self.rendered_value(p);
             let render = match p {
                 None => current.unwrap_or("") != u,
@@ -404,6 +418,16 @@ impl<'d> Canon<'d> {
         out.write_all(b">")?;
         Ok(())
     }
+}
+
+/// Whether `uri` starts with an RFC 3986 scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`).
+fn has_scheme(uri: &str) -> bool {
+    let Some((scheme, _)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 fn write_name<W: Write + ?Sized>(out: &mut W, open: &[u8], e: &Element) -> std::io::Result<()> {

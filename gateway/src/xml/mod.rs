@@ -223,11 +223,19 @@ pub enum Error {
         /// Where.
         position: u64,
     },
-    /// A [`NodeSet`] names a node that is not an element of this document.
-    #[error("node-set names node {node} which is not an element of this document")]
+    /// A [`NodeSet`] names a node that is not in this document, or an apex that is not an
+    /// element.
+    #[error("node-set names node {node}, which is not in this document or not an element")]
     NodeNotElement {
         /// The offending node index.
         node: usize,
+    },
+    /// A namespace declaration of the canonicalized node-set has a relative URI; the C14N
+    /// specifications leave their canonical form undefined, so it is refused (as libxml2 does).
+    #[error("relative namespace URI {uri:?} cannot be canonicalized")]
+    RelativeNamespaceUri {
+        /// The declared URI.
+        uri: String,
     },
     /// Writing the canonical form to the sink failed.
     #[error("writing canonical XML: {0}")]

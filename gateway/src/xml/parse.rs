@@ -39,6 +39,13 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
         Some(rest) => (3u64, rest),
         None => (0u64, input),
     };
+    if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        // quick-xml would silently drop a second one; U+FEFF is not whitespace.
+        return Err(Error::Structure {
+            reason: "text outside the root element (a second byte-order mark)",
+            position: base,
+        });
+    }
     let text = std::str::from_utf8(body).map_err(|e| Error::NotUtf8 {
         position: base + e.valid_up_to() as u64,
     })?;
@@ -96,6 +103,130 @@ fn split_qname(s: &str) -> Option<(Option<&str>, &str)> {
     }
 }
 
+/// One attribute (or XML-declaration pseudo-attribute) as written.
+struct RawAttr<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// Why the attribute list of a tag could not be split.
+enum SplitError {
+    /// Syntax error at this byte offset of the list.
+    Syntax(&'static str, usize),
+    /// More than the allowed number of attributes.
+    TooMany,
+}
+
+/// Splits the attribute list of a tag (everything after the name), strictly: whitespace
+/// before each attribute, `=` with optional whitespace, a quoted value.
+fn split_attributes(raw: &str, max: usize) -> Result<Vec<RawAttr<'_>>, SplitError> {
+    let b = raw.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let skip_ws = |mut i: usize| {
+        while b.get(i).copied().is_some_and(ws) {
+            i += 1;
+        }
+        i
+    };
+    let slice = |a: usize, z: usize| {
+        raw.get(a..z)
+            .ok_or(SplitError::Syntax("invalid byte offset", a))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let before = i;
+        i = skip_ws(i);
+        if i >= b.len() {
+            return Ok(out);
+        }
+        if i == before {
+            return Err(SplitError::Syntax(
+                "whitespace required before an attribute",
+                i,
+            ));
+        }
+        if out.len() >= max {
+            return Err(SplitError::TooMany);
+        }
+        let name_start = i;
+        while b.get(i).is_some_and(|&c| !ws(c) && c != b'=') {
+            i += 1;
+        }
+        let name = slice(name_start, i)?;
+        i = skip_ws(i);
+        if b.get(i) != Some(&b'=') {
+            return Err(SplitError::Syntax(
+                "'=' expected after an attribute name",
+                i,
+            ));
+        }
+        i = skip_ws(i + 1);
+        let quote = match b.get(i) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return Err(SplitError::Syntax("quoted attribute value expected", i)),
+        };
+        let value_start = i + 1;
+        let Some(len) = b
+            .get(value_start..)
+            .and_then(|r| r.iter().position(|&c| c == quote))
+        else {
+            return Err(SplitError::Syntax("unterminated attribute value", i));
+        };
+        let value = slice(value_start, value_start + len)?;
+        out.push(RawAttr { name, value });
+        i = value_start + len + 1;
+    }
+}
+
+/// Checks an XML declaration's content (between `<?` and `?>`): `xml`, `version`, then
+/// optionally `encoding` and `standalone`, in this order and nothing else.
+fn check_declaration(content: &str, pos: u64) -> Result<(), Error> {
+    let malformed = |reason: &str| Error::Malformed {
+        reason: format!("XML declaration: {reason}"),
+        position: pos,
+    };
+    let rest = content
+        .strip_prefix("xml")
+        .ok_or_else(|| malformed("'xml' expected"))?;
+    let attrs = split_attributes(rest, 3).map_err(|e| match e {
+        SplitError::Syntax(r, _) => malformed(r),
+        SplitError::TooMany => malformed("too many pseudo-attributes"),
+    })?;
+    let mut names = attrs.iter().map(|a| a.name);
+    if names.next() != Some("version") {
+        return Err(malformed("'version' must come first"));
+    }
+    let rest: Vec<&str> = names.collect();
+    if !matches!(
+        rest.as_slice(),
+        [] | ["encoding"] | ["standalone"] | ["encoding", "standalone"]
+    ) {
+        return Err(malformed(
+            "only 'encoding' then 'standalone' may follow 'version'",
+        ));
+    }
+    for a in &attrs {
+        match a.name {
+            "version" if a.value != "1.0" => {
+                return Err(Error::UnsupportedVersion {
+                    version: a.value.to_owned(),
+                });
+            }
+            "encoding" if !a.value.eq_ignore_ascii_case("UTF-8") => {
+                return Err(Error::UnsupportedEncoding {
+                    encoding: a.value.to_owned(),
+                });
+            }
+            "standalone" if a.value != "yes" && a.value != "no" => {
+                return Err(malformed("standalone must be 'yes' or 'no'"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn is_xml_space(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
@@ -144,26 +275,7 @@ impl<'l> Builder<'l> {
                             position: pos,
                         });
                     }
-                    let version = d.version().map_err(|e| Error::Malformed {
-                        reason: e.to_string(),
-                        position: pos,
-                    })?;
-                    if version.as_ref() != "1.0" {
-                        return Err(Error::UnsupportedVersion {
-                            version: version.into_owned(),
-                        });
-                    }
-                    if let Some(enc) = d.encoding() {
-                        let enc = enc.map_err(|e| Error::Malformed {
-                            reason: e.to_string(),
-                            position: pos,
-                        })?;
-                        if !enc.eq_ignore_ascii_case("UTF-8") {
-                            return Err(Error::UnsupportedEncoding {
-                                encoding: enc.into_owned(),
-                            });
-                        }
-                    }
+                    check_declaration(&d, pos)?;
                 }
                 Event::DocType(t) => {
                     return Err(if t.contains("<!ENTITY") {
@@ -297,12 +409,14 @@ impl<'l> Builder<'l> {
 
     /// Allocates a node as the last child of the current parent.
     fn push(&mut self, node: Node, pos: u64) -> Result<NodeId, Error> {
-        if self.slots.len() >= self.limits.max_nodes {
-            return Err(Error::LimitExceeded {
-                limit: Limit::Nodes,
-                max: self.limits.max_nodes,
-                position: pos,
-            });
+        let too_many = Error::LimitExceeded {
+            limit: Limit::Nodes,
+            max: self.limits.max_nodes,
+            position: pos,
+        };
+        // Ids (and their count) must fit in u32.
+        if self.slots.len() >= self.limits.max_nodes || self.slots.len() >= u32::MAX as usize {
+            return Err(too_many);
         }
         let id = NodeId(self.slots.len() as u32);
         let parent = self.parent();
@@ -385,21 +499,22 @@ impl<'l> Builder<'l> {
         let mut decls: Vec<NamespaceDecl> = Vec::new();
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        for a in attrs {
-            let a = a.map_err(|err| Error::Malformed {
-                reason: err.to_string(),
-                position: pos,
+        let raw =
+            split_attributes(e.attributes_raw(), self.limits.max_attributes).map_err(|err| {
+                match err {
+                    SplitError::Syntax(reason, at) => Error::Malformed {
+                        reason: reason.to_owned(),
+                        position: pos + 1 + qn.len() as u64 + at as u64,
+                    },
+                    SplitError::TooMany => Error::LimitExceeded {
+                        limit: Limit::Attributes,
+                        max: self.limits.max_attributes,
+                        position: pos,
+                    },
+                }
             })?;
-            if decls.len() + raw_attrs.len() >= self.limits.max_attributes {
-                return Err(Error::LimitExceeded {
-                    limit: Limit::Attributes,
-                    max: self.limits.max_attributes,
-                    position: pos,
-                });
-            }
-            let key = a.key.into_inner();
+        for a in raw {
+            let key = a.name;
             self.check_name_len(key, pos)?;
             if !seen.insert(key.to_owned()) {
                 return Err(Error::DuplicateAttribute {
@@ -407,7 +522,7 @@ impl<'l> Builder<'l> {
                     position: pos,
                 });
             }
-            let value = normalize_attribute(&a.value).map_err(|(e, _)| ref_error(e, pos))?;
+            let value = normalize_attribute(a.value).map_err(|(e, _)| ref_error(e, pos))?;
             let illegal = || Error::IllegalNamespaceDeclaration {
                 declaration: format!("{key}=\"{value}\""),
                 position: pos,
@@ -540,5 +655,74 @@ fn ref_error(e: RefError, pos: u64) -> Error {
             reason: "'<' in an attribute value".to_owned(),
             position: pos,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{Method, NodeSet, canonicalize};
+
+    fn c14n(input: &[u8]) -> String {
+        let doc = parse(input).unwrap();
+        String::from_utf8(
+            canonicalize(
+                &doc,
+                &NodeSet::whole_document(),
+                &Method::exclusive().comments(true),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn edge_cases_of_the_prolog() {
+        assert_eq!(
+            c14n(b"<?xml-stylesheet href=\"a\"?><r/>"),
+            "<?xml-stylesheet href=\"a\"?>\n<r></r>"
+        );
+        assert_eq!(c14n(b"\xEF\xBB\xBF<?xml version='1.0'?><r/>"), "<r></r>");
+        assert_eq!(c14n(b"<r/>\n \t"), "<r></r>");
+        assert_eq!(c14n(b"<r><!----></r>"), "<r><!----></r>");
+        assert!(matches!(
+            parse(b"\xEF\xBB\xBF\xEF\xBB\xBF<r/>"),
+            Err(Error::Structure { position: 3, .. })
+        ));
+        assert!(matches!(
+            parse(b" <?xml version='1.0'?><r/>"),
+            Err(Error::Structure { position: 1, .. })
+        ));
+        assert!(matches!(
+            parse(b"\xFF\xFE<\0r\0/\0>\0"),
+            Err(Error::UnsupportedEncoding { .. })
+        ));
+    }
+
+    #[test]
+    fn attribute_lists_are_split_strictly() {
+        let ok = split_attributes(" a = \"1\"\tb='2' ", 10).ok().unwrap();
+        let pairs: Vec<(&str, &str)> = ok.iter().map(|a| (a.name, a.value)).collect();
+        assert_eq!(pairs, vec![("a", "1"), ("b", "2")]);
+        assert!(matches!(
+            split_attributes(" a=\"1\"b=\"2\"", 10),
+            Err(SplitError::Syntax(_, 6))
+        ));
+        assert!(matches!(
+            split_attributes(" a", 10),
+            Err(SplitError::Syntax(_, 2))
+        ));
+        assert!(matches!(
+            split_attributes(" a=1", 10),
+            Err(SplitError::Syntax(_, 3))
+        ));
+        assert!(matches!(
+            split_attributes(" a=\"1", 10),
+            Err(SplitError::Syntax(_, 3))
+        ));
+        assert!(matches!(
+            split_attributes(" a='1' b='2'", 1),
+            Err(SplitError::TooMany)
+        ));
     }
 }
