@@ -18,11 +18,14 @@ pub enum KeyKind {
 }
 
 enum Inner {
-    Rsa(RsaKeyPair),
-    Ec {
-        asn1: EcdsaKeyPair,
-        fixed: EcdsaKeyPair,
-    },
+    Rsa(Box<RsaKeyPair>),
+    Ec(Box<EcPair>),
+}
+
+/// The same P-256 key prepared for both signature encodings.
+struct EcPair {
+    asn1: EcdsaKeyPair,
+    fixed: EcdsaKeyPair,
 }
 
 /// A private key able to sign with SHA-256, loaded from PKCS#8.
@@ -51,7 +54,7 @@ impl SigningKey {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
         let rng = SystemRandom::new();
         let inner = match RsaKeyPair::from_pkcs8(der) {
-            Ok(k) => Inner::Rsa(k),
+            Ok(k) => Inner::Rsa(Box::new(k)),
             Err(rsa_err) => {
                 let asn1 =
                     EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der, &rng)
@@ -66,7 +69,7 @@ impl SigningKey {
                     &rng,
                 )
                 .map_err(|e| Error::KeyRejected(e.to_string()))?;
-                Inner::Ec { asn1, fixed }
+                Inner::Ec(Box::new(EcPair { asn1, fixed }))
             }
         };
         Ok(Self { inner, rng })
@@ -76,7 +79,7 @@ impl SigningKey {
     pub fn kind(&self) -> KeyKind {
         match self.inner {
             Inner::Rsa(_) => KeyKind::Rsa,
-            Inner::Ec { .. } => KeyKind::EcdsaP256,
+            Inner::Ec(_) => KeyKind::EcdsaP256,
         }
     }
 
@@ -84,7 +87,7 @@ impl SigningKey {
     pub fn signature_algorithm(&self) -> SignatureAlgorithm {
         match self.inner {
             Inner::Rsa(_) => SignatureAlgorithm::RsaPkcs1(DigestAlgorithm::Sha256),
-            Inner::Ec { .. } => SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256),
+            Inner::Ec(_) => SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256),
         }
     }
 
@@ -104,7 +107,7 @@ impl SigningKey {
     pub fn xmldsig_uri(&self) -> &'static str {
         match self.inner {
             Inner::Rsa(_) => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            Inner::Ec { .. } => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            Inner::Ec(_) => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
         }
     }
 
@@ -113,7 +116,7 @@ impl SigningKey {
     pub fn public_key_bytes(&self) -> &[u8] {
         match &self.inner {
             Inner::Rsa(k) => k.public_key().as_ref(),
-            Inner::Ec { asn1, .. } => asn1.public_key().as_ref(),
+            Inner::Ec(p) => p.asn1.public_key().as_ref(),
         }
     }
 
@@ -137,7 +140,8 @@ impl SigningKey {
                     .map_err(|_| Error::SignFailed)?;
                 Ok(sig)
             }
-            Inner::Ec { asn1, .. } => asn1
+            Inner::Ec(p) => p
+                .asn1
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| Error::SignFailed),
@@ -149,7 +153,8 @@ impl SigningKey {
     pub fn sign_xmldsig(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         match &self.inner {
             Inner::Rsa(_) => self.sign(message),
-            Inner::Ec { fixed, .. } => fixed
+            Inner::Ec(p) => p
+                .fixed
                 .sign(&self.rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| Error::SignFailed),

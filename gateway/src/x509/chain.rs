@@ -409,3 +409,83 @@ fn rfc822_matches(name: &str, base: &str) -> bool {
         host == base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x509::load_pem;
+    use time::macros::datetime;
+
+    fn cert(name: &str) -> Certificate {
+        let path = format!("{}/../tests/pki/{name}", env!("CARGO_MANIFEST_DIR"));
+        load_pem(&std::fs::read(path).expect("test PKI file"))
+            .expect("pem")
+            .remove(0)
+    }
+
+    const AT: OffsetDateTime = datetime!(2030-01-01 00:00 UTC);
+
+    #[test]
+    fn test_pki_paths_and_usages() {
+        let (roots, cas) = ([cert("root-ca.pem")], [cert("provider-ca.pem")]);
+        let v = verify_chain(
+            &cert("pec-rsa.pem"),
+            &cas,
+            &roots,
+            AT,
+            Usage::EmailProtection,
+        );
+        assert!(v.trusted, "{v:?}");
+        assert_eq!(v.path.len(), 3);
+        // The TSA is good for time-stamping only.
+        let tsa = cert("tsa.pem");
+        assert!(verify_chain(&tsa, &cas, &roots, AT, Usage::TimeStamping).trusted);
+        assert!(!verify_chain(&tsa, &cas, &roots, AT, Usage::EmailProtection).trusted);
+        assert!(!verify_chain(&cert("pec-rsa.pem"), &cas, &roots, AT, Usage::TimeStamping).trusted);
+        // Before the certificates' validity.
+        let early = verify_chain(
+            &cert("pec-rsa.pem"),
+            &cas,
+            &roots,
+            datetime!(2020-01-01 0:00 UTC),
+            Usage::Any,
+        );
+        assert!(
+            !early.trusted
+                && early
+                    .reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("not valid at")
+        );
+        // Rogue signer, no anchors, and a leaf acting as a CA.
+        assert!(!verify_chain(&cert("rogue.pem"), &cas, &roots, AT, Usage::Any).trusted);
+        assert!(!verify_chain(&cert("pec-rsa.pem"), &cas, &[], AT, Usage::Any).trusted);
+        let fake = verify_chain(
+            &cert("pec-rsa.pem"),
+            &[],
+            &[cert("pec-ec.pem")],
+            AT,
+            Usage::Any,
+        );
+        assert!(!fake.trusted);
+    }
+
+    #[test]
+    fn rfc822_constraints() {
+        assert!(rfc822_matches(
+            "posta-certificata@sicurezzapostale.it",
+            "sicurezzapostale.it"
+        ));
+        assert!(!rfc822_matches(
+            "a@pro.sicurezzapostale.it",
+            "sicurezzapostale.it"
+        ));
+        assert!(rfc822_matches(
+            "a@pro.sicurezzapostale.it",
+            ".sicurezzapostale.it"
+        ));
+        assert!(rfc822_matches("A@X.IT", "a@x.it"));
+        assert!(!rfc822_matches("no-at-sign", "x.it"));
+    }
+}

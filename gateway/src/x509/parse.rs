@@ -9,7 +9,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// A parsed certificate. The DER is kept: it is what gets hashed, pinned and sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Certificate {
     der: Vec<u8>,
     /// Subject DN, RFC 4514-style `attr=value` pairs in the certificate's encoding order
@@ -35,10 +35,26 @@ pub struct Certificate {
     pub email_sans: Vec<String>,
     /// Extended key usages as dotted OIDs; empty when the extension is absent.
     pub ekus: Vec<String>,
+    /// certificatePolicies policy identifiers as dotted OIDs (e.g. `1.3.76.16.3.1.1` for PEC
+    /// provider certificates issued under AgID CA1).
+    pub policies: Vec<String>,
     /// subjectKeyIdentifier, when present.
     pub subject_key_id: Option<Vec<u8>>,
     /// basicConstraints cA.
     pub is_ca: bool,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
+            .field("serial", &self.serial_hex())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("sha256", &self.fingerprint_hex())
+            .finish_non_exhaustive()
+    }
 }
 
 fn to_time(t: x509_parser::time::ASN1Time) -> Result<OffsetDateTime, Error> {
@@ -96,9 +112,14 @@ impl Certificate {
             ekus.extend(e.other.iter().map(|o| o.to_id_string()));
         }
         let mut subject_key_id = None;
+        let mut policies = Vec::new();
         for ext in c.extensions() {
-            if let ParsedExtension::SubjectKeyIdentifier(k) = ext.parsed_extension() {
-                subject_key_id = Some(k.0.to_vec());
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
+                ParsedExtension::CertificatePolicies(p) => {
+                    policies.extend(p.iter().map(|i| i.policy_id.to_id_string()));
+                }
+                _ => {}
             }
         }
         let is_ca = c
@@ -118,6 +139,7 @@ impl Certificate {
             spki_der: c.public_key().raw.to_vec(),
             email_sans,
             ekus,
+            policies,
             subject_key_id,
             is_ca,
             fingerprint_sha256,

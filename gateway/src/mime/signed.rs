@@ -1,0 +1,140 @@
+//! Locating the signed entity and the signature of an S/MIME message.
+
+use super::Error;
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// What the top level of a message is, for S/MIME.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Located {
+    /// `multipart/signed`: the first part exactly as signed, and the decoded signature part.
+    Detached {
+        /// The first body part's bytes (headers and body), exactly as in the input.
+        content: Vec<u8>,
+        /// The second part, transfer-decoded (the DER/BER CMS).
+        signature: Vec<u8>,
+        /// The `protocol` parameter, lower-cased (`application/pkcs7-signature`...).
+        protocol: String,
+        /// The `micalg` parameter, as written, when present.
+        micalg: Option<String>,
+        /// The second part's media type, lower-cased.
+        signature_type: String,
+    },
+    /// `application/(x-)pkcs7-mime` (signed-data or unspecified smime-type): the decoded CMS.
+    Opaque {
+        /// The decoded body.
+        der: Vec<u8>,
+        /// The `smime-type` parameter, lower-cased, when present.
+        smime_type: Option<String>,
+    },
+    /// Anything else: not signed at the top level.
+    Unsigned {
+        /// The top-level media type, lower-cased (`text/plain` when absent).
+        media_type: String,
+    },
+}
+
+/// Locates the S/MIME structure of `message` (already in canonical CRLF form, see
+/// [`super::canonicalize`]).
+pub fn locate(message: &[u8]) -> Result<Located, Error> {
+    let parsed = MessageParser::default()
+        .parse(message)
+        .ok_or_else(|| Error::NotMime("no header section could be parsed".into()))?;
+    let root = parsed.root_part();
+    let (ctype, subtype) = match root.content_type() {
+        Some(ct) => (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        ),
+        None => ("text".to_string(), "plain".to_string()),
+    };
+    let param = |name: &str| {
+        root.content_type()
+            .and_then(|ct| ct.attribute(name))
+            .map(|v| v.trim().to_string())
+    };
+    match (ctype.as_str(), subtype.as_str()) {
+        ("multipart", "signed") => {
+            let ids = root.sub_parts().unwrap_or(&[]);
+            let first = ids
+                .first()
+                .and_then(|id| parsed.part(*id))
+                .ok_or_else(|| Error::SignedStructure("no body parts".into()))?;
+            let second = ids.get(1).and_then(|id| parsed.part(*id)).ok_or_else(|| {
+                Error::SignedStructure("signature part missing (one body part only)".into())
+            })?;
+            let (start, end) = (
+                first.raw_header_offset() as usize,
+                first.raw_end_offset() as usize,
+            );
+            let content = message
+                .get(start..end)
+                .ok_or_else(|| {
+                    Error::SignedStructure("first part offsets outside the message".into())
+                })?
+                .to_vec();
+            let signature_type = second
+                .content_type()
+                .map(|ct| {
+                    format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
+                })
+                .unwrap_or_default();
+            Ok(Located::Detached {
+                content,
+                signature: second.contents().to_vec(),
+                protocol: param("protocol").unwrap_or_default().to_ascii_lowercase(),
+                micalg: param("micalg"),
+                signature_type,
+            })
+        }
+        ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => Ok(Located::Opaque {
+            der: root.contents().to_vec(),
+            smime_type: param("smime-type").map(|s| s.to_ascii_lowercase()),
+        }),
+        _ => Ok(Located::Unsigned {
+            media_type: format!("{ctype}/{subtype}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNED: &[u8] = b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"b\"\r\n\r\npreamble\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n";
+
+    #[test]
+    fn first_part_is_sliced_exactly_and_signature_decoded() {
+        match locate(SIGNED).expect("locate") {
+            Located::Detached {
+                content,
+                signature,
+                protocol,
+                micalg,
+                ..
+            } => {
+                assert_eq!(content, b"Content-Type: text/plain\r\n\r\nhello");
+                assert_eq!(signature, [0, 1, 2]);
+                assert_eq!(protocol, "application/pkcs7-signature");
+                assert_eq!(micalg.as_deref(), Some("sha-256"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn single_part_signed_is_a_structure_error() {
+        let m = b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
+        assert!(matches!(locate(m), Err(Error::SignedStructure(_))));
+    }
+
+    #[test]
+    fn plain_message_is_unsigned() {
+        let m = b"Subject: x\r\nContent-Type: text/plain\r\n\r\nhi\r\n";
+        assert_eq!(
+            locate(m).expect("locate"),
+            Located::Unsigned {
+                media_type: "text/plain".into()
+            }
+        );
+    }
+}
