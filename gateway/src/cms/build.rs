@@ -88,6 +88,19 @@ pub fn sign(
     chain: &[Certificate],
     signing_time: Option<OffsetDateTime>,
 ) -> Result<Vec<u8>, Error> {
+    sign_with(content, key, signer, chain, signing_time, true)
+}
+
+/// [`sign`], choosing whether the `certificates` field is present: an RFC 3161 token answering
+/// a request with `certReq` FALSE must not carry it (RFC 3161 §2.4.1).
+pub fn sign_with(
+    content: Content<'_>,
+    key: &SigningKey,
+    signer: &Certificate,
+    chain: &[Certificate],
+    signing_time: Option<OffsetDateTime>,
+    carry_certificates: bool,
+) -> Result<Vec<u8>, Error> {
     if !key.matches_spki(&signer.spki_der) {
         return Err(Error::KeyMismatch(signer.subject.clone()));
     }
@@ -165,7 +178,7 @@ pub fn sign(
             econtent_type: content_type,
             econtent,
         },
-        certificates: Some(CertificateSet(certs)),
+        certificates: carry_certificates.then_some(CertificateSet(certs)),
         crls: None,
         signer_infos: SignerInfos(SetOfVec::try_from(vec![si]).map_err(enc)?),
     };

@@ -2,5 +2,6 @@
 //!
 //! Chapters are added as capabilities land.
 
+pub mod tsp;
 pub mod xades;
 pub mod xml;

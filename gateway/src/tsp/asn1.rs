@@ -4,7 +4,7 @@
 //! Status values and failure bits are kept as received (open values); the typed views are
 //! [`PkiStatus`] and [`FailureInfo`].
 
-use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString};
+use der::asn1::{BitString, Int, ObjectIdentifier, OctetString};
 use der::{Any, DecodeValue, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::Extensions;
@@ -358,17 +358,6 @@ impl EncodeValue for GenTime {
 
     fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
         writer.write(self.raw.as_bytes())
-    }
-}
-
-impl From<GeneralizedTime> for GenTime {
-    fn from(g: GeneralizedTime) -> Self {
-        let secs = g.to_unix_duration().as_secs();
-        // A `GeneralizedTime` is always within the range `from_unix_seconds` accepts.
-        Self::from_unix_seconds(i64::try_from(secs).unwrap_or(0)).unwrap_or(Self {
-            raw: "19700101000000Z".into(),
-            at: time::OffsetDateTime::UNIX_EPOCH,
-        })
     }
 }
 

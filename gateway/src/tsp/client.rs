@@ -282,6 +282,104 @@ mod tests {
         ));
     }
 
+    /// A loopback peer answering every connection with `answer` (or nothing when `None`),
+    /// counting connections.
+    async fn peer(
+        answer: Option<&'static str>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/tsa", listener.local_addr().expect("addr"));
+        let hits = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    match answer {
+                        Some(a) => {
+                            let _ = s.write_all(a.as_bytes()).await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(30)).await,
+                    }
+                });
+            }
+        });
+        (url, hits)
+    }
+
+    fn quick(attempts: u32) -> ClientOptions {
+        ClientOptions {
+            read_timeout: Duration::from_millis(300),
+            retry: Retry {
+                attempts,
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(20),
+            },
+            ..ClientOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_client_errors_are_not() {
+        use std::sync::atomic::Ordering;
+        let (url, hits) = peer(Some(
+            "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        ))
+        .await;
+        let e = post(&url, b"q", &quick(3)).await.expect_err("503");
+        assert!(
+            matches!(e, Error::Unreachable { attempts: 3, ref last, .. } if last.contains("503")),
+            "{e}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+
+        let (url, hits) = peer(Some(
+            "HTTP/1.1 400 Bad\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        ))
+        .await;
+        let e = post(&url, b"q", &quick(3)).await.expect_err("400");
+        assert!(matches!(e, Error::HttpStatus { status: 400, .. }), "{e}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        let (url, hits) = peer(Some(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
+        ))
+        .await;
+        let e = post(&url, b"q", &quick(3)).await.expect_err("text/html");
+        assert!(matches!(e, Error::ContentType { .. }), "{e}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        let (url, _) = peer(Some(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/timestamp-reply\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc",
+        ))
+        .await;
+        assert_eq!(post(&url, b"q", &quick(1)).await.expect("200"), b"abc");
+    }
+
+    #[tokio::test]
+    async fn a_silent_tsa_times_out_on_every_attempt() {
+        use std::sync::atomic::Ordering;
+        let (url, hits) = peer(None).await;
+        let start = std::time::Instant::now();
+        let e = post(&url, b"q", &quick(2)).await.expect_err("silent");
+        assert!(
+            matches!(e, Error::Unreachable { attempts: 2, ref last, .. } if last.contains("in time")),
+            "{e}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
     #[tokio::test]
     async fn down_tsa_fails_after_bounded_retries() {
         // Bind then drop a listener: the port is (very likely) closed afterwards.

@@ -10,7 +10,6 @@ use der::{Any, Decode, Encode, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
@@ -18,11 +17,9 @@ use x509_cert::name::Name;
 use x509_cert::time::{Time, Validity};
 
 use super::asn1::{
-    Accuracy, EssCertIdV2, FailureInfo, GenTime, IssuerSerial, PkiStatusInfo, SigningCertificateV2,
-    TimeStampReq, TimeStampResp, TstInfo,
+    Accuracy, FailureInfo, GenTime, PkiStatusInfo, TimeStampReq, TimeStampResp, TstInfo,
 };
-use super::signed::{self, SignerSpec};
-use super::{Error, HashAlg, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO, ID_KP_TIME_STAMPING};
+use super::{Error, HashAlg, ID_CT_TST_INFO, ID_KP_TIME_STAMPING};
 use crate::crypto::SigningKey;
 
 /// The development TSA's policy OID. It names "Ponte development TSA, no assurance at all".
@@ -40,8 +37,7 @@ pub const DEV_SUBJECT: &str =
 /// A time-stamping unit: a key, its certificate, and the policy it stamps under.
 pub struct Tsu {
     key: SigningKey,
-    cert: Certificate,
-    cert_der: Vec<u8>,
+    cert: crate::x509::Certificate,
     policy: ObjectIdentifier,
     accuracy: Accuracy,
     accepted: Vec<HashAlg>,
@@ -50,10 +46,7 @@ pub struct Tsu {
 impl std::fmt::Debug for Tsu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tsu")
-            .field(
-                "subject",
-                &self.cert.tbs_certificate().subject().to_string(),
-            )
+            .field("subject", &self.cert.subject)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -77,19 +70,14 @@ impl Tsu {
     /// A TSU from a PKCS#8 key and its certificate (DER). The key must match the certificate.
     pub fn new(pkcs8: &[u8], cert_der: &[u8], policy: ObjectIdentifier) -> Result<Self, Error> {
         let key = SigningKey::from_pkcs8_der(pkcs8).map_err(|e| Error::Key(e.to_string()))?;
-        let cert = Certificate::from_der(cert_der).map_err(Error::der("TSA certificate"))?;
-        let spki = cert
-            .tbs_certificate()
-            .subject_public_key_info()
-            .to_der()
-            .map_err(Error::der("TSA certificate"))?;
-        if !key.matches_spki(&spki) {
+        let cert = crate::x509::Certificate::from_der(cert_der)
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+        if !key.matches_spki(&cert.spki_der) {
             return Err(Error::Key("the key does not match the certificate".into()));
         }
         Ok(Self {
             key,
             cert,
-            cert_der: cert_der.to_vec(),
             policy,
             accuracy: Accuracy {
                 seconds: Some(1),
@@ -102,7 +90,7 @@ impl Tsu {
 
     /// The certificate (DER).
     pub fn cert_der(&self) -> &[u8] {
-        &self.cert_der
+        self.cert.der()
     }
 
     /// The policy stamped into tokens.
@@ -186,36 +174,20 @@ impl Tsu {
             extensions: None,
         };
         let econtent = tst.to_der().map_err(Error::der("TSTInfo"))?;
-        let tbs = self.cert.tbs_certificate();
-        let ess = SigningCertificateV2 {
-            certs: vec![EssCertIdV2 {
-                hash_algorithm: None, // DEFAULT SHA-256
-                cert_hash: OctetString::new(crate::crypto::digest(HashAlg::Sha256, &self.cert_der))
-                    .map_err(Error::der("ESSCertIDv2"))?,
-                issuer_serial: Some(IssuerSerial {
-                    issuer: vec![GeneralName::DirectoryName(tbs.issuer().clone())],
-                    serial_number: Int::new(tbs.serial_number().as_bytes())
-                        .map_err(Error::der("ESSCertIDv2"))?,
-                }),
-            }],
-            policies: None,
+        // SHA-256, contentType + messageDigest + signingCertificateV2 (ESSCertIDv2 with
+        // issuerSerial); no signingTime (genTime is the time); the certificate only on certReq.
+        let content = crate::cms::Content::Encapsulated {
+            content_type: ID_CT_TST_INFO,
+            data: &econtent,
         };
-        let ess = Any::encode_from(&ess).map_err(Error::der("signingCertificateV2"))?;
-        let sign = |tbs: &[u8]| self.key.sign(tbs).map_err(|e| Error::Key(e.to_string()));
-        let spec = SignerSpec {
-            cert: &self.cert,
-            cert_der: &self.cert_der,
-            digest: HashAlg::Sha256,
-            signature_algorithm: signature_algorithm_id(&self.key)?,
-            sign: &sign,
-        };
-        signed::assemble(
-            ID_CT_TST_INFO,
-            &econtent,
-            vec![signed::attribute(ID_AA_SIGNING_CERTIFICATE_V2, ess)?],
-            &spec,
+        Ok(crate::cms::build::sign_with(
+            content,
+            &self.key,
+            &self.cert,
+            &[],
+            None,
             req.cert_req,
-        )
+        )?)
     }
 }
 
@@ -426,6 +398,35 @@ mod tests {
         other.imprint = Imprint::sha256(b"hellO");
         let v = verify_response(&resp, &other, &VerifyOptions::default()).expect("verify");
         assert_eq!(v.invalid, Some(Invalid::ImprintMismatch));
+    }
+
+    #[test]
+    fn without_cert_req_the_certificate_is_left_out() {
+        let tsu = tsu();
+        let now = time::macros::datetime!(2026-11-24 12:30:05 UTC);
+        let opts = RequestOptions {
+            cert_req: false,
+            ..RequestOptions::default()
+        };
+        let req = TimeStampRequest::new(Imprint::sha256(b"z"), &opts).expect("req");
+        let (resp, _) = tsu
+            .answer(&req.to_der().expect("der"), now, || Ok(2))
+            .expect("answer");
+        let token = crate::tsp::verify::token_of_response(&resp).expect("token");
+        assert!(
+            crate::cms::parse(&token)
+                .expect("cms")
+                .certificates
+                .is_empty()
+        );
+        let v = verify_response(&resp, &req.expected(), &VerifyOptions::default()).expect("verify");
+        assert_eq!(v.invalid, Some(Invalid::SignerCertificateMissing));
+        let given = VerifyOptions {
+            extra_certs: vec![crate::x509::Certificate::from_der(tsu.cert_der()).expect("cert")],
+            ..VerifyOptions::default()
+        };
+        let v = verify_response(&resp, &req.expected(), &given).expect("verify");
+        assert_eq!(v.invalid, None);
     }
 
     #[test]

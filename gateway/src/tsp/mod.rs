@@ -9,16 +9,14 @@
 //! - [`server`]: the development TSA over hyper (`ponte tsa serve`), NOT qualified.
 //! - [`timestamp`]: the one call for callers: request, fetch, verify imprint and nonce.
 //!
-//! The CMS pieces needed here (parsing a `SignedData` token and checking its one signer;
-//! assembling one) live behind the small seam in [`signed`] until the crate's `cms` module
-//! offers them.
+//! CMS parsing, signer verification and assembly are the crate's [`crate::cms`]; certificate
+//! paths are [`crate::x509::verify_chain`] with the timeStamping usage.
 
 pub mod asn1;
 pub mod client;
 pub mod issue;
 pub mod request;
 pub mod server;
-pub mod signed;
 pub mod verify;
 
 use const_oid::ObjectIdentifier;
@@ -75,9 +73,9 @@ pub enum Error {
         /// What `der` said.
         source: der::Error,
     },
-    /// The token is a CMS `ContentInfo` of another type than SignedData.
-    #[error("the token is not a CMS SignedData (content type {0})")]
-    NotSignedData(ObjectIdentifier),
+    /// The token is not a readable CMS `SignedData`.
+    #[error("token: {0}")]
+    Cms(#[from] crate::cms::Error),
     /// The SignedData does not encapsulate a `TSTInfo`.
     #[error("the SignedData encapsulates {0}, not id-ct-TSTInfo")]
     NotTstInfo(ObjectIdentifier),

@@ -265,7 +265,9 @@ pub async fn serve(
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
+                // E.g. out of file descriptors: say so, and do not spin.
                 log(format!("accept: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };

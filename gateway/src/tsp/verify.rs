@@ -4,8 +4,9 @@
 //! 1. the response status is granted (when a `TimeStampResp` is given);
 //! 2. the token is a `SignedData` with one signer, whose certificate is in the token (or
 //!    given by the caller);
-//! 3. signed attributes: contentType is id-ct-TSTInfo, messageDigest equals the digest of
-//!    the exact eContent bytes, and the signature over them verifies (ring);
+//! 3. the CMS signature (through [`crate::cms::verify`]): contentType is the eContentType
+//!    (id-ct-TSTInfo), messageDigest equals the digest of the exact eContent bytes, and the
+//!    signature over the signed attributes as received verifies;
 //! 4. ESS `signingCertificateV2` (or the SHA-1 `signingCertificate`) designates that
 //!    certificate (hash, and issuer/serial when present);
 //! 5. the TSU certificate has an extendedKeyUsage extension, critical, with only
@@ -18,12 +19,9 @@
 //! reads the TSU certificate's qcStatements for esi4-qtstStatement-1; it says what the
 //! certificate claims, not whether the TSA is on a trusted list.
 
-use crate::crypto::SignatureAlgorithm;
-use crate::crypto::verify::SignatureFailure;
 use crate::x509::{Certificate as X509Certificate, Usage};
 use der::asn1::{Int, ObjectIdentifier};
 use der::{Any, Decode, Encode, Sequence};
-use x509_cert::Certificate;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
 use super::asn1::{
@@ -31,12 +29,10 @@ use super::asn1::{
     TimeStampResp, TstInfo,
 };
 use super::request::Imprint;
-use super::signed::{self, CertEntry};
 use super::{
     Error, HashAlg, ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO,
     ID_ETSI_TSTS_EU_Q_COMPLIANCE, ID_KP_TIME_STAMPING, ID_PE_QC_STATEMENTS,
 };
-use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST};
 
 /// What the token must cover.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -63,7 +59,7 @@ pub struct VerifyOptions {
 #[non_exhaustive]
 pub enum Invalid {
     /// The TSA did not grant the request.
-    #[error("the TSA did not grant the request: {status}")]
+    #[error("the TSA did not grant the request: {status}{}", super::fmt_failures(.failure))]
     NotGranted {
         /// The status.
         status: PkiStatus,
@@ -79,24 +75,16 @@ pub enum Invalid {
     /// The signer's certificate is neither in the token nor given.
     #[error("the TSU certificate is not in the token")]
     SignerCertificateMissing,
-    /// The signer has no signed attributes.
+    /// The signer has no signed attributes (RFC 3161 tokens must have them).
     #[error("the signer has no signed attributes")]
     SignedAttributesMissing,
-    /// The contentType attribute is missing, repeated, or not id-ct-TSTInfo.
-    #[error("the contentType signed attribute is missing or is not id-ct-TSTInfo")]
-    ContentTypeAttribute,
-    /// The messageDigest attribute is missing or repeated.
-    #[error("the messageDigest signed attribute is missing or repeated")]
-    MessageDigestMissing,
-    /// The messageDigest attribute does not match the TSTInfo.
-    #[error("messageDigest does not match the TSTInfo")]
-    MessageDigestMismatch,
-    /// An algorithm of the signature is not supported.
+    /// The CMS signature does not verify: contentType or messageDigest attribute wrong or
+    /// missing, unsupported algorithm, or a bad signature (the CMS layer's reason).
+    #[error("CMS: {0}")]
+    Cms(String),
+    /// An algorithm the ESS attribute names is not supported.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
-    /// The TSU's signature does not verify.
-    #[error("the TSU signature does not verify")]
-    SignatureInvalid,
     /// Neither signingCertificateV2 nor signingCertificate is signed.
     #[error("no ESS signingCertificateV2/signingCertificate attribute")]
     SigningCertificateMissing,
@@ -201,28 +189,18 @@ pub fn parse_response(der: &[u8]) -> Result<TimeStampResp, Error> {
     TimeStampResp::from_der(der).map_err(Error::der("TimeStampResp"))
 }
 
-/// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`); which one is told by the
-/// first element (a `ContentInfo` starts with an OID).
+/// Verifies a `TimeStampResp` or a bare token (a `ContentInfo`, DER or BER): what reads as a
+/// `TimeStampResp` is one, anything else is taken as a token.
 pub fn verify(
     der: &[u8],
     expected: &Expected,
     opts: &VerifyOptions,
 ) -> Result<TokenVerdict, Error> {
-    if looks_like_content_info(der) {
-        verify_token(der, expected, opts)
-    } else {
+    if TimeStampResp::from_der(der).is_ok() {
         verify_response(der, expected, opts)
+    } else {
+        verify_token(der, expected, opts)
     }
-}
-
-fn looks_like_content_info(der: &[u8]) -> bool {
-    #[derive(Sequence)]
-    struct Head {
-        _oid: ObjectIdentifier,
-        #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-        _content: Any,
-    }
-    Head::from_der(der).is_ok()
 }
 
 /// Verifies a `TimeStampResp`: the status first, then its token.
@@ -267,24 +245,26 @@ pub fn token_of_response(der: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Reads a token's TSTInfo without verifying anything.
 pub fn read_tst_info(token: &[u8]) -> Result<TstInfo, Error> {
-    let parsed = signed::parse(token)?;
-    if parsed.econtent_type != ID_CT_TST_INFO {
-        return Err(Error::NotTstInfo(parsed.econtent_type));
-    }
-    TstInfo::from_der(&parsed.econtent).map_err(Error::der("TSTInfo"))
+    let sd = crate::cms::parse(token)?;
+    tst_of(&sd)
 }
 
-/// Verifies a bare token (DER `ContentInfo`).
+fn tst_of(sd: &crate::cms::SignedData) -> Result<TstInfo, Error> {
+    if sd.content_type != ID_CT_TST_INFO {
+        return Err(Error::NotTstInfo(sd.content_type));
+    }
+    let econtent = sd.content.as_deref().ok_or(Error::NoContent)?;
+    TstInfo::from_der(econtent).map_err(Error::der("TSTInfo"))
+}
+
+/// Verifies a bare token (DER or BER `ContentInfo`).
 pub fn verify_token(
     token: &[u8],
     expected: &Expected,
     opts: &VerifyOptions,
 ) -> Result<TokenVerdict, Error> {
-    let parsed = signed::parse(token)?;
-    if parsed.econtent_type != ID_CT_TST_INFO {
-        return Err(Error::NotTstInfo(parsed.econtent_type));
-    }
-    let tst = TstInfo::from_der(&parsed.econtent).map_err(Error::der("TSTInfo"))?;
+    let mut sd = crate::cms::parse(token)?;
+    let tst = tst_of(&sd)?;
     let info = TokenInfo {
         policy: tst.policy,
         serial: tst.serial_number.as_bytes().to_vec(),
@@ -297,38 +277,30 @@ pub fn verify_token(
         tst: tst.clone(),
     };
 
-    // Candidate certificates: the token's, then the caller's.
-    let mut certs: Vec<CertEntry> = parsed.certificates.clone();
+    // The token's certificates, then the caller's (a token for certReq FALSE has none).
+    let carried = sd.certificates.clone();
     for extra in opts.extra_certs.iter().chain(opts.anchors.iter()) {
-        if let Ok(cert) = Certificate::from_der(extra.der()) {
-            certs.push(CertEntry {
-                der: extra.der().to_vec(),
-                cert,
-            });
+        if !sd.certificates.iter().any(|c| c.der() == extra.der()) {
+            sd.certificates.push(extra.clone());
         }
     }
-    let signer = match parsed.signers.as_slice() {
-        [one] => Some(one),
+    let tsu_cert = match sd.signers.as_slice() {
+        [one] => crate::cms::verify::find_signer(&sd.certificates, &one.sid).cloned(),
         _ => None,
     };
-    let tsu_cert = signer.and_then(|s| {
-        certs
-            .iter()
-            .find(|c| signed::sid_matches(&s.info.sid, &c.cert))
+    let tsu = tsu_cert.as_ref().map(|c| TsuInfo {
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        der: c.der().to_vec(),
     });
-    let tsu = tsu_cert.map(|c| TsuInfo {
-        subject: c.cert.tbs_certificate().subject().to_string(),
-        issuer: c.cert.tbs_certificate().issuer().to_string(),
-        der: c.der.clone(),
-    });
-    let qualified = tsu_cert.is_some_and(|c| is_qualified(&c.cert));
+    let qualified = tsu_cert.as_ref().is_some_and(|c| is_qualified(c.der()));
 
-    let invalid = check(&parsed, &tst, signer, tsu_cert, expected).err();
+    let invalid = check(&sd, &tst, tsu_cert.as_ref(), expected).err();
 
-    let trusted = match tsu_cert {
+    let trusted = match &tsu_cert {
         Some(c) if !opts.anchors.is_empty() => {
             let at = opts.at.unwrap_or_else(|| tst.gen_time.instant());
-            Some(chain_trust(c, &parsed.certificates, opts, at))
+            Some(chain_trust(c, &carried, opts, at))
         }
         _ => None,
     };
@@ -342,71 +314,31 @@ pub fn verify_token(
 }
 
 fn check(
-    parsed: &signed::Parsed,
+    sd: &crate::cms::SignedData,
     tst: &TstInfo,
-    signer: Option<&signed::Signer>,
-    tsu: Option<&CertEntry>,
+    tsu: Option<&X509Certificate>,
     expected: &Expected,
 ) -> Result<(), Invalid> {
     if tst.version != 1 {
         return Err(Invalid::Version(tst.version));
     }
-    let signer = signer.ok_or(Invalid::SignerCount(parsed.signers.len()))?;
-    let tsu = tsu.ok_or(Invalid::SignerCertificateMissing)?;
-    let attrs_der = signer
-        .signed_attrs_der
-        .as_ref()
-        .ok_or(Invalid::SignedAttributesMissing)?;
-
-    let digest_oid = signer.info.digest_alg.oid;
-    let digest = HashAlg::from_oid(&digest_oid)
-        .ok_or_else(|| Invalid::UnsupportedAlgorithm(format!("digest {digest_oid}")))?;
-
-    // contentType: exactly one, equal to id-ct-TSTInfo.
-    let ct = signer.attr_values(ID_CONTENT_TYPE);
-    let ct_ok = signer.attr_count(ID_CONTENT_TYPE) == 1
-        && matches!(ct.as_slice(), [v] if v.decode_as::<ObjectIdentifier>().ok() == Some(ID_CT_TST_INFO));
-    if !ct_ok {
-        return Err(Invalid::ContentTypeAttribute);
-    }
-    // messageDigest: exactly one, equal to the digest of the exact eContent bytes.
-    let md = signer.attr_values(ID_MESSAGE_DIGEST);
-    let md = match md.as_slice() {
-        [v] if signer.attr_count(ID_MESSAGE_DIGEST) == 1 => v
-            .decode_as::<der::asn1::OctetString>()
-            .map_err(|_| Invalid::MessageDigestMissing)?,
-        _ => return Err(Invalid::MessageDigestMissing),
+    let signer = match sd.signers.as_slice() {
+        [one] => one,
+        other => return Err(Invalid::SignerCount(other.len())),
     };
-    if md.as_bytes() != crate::crypto::digest(digest, &parsed.econtent).as_slice() {
-        return Err(Invalid::MessageDigestMismatch);
+    let tsu = tsu.ok_or(Invalid::SignerCertificateMissing)?;
+    if signer.signed_attrs_der.is_none() {
+        return Err(Invalid::SignedAttributesMissing);
     }
-    let sig_oid = signer.info.signature_algorithm.oid;
-    let scheme = SignatureAlgorithm::from_oid(&sig_oid, Some(digest))
-        .ok_or_else(|| Invalid::UnsupportedAlgorithm(format!("signature {sig_oid}")))?;
-    let spki = tsu
-        .cert
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|e| Invalid::UnsupportedAlgorithm(format!("TSU public key: {e}")))?;
-    match crate::crypto::verify_signature(
-        &spki,
-        scheme,
-        attrs_der,
-        signer.info.signature.as_bytes(),
-    ) {
-        Ok(Ok(())) => {}
-        Ok(Err(SignatureFailure::Mismatch)) => return Err(Invalid::SignatureInvalid),
-        Ok(Err(other)) => return Err(Invalid::UnsupportedAlgorithm(other.to_string())),
-        Err(e) => {
-            return Err(Invalid::UnsupportedAlgorithm(format!(
-                "TSU public key: {e}"
-            )));
-        }
+    let cms = crate::cms::verify(sd, None);
+    if !cms.valid {
+        return Err(Invalid::Cms(
+            cms.reason.unwrap_or_else(|| "not valid".into()),
+        ));
     }
 
     check_ess(signer, tsu)?;
-    check_eku(&tsu.cert)?;
+    check_eku(tsu)?;
 
     // The imprint and the nonce.
     let got = &tst.message_imprint;
@@ -430,12 +362,11 @@ fn check(
     Ok(())
 }
 
-fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
-    let v2 = signer.attr_values(ID_AA_SIGNING_CERTIFICATE_V2);
-    let v1 = signer.attr_values(ID_AA_SIGNING_CERTIFICATE);
-    let (alg, hash, issuer_serial) = if let Some(v) = v2.first() {
-        let sc: SigningCertificateV2 = v
-            .decode_as()
+fn check_ess(signer: &crate::cms::SignerInfo, tsu: &X509Certificate) -> Result<(), Invalid> {
+    let v2 = signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE_V2);
+    let v1 = signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE);
+    let (alg, hash, issuer_serial) = if let Some(v) = v2 {
+        let sc = SigningCertificateV2::from_der(v)
             .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificateV2 unreadable"))?;
         let first = sc
             .certs
@@ -451,9 +382,8 @@ fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
             })?,
         };
         (alg, first.cert_hash, first.issuer_serial)
-    } else if let Some(v) = v1.first() {
-        let sc: SigningCertificate = v
-            .decode_as()
+    } else if let Some(v) = v1 {
+        let sc = SigningCertificate::from_der(v)
             .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificate unreadable"))?;
         let first = sc
             .certs
@@ -466,18 +396,18 @@ fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
     } else {
         return Err(Invalid::SigningCertificateMissing);
     };
-    if hash.as_bytes() != crate::crypto::digest(alg, &tsu.der).as_slice() {
+    if hash.as_bytes() != crate::crypto::digest(alg, tsu.der()).as_slice() {
         return Err(Invalid::SigningCertificateMismatch(
             "certificate hash differs",
         ));
     }
     if let Some(is) = issuer_serial {
-        let tbs = tsu.cert.tbs_certificate();
-        if is.serial_number.as_bytes() != tbs.serial_number().as_bytes() {
+        if is.serial_number.as_bytes() != tsu.serial.as_slice() {
             return Err(Invalid::SigningCertificateMismatch("serial number differs"));
         }
         let issuer_named = is.issuer.iter().any(|g| {
-            matches!(g, x509_cert::ext::pkix::name::GeneralName::DirectoryName(n) if n == tbs.issuer())
+            matches!(g, x509_cert::ext::pkix::name::GeneralName::DirectoryName(n)
+                if n.to_der().is_ok_and(|d| d == tsu.issuer_der))
         });
         if !issuer_named {
             return Err(Invalid::SigningCertificateMismatch("issuer differs"));
@@ -486,7 +416,10 @@ fn check_ess(signer: &signed::Signer, tsu: &CertEntry) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn check_eku(cert: &Certificate) -> Result<(), Invalid> {
+fn check_eku(tsu: &X509Certificate) -> Result<(), Invalid> {
+    // x509's model has the EKU list but not its criticality: read the extension here.
+    let cert = x509_cert::Certificate::from_der(tsu.der())
+        .map_err(|_| Invalid::NotTimeStampingCertificate)?;
     match cert.tbs_certificate().get_extension::<ExtendedKeyUsage>() {
         Ok(Some((critical, eku))) => {
             if !eku.0.contains(&ID_KP_TIME_STAMPING) {
@@ -511,8 +444,11 @@ struct QcStatement {
     _info: Option<Any>,
 }
 
-/// Whether the certificate's qcStatements extension carries esi4-qtstStatement-1.
-pub fn is_qualified(cert: &Certificate) -> bool {
+/// Whether the certificate (DER) has a qcStatements extension carrying esi4-qtstStatement-1.
+pub fn is_qualified(cert_der: &[u8]) -> bool {
+    let Ok(cert) = x509_cert::Certificate::from_der(cert_der) else {
+        return false;
+    };
     cert.tbs_certificate()
         .extensions()
         .into_iter()
@@ -524,28 +460,30 @@ pub fn is_qualified(cert: &Certificate) -> bool {
 }
 
 fn chain_trust(
-    tsu: &CertEntry,
-    token_certs: &[CertEntry],
+    leaf: &X509Certificate,
+    carried: &[X509Certificate],
     opts: &VerifyOptions,
     at: time::OffsetDateTime,
 ) -> Trust {
-    let leaf = match X509Certificate::from_der(&tsu.der) {
-        Ok(c) => c,
-        Err(e) => return Trust::NotTrusted(format!("TSU certificate unusable: {e}")),
-    };
-    let mut intermediates: Vec<X509Certificate> = token_certs
+    // The TSU certificate itself given as an anchor (a pinned self-signed TSU, like the
+    // development TSA's): trusted as given, at an instant inside its validity.
+    if opts.anchors.iter().any(|a| a.der() == leaf.der()) {
+        return if !leaf.is_valid_at(at) {
+            Trust::NotTrusted(format!("the pinned TSU certificate is not valid at {at}"))
+        } else if !leaf.allows_eku(&ID_KP_TIME_STAMPING.to_string()) {
+            Trust::NotTrusted("the pinned TSU certificate lacks the timeStamping EKU".into())
+        } else {
+            Trust::Trusted
+        };
+    }
+    let intermediates: Vec<X509Certificate> = carried
         .iter()
-        .filter(|c| c.der != tsu.der)
-        .filter_map(|c| X509Certificate::from_der(&c.der).ok())
+        .chain(opts.extra_certs.iter())
+        .filter(|c| c.der() != leaf.der())
+        .cloned()
         .collect();
-    intermediates.extend(opts.extra_certs.iter().cloned());
-    let verdict = crate::x509::verify_chain(
-        &leaf,
-        &intermediates,
-        &opts.anchors,
-        at,
-        Usage::TimeStamping,
-    );
+    let verdict =
+        crate::x509::verify_chain(leaf, &intermediates, &opts.anchors, at, Usage::TimeStamping);
     if verdict.trusted {
         Trust::Trusted
     } else {
