@@ -2,6 +2,7 @@
 //!
 //! Chapters are added as capabilities land.
 
+pub mod rem;
 pub mod tsp;
 pub mod xades;
 pub mod xml;
