@@ -469,7 +469,15 @@ fn xsw_catalogue(original: &str) -> Vec<(&'static str, String, &'static str)> {
         "only \"\" and #SignedProperties-Id",
     ));
 
-    // 15. An extra ds:Object carrying a forged evidence beside the qualifying properties.
+    // 15. The DataObjectFormat retargeted to no reference (refused structurally, before the
+    //     SignedProperties digest would fail).
+    v.push((
+        "DataObjectFormat retargeted",
+        original.replacen("ObjectReference=\"#r-", "ObjectReference=\"#x-", 1),
+        "ObjectReference",
+    ));
+
+    // 16. An extra ds:Object carrying a forged evidence beside the qualifying properties.
     v.push((
         "extra Object with forged content",
         original.replacen(
@@ -528,6 +536,26 @@ fn hostile_xml_is_unreadable_input() {
     let (code, v) = verify_json(&p, &[]);
     assert_eq!(code, 1);
     assert_eq!(v["signature"]["reason"], "no ds:Signature in the document");
+    // A bad --at is a usage error naming the value.
+    let out = run_ponte([
+        "evidence",
+        "verify",
+        p.to_str().expect("utf8"),
+        "--at",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--at \"yesterday\""));
+    // So is a missing trust file, named.
+    let out = run_ponte([
+        "evidence",
+        "verify",
+        p.to_str().expect("utf8"),
+        "--trust",
+        "/nonexistent/root.pem",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/root.pem"));
 }
 
 /// A kit evidence with its signature removed.
@@ -778,5 +806,43 @@ fn ponte_b_t_signatures_with_the_development_tsa() {
                 "{key}: xmlsec1 refuses Ponte's B-T signature"
             );
         }
+    }
+}
+
+#[test]
+fn evidence_built_from_the_model_signs_and_verifies() {
+    use ponte::rem::evidence::{EntityDetails, Event, EventReason, Evidence, Reason, UserDetails};
+    let mut ev = Evidence::new(
+        None,
+        "E-MODEL-1@rem.prova.test",
+        Event::SubmissionAcceptance,
+        time::macros::datetime!(2026-12-01 10:00:00 UTC),
+        EntityDetails::legal_name("Ponte Test REM"),
+        UserDetails::mailto("sender@rem.prova.test"),
+        vec![UserDetails::mailto("recipient@rem.altro.test")],
+    );
+    ev.reasons.push(EventReason::baseline(
+        Reason::MessageAccepted,
+        "Message accepted",
+    ));
+    let xml = ev.to_unsigned_xml().expect("serialize");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unsigned = write_tmp(dir.path(), "model.xml", &xml);
+    let out = dir.path().join("model-signed.xml");
+    sign(&unsigned, "rem-rsa", &out, None);
+    let trust = local_trust();
+    let refs: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let (code, v) = verify_json(&out, &refs);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["event"], "SubmissionAcceptance");
+    assert_eq!(v["evidence_id"], "E-MODEL-1@rem.prova.test");
+    assert_eq!(v["event_time"], "2026-12-01T10:00:00Z");
+    assert_eq!(v["reasons"][0]["code"], "RA01");
+    assert_eq!(v["reasons"][0]["text"], "Message accepted");
+    if have("xmlsec1") {
+        assert!(
+            xmlsec1_verifies(&out),
+            "xmlsec1 refuses the signed model evidence"
+        );
     }
 }

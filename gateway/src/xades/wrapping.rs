@@ -265,6 +265,23 @@ pub fn plan_references(doc: &Document, sig: &ParsedSignature) -> Result<Plans, I
     let document = document.ok_or(Invalid::ReferenceNotAllowed(
         "no reference covers the document (URI=\"\")".into(),
     ))?;
+    // A DataObjectFormat describes one of this signature's references, by its Id.
+    for (object_reference, _) in &qualifying.data_object_formats {
+        let Some(target) = object_reference else {
+            return Err(Invalid::NotXades(
+                "DataObjectFormat without ObjectReference".into(),
+            ));
+        };
+        let names_a_reference = sig.references.iter().any(|r| {
+            r.id.as_ref()
+                .is_some_and(|id| target.strip_prefix('#') == Some(id))
+        });
+        if !names_a_reference {
+            return Err(Invalid::NotXades(format!(
+                "DataObjectFormat ObjectReference {target:?} names no Reference of this signature"
+            )));
+        }
+    }
     let signed_properties = signed_properties.ok_or(Invalid::NotXades(
         "no reference covers SignedProperties".into(),
     ))?;
