@@ -846,3 +846,82 @@ fn evidence_built_from_the_model_signs_and_verifies() {
         );
     }
 }
+
+/// A copy of a Ponte signature with every computed value emptied: a template xmlsec1 fills.
+fn xmlsec1_template(signed: &str) -> String {
+    let si_start = signed.find("<ds:SignedInfo").expect("SignedInfo");
+    let si_end = signed.find("</ds:SignedInfo>").expect("end");
+    let mut si = String::new();
+    let mut rest = &signed[si_start..si_end];
+    while let Some(i) = rest.find("<ds:DigestValue>") {
+        let j = rest[i..].find("</ds:DigestValue>").expect("end") + i;
+        si.push_str(&rest[..i]);
+        si.push_str("<ds:DigestValue></ds:DigestValue>");
+        rest = &rest[j + "</ds:DigestValue>".len()..];
+    }
+    si.push_str(rest);
+    let mut t = format!("{}{si}{}", &signed[..si_start], &signed[si_end..]);
+    let sv = first_between(&t, "<ds:SignatureValue", "</ds:SignatureValue>").to_owned();
+    let open_end = sv.find('>').expect(">") + 1;
+    t = t.replacen(&sv, &sv[..open_end], 1);
+    let ki_start = t.find("<ds:KeyInfo>").expect("KeyInfo");
+    let ki_end = t.find("</ds:KeyInfo>").expect("end") + "</ds:KeyInfo>".len();
+    t.replace_range(
+        ki_start..ki_end,
+        "<ds:KeyInfo><ds:X509Data></ds:X509Data></ds:KeyInfo>",
+    );
+    t
+}
+
+#[test]
+fn xmlsec1_signatures_verify_in_ponte() {
+    if !kit_available() || !have("xmlsec1") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unsigned = unsigned_evidence(dir.path());
+    let ours = dir.path().join("ours.xml");
+    sign(&unsigned, "rem-rsa", &ours, None);
+    let template = xmlsec1_template(&std::fs::read_to_string(&ours).expect("read"));
+    assert!(!template.contains("</ds:X509Certificate>"));
+    let t = write_tmp(dir.path(), "template.xml", &template);
+    let theirs = dir.path().join("theirs.xml");
+    let key = format!(
+        "{},{}",
+        pki("rem-rsa.key.pem").display(),
+        pki("rem-rsa.pem").display()
+    );
+    let o = Command::new("xmlsec1")
+        .args([
+            "--sign",
+            "--privkey-pem",
+            &key,
+            "--id-attr:Id",
+            SP_ID_ATTR,
+            "--output",
+        ])
+        .arg(&theirs)
+        .arg(&t)
+        .output()
+        .expect("spawn xmlsec1");
+    assert!(
+        o.status.success(),
+        "xmlsec1 --sign: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let signed = std::fs::read_to_string(&theirs).expect("read");
+    assert!(
+        signed.contains("</ds:X509Certificate>"),
+        "xmlsec1 filled KeyInfo"
+    );
+    let (code, v) = verify_json(&theirs, &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signature"]["level"], "B-B");
+    assert_eq!(v["event"], "SubmissionAcceptance");
+    // xmlsec1 put only the leaf in KeyInfo: without the intermediate the chain is not trusted.
+    let root = pki("root-ca.pem").display().to_string();
+    let (code, v) = verify_json(&theirs, &["--trust", &root]);
+    assert_eq!(code, 1);
+    assert_eq!(v["signature"]["valid"], true);
+    assert_eq!(v["signature"]["chain_trusted"], false);
+}
