@@ -112,6 +112,9 @@ pub enum Error {
     /// A certificate could not be read.
     #[error(transparent)]
     X509(#[from] crate::x509::Error),
+    /// The system random generator failed (making `Id`s).
+    #[error("the system random generator failed")]
+    Random,
     /// The signature time cannot be written as an `xs:dateTime`.
     #[error("signing time not representable: {0}")]
     Time(String),

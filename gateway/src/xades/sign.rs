@@ -105,7 +105,7 @@ fn random_hex() -> Result<String, Error> {
     let mut b = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut b)
-        .map_err(|_| Error::Crypto(crypto::Error::SignFailed))?;
+        .map_err(|_| Error::Random)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
