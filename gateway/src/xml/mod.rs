@@ -12,6 +12,7 @@
 //!   `/descendant::ds:Signature`).
 //!
 //! See `manual::xml` for what is refused and the limits.
+#![deny(missing_docs)]
 
 mod c14n;
 mod dom;
