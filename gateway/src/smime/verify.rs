@@ -134,9 +134,6 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
                     return Ok(v);
                 }
             }
-            if let Some(m) = &micalg {
-                v.notes.push(format!("micalg={m}"));
-            }
             (signature, Some(content))
         }
     };
@@ -173,7 +170,6 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
             ));
         }
     }
-    v.notes.retain(|n| !n.starts_with("micalg="));
     Ok(v)
 }
 
