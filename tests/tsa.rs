@@ -814,3 +814,76 @@ fn qualified_follows_the_qc_statement_of_the_tsu_certificate() {
         assert_eq!(v.qualified, qc, "{name}");
     }
 }
+
+#[test]
+fn openssl_cms_tokens_need_the_ess_attribute() {
+    if !have("openssl") {
+        eprintln!("skipped: openssl not installed");
+        return;
+    }
+    // A TSTInfo from an openssl TSA, re-signed by `openssl cms -sign` with the test TSA
+    // certificate: without -cades there is no ESS attribute (invalid for RFC 3161), with
+    // -cades there is one (valid), with -noattr there are no signed attributes at all.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let req =
+        TimeStampRequest::new(Imprint::sha256(b"cms"), &RequestOptions::default()).expect("req");
+    let resp = openssl_reply(
+        dir.path(),
+        &req.to_der().expect("der"),
+        "tsa.pem",
+        "tsa.key.pem",
+    );
+    let token = verify::token_of_response(&resp).expect("token");
+    let tst = ponte::cms::parse(&token)
+        .expect("cms")
+        .content
+        .expect("TSTInfo");
+    let tst_path = dir.path().join("tst.der");
+    std::fs::write(&tst_path, &tst).expect("write");
+    let opts = VerifyOptions {
+        anchors: certs("root-ca.pem"),
+        extra_certs: certs("provider-ca.pem"),
+        at: None,
+    };
+    let cases: [(&[&str], Option<Invalid>); 3] = [
+        (&[], Some(Invalid::SigningCertificateMissing)),
+        (&["-cades"], None),
+        (&["-noattr"], Some(Invalid::SignedAttributesMissing)),
+    ];
+    let (signer, key) = (pki("tsa.pem"), pki("tsa.key.pem"));
+    for (extra, want) in cases {
+        let out = dir.path().join("cms.der");
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-nosmimecap",
+            "-md",
+            "sha256",
+            "-econtent_type",
+            "1.2.840.113549.1.9.16.1.4",
+            "-in",
+            s(&tst_path),
+            "-signer",
+            s(&signer),
+            "-inkey",
+            s(&key),
+            "-outform",
+            "DER",
+            "-out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        let o = openssl(&args);
+        assert!(
+            o.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let cms = std::fs::read(&out).expect("read");
+        let v = verify::verify_token(&cms, &req.expected(), &opts).expect("readable");
+        assert_eq!(v.invalid, want, "{extra:?}");
+        assert_eq!(v.trusted, Some(Trust::Trusted), "{extra:?}");
+    }
+}

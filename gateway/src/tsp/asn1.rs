@@ -1,5 +1,5 @@
-//! The RFC 3161 wire structures (with the RFC 5816 / RFC 2634 ESS signing-certificate
-//! attributes the verifier reads), as `der` 0.8 types.
+//! The RFC 3161 wire structures as `der` 0.8 types (the ESS signing-certificate attributes
+//! are read by [`crate::cms::ess`]).
 //!
 //! Status values and failure bits are kept as received (open values); the typed views are
 //! [`PkiStatus`] and [`FailureInfo`].
@@ -314,12 +314,10 @@ impl GenTime {
         .ok()?;
         let mut nanos = 0u32;
         if let Some(f) = frac {
-            // DER: at least one digit, no trailing zero; at most nanosecond precision here.
-            if f.is_empty()
-                || f.len() > 9
-                || f.ends_with('0')
-                || !f.bytes().all(|b| b.is_ascii_digit())
-            {
+            // At least one digit, at most nanosecond precision. DER forbids trailing zeros;
+            // they are tolerated here because the bytes are kept as signed and some TSAs
+            // write fixed-width milliseconds.
+            if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let padded = format!("{f:0<9}");
@@ -361,13 +359,113 @@ impl EncodeValue for GenTime {
     }
 }
 
+/// A TSA policy identifier as received: any OBJECT IDENTIFIER, including ones whose arcs do
+/// not fit the 32 bits of [`ObjectIdentifier`] (e.g. `2.25.<UUID>` OIDs), so such a token is
+/// still read and its policy reported.
+#[derive(Clone, Debug, Eq, PartialEq, Hash)]
+pub struct PolicyId {
+    /// The content octets of the OBJECT IDENTIFIER.
+    bytes: Vec<u8>,
+}
+
+impl PolicyId {
+    /// The content octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// As an [`ObjectIdentifier`], when its arcs fit.
+    pub fn as_oid(&self) -> Option<ObjectIdentifier> {
+        ObjectIdentifier::from_bytes(&self.bytes).ok()
+    }
+
+    /// The arcs, or `None` when the encoding is not a valid OID (empty, truncated arc, arc
+    /// with a leading 0x80, or an arc over 128 bits).
+    fn arcs(bytes: &[u8]) -> Option<Vec<u128>> {
+        if bytes.is_empty() || bytes.last().is_some_and(|b| b & 0x80 != 0) {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut acc: u128 = 0;
+        let mut start = true;
+        for &b in bytes {
+            if start && b == 0x80 {
+                return None; // non-minimal arc
+            }
+            if acc.leading_zeros() < 7 {
+                return None;
+            }
+            acc = (acc << 7) | u128::from(b & 0x7f);
+            start = b & 0x80 == 0;
+            if start {
+                if out.is_empty() {
+                    let (first, second) = match acc {
+                        0..=39 => (0, acc),
+                        40..=79 => (1, acc - 40),
+                        _ => (2, acc - 80),
+                    };
+                    out.push(first);
+                    out.push(second);
+                } else {
+                    out.push(acc);
+                }
+                acc = 0;
+            }
+        }
+        Some(out)
+    }
+}
+
+impl From<ObjectIdentifier> for PolicyId {
+    fn from(oid: ObjectIdentifier) -> Self {
+        Self {
+            bytes: oid.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Decoding succeeded when the value was read, so `arcs` is `Some` here.
+        let arcs = Self::arcs(&self.bytes).unwrap_or_default();
+        let dotted: Vec<String> = arcs.iter().map(ToString::to_string).collect();
+        f.write_str(&dotted.join("."))
+    }
+}
+
+impl FixedTag for PolicyId {
+    const TAG: Tag = Tag::ObjectIdentifier;
+}
+
+impl<'a> DecodeValue<'a> for PolicyId {
+    type Error = der::Error;
+
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        let bytes = reader.read_vec(header.length())?;
+        if Self::arcs(&bytes).is_none() {
+            return Err(Tag::ObjectIdentifier.value_error().into());
+        }
+        Ok(Self { bytes })
+    }
+}
+
+impl EncodeValue for PolicyId {
+    fn value_len(&self) -> der::Result<Length> {
+        Length::try_from(self.bytes.len())
+    }
+
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        writer.write(&self.bytes)
+    }
+}
+
 /// `TSTInfo` (RFC 3161 §2.4.2).
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct TstInfo {
     /// Always 1.
     pub version: u8,
     /// The TSA policy under which the token was made.
-    pub policy: ObjectIdentifier,
+    pub policy: PolicyId,
     /// What was time-stamped.
     pub message_imprint: MessageImprint,
     /// Unique per TSA.
@@ -391,58 +489,6 @@ pub struct TstInfo {
     pub extensions: Option<Extensions>,
 }
 
-/// `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct IssuerSerial {
-    /// The issuer of the certificate (a directoryName in practice).
-    pub issuer: Vec<GeneralName>,
-    /// The certificate's serial number.
-    pub serial_number: Int,
-}
-
-/// `ESSCertIDv2` (RFC 5035): `hashAlgorithm` defaults to SHA-256.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct EssCertIdV2 {
-    /// The digest algorithm; `None` means SHA-256 (the DEFAULT).
-    #[asn1(optional = "true")]
-    pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    /// The digest of the whole certificate.
-    pub cert_hash: OctetString,
-    /// The certificate's issuer and serial number.
-    #[asn1(optional = "true")]
-    pub issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct SigningCertificateV2 {
-    /// The first identifies the signer's certificate.
-    pub certs: Vec<EssCertIdV2>,
-    /// Policies (not interpreted).
-    #[asn1(optional = "true")]
-    pub policies: Option<Any>,
-}
-
-/// `ESSCertID` (RFC 2634): a SHA-1 digest of the certificate.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct EssCertId {
-    /// SHA-1 of the whole certificate.
-    pub cert_hash: OctetString,
-    /// The certificate's issuer and serial number.
-    #[asn1(optional = "true")]
-    pub issuer_serial: Option<IssuerSerial>,
-}
-
-/// `SigningCertificate ::= SEQUENCE { certs SEQUENCE OF ESSCertID, policies ... OPTIONAL }`.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct SigningCertificate {
-    /// The first identifies the signer's certificate.
-    pub certs: Vec<EssCertId>,
-    /// Policies (not interpreted).
-    #[asn1(optional = "true")]
-    pub policies: Option<Any>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,10 +507,45 @@ mod tests {
     }
 
     #[test]
-    fn gen_time_refuses_local_time_and_trailing_zero() {
+    fn gen_time_refuses_local_time_and_bad_dates() {
         assert!(GenTime::parse("20220803142541").is_none());
-        assert!(GenTime::parse("20220803142541.10Z").is_none());
+        assert!(GenTime::parse("20220803142541.Z").is_none());
         assert!(GenTime::parse("20221303142541Z").is_none());
+        assert!(GenTime::parse("20220230142541Z").is_none());
+        assert!(GenTime::parse("2022080314254Z").is_none());
+        // Fixed-width milliseconds (not DER, seen in the wild) are read, not rejected.
+        let t = GenTime::parse("20220803142541.100Z").expect("tolerated");
+        assert_eq!(t.millisecond(), 100);
+    }
+
+    #[test]
+    fn policy_ids_beyond_32_bit_arcs_are_read() {
+        // 2.25.329800735698586629295641978511506172918 (a UUID OID), DER.
+        let oid = [
+            0x06, 0x14, 0x69, 0x83, 0xF0, 0x9D, 0xA7, 0xEB, 0xCF, 0xDE, 0xE0, 0xC7, 0xA1, 0xA7,
+            0xB2, 0xC0, 0x94, 0x8C, 0xC8, 0xF9, 0xD7, 0x76,
+        ];
+        let p = PolicyId::from_der(&oid).expect("reads");
+        assert!(p.as_oid().is_none());
+        assert_eq!(
+            p.to_string(),
+            "2.25.329800735698586629295641978511506172918"
+        );
+        assert_eq!(p.to_der().expect("enc"), oid);
+        let small = PolicyId::from(ObjectIdentifier::new_unwrap("0.4.0.2023.1.1"));
+        assert_eq!(small.to_string(), "0.4.0.2023.1.1");
+        assert!(
+            PolicyId::from_der(&[0x06, 0x02, 0x2a, 0x86]).is_err(),
+            "truncated arc"
+        );
+        assert!(
+            PolicyId::from_der(&[0x06, 0x02, 0x2a, 0x80]).is_err(),
+            "truncated arc"
+        );
+        assert!(
+            PolicyId::from_der(&[0x06, 0x03, 0x2a, 0x80, 0x01]).is_err(),
+            "non-minimal"
+        );
     }
 
     #[test]

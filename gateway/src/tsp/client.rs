@@ -158,7 +158,7 @@ pub async fn post(url: &str, query: &[u8], opts: &ClientOptions) -> Result<Vec<u
             Ok(bytes) => return Ok(bytes),
             Err(Failed::Final(e)) => return Err(e),
             Err(Failed::Transient(why)) => {
-                tracing::warn!(url, attempt, %why, "time-stamp request failed");
+                tracing::info!(url, attempt, %why, "time-stamp request failed");
                 last = why;
                 if attempt < attempts {
                     tokio::time::sleep(backoff).await;

@@ -162,7 +162,7 @@ impl Tsu {
     ) -> Result<Vec<u8>, Error> {
         let tst = TstInfo {
             version: 1,
-            policy: self.policy,
+            policy: self.policy.into(),
             message_imprint: req.message_imprint.clone(),
             serial_number: int_from_u64(serial)?,
             gen_time: GenTime::from_unix_seconds(now.unix_timestamp())
@@ -389,7 +389,7 @@ mod tests {
         let v = verify_response(&resp, &req.expected(), &VerifyOptions::default()).expect("verify");
         assert_eq!(v.invalid, None);
         let info = v.info.expect("info");
-        assert_eq!(info.policy, DEV_POLICY);
+        assert_eq!(info.policy, DEV_POLICY.into());
         assert_eq!(info.serial, vec![7]);
         assert_eq!(info.gen_time.instant(), now);
         assert!(!v.qualified);

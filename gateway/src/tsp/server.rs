@@ -305,6 +305,103 @@ mod tests {
         assert_eq!(b.next_serial().expect("s"), 3);
     }
 
+    async fn start(dir: &Path) -> (std::net::SocketAddr, Arc<DevTsa>) {
+        let now = time::macros::datetime!(2026-11-24 12:00 UTC);
+        let tsa = Arc::new(DevTsa::open(dir, now).expect("open"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let clock: Clock = Arc::new(move || now);
+        let log: Log = Arc::new(|_| {});
+        tokio::spawn(serve(listener, tsa.clone(), clock, log));
+        (addr, tsa)
+    }
+
+    /// One raw HTTP/1.1 exchange; returns the status code and the body.
+    async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(head.as_bytes()).await.expect("head");
+        s.write_all(body).await.expect("body");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.expect("read");
+        let text = String::from_utf8_lossy(&out);
+        let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body_at = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(out.len(), |i| i + 4);
+        (code, out.get(body_at..).unwrap_or_default().to_vec())
+    }
+
+    #[tokio::test]
+    async fn http_errors_and_rejections() {
+        use crate::tsp::asn1::{FailureInfo, PkiStatus, TimeStampResp};
+        use der::Decode;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (addr, _) = start(dir.path()).await;
+        let close = "connection: close\r\n";
+        let (code, _) = raw(
+            addr,
+            &format!("GET / HTTP/1.1\r\nhost: x\r\n{close}\r\n"),
+            b"",
+        )
+        .await;
+        assert_eq!(code, 405);
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\n{close}\r\n"
+        );
+        assert_eq!(raw(addr, &head, b"x").await.0, 415);
+        let big = vec![0u8; MAX_REQUEST + 1];
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/timestamp-query\r\ncontent-length: {}\r\n{close}\r\n",
+            big.len()
+        );
+        assert_eq!(raw(addr, &head, &big).await.0, 413);
+        // Malformed DER with the right content type: a TimeStampResp rejection, badDataFormat.
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/timestamp-query\r\ncontent-length: 3\r\n{close}\r\n"
+        );
+        let (code, body) = raw(addr, &head, b"\x30\x05\x02").await;
+        assert_eq!(code, 200);
+        let resp = TimeStampResp::from_der(&body).expect("a TimeStampResp");
+        assert_eq!(resp.status.status(), PkiStatus::Rejection);
+        assert_eq!(resp.status.failure(), vec![FailureInfo::BadDataFormat]);
+        assert!(resp.time_stamp_token.is_none());
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_get_unique_serials() {
+        use crate::tsp::{ClientOptions, Imprint, RequestOptions};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (addr, _) = start(dir.path()).await;
+        let url = format!("http://{addr}/");
+        let mut tasks = Vec::new();
+        for i in 0..16u8 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let (token, _) = crate::tsp::timestamp(
+                    &url,
+                    Imprint::sha256(&[i]),
+                    &RequestOptions::default(),
+                    &ClientOptions::default(),
+                )
+                .await
+                .expect("token");
+                let tst = crate::tsp::verify::read_tst_info(&token).expect("tst");
+                tst.serial_number.as_bytes().to_vec()
+            }));
+        }
+        let mut serials = Vec::new();
+        for t in tasks {
+            serials.push(t.await.expect("join"));
+        }
+        serials.sort();
+        serials.dedup();
+        assert_eq!(serials.len(), 16, "serials must be unique");
+        let last = std::fs::read_to_string(dir.path().join("serial")).expect("serial file");
+        assert_eq!(last.trim(), "16");
+    }
+
     #[test]
     fn half_an_identity_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");

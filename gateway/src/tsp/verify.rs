@@ -7,8 +7,9 @@
 //! 3. the CMS signature (through [`crate::cms::verify`]): contentType is the eContentType
 //!    (id-ct-TSTInfo), messageDigest equals the digest of the exact eContent bytes, and the
 //!    signature over the signed attributes as received verifies;
-//! 4. ESS `signingCertificateV2` (or the SHA-1 `signingCertificate`) designates that
-//!    certificate (hash, and issuer/serial when present);
+//! 4. an ESS `signingCertificateV2` (or the SHA-1 `signingCertificate`) is signed, and
+//!    designates that certificate (hash, and issuer/serial when present; the binding is
+//!    checked by the CMS layer);
 //! 5. the TSU certificate has an extendedKeyUsage extension, critical, with only
 //!    id-kp-timeStamping (RFC 3161 §2.3);
 //! 6. the messageImprint (algorithm and digest) equals the expected one, and the nonce
@@ -24,13 +25,10 @@ use der::asn1::{Int, ObjectIdentifier};
 use der::{Any, Decode, Encode, Sequence};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
-use super::asn1::{
-    Accuracy, FailureInfo, GenTime, PkiStatus, SigningCertificate, SigningCertificateV2,
-    TimeStampResp, TstInfo,
-};
+use super::asn1::{Accuracy, FailureInfo, GenTime, PkiStatus, PolicyId, TimeStampResp, TstInfo};
 use super::request::Imprint;
 use super::{
-    Error, HashAlg, ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO,
+    Error, ID_AA_SIGNING_CERTIFICATE, ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO,
     ID_ETSI_TSTS_EU_Q_COMPLIANCE, ID_KP_TIME_STAMPING, ID_PE_QC_STATEMENTS,
 };
 
@@ -79,18 +77,13 @@ pub enum Invalid {
     #[error("the signer has no signed attributes")]
     SignedAttributesMissing,
     /// The CMS signature does not verify: contentType or messageDigest attribute wrong or
-    /// missing, unsupported algorithm, or a bad signature (the CMS layer's reason).
+    /// missing, the ESS signing-certificate attribute naming another certificate, an
+    /// unsupported algorithm, or a bad signature (the CMS layer's reason).
     #[error("CMS: {0}")]
     Cms(String),
-    /// An algorithm the ESS attribute names is not supported.
-    #[error("unsupported algorithm: {0}")]
-    UnsupportedAlgorithm(String),
     /// Neither signingCertificateV2 nor signingCertificate is signed.
     #[error("no ESS signingCertificateV2/signingCertificate attribute")]
     SigningCertificateMissing,
-    /// The ESS attribute does not designate the signer's certificate.
-    #[error("the ESS signing certificate does not match the TSU certificate: {0}")]
-    SigningCertificateMismatch(&'static str),
     /// The TSU certificate has no extendedKeyUsage with id-kp-timeStamping.
     #[error("the TSU certificate has no timeStamping extended key usage")]
     NotTimeStampingCertificate,
@@ -132,7 +125,7 @@ pub enum Trust {
 #[derive(Clone, Debug)]
 pub struct TokenInfo {
     /// The policy OID.
-    pub policy: ObjectIdentifier,
+    pub policy: PolicyId,
     /// The serial number (big-endian bytes as encoded).
     pub serial: Vec<u8>,
     /// When.
@@ -266,7 +259,7 @@ pub fn verify_token(
     let mut sd = crate::cms::parse(token)?;
     let tst = tst_of(&sd)?;
     let info = TokenInfo {
-        policy: tst.policy,
+        policy: tst.policy.clone(),
         serial: tst.serial_number.as_bytes().to_vec(),
         gen_time: tst.gen_time.clone(),
         accuracy: tst.accuracy,
@@ -337,7 +330,7 @@ fn check(
         ));
     }
 
-    check_ess(signer, tsu)?;
+    check_ess(signer)?;
     check_eku(tsu)?;
 
     // The imprint and the nonce.
@@ -362,58 +355,16 @@ fn check(
     Ok(())
 }
 
-fn check_ess(signer: &crate::cms::SignerInfo, tsu: &X509Certificate) -> Result<(), Invalid> {
-    let v2 = signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE_V2);
-    let v1 = signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE);
-    let (alg, hash, issuer_serial) = if let Some(v) = v2 {
-        let sc = SigningCertificateV2::from_der(v)
-            .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificateV2 unreadable"))?;
-        let first = sc
-            .certs
-            .into_iter()
-            .next()
-            .ok_or(Invalid::SigningCertificateMismatch(
-                "signingCertificateV2 lists no certificate",
-            ))?;
-        let alg = match &first.hash_algorithm {
-            None => HashAlg::Sha256,
-            Some(a) => HashAlg::from_oid(&a.oid).ok_or_else(|| {
-                Invalid::UnsupportedAlgorithm(format!("ESSCertIDv2 hash {}", a.oid))
-            })?,
-        };
-        (alg, first.cert_hash, first.issuer_serial)
-    } else if let Some(v) = v1 {
-        let sc = SigningCertificate::from_der(v)
-            .map_err(|_| Invalid::SigningCertificateMismatch("signingCertificate unreadable"))?;
-        let first = sc
-            .certs
-            .into_iter()
-            .next()
-            .ok_or(Invalid::SigningCertificateMismatch(
-                "signingCertificate lists no certificate",
-            ))?;
-        (HashAlg::Sha1, first.cert_hash, first.issuer_serial)
+/// RFC 3161 §2.4.1 (RFC 5816): the token must sign an ESS signing-certificate attribute.
+/// That it names the TSU certificate is checked by [`crate::cms::verify`].
+fn check_ess(signer: &crate::cms::SignerInfo) -> Result<(), Invalid> {
+    let present = signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE_V2).is_some()
+        || signer.signed_attr(&ID_AA_SIGNING_CERTIFICATE).is_some();
+    if present {
+        Ok(())
     } else {
-        return Err(Invalid::SigningCertificateMissing);
-    };
-    if hash.as_bytes() != crate::crypto::digest(alg, tsu.der()).as_slice() {
-        return Err(Invalid::SigningCertificateMismatch(
-            "certificate hash differs",
-        ));
+        Err(Invalid::SigningCertificateMissing)
     }
-    if let Some(is) = issuer_serial {
-        if is.serial_number.as_bytes() != tsu.serial.as_slice() {
-            return Err(Invalid::SigningCertificateMismatch("serial number differs"));
-        }
-        let issuer_named = is.issuer.iter().any(|g| {
-            matches!(g, x509_cert::ext::pkix::name::GeneralName::DirectoryName(n)
-                if n.to_der().is_ok_and(|d| d == tsu.issuer_der))
-        });
-        if !issuer_named {
-            return Err(Invalid::SigningCertificateMismatch("issuer differs"));
-        }
-    }
-    Ok(())
 }
 
 fn check_eku(tsu: &X509Certificate) -> Result<(), Invalid> {
