@@ -695,3 +695,67 @@ fn extension(el: &Element, input: &str) -> Result<Extension, Error> {
         Ok(unknown())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest schema-valid evidence, in the default-namespace style: unqualified
+    /// elements must then un-declare it (`xmlns=""`).
+    const DEFAULT_NS: &str = r#"<Evidence xmlns="http://uri.etsi.org/19522/v1#" version="v">
+<EvidenceIdentifier>id-1</EvidenceIdentifier>
+<ERDSEventId>http://uri.etsi.org/19522/Event/RelayAcceptance</ERDSEventId>
+<EventReasons><EventReason><Code xmlns="">http://uri.etsi.org/19522/EventReason/S_ERDS_MessageSuccessfullyRelayed</Code><Details xmlns=""><![CDATA[a<b]]>&#x41;&lt;</Details></EventReason></EventReasons>
+<EventTime xmlns="">2026-11-24T12:00:00.5Z</EventTime>
+<EvidenceIssuerDetails><Identity><s:Attribute xmlns:s="urn:oasis:names:tc:SAML:2.0:assertion" Name="n" Extra="1"><s:AttributeValue>v</s:AttributeValue></s:Attribute></Identity></EvidenceIssuerDetails>
+<SenderDetails/>
+<RecipientDetails/>
+</Evidence>"#;
+
+    #[test]
+    fn default_namespace_style_cdata_and_references() {
+        let ev = parse(DEFAULT_NS.as_bytes()).expect("parse");
+        assert_eq!(ev.event, Event::RelayAcceptance);
+        assert_eq!(ev.reasons[0].details, ["a<bA<"]);
+        assert_eq!(ev.reasons[0].code(), Some("RB01"));
+        assert_eq!(ev.recipients, [UserDetails::default()]);
+        // An attribute with an extra XML attribute is kept verbatim, prefix and all.
+        let IdentityAttribute::Raw(raw) = &ev.issuer.identity[0] else {
+            panic!("expected a verbatim attribute: {:?}", ev.issuer.identity);
+        };
+        assert!(raw.xml.starts_with("<s:Attribute xmlns:s="));
+        let xml = ev.to_xml().expect("write");
+        assert!(xml.contains("<Details>a&lt;bA&lt;</Details>"), "{xml}");
+        // The verbatim fragment inherited the default namespace: it is re-declared for it.
+        assert!(
+            xml.contains(r#"<s:Attribute xmlns="http://uri.etsi.org/19522/v1#" xmlns:s="#),
+            "{xml}"
+        );
+        assert_eq!(parse(xml.as_bytes()).expect("reparse").reasons, ev.reasons);
+    }
+
+    #[test]
+    fn unqualified_local_in_default_namespace_is_refused() {
+        let bad = DEFAULT_NS.replace("<EventTime xmlns=\"\">", "<EventTime>");
+        let err = parse(bad.as_bytes()).expect_err("EventTime in the tns namespace");
+        assert!(
+            matches!(&err, Error::UnexpectedElement { found, expected, .. }
+                if found == "{http://uri.etsi.org/19522/v1#}EventTime"
+                && *expected == "EventTime (unqualified)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn text_needing_escapes_round_trips() {
+        let mut ev = parse(DEFAULT_NS.as_bytes()).expect("parse");
+        ev.reasons[0].details = vec!["<&>\"'\r\n\t ]]>".into()];
+        ev.evidence_identifier = " spaced \r id ".into();
+        let xml = ev.to_xml().expect("write");
+        let again = parse(xml.as_bytes()).expect("reparse");
+        assert_eq!(again.reasons, ev.reasons);
+        assert_eq!(again.evidence_identifier, ev.evidence_identifier);
+        ev.reasons[0].details = vec!["nul \u{0}".into()];
+        assert!(matches!(ev.to_xml(), Err(Error::Unwritable { .. })));
+    }
+}
