@@ -925,3 +925,116 @@ fn xmlsec1_signatures_verify_in_ponte() {
     assert_eq!(v["signature"]["valid"], true);
     assert_eq!(v["signature"]["chain_trusted"], false);
 }
+
+/// Flips sampled alphanumeric characters of `region` (a byte range of `original`) one at a
+/// time; none of the results may verify. Returns how many mutations were tried.
+fn mutations_never_verify(original: &str, region: std::ops::Range<usize>, step: usize) -> usize {
+    let opts = ponte::xades::VerifyOptions {
+        anchors: Vec::new(),
+        intermediates: Vec::new(),
+        tsa_anchors: Vec::new(),
+        at: ponte::xades::At::SigningTime,
+    };
+    let bytes = original.as_bytes();
+    let mut tried = 0;
+    for i in region.step_by(step) {
+        let b = bytes[i];
+        if !b.is_ascii_alphanumeric() {
+            continue;
+        }
+        let mut m = bytes.to_vec();
+        m[i] = if b == b'a' {
+            b'b'
+        } else if b.is_ascii_digit() {
+            b'0' + (b - b'0' + 1) % 10
+        } else {
+            b'a'
+        };
+        tried += 1;
+        if let Ok(report) = ponte::xades::verify(&m, &opts) {
+            assert!(
+                !report.signature.valid(),
+                "changing byte {i} ({:?} -> {:?}) still verifies",
+                b as char,
+                m[i] as char
+            );
+        }
+    }
+    tried
+}
+
+#[test]
+fn changing_any_sampled_character_of_content_or_signed_properties_invalidates() {
+    if !kit_available() {
+        return;
+    }
+    let original = kit_evidence("RelayFailure.RB02.xml");
+    // From the end of the root start tag: its unused namespace declarations are not signed
+    // by Exclusive C14N (see the next test).
+    let root = original.find("version=\"EN319522v1.1.1\">").expect("root");
+    let sig = original.find("<ds:Signature").expect("signature");
+    let n = mutations_never_verify(&original, root..sig, 3);
+    assert!(n > 500, "content mutations tried: {n}");
+    let sp = original
+        .find("<xades:SignedProperties")
+        .expect("SignedProperties");
+    let sp_end = original.find("</xades:SignedProperties>").expect("end");
+    let n = mutations_never_verify(&original, sp..sp_end, 1);
+    assert!(n > 300, "SignedProperties mutations tried: {n}");
+    let si = original.find("<ds:SignedInfo").expect("SignedInfo");
+    let si_end = original.find("</ds:SignedInfo>").expect("end");
+    let n = mutations_never_verify(&original, si..si_end, 2);
+    assert!(n > 300, "SignedInfo mutations tried: {n}");
+    // The value itself (its Id attribute is covered only by the time-stamp's imprint).
+    let sv = original.find("<ds:SignatureValue").expect("SignatureValue");
+    let sv_text = original[sv..].find('>').expect(">") + sv + 1;
+    let sv_end = original.find("</ds:SignatureValue>").expect("end");
+    let n = mutations_never_verify(&original, sv_text..sv_end, 1);
+    assert!(n > 250, "SignatureValue mutations tried: {n}");
+}
+
+#[test]
+fn qname_prefix_bindings_are_signed_by_ponte_but_not_by_the_kit_profile() {
+    if !kit_available() {
+        return;
+    }
+    let opts = ponte::xades::VerifyOptions {
+        anchors: Vec::new(),
+        intermediates: Vec::new(),
+        tsa_anchors: Vec::new(),
+        at: ponte::xades::At::SigningTime,
+    };
+    let elp = "xmlns:elp=\"http://eidas.europa.eu/attributes/legalperson\"";
+    let rebound = "xmlns:elp=\"http://attacker.example/legalperson\"";
+    // The kit (EU DSS, plain Exclusive C14N): the binding of `elp`, used only inside
+    // xsi:type="elp:LegalNameType", is outside the signed octets.
+    let kit_doc = kit_evidence("RelayFailure.RB02.xml");
+    assert!(kit_doc.contains(elp));
+    let r = ponte::xades::verify(kit_doc.replacen(elp, rebound, 1).as_bytes(), &opts)
+        .expect("readable");
+    assert!(
+        r.signature.valid(),
+        "documented Exclusive C14N property of the kit profile"
+    );
+    // Ponte puts such prefixes in the InclusiveNamespaces PrefixList: the same change breaks
+    // the signature, and the covered octets carry the binding.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unsigned = unsigned_evidence(dir.path());
+    let out = dir.path().join("signed.xml");
+    sign(&unsigned, "rem-rsa", &out, None);
+    let ours = std::fs::read_to_string(&out).expect("read");
+    assert!(
+        ours.contains("PrefixList=\"elp enp\""),
+        "PrefixList written"
+    );
+    let r = ponte::xades::verify(ours.as_bytes(), &opts).expect("readable");
+    assert!(r.signature.valid(), "{:?}", r.signature.invalid);
+    let covered = String::from_utf8_lossy(r.signed_content().unwrap_or_default()).into_owned();
+    assert!(covered.contains(elp), "the binding is in the signed octets");
+    let r =
+        ponte::xades::verify(ours.replacen(elp, rebound, 1).as_bytes(), &opts).expect("readable");
+    assert_eq!(
+        r.signature.invalid,
+        Some(ponte::xades::Invalid::DigestMismatch("document"))
+    );
+}

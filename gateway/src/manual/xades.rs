@@ -29,7 +29,13 @@
 //! 1. `URI=""` — the whole document, with the transforms XPath Filter 2.0 `subtract`
 //!    `/descendant::ds:Signature` and Exclusive C14N. This is the form EU DSS emits and the
 //!    kit uses; xmlsec1 verifies it. (`enveloped-signature` would be equivalent here, since a
-//!    valid evidence has exactly one signature; the verifier accepts both.)
+//!    valid evidence has exactly one signature; the verifier accepts both.) When the evidence
+//!    uses prefixes inside `xsi:type` values (`elp:LegalNameType`, `enp:PersonIdentifierType`
+//!    in the eIDAS attributes), they are listed in the transform's `InclusiveNamespaces
+//!    PrefixList`: plain Exclusive C14N renders a namespace declaration only where an element
+//!    or attribute *name* uses it, so the binding of such a prefix would otherwise not be
+//!    signed. (It is not in the kit's DSS signatures: rebinding `elp` on the root of a kit
+//!    evidence leaves its signature valid. Ponte's signatures break.)
 //! 2. `Type="http://uri.etsi.org/01903#SignedProperties"` to `xades:SignedProperties`, with
 //!    Exclusive C14N. The signed properties are `SigningTime`, `SigningCertificateV2`
 //!    (SHA-256 of the signer certificate and `IssuerSerialV2`, the base64 DER `IssuerSerial`
@@ -78,7 +84,7 @@
 //!   Exclusive C14N (with `InclusiveNamespaces`), C14N 1.0 and 1.1, with or without comments;
 //!   canonicalization only last. XSLT, XPath 1.0, other filters: refused by name.
 //! * **Nothing else in `ds:Object`.** Only `xades:QualifyingProperties`, whose `Target` names
-//!   this signature.
+//!   this signature; each `DataObjectFormat` names a `Reference` of this signature.
 //! * **Values are plain text.** A comment, processing instruction or element inside a
 //!   `DigestValue`, `SignatureValue`, certificate or time-stamp is refused (implementations
 //!   disagree about which text node they read); whitespace inside a `DigestValue` is refused;

@@ -6,7 +6,10 @@
 //!
 //! * `SignedInfo`: Exclusive C14N; RSA-SHA256 or ECDSA-SHA256 (`r || s`);
 //! * reference 1, `URI=""`: XPath Filter 2.0 `subtract` of `/descendant::ds:Signature`, then
-//!   Exclusive C14N, SHA-256 (xmlsec1 and DSS both verify this form);
+//!   Exclusive C14N, SHA-256 (xmlsec1 and DSS both verify this form); when the document uses
+//!   prefixes inside `xsi:type` values (`elp:LegalNameType`...), they go into the
+//!   `InclusiveNamespaces PrefixList` so that their bindings are signed too (plain Exclusive
+//!   C14N leaves them out: the kit's DSS signatures do not cover them);
 //! * reference 2, `Type=".../01903#SignedProperties"` to `xades:SignedProperties`: Exclusive
 //!   C14N, SHA-256;
 //! * `KeyInfo/X509Data`: the signer certificate, then the chain;
@@ -127,6 +130,9 @@ fn esc(s: &str) -> String {
 
 struct Parts<'a> {
     ids: &'a Ids,
+    /// `InclusiveNamespaces` PrefixList of the document reference's Exclusive C14N ("" for
+    /// none).
+    prefix_list: &'a str,
     signature_uri: &'static str,
     document_digest: &'a str,
     properties_digest: &'a str,
@@ -144,7 +150,7 @@ fn signature_xml(p: &Parts<'_>) -> String {
             r##"<ds:CanonicalizationMethod Algorithm="{exc}"/><ds:SignatureMethod Algorithm="{sm}"/>"##,
             r##"<ds:Reference Id="{rid}" URI=""><ds:Transforms><ds:Transform Algorithm="{f2}">"##,
             r##"<dsig-filter2:XPath xmlns:dsig-filter2="{f2}" Filter="subtract">{xpath}</dsig-filter2:XPath>"##,
-            r##"</ds:Transform><ds:Transform Algorithm="{exc}"/></ds:Transforms>"##,
+            r##"</ds:Transform><ds:Transform Algorithm="{exc}"{inc}</ds:Transforms>"##,
             r##"<ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue>{dd}</ds:DigestValue></ds:Reference>"##,
             r##"<ds:Reference Type="{spt}" URI="#{spid}"><ds:Transforms><ds:Transform Algorithm="{exc}"/></ds:Transforms>"##,
             r##"<ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue>{pd}</ds:DigestValue></ds:Reference>"##,
@@ -157,6 +163,14 @@ fn signature_xml(p: &Parts<'_>) -> String {
         exc = exc,
         sm = p.signature_uri,
         rid = esc(&p.ids.reference),
+        inc = if p.prefix_list.is_empty() {
+            "/>".to_owned()
+        } else {
+            format!(
+                r#"><ec:InclusiveNamespaces xmlns:ec="{exc}" PrefixList="{}"/></ds:Transform>"#,
+                esc(p.prefix_list)
+            )
+        },
         f2 = uri::XPATH_FILTER2,
         xpath = uri::SUBTRACT_SIGNATURES_XPATH,
         sha256 = uri::SHA256,
@@ -204,6 +218,33 @@ fn signed_properties(signer: &Signer, ids: &Ids, signing_time: &str) -> String {
         is = issuer_serial,
         rid = esc(&ids.reference),
     )
+}
+
+/// The XML Schema instance namespace (`xsi:type`).
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// The prefixes used inside `xsi:type` values (QNames in content, e.g. `elp:LegalNameType`
+/// in the eIDAS attributes of evidence). Exclusive C14N renders a namespace declaration
+/// only where an element or attribute *name* uses it, so without these in the
+/// `InclusiveNamespaces` PrefixList the binding of such a prefix would not be signed.
+fn qname_value_prefixes(doc: &Document) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in doc.descendants(doc.document_node()) {
+        let Some(el) = doc.element(id) else { continue };
+        for a in &el.attributes {
+            if a.namespace.as_deref() == Some(XSI) && a.local == "type" {
+                let prefix = match a.value.split_once(':') {
+                    Some((p, _)) => p.to_owned(),
+                    None => "#default".to_owned(),
+                };
+                if !out.contains(&prefix) {
+                    out.push(prefix);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Where the signature goes: the offset of the root element's end tag.
@@ -269,8 +310,11 @@ pub fn sign_b_b(input: &[u8], signer: &Signer, opts: &SignOptions) -> Result<Vec
     let sp = signed_properties(signer, &ids, &signing_time);
     let ki = key_info(signer);
     let signature_uri = signer.key.xmldsig_uri();
+    let prefixes = qname_value_prefixes(&doc);
+    let prefix_list = prefixes.join(" ");
     let mut parts = Parts {
         ids: &ids,
+        prefix_list: &prefix_list,
         signature_uri,
         document_digest: "",
         properties_digest: "",
@@ -287,7 +331,7 @@ pub fn sign_b_b(input: &[u8], signer: &Signer, opts: &SignOptions) -> Result<Vec
         &d,
         &NodeSet::whole_document().subtract_signatures(&d),
         C14nAlgorithm::EXCLUSIVE,
-        &[],
+        &prefixes,
     )?;
     let qp = child(
         &d,
