@@ -11,7 +11,7 @@ pub mod verify;
 
 pub use digest::{DigestAlgorithm, digest};
 pub use sign::{KeyKind, SigningKey};
-pub use verify::{SignatureAlgorithm, verify_signature};
+pub use verify::{SignatureAlgorithm, SignatureFailure, verify_signature};
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
