@@ -1,8 +1,10 @@
 //! `ponte evidence verify` and `ponte evidence sign`: XAdES signatures on ERDS evidence.
 //!
 //! * `ponte evidence verify FILE.xml [--trust PEM]... [--tsa-trust PEM]... [--at RFC3339|signing-time] [--json]`
-//!   exit 0 = signature valid (and chain trusted when `--trust` is given), 1 = not,
-//!   2 = unreadable input or usage error.
+//!   exit 0 = signature valid (and chain trusted when `--trust` is given), 1 = not (also when
+//!   the signed content is not an ERDS evidence: `evidence_error` says why), 2 = unreadable
+//!   input or usage error. The evidence fields are parsed from the signed octets only, so
+//!   they are `null` when the signature is not valid.
 //! * `ponte evidence sign IN.xml --key KEY.pem --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
 //!   signs an unsigned evidence: XAdES-B-B, or B-T with `--tsa`.
 

@@ -15,8 +15,13 @@
 //!
 //! `sign` refuses (exit 2) a document that already holds a `ds:Signature`, naming it. `verify`
 //! exits 0 when the signature is valid (and, with `--trust`, its chain trusted at the chosen
-//! instant), 1 when not, 2 when the file cannot be read as XML (DOCTYPE and entity
-//! declarations are refused, sizes and depths are bounded).
+//! instant), 1 when not (or when the signed content is not an ERDS evidence), 2 when the file
+//! cannot be read as XML (DOCTYPE and entity declarations are refused, sizes and depths are
+//! bounded) or an argument is wrong. With `--json` it prints one object: `event`, `event_uri`,
+//! `reasons` [{`uri`, `code`, `text`}], `evidence_id`, `event_time` (all `null` unless the
+//! signature is valid), `signature` {`valid`, `level`, `signer`, `signing_time`, `judged_at`,
+//! `chain_trusted`, `chain`, `reason`} and `timestamp` {`present`, `valid`, `trusted`, `time`,
+//! `policy`, `qualified`, `tsa`, `reason`}.
 //!
 //! ## What is signed
 //!

@@ -385,7 +385,9 @@ fn single_signature(doc: &Document) -> Result<NodeId, Error> {
 
 /// Adds `token` (a DER RFC 3161 time-stamp token over [`timestamp_data`]) to `signed` as a
 /// `SignatureTimeStamp`, making a B-B signature B-T. Only the unsigned properties change;
-/// every signed byte stays as it was.
+/// every signed byte stays as it was. The token is not judged here: get it through
+/// [`crate::tsp::timestamp`], which checks imprint and nonce, and [`super::verify()`] reports
+/// the level it earns.
 pub fn augment_b_t(signed: &[u8], token: &[u8]) -> Result<Vec<u8>, Error> {
     let doc = xml::parse(signed)?;
     let sig = single_signature(&doc)?;
