@@ -10,7 +10,7 @@
 //!   this signature's `SignedProperties`, transforms only from an allowlist;
 //! * [`sign`] produces B-B signatures and augments them to B-T (the time-stamp token itself
 //!   comes from [`crate::tsp`], obtained by the caller);
-//! * [`verify`] checks everything and returns verdicts as values ([`verify::Report`]).
+//! * [`mod@verify`] checks everything and returns verdicts as values ([`verify::Report`]).
 //!
 //! The chapter `manual::xades` explains what is signed, how wrapping is resisted and what
 //! B-B and B-T mean here.

@@ -2,7 +2,7 @@
 //! typed values.
 //!
 //! Algorithm identifiers are open enums: an unknown URI is carried (`Other`) so that the verdict
-//! can name it; the allowlist is applied by [`super::wrapping`] and [`super::verify`]. Shapes
+//! can name it; the allowlist is applied by [`super::wrapping`] and [`mod@super::verify`]. Shapes
 //! outside XML-DSig / XAdES (misplaced elements, text where none belongs, comments or markup
 //! inside base64 values, whitespace inside a `DigestValue`) are refused here with an
 //! [`Invalid`] reason.

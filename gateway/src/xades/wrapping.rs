@@ -15,7 +15,7 @@
 //! * `ds:Object` may carry only the XAdES `QualifyingProperties`, whose `Target` names this
 //!   signature;
 //! * the caller receives the evidence parsed from the very octets the document reference
-//!   digested (see [`super::verify`]), never from a node found by another path.
+//!   digested (see [`mod@super::verify`]), never from a node found by another path.
 
 use super::structure::{C14nAlgorithm, ParsedSignature, Transform, element_children};
 use super::uri;
