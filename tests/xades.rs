@@ -1038,3 +1038,124 @@ fn qname_prefix_bindings_are_signed_by_ponte_but_not_by_the_kit_profile() {
         Some(ponte::xades::Invalid::DigestMismatch("document"))
     );
 }
+
+/// Signs `template` with xmlsec1 (rem-rsa); returns the signed file.
+fn xmlsec1_sign(dir: &Path, name: &str, template: &str) -> PathBuf {
+    let t = write_tmp(dir, &format!("{name}.template.xml"), template);
+    let out = dir.join(format!("{name}.xml"));
+    let key = format!(
+        "{},{}",
+        pki("rem-rsa.key.pem").display(),
+        pki("rem-rsa.pem").display()
+    );
+    let o = Command::new("xmlsec1")
+        .args([
+            "--sign",
+            "--privkey-pem",
+            &key,
+            "--id-attr:Id",
+            SP_ID_ATTR,
+            "--output",
+        ])
+        .arg(&out)
+        .arg(&t)
+        .output()
+        .expect("spawn xmlsec1");
+    assert!(
+        o.status.success(),
+        "{name}: xmlsec1 --sign: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+#[test]
+fn allowlisted_algorithm_variants_signed_by_xmlsec1_verify_in_ponte() {
+    if !kit_available() || !have("xmlsec1") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unsigned = unsigned_evidence(dir.path());
+    let ours = dir.path().join("ours.xml");
+    sign(&unsigned, "rem-rsa", &ours, None);
+    let template = xmlsec1_template(&std::fs::read_to_string(&ours).expect("read"));
+    let exc = "http://www.w3.org/2001/10/xml-exc-c14n#";
+    let filter_start = template
+        .find("<ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\">")
+        .expect("filter");
+    let filter_end = template[filter_start..]
+        .find("</ds:Transform>")
+        .expect("end")
+        + filter_start
+        + "</ds:Transform>".len();
+    let filter = &template[filter_start..filter_end];
+    let si_c14n = format!("<ds:CanonicalizationMethod Algorithm=\"{exc}\"/>");
+    let sp_transform = format!(
+        "<ds:Transforms><ds:Transform Algorithm=\"{exc}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    );
+    let variants = [
+        (
+            "enveloped",
+            template.replacen(
+                filter,
+                "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+                1,
+            ),
+        ),
+        (
+            "signedinfo-c14n10",
+            template.replacen(
+                &si_c14n,
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>",
+                1,
+            ),
+        ),
+        (
+            "signedinfo-c14n11-with-comments",
+            template.replacen(
+                &si_c14n,
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11#WithComments\"/>",
+                1,
+            ),
+        ),
+        (
+            "properties-c14n11",
+            template.replacen(
+                &sp_transform,
+                &sp_transform.replacen(exc, "http://www.w3.org/2006/12/xml-c14n11", 1),
+                1,
+            ),
+        ),
+        (
+            "properties-no-transform",
+            template.replacen(
+                &sp_transform,
+                &sp_transform.replacen(
+                    &format!("<ds:Transforms><ds:Transform Algorithm=\"{exc}\"/></ds:Transforms>"),
+                    "",
+                    1,
+                ),
+                1,
+            ),
+        ),
+        (
+            "document-exc-with-comments",
+            template.replacen(
+                &format!("{filter}<ds:Transform Algorithm=\"{exc}\">"),
+                &format!("{filter}<ds:Transform Algorithm=\"{exc}WithComments\">"),
+                1,
+            ),
+        ),
+    ];
+    for (name, variant) in variants {
+        assert_ne!(
+            variant, template,
+            "{name}: the variant differs from the template"
+        );
+        let signed = xmlsec1_sign(dir.path(), name, &variant);
+        let (code, v) = verify_json(&signed, &[]);
+        assert_eq!(code, 0, "{name}: {v}");
+        assert_eq!(v["signature"]["valid"], true, "{name}");
+        assert_eq!(v["event"], "SubmissionAcceptance", "{name}");
+    }
+}
