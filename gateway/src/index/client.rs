@@ -90,7 +90,7 @@ impl LdapConfig {
                 return Err(Error::Bind {
                     url: self.url.clone(),
                     dn: dn.clone(),
-                    message: format!("result {} {}", res.rc, res.text),
+                    message: result_text(res.rc, &res.text),
                 });
             }
         }
@@ -136,7 +136,7 @@ impl LdapConfig {
             return Err(Error::Search {
                 url: self.url.clone(),
                 base: self.base.clone(),
-                message: format!("result {} {}", res.rc, res.text),
+                message: result_text(res.rc, &res.text),
             });
         }
         Ok(providers)
@@ -217,6 +217,36 @@ impl LdapConfig {
                 seconds: limit.as_secs(),
             }),
         }
+    }
+}
+
+/// An LDAP result code with its RFC 4511 name and the server's text.
+fn result_text(rc: u32, text: &str) -> String {
+    let name = match rc {
+        1 => "operationsError",
+        2 => "protocolError",
+        3 => "timeLimitExceeded",
+        4 => "sizeLimitExceeded (the server caps results; check its size.prtotal limit)",
+        7 => "authMethodNotSupported",
+        8 => "strongerAuthRequired",
+        11 => "adminLimitExceeded",
+        12 => "unavailableCriticalExtension (paged results not supported?)",
+        32 => "noSuchObject (wrong base DN?)",
+        34 => "invalidDNSyntax",
+        48 => "inappropriateAuthentication",
+        49 => "invalidCredentials",
+        50 => "insufficientAccessRights",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        _ => "",
+    };
+    let text = text.trim();
+    match (name.is_empty(), text.is_empty()) {
+        (true, true) => format!("result code {rc}"),
+        (true, false) => format!("result code {rc}: {text}"),
+        (false, true) => format!("result code {rc} {name}"),
+        (false, false) => format!("result code {rc} {name}: {text}"),
     }
 }
 
