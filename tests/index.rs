@@ -381,6 +381,41 @@ fn igpec_directory_end_to_end() {
     let bad = run_ponte(["index", "lookup", "not a domain", "--ldap", &url]);
     assert_eq!(bad.status.code(), Some(2));
 
+    // Simple bind with a password file; a wrong password is refused by name (exit 2).
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, format!("{ROOT_PW}\n")).expect("write password");
+    let pw_s = pw.to_str().expect("path");
+    let (code, a) = json_of(&[
+        "index",
+        "lookup",
+        "pec.altro.test",
+        "--ldap",
+        &url,
+        "--bind",
+        ROOT_DN,
+        "--password-file",
+        pw_s,
+        "--json",
+    ]);
+    assert_eq!(
+        (code, a["provider"]["name"].as_str()),
+        (0, Some("Altro Gestore S.p.A."))
+    );
+    std::fs::write(&pw, "wrong\n").expect("write password");
+    let refused = run_ponte([
+        "index",
+        "lookup",
+        "pec.altro.test",
+        "--ldap",
+        &url,
+        "--bind",
+        ROOT_DN,
+        "--password-file",
+        pw_s,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("invalidCredentials"));
+
     // Signer check: by certificate, by hash only, and a rogue certificate.
     for (pem, owner, by) in [
         ("pec-rsa.pem", "Gestore Prova S.p.A.", "certificate"),

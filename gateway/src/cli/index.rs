@@ -257,7 +257,12 @@ async fn sync(args: &LdapArgs, output: &Path, json: bool) -> Outcome {
         .map_err(|e| Failure(format!("{}: {e}", args.ldap)))?;
     let seconds = started.elapsed().as_secs_f64();
     let text = ldif::write(&dir, Some(std::time::SystemTime::now()));
-    write_output(Some(&output.to_path_buf()), text.as_bytes())?;
+    // Write beside the target, then rename: a reader never sees a half-written snapshot.
+    let mut tmp_name = output.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    write_output(Some(&tmp), text.as_bytes())?;
+    std::fs::rename(&tmp, output).map_err(|e| Failure::at(output, e))?;
     if json {
         print_json(&json!({
             "providers": dir.providers().len(),
