@@ -508,6 +508,11 @@ fn igpec_directory_end_to_end() {
             .expect("stale-if-error");
         assert_eq!(a.provider.map(|p| p.dn.clone()), *expected, "{d}");
         assert!(a.stale, "{d}");
+        assert_eq!(
+            a.source,
+            index::AnswerSource::Cache,
+            "{d}: the mirror answers"
+        );
         assert_eq!(a.age, Duration::from_secs(2 * 3600), "{d}");
         assert!(a.directory_error.is_some());
     }

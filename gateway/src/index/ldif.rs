@@ -4,7 +4,7 @@
 //! (operational attributes are ignored), or one written by hand — attributes in any order,
 //! base64 (`::`) values, folded lines, comments, `providerCertificate;binary`, CRLF or LF,
 //! an optional `version: 1` and `changetype: add` records. Entries that are not
-//! `objectClass: provider` are skipped. [`write`] produces the snapshot Ponte exports: plain
+//! `objectClass: provider` are skipped. [`write()`] produces the snapshot Ponte exports: plain
 //! LDIF whose header comments record when the mirror was taken (`# synced-at: RFC 3339`).
 
 use std::time::SystemTime;

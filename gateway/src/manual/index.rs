@@ -60,6 +60,10 @@
 //!    expired cache entry and the mirror, provided it is not older than seven days
 //!    (`max_stale`). The answer says `stale: true`, carries its age and the directory's error.
 //!
+//! Keep the refresh interval below the positive TTL: then look-ups are answered from the
+//! mirror and the directory is only asked (one connection per look-up) for names the mirror
+//! cannot answer fresh.
+//!
 //! If nothing can answer, the lookup fails (`ponte index lookup` exits 2). The JSON `source`
 //! says who answered: `ldap` (live), `cache` (data fetched earlier from the directory: the
 //! answer cache or the mirror), `snapshot` (an LDIF file or the embedded default);
