@@ -26,6 +26,7 @@ const ROOT_PW: &str = "secret";
 struct Slapd {
     child: Option<Child>,
     url: String,
+    ldaps_url: String,
     conf: PathBuf,
 }
 
@@ -206,6 +207,8 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
     let db = dir.join("db");
     std::fs::create_dir_all(&db).expect("mkdir db");
     let port = free_port();
+    let tls_port = free_port();
+    let (crt, key) = server_certificate(dir);
     let conf = dir.join("slapd.conf");
     std::fs::write(
         &conf,
@@ -215,6 +218,7 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
              include {}\n\
              modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
              pidfile {}\n\
+             TLSCertificateFile {}\nTLSCertificateKeyFile {}\n\
              sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited\n\
              database mdb\nmaxsize 1073741824\n\
              suffix \"o=postacert\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
@@ -223,6 +227,8 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
              access to * by * read\n",
             schema_path.display(),
             dir.join("slapd.pid").display(),
+            crt.display(),
+            key.display(),
             db.display()
         ),
     )
@@ -243,7 +249,7 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
         "slapadd of the generated directory: {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    let url = format!("ldap://127.0.0.1:{port}/");
+    let url = format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/");
     let child = Command::new("slapd")
         .arg("-d")
         .arg("0")
@@ -258,10 +264,13 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
     let slapd = Slapd {
         child: Some(child),
         url: format!("ldap://127.0.0.1:{port}"),
+        ldaps_url: format!("ldaps://127.0.0.1:{tls_port}"),
         conf,
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err()
+        || TcpStream::connect(("127.0.0.1", tls_port)).is_err()
+    {
         assert!(
             Instant::now() < deadline,
             "slapd did not start listening on {port}"
@@ -269,6 +278,49 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
         std::thread::sleep(Duration::from_millis(50));
     }
     slapd
+}
+
+/// A TLS server certificate for 127.0.0.1 issued by the test provider CA (openssl).
+fn server_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("server.key");
+    let csr = dir.join("server.csr");
+    let crt = dir.join("server.pem");
+    let ext = dir.join("server.ext");
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext");
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr),
+    );
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-set_serial", "7", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(pki("provider-ca.pem"))
+            .arg("-CAkey")
+            .arg(pki("provider-ca.key.pem"))
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(&crt),
+    );
+    (crt, key)
 }
 
 fn fixture() -> Fixture {
@@ -415,6 +467,28 @@ fn igpec_directory_end_to_end() {
     ]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("invalidCredentials"));
+
+    // ldaps:// with the test provider CA as trust anchor; without it the server is not trusted.
+    let ldaps = slapd.ldaps_url.clone();
+    let ca = pki("provider-ca.pem");
+    let ca_s = ca.to_str().expect("path");
+    let (code, a) = json_of(&[
+        "index",
+        "lookup",
+        "PEC.Prova.Test",
+        "--ldap",
+        &ldaps,
+        "--ca-file",
+        ca_s,
+        "--json",
+    ]);
+    assert_eq!((code, a["source"].as_str()), (0, Some("ldap")), "{a}");
+    assert_eq!(a["provider"]["name"], "Gestore Prova S.p.A.");
+    let untrusted = run_ponte(["index", "lookup", "pec.prova.test", "--ldap", &ldaps]);
+    assert_eq!(untrusted.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    eprintln!("untrusted ldaps: {err}");
+    assert!(err.contains(&ldaps) && err.contains("certificate"), "{err}");
 
     // Signer check: by certificate, by hash only, and a rogue certificate.
     for (pem, owner, by) in [

@@ -2,7 +2,7 @@
 //!
 //! - `ponte index schema [--format schema|ldif]`
 //! - `ponte index lookup DOMAIN (--ldap URL [--base DN] [--bind DN --password-file F] | --ldif SNAPSHOT) [--json]`
-//! - `ponte index sync --ldap URL [--base DN] [--bind DN --password-file F] -o SNAPSHOT.ldif [--json]`
+//! - `ponte index sync --ldap URL [--base DN] [--bind DN --password-file F] [--ca-file PEM] -o SNAPSHOT.ldif [--json]`
 //! - `ponte index check-signer CERT.pem (--ldap ... | --ldif ...) [--json]`
 //!
 //! With neither `--ldap` nor `--ldif`, the embedded default snapshot (test data) answers.
@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, read_file, write_output};
@@ -106,6 +108,9 @@ pub struct ConnArgs {
     /// File holding the bind password (one trailing newline is ignored).
     #[arg(long, requires = "bind")]
     password_file: Option<PathBuf>,
+    /// Trust anchors for ldaps:// (PEM, may hold several certificates); default: the system store.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Timeout of the connection and of each operation, in seconds.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -116,6 +121,16 @@ impl ConnArgs {
         let mut cfg = LdapConfig::new(url);
         cfg.base = self.base.clone();
         cfg.timeout = Duration::from_secs(self.timeout.max(1));
+        if let Some(file) = &self.ca_file {
+            let pem = read_file(file)?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| Failure::at(file, e))?;
+                cfg.tls_roots.push(cert.as_ref().to_vec());
+            }
+            if cfg.tls_roots.is_empty() {
+                return Err(Failure::at(file, "no CERTIFICATE in the file"));
+            }
+        }
         if let (Some(dn), Some(file)) = (&self.bind, &self.password_file) {
             let bytes = read_file(file)?;
             let pw =

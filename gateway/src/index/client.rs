@@ -37,6 +37,8 @@ pub struct LdapConfig {
     pub timeout: Duration,
     /// Page size of the paged search (RFC 2696).
     pub page_size: i32,
+    /// Trust anchors (DER) for `ldaps://`; empty: the system's certificate store.
+    pub tls_roots: Vec<Vec<u8>>,
 }
 
 impl LdapConfig {
@@ -48,6 +50,7 @@ impl LdapConfig {
             bind: None,
             timeout: Duration::from_secs(10),
             page_size: 500,
+            tls_roots: Vec::new(),
         }
     }
 
@@ -72,7 +75,10 @@ impl LdapConfig {
     /// Connects and binds; the returned handle is ready for searches.
     async fn connect(&self) -> Result<ldap3::Ldap, Error> {
         self.check_url()?;
-        let settings = LdapConnSettings::new().set_conn_timeout(self.timeout);
+        let mut settings = LdapConnSettings::new().set_conn_timeout(self.timeout);
+        if !self.tls_roots.is_empty() {
+            settings = settings.set_config(self.tls_config()?);
+        }
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
             .await
             .map_err(|source| Error::Connect {
@@ -95,6 +101,23 @@ impl LdapConfig {
             }
         }
         Ok(ldap)
+    }
+
+    /// A rustls client configuration (ring) trusting only `tls_roots`.
+    fn tls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        for der in &self.tls_roots {
+            roots
+                .add(rustls_pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| Error::Tls(e.to_string()))?;
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(std::sync::Arc::new(config))
     }
 
     fn op_error(&self, e: ldap3::LdapError) -> Error {

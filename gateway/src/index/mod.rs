@@ -80,6 +80,9 @@ pub enum Error {
         /// What ldap3 reported.
         source: Box<ldap3::LdapError>,
     },
+    /// The TLS trust anchors for `ldaps://` could not be used.
+    #[error("LDAP TLS trust anchors: {0}")]
+    Tls(String),
     /// The bind was refused.
     #[error("LDAP {url}: bind as {dn:?} refused: {message}")]
     Bind {
