@@ -11,8 +11,9 @@
 //!
 //! Ponte reads an LDAP directory holding `objectClass: provider` entries under a base DN
 //! (default `o=postacert`, as commonly quoted for AgID's index; unconfirmed). It connects with
-//! `ldap://` or `ldaps://` (rustls with ring), binds with a DN and a password file or
-//! anonymously, and bounds the connection and each operation with a timeout (`--timeout`,
+//! `ldap://` or `ldaps://` (rustls with ring; the server is checked against the system's
+//! certificate store, or only against the anchors given with `--ca-file`), binds with a DN
+//! and a password file or anonymously, and bounds the connection and each operation with a timeout (`--timeout`,
 //! default 10 s). A full read uses the paged-results control (RFC 2696, pages of 500), so a
 //! directory larger than the server's per-search size limit is read completely; the server
 //! must still allow the *total* (OpenLDAP: `size.prtotal`), otherwise the error names
