@@ -15,9 +15,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Failure, Outcome, read_file, write_output};
+use super::{Failure, Outcome, load_certs, read_file, rfc3339, write_output};
 use ponte::rem::evidence;
-use ponte::x509::{self, Certificate};
 use ponte::xades::{self, At, Report, SignOptions, Signer, VerifyOptions};
 
 /// `ponte evidence ...`
@@ -77,19 +76,6 @@ pub fn run(cmd: Command) -> Outcome {
         Command::Verify(args) => verify(args),
         Command::Sign(args) => sign(args),
     }
-}
-
-fn load_certs(paths: &[PathBuf]) -> Result<Vec<Certificate>, Failure> {
-    let mut out = Vec::new();
-    for p in paths {
-        let pem = read_file(p)?;
-        out.extend(x509::load_pem(&pem).map_err(|e| Failure::at(p, e))?);
-    }
-    Ok(out)
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 fn verify(args: VerifyArgs) -> Outcome {

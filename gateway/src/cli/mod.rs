@@ -105,3 +105,41 @@ pub fn write_output(out: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Failure> 
         }
     }
 }
+
+/// Reads every certificate of every PEM file in `paths` (a file may hold several).
+pub fn load_certs(paths: &[PathBuf]) -> Result<Vec<ponte::x509::Certificate>, Failure> {
+    let mut out = Vec::new();
+    for p in paths {
+        let pem = read_file(p)?;
+        let certs = ponte::x509::load_pem(&pem).map_err(|e| Failure::at(p, e))?;
+        if certs.is_empty() {
+            return Err(Failure::at(p, "no PEM certificate in this file"));
+        }
+        out.extend(certs);
+    }
+    Ok(out)
+}
+
+/// Reads the one certificate of a PEM file.
+pub fn load_cert(path: &Path) -> Result<ponte::x509::Certificate, Failure> {
+    let mut certs = load_certs(std::slice::from_ref(&path.to_path_buf()))?;
+    match certs.len() {
+        1 => Ok(certs.remove(0)),
+        n => Err(Failure::at(
+            path,
+            format!("expected one certificate, found {n}"),
+        )),
+    }
+}
+
+/// Reads a PKCS#8 PEM private key (RSA or ECDSA P-256).
+pub fn load_key(path: &Path) -> Result<ponte::crypto::SigningKey, Failure> {
+    let pem = read_file(path)?;
+    ponte::crypto::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Failure::at(path, e))
+}
+
+/// RFC 3339 rendering (UTC offsets kept as given).
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    use time::format_description::well_known::Rfc3339;
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}

@@ -13,7 +13,7 @@ use ponte::tsp::{
     ClientOptions, HashAlg, Imprint, RequestOptions, TimeStampRequest, client, server,
 };
 
-use super::{Failure, Outcome, read_file, write_output};
+use super::{Failure, Outcome, load_certs, read_file, write_output};
 
 /// `ponte tsa ...`
 #[derive(Debug, clap::Subcommand)]
@@ -239,15 +239,6 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
         .collect()
-}
-
-fn load_certs(paths: &[PathBuf]) -> Result<Vec<ponte::x509::Certificate>, Failure> {
-    let mut out = Vec::new();
-    for p in paths {
-        let pem = read_file(p)?;
-        out.extend(ponte::x509::load_pem(&pem).map_err(|e| Failure::at(p, e))?);
-    }
-    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
