@@ -112,22 +112,6 @@ fn random_hex() -> Result<String, Error> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Escapes text for an attribute value or element content (the values written here are
-/// URIs, base64 and ids; escaping keeps that true whatever the caller passes).
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 struct Parts<'a> {
     ids: &'a Ids,
     /// `InclusiveNamespaces` PrefixList of the document reference's Exclusive C14N ("" for
@@ -159,16 +143,16 @@ fn signature_xml(p: &Parts<'_>) -> String {
             r#"</xades:QualifyingProperties></ds:Object></ds:Signature>"#
         ),
         ds = ds,
-        sid = esc(&p.ids.signature),
+        sid = crate::xml::escape(&p.ids.signature),
         exc = exc,
         sm = p.signature_uri,
-        rid = esc(&p.ids.reference),
+        rid = crate::xml::escape(&p.ids.reference),
         inc = if p.prefix_list.is_empty() {
             "/>".to_owned()
         } else {
             format!(
                 r#"><ec:InclusiveNamespaces xmlns:ec="{exc}" PrefixList="{}"/></ds:Transform>"#,
-                esc(p.prefix_list)
+                crate::xml::escape(p.prefix_list)
             )
         },
         f2 = uri::XPATH_FILTER2,
@@ -176,9 +160,9 @@ fn signature_xml(p: &Parts<'_>) -> String {
         sha256 = uri::SHA256,
         dd = p.document_digest,
         spt = uri::SIGNED_PROPERTIES_TYPE,
-        spid = esc(&p.ids.signed_properties),
+        spid = crate::xml::escape(&p.ids.signed_properties),
         pd = p.properties_digest,
-        vid = esc(&p.ids.value),
+        vid = crate::xml::escape(&p.ids.value),
         sv = p.signature_value,
         ki = p.key_info,
         xades = uri::XADES,
@@ -211,12 +195,12 @@ fn signed_properties(signer: &Signer, ids: &Ids, signing_time: &str) -> String {
             r##"<xades:DataObjectFormat ObjectReference="#{rid}"><xades:MimeType>text/xml</xades:MimeType>"##,
             r#"</xades:DataObjectFormat></xades:SignedDataObjectProperties></xades:SignedProperties>"#
         ),
-        spid = esc(&ids.signed_properties),
+        spid = crate::xml::escape(&ids.signed_properties),
         st = signing_time,
         sha256 = uri::SHA256,
         cd = cert_digest,
         is = issuer_serial,
-        rid = esc(&ids.reference),
+        rid = crate::xml::escape(&ids.reference),
     )
 }
 

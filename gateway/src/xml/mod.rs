@@ -22,6 +22,7 @@ mod parse;
 
 pub use c14n::{Method, MethodKind, canonicalize, canonicalize_to};
 pub use dom::{Attribute, Document, Element, IdLookup, NamespaceDecl, Node, NodeId};
+pub use escape::escape;
 pub use nodeset::NodeSet;
 pub use parse::{parse, parse_with};
 

@@ -13,20 +13,6 @@ pub(super) struct Facts<'a> {
     pub receipt: Option<ReceiptKind>,
 }
 
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn kind_label(t: &TipoDestinatario) -> &'static str {
     match t {
         TipoDestinatario::Esterno => "posta ordinaria",
@@ -206,10 +192,10 @@ pub(super) fn render(f: &Facts<'_>) -> (String, String) {
     }
     let mut html = format!(
         "<html>\n<head><meta charset=\"utf-8\"><title>{t}</title></head>\n<body>\n<h3>{t}</h3>\n<hr><br>\n",
-        t = html_escape(&title)
+        t = crate::xml::escape(&title)
     );
     for l in &lines {
-        html.push_str(&html_escape(l));
+        html.push_str(&crate::xml::escape(l));
         html.push_str("<br>\n");
     }
     html.push_str("</body>\n</html>\n");
