@@ -136,7 +136,7 @@ fn describe(raw: &[u8], signed: &[u8]) -> (&'static str, String, bool, Option<Va
 /// A REM message (EN 319 532-3) carries `REM-MetadataVersion` / `REM-MessageType` at the top;
 /// its type is the event of the evidence it carries (`REM-EventIdentifier`, last URI segment).
 fn rem_event(raw: &[u8]) -> Option<String> {
-    let headers = mail_parser::MessageParser::new().parse_headers(raw)?;
+    let headers = ponte::mime::parse::headers(raw).ok()?;
     let value = |name: &str| {
         headers
             .header_raw(name)

@@ -6,6 +6,7 @@
 //! the message with mail-parser's raw offsets.
 
 pub mod canonical;
+pub mod parse;
 pub mod signed;
 
 pub use canonical::canonicalize;
@@ -18,6 +19,10 @@ pub enum Error {
     /// The bytes are not a MIME message at all (no header section).
     #[error("not a MIME message: {0}")]
     NotMime(String),
+    /// The MIME parser failed on this input (it panicked; the panic was contained). The
+    /// message is treated as unreadable.
+    #[error("the MIME structure could not be parsed (parser failure on malformed input)")]
+    ParserFailure,
     /// A multipart/signed whose structure is broken.
     #[error("multipart/signed malformed: {0}")]
     SignedStructure(String),

@@ -1,7 +1,7 @@
 //! Locating the signed entity and the signature of an S/MIME message.
 
 use super::Error;
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::MimeHeaders;
 
 /// What the top level of a message is, for S/MIME.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,9 +36,7 @@ pub enum Located {
 /// Locates the S/MIME structure of `message` (already in canonical CRLF form, see
 /// [`super::canonicalize`]).
 pub fn locate(message: &[u8]) -> Result<Located, Error> {
-    let parsed = MessageParser::default()
-        .parse(message)
-        .ok_or_else(|| Error::NotMime("no header section could be parsed".into()))?;
+    let parsed = super::parse::message(message)?;
     let root = parsed.root_part();
     let (ctype, subtype) = match root.content_type() {
         Some(ct) => (

@@ -8,7 +8,7 @@ use super::Error;
 use super::classify::{Classification, Kind, header_fields, unfold};
 use super::daticert::Daticert;
 use super::values::{Errore, TipoDaticert, TipoRicevuta};
-use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{MessagePart, MimeHeaders, PartType};
 use std::borrow::Cow;
 
 /// How deep `postacert.eml` may nest inside PEC messages before Ponte stops descending
@@ -60,9 +60,7 @@ impl<'a> PecMessage<'a> {
         let fields = header_fields(raw).ok_or(Error::MessageUnreadable)?;
         let classification =
             Classification::from_headers(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let msg = MessageParser::default()
-            .parse(raw)
-            .ok_or(Error::MessageUnreadable)?;
+        let msg = crate::mime::parse::message(raw).map_err(|_| Error::MessageUnreadable)?;
         let header = |name: &str| {
             fields
                 .iter()

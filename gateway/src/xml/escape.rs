@@ -155,6 +155,28 @@ fn write_escaped<W: Write + ?Sized>(
     out.write_all(bytes.get(start..).unwrap_or_default())
 }
 
+/// Escapes a string for XML element content or a double-quoted attribute value, as Ponte's
+/// writers need it: `&`, `<`, `>`, `"` as entities; CR, TAB and LF as character references
+/// (so no reader normalises them away); characters XML 1.0 cannot carry are dropped (a reader
+/// would refuse them). Also fit for HTML text.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            c if !is_xml_char(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,26 +216,4 @@ mod tests {
     fn line_ends() {
         assert_eq!(normalize_line_ends("a\r\nb\rc\n"), "a\nb\nc\n");
     }
-}
-
-/// Escapes a string for XML element content or a double-quoted attribute value, as Ponte's
-/// writers need it: `&`, `<`, `>`, `"` as entities; CR, TAB and LF as character references
-/// (so no reader normalises them away); characters XML 1.0 cannot carry are dropped (a reader
-/// would refuse them). Also fit for HTML text.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            c if !is_xml_char(c) => {}
-            c => out.push(c),
-        }
-    }
-    out
 }

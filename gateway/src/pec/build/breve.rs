@@ -13,7 +13,7 @@
 
 use super::mime;
 use crate::pec::Error;
-use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{MessagePart, MimeHeaders, PartType};
 
 fn is_body(p: &MessagePart<'_>) -> bool {
     (p.is_content_type("text", "plain")
@@ -24,12 +24,10 @@ fn is_body(p: &MessagePart<'_>) -> bool {
 
 /// The breve form of `original` (CRLF bytes); `seed` makes the boundary reproducible.
 pub(super) fn replace_attachments(original: &[u8], seed: &str) -> Result<Vec<u8>, Error> {
-    let msg = MessageParser::default()
-        .parse(original)
-        .ok_or(Error::BuildInput {
-            what: "the breve receipt",
-            missing: "the original in postacert.eml is not a readable message".into(),
-        })?;
+    let msg = crate::mime::parse::message(original).map_err(|_| Error::BuildInput {
+        what: "the breve receipt",
+        missing: "the original in postacert.eml is not a readable message".into(),
+    })?;
     let parts = &msg.parts;
     let Some(root) = parts.first() else {
         return Ok(original.to_vec());

@@ -213,9 +213,8 @@ fn read_original(raw: &[u8], what: &'static str) -> Result<Original, Error> {
         missing: m.to_string(),
     };
     let fields = header_fields(raw).ok_or_else(|| missing("the original is not a message"))?;
-    let msg = mail_parser::MessageParser::default()
-        .parse(raw)
-        .ok_or_else(|| missing("the original is not a message"))?;
+    let msg =
+        crate::mime::parse::message(raw).map_err(|_| missing("the original is not a message"))?;
     let raw_header = |name: &str| {
         fields
             .iter()
