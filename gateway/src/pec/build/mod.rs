@@ -207,6 +207,48 @@ struct Original {
     tipo_ricevuta: Option<TipoRicevuta>,
 }
 
+/// The header fields shared by the two envelopes (transport and anomaly): sent "on behalf of"
+/// the original sender by the provider's system address, to the original recipients, with the
+/// original's Message-ID referenced and its sender as Reply-To (unless it named one).
+fn envelope_headers(
+    o: &Original,
+    provider: &Provider,
+    at: OffsetDateTime,
+    identifier: &str,
+    subject_prefix: &str,
+    trasporto: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut headers = vec![
+        ("Date".to_string(), zone::rfc5322(at)),
+        (
+            "From".to_string(),
+            format!(
+                "\"Per conto di: {}\" <{}>",
+                o.sender,
+                provider.system_address()
+            ),
+        ),
+    ];
+    if let Some(to) = &o.to_raw {
+        headers.push(("To".into(), to.clone()));
+    }
+    if let Some(cc) = &o.cc_raw {
+        headers.push(("Cc".into(), cc.clone()));
+    }
+    headers.push((
+        "Subject".into(),
+        mime::encode_header_value(&format!("{subject_prefix}{}", o.subject)),
+    ));
+    headers.push(("Message-ID".into(), format!("<{identifier}>")));
+    headers.push(("X-Riferimento-Message-ID".into(), o.message_id.clone()));
+    headers.push(("X-Trasporto".into(), trasporto.into()));
+    headers.push((
+        "Reply-To".into(),
+        o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
+    ));
+    finish(headers)
+}
+
 fn read_original(raw: &[u8], what: &'static str) -> Result<Original, Error> {
     let missing = |m: &str| Error::BuildInput {
         what,
@@ -430,35 +472,14 @@ pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Re
         Some(&daticert.to_xml()),
         Some(&postacert),
     );
-    let mut headers = vec![
-        ("Date".to_string(), zone::rfc5322(at)),
-        (
-            "From".to_string(),
-            format!(
-                "\"Per conto di: {}\" <{}>",
-                o.sender,
-                input.provider.system_address()
-            ),
-        ),
-    ];
-    if let Some(to) = &o.to_raw {
-        headers.push(("To".into(), to.clone()));
-    }
-    if let Some(cc) = &o.cc_raw {
-        headers.push(("Cc".into(), cc.clone()));
-    }
-    headers.push((
-        "Subject".into(),
-        mime::encode_header_value(&format!("POSTA CERTIFICATA: {}", o.subject)),
-    ));
-    headers.push(("Message-ID".into(), format!("<{identificativo}>")));
-    headers.push(("X-Riferimento-Message-ID".into(), o.message_id.clone()));
-    headers.push(("X-Trasporto".into(), "posta-certificata".into()));
-    headers.push((
-        "Reply-To".into(),
-        o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
-    ));
-    let headers = finish(headers)?;
+    let headers = envelope_headers(
+        &o,
+        input.provider,
+        at,
+        &identificativo,
+        "POSTA CERTIFICATA: ",
+        "posta-certificata",
+    )?;
     Ok(Built {
         kind: Kind::BustaTrasporto,
         headers,
@@ -505,35 +526,14 @@ pub fn anomaly(
     });
     let carried = mime::to_crlf(received);
     let inner = assemble(&identifier, &plain, &html, None, Some(&carried));
-    let mut headers = vec![
-        ("Date".to_string(), zone::rfc5322(at)),
-        (
-            "From".to_string(),
-            format!(
-                "\"Per conto di: {}\" <{}>",
-                o.sender,
-                provider.system_address()
-            ),
-        ),
-    ];
-    if let Some(to) = &o.to_raw {
-        headers.push(("To".into(), to.clone()));
-    }
-    if let Some(cc) = &o.cc_raw {
-        headers.push(("Cc".into(), cc.clone()));
-    }
-    headers.push((
-        "Subject".into(),
-        mime::encode_header_value(&format!("ANOMALIA MESSAGGIO: {}", o.subject)),
-    ));
-    headers.push(("Message-ID".into(), format!("<{identifier}>")));
-    headers.push(("X-Riferimento-Message-ID".into(), o.message_id.clone()));
-    headers.push(("X-Trasporto".into(), "errore".into()));
-    headers.push((
-        "Reply-To".into(),
-        o.reply_to.clone().unwrap_or_else(|| o.sender.clone()),
-    ));
-    let headers = finish(headers)?;
+    let headers = envelope_headers(
+        &o,
+        provider,
+        at,
+        &identifier,
+        "ANOMALIA MESSAGGIO: ",
+        "errore",
+    )?;
     Ok(Built {
         kind: Kind::BustaAnomalia,
         headers,
