@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod error;
 pub mod index;
 pub mod manual;
+pub mod mappings;
 pub mod mime;
 pub mod pec;
 pub mod rem;
