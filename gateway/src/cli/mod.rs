@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod evidence;
 pub mod index;
+pub mod mappings;
 pub mod pec;
 pub mod tsa;
 pub mod verify;
@@ -36,6 +37,9 @@ enum Command {
     /// The providers' index (AgID IGPEC over LDAP, or an LDIF snapshot).
     #[command(subcommand)]
     Index(index::Command),
+    /// The PEC <-> REM mapping tables: show them, check an override directory.
+    #[command(subcommand)]
+    Mappings(mappings::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -46,6 +50,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Index(cmd) => index::run(cmd),
+        Command::Mappings(cmd) => mappings::run(cmd),
     };
     match outcome {
         Ok(code) => code,
