@@ -88,10 +88,41 @@ fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, Error> {
     })
 }
 
+/// toml's message on one line, without its source excerpt (`69 | text`, `|  ^`): the line
+/// and column are already in the first line.
 fn one_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.chars().all(|c| matches!(c, '|' | '^' | ' ')))
+        .filter(|l| !l.is_empty() && !is_excerpt(l))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn is_excerpt(line: &str) -> bool {
+    let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.trim_start().starts_with('|')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_errors_are_one_line_naming_file_and_position() {
+        let err = parse::<EventTable>("[[row]]\nid = 1\n", "x/events.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("x/events.toml: "), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains('\n') && !err.contains(" | "), "{err}");
+    }
+
+    #[test]
+    fn builtin_text_is_what_builtin_reads() {
+        for f in FILES {
+            assert!(builtin_text(f).is_some_and(|t| !t.is_empty()), "{f}");
+        }
+        assert!(builtin_text("other.toml").is_none());
+    }
 }

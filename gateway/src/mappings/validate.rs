@@ -13,52 +13,30 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use crate::pec::values::{Errore, TipoDaticert};
+use crate::pec::values::Errore;
+#[cfg(doc)]
+use crate::pec::values::TipoDaticert;
 use crate::rem::evidence::{Event, Reason};
 
 use super::load::{EVENTS, HEADERS, INTRO, SUBJECTS};
 use super::{Direction, REM_MESSAGES, Tables};
 
-/// The PEC kinds every table must cover: the 8 daticert `tipo` values and `anomalia`.
-pub fn pec_kinds() -> Vec<&'static str> {
-    let mut kinds: Vec<&'static str> = [
-        TipoDaticert::PostaCertificata,
-        TipoDaticert::Accettazione,
-        TipoDaticert::NonAccettazione,
-        TipoDaticert::PresaInCarico,
-        TipoDaticert::AvvenutaConsegna,
-        TipoDaticert::ErroreConsegna,
-        TipoDaticert::PreavvisoErroreConsegna,
-        TipoDaticert::RilevazioneVirus,
-    ]
-    .iter()
-    .map(tipo_str)
-    .collect();
-    kinds.push(ANOMALIA);
-    kinds
-}
-
-const ANOMALIA: &str = "anomalia";
-
-fn tipo_str(t: &TipoDaticert) -> &'static str {
-    match t {
-        TipoDaticert::Accettazione => "accettazione",
-        TipoDaticert::NonAccettazione => "non-accettazione",
-        TipoDaticert::PresaInCarico => "presa-in-carico",
-        TipoDaticert::AvvenutaConsegna => "avvenuta-consegna",
-        TipoDaticert::PostaCertificata => "posta-certificata",
-        TipoDaticert::ErroreConsegna => "errore-consegna",
-        TipoDaticert::PreavvisoErroreConsegna => "preavviso-errore-consegna",
-        TipoDaticert::RilevazioneVirus => "rilevazione-virus",
-        _ => "",
-    }
-}
+/// The PEC kinds every table must cover: the 8 daticert `tipo` values (DTD of DM 2005, as
+/// [`TipoDaticert`] spells them) and `anomalia` (the anomaly envelope, `X-Trasporto: errore`).
+pub const PEC_KINDS: [&str; 9] = [
+    "posta-certificata",
+    "accettazione",
+    "non-accettazione",
+    "presa-in-carico",
+    "avvenuta-consegna",
+    "errore-consegna",
+    "preavviso-errore-consegna",
+    "rilevazione-virus",
+    "anomalia",
+];
 
 fn is_pec_kind(kind: &str) -> bool {
-    kind == ANOMALIA || {
-        let t = TipoDaticert::parse(kind);
-        t.is_known() && t.as_str() == kind
-    }
+    PEC_KINDS.contains(&kind)
 }
 
 /// One problem found in the tables.
@@ -334,7 +312,7 @@ fn events(t: &Tables, out: &mut Vec<Problem>) {
             }
         }
     }
-    for kind in pec_kinds() {
+    for kind in PEC_KINDS {
         if !covered_kinds.contains(kind) {
             out.push(Problem {
                 file: EVENTS,
@@ -376,7 +354,7 @@ fn headers(t: &Tables, out: &mut Vec<Problem>) {
 }
 
 fn subjects(t: &Tables, out: &mut Vec<Problem>) {
-    let kinds = pec_kinds();
+    let kinds = PEC_KINDS;
     for (key, s) in &t.subjects.pec {
         let mut problem = |kind| {
             out.push(Problem {
@@ -494,9 +472,13 @@ mod tests {
 
     #[test]
     fn pec_kinds_are_the_8_tipo_and_anomalia() {
-        let kinds = pec_kinds();
-        assert_eq!(kinds.len(), 9);
-        assert!(kinds.iter().all(|k| is_pec_kind(k) && !k.is_empty()));
+        use crate::pec::values::TipoDaticert;
+        let (tipo, rest) = PEC_KINDS.split_at(8);
+        for k in tipo {
+            let t = TipoDaticert::parse(k);
+            assert!(t.is_known() && t.as_str() == *k, "{k}");
+        }
+        assert_eq!(rest, ["anomalia"]);
         assert!(!is_pec_kind("Accettazione"), "exact spelling only");
         assert!(!is_pec_kind("mail"));
     }
