@@ -72,6 +72,9 @@ pub enum ProblemKind {
     UnknownErrore(String),
     /// `pec.errore_esteso_prefix` is not shaped like an enhanced status code (`5.1.1`, `4.4`).
     BadStatusPrefix(String),
+    /// `pec.final` on a kind other than `preavviso-errore-consegna` (the only one with a
+    /// warning and a final notice).
+    FinalOnOtherKind(String),
     /// `rem.message` is not a REM message type.
     UnknownMessage(String),
     /// `rem.event` is not one of the 19 events of EN 319 522-1.
@@ -140,6 +143,10 @@ impl fmt::Display for ProblemKind {
             BadStatusPrefix(p) => write!(
                 f,
                 "errore_esteso_prefix {p:?} is not an enhanced status code prefix like 5.1.1"
+            ),
+            FinalOnOtherKind(k) => write!(
+                f,
+                "final is set on {k:?}; only preavviso-errore-consegna has a final notice"
             ),
             UnknownMessage(m) => write!(
                 f,
@@ -241,6 +248,9 @@ fn events(t: &Tables, out: &mut Vec<Problem>) {
             && !status_prefix_ok(p)
         {
             problem(ProblemKind::BadStatusPrefix(p.clone()));
+        }
+        if pec.is_final.is_some() && pec.kind != "preavviso-errore-consegna" {
+            problem(ProblemKind::FinalOnOtherKind(pec.kind.clone()));
         }
         let rem = &row.rem;
         if !REM_MESSAGES.contains(&rem.message.as_str()) {
@@ -481,6 +491,27 @@ mod tests {
         assert_eq!(rest, ["anomalia"]);
         assert!(!is_pec_kind("Accettazione"), "exact spelling only");
         assert!(!is_pec_kind("mail"));
+    }
+
+    #[test]
+    fn final_only_on_preavviso() {
+        let mut t = crate::mappings::builtin().expect("compiled-in tables read");
+        let row = t
+            .events
+            .row
+            .iter_mut()
+            .find(|r| r.id == "presa-in-carico")
+            .expect("row presa-in-carico");
+        row.pec.is_final = Some(true);
+        let problems = validate(&t);
+        assert_eq!(
+            problems,
+            vec![Problem {
+                file: EVENTS,
+                row: Some("presa-in-carico".into()),
+                kind: ProblemKind::FinalOnOtherKind("presa-in-carico".into()),
+            }]
+        );
     }
 
     #[test]
