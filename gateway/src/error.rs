@@ -41,6 +41,9 @@ pub enum Error {
     /// Providers' index (LDAP, LDIF snapshot) failure.
     #[error(transparent)]
     Index(#[from] crate::index::Error),
+    /// PEC <-> REM mapping tables unreadable or invalid.
+    #[error(transparent)]
+    Mappings(#[from] crate::mappings::Error),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
