@@ -6,10 +6,12 @@
 //! the message with mail-parser's raw offsets.
 
 pub mod canonical;
+pub mod outline;
 pub mod parse;
 pub mod signed;
 
 pub use canonical::canonicalize;
+pub use outline::outline;
 pub use signed::{Located, locate};
 
 /// Errors of this module.
