@@ -28,9 +28,11 @@ struct EcPair {
     fixed: EcdsaKeyPair,
 }
 
-/// A private key able to sign with SHA-256, loaded from PKCS#8.
+/// A private key able to sign with SHA-256, loaded from PKCS#8. Cloning shares the key
+/// (reference-counted), so one loaded identity can serve a CMS signer and a XAdES signer.
+#[derive(Clone)]
 pub struct SigningKey {
-    inner: Inner,
+    inner: std::sync::Arc<Inner>,
     rng: SystemRandom,
 }
 
@@ -72,12 +74,15 @@ impl SigningKey {
                 Inner::Ec(Box::new(EcPair { asn1, fixed }))
             }
         };
-        Ok(Self { inner, rng })
+        Ok(Self {
+            inner: std::sync::Arc::new(inner),
+            rng,
+        })
     }
 
     /// The key family.
     pub fn kind(&self) -> KeyKind {
-        match self.inner {
+        match *self.inner {
             Inner::Rsa(_) => KeyKind::Rsa,
             Inner::Ec(_) => KeyKind::EcdsaP256,
         }
@@ -85,7 +90,7 @@ impl SigningKey {
 
     /// The signature scheme this key signs with (always SHA-256).
     pub fn signature_algorithm(&self) -> SignatureAlgorithm {
-        match self.inner {
+        match *self.inner {
             Inner::Rsa(_) => SignatureAlgorithm::RsaPkcs1(DigestAlgorithm::Sha256),
             Inner::Ec(_) => SignatureAlgorithm::Ecdsa(DigestAlgorithm::Sha256),
         }
@@ -100,12 +105,12 @@ impl SigningKey {
     /// Whether the CMS/X.509 AlgorithmIdentifier carries explicit NULL parameters (RSA) or none
     /// (ECDSA, RFC 5758).
     pub fn signature_params_null(&self) -> bool {
-        matches!(self.inner, Inner::Rsa(_))
+        matches!(*self.inner, Inner::Rsa(_))
     }
 
     /// The XML-DSig `SignatureMethod` URI (RFC 6931): rsa-sha256 or ecdsa-sha256.
     pub fn xmldsig_uri(&self) -> &'static str {
-        match self.inner {
+        match *self.inner {
             Inner::Rsa(_) => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             Inner::Ec(_) => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
         }
@@ -114,7 +119,7 @@ impl SigningKey {
     /// The raw public key as it appears in a certificate's subjectPublicKey BIT STRING
     /// (RSAPublicKey DER, or the uncompressed EC point).
     pub fn public_key_bytes(&self) -> &[u8] {
-        match &self.inner {
+        match &*self.inner {
             Inner::Rsa(k) => k.public_key().as_ref(),
             Inner::Ec(p) => p.asn1.public_key().as_ref(),
         }
@@ -133,7 +138,7 @@ impl SigningKey {
     /// Signs `message` with SHA-256: PKCS#1 v1.5 for RSA, ASN.1 DER `Ecdsa-Sig-Value` for ECDSA
     /// (the CMS and X.509 form).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        match &self.inner {
+        match &*self.inner {
             Inner::Rsa(k) => {
                 let mut sig = vec![0u8; k.public().modulus_len()];
                 k.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
@@ -151,7 +156,7 @@ impl SigningKey {
     /// Signs `message` with SHA-256 in the XML-DSig form: PKCS#1 v1.5 for RSA, the fixed-size
     /// `r || s` concatenation for ECDSA (RFC 4050 / XML-DSig 1.1).
     pub fn sign_xmldsig(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        match &self.inner {
+        match &*self.inner {
             Inner::Rsa(_) => self.sign(message),
             Inner::Ec(p) => p
                 .fixed
