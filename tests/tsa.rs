@@ -3,67 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{corpus_file, have, pki, run_ponte};
+use common::{DevTsa, corpus_file, have, pki, run_ponte};
 use der::{Decode, Encode};
 use ponte::tsp::asn1::TimeStampResp;
 use ponte::tsp::issue::{Answered, Tsu};
 use ponte::tsp::verify::{self, Expected, Invalid, Trust, VerifyOptions};
 use ponte::tsp::{HashAlg, Imprint, RequestOptions, TimeStampRequest};
-
-/// A running `ponte tsa serve`, killed (by its own PID) when dropped.
-struct DevTsa {
-    child: Child,
-    url: String,
-    data: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl DevTsa {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("tsa-data");
-        let mut child = common::ponte()
-            .args(["tsa", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ponte tsa serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        assert!(line.contains("NOT qualified"), "{line}");
-        DevTsa {
-            child,
-            url,
-            data,
-            _dir: dir,
-        }
-    }
-
-    fn cert(&self) -> PathBuf {
-        self.data.join("tsa.pem")
-    }
-}
-
-impl Drop for DevTsa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -69,4 +70,57 @@ pub fn to_crlf(bytes: &[u8]) -> Vec<u8> {
         prev = b;
     }
     out
+}
+
+/// A running `ponte tsa serve`, killed (by its own PID) when dropped.
+pub struct DevTsa {
+    child: Child,
+    /// Its URL (`http://127.0.0.1:<port>/`).
+    pub url: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl DevTsa {
+    /// Starts one on a free loopback port, its data in a fresh temporary folder.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("tsa-data");
+        let mut child = ponte()
+            .args(["tsa", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ponte tsa serve");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        assert!(line.contains("NOT qualified"), "{line}");
+        DevTsa {
+            child,
+            url,
+            data,
+            _dir: dir,
+        }
+    }
+
+    /// Its self-signed TSU certificate (PEM), the anchor for its tokens.
+    pub fn cert(&self) -> PathBuf {
+        self.data.join("tsa.pem")
+    }
+}
+
+impl Drop for DevTsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
