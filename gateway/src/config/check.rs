@@ -249,12 +249,12 @@ fn authority(u: &str, schemes: &[&str]) -> Result<(), String> {
     if host.is_empty() {
         return Err(format!("{u:?}: no host"));
     }
-    if let Some(p) = port {
-        if p.parse::<u16>().map_or(true, |n| n == 0) {
-            return Err(format!(
-                "{u:?}: the port {p:?} is not a number from 1 to 65535"
-            ));
-        }
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |n| n == 0)
+    {
+        return Err(format!(
+            "{u:?}: the port {p:?} is not a number from 1 to 65535"
+        ));
     }
     Ok(())
 }

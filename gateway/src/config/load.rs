@@ -483,14 +483,14 @@ impl Reader {
         let ldap = self.string(&s, "ldap", false);
         let base = self.string(&s, "base", false);
         let snapshot = self.path_key(&s, "snapshot", false);
-        if let Some(p) = &snapshot {
-            if let Err(e) = super::read_snapshot(p) {
-                let reason = match e {
-                    Error::Snapshot { reason, .. } => reason,
-                    other => other.to_string(),
-                };
-                self.error("index.snapshot", Some(p), reason);
-            }
+        if let Some(p) = &snapshot
+            && let Err(e) = super::read_snapshot(p)
+        {
+            let reason = match e {
+                Error::Snapshot { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            self.error("index.snapshot", Some(p), reason);
         }
         match ldap {
             Some(url) => {

@@ -12,7 +12,9 @@
 //! **Crashes.** A writer that dies inside `write` may leave a torn last line (no final `\n`).
 //! Before each append the store looks at the last byte of the file and, when it is not `\n`,
 //! starts its buffer with one, so the torn fragment stays a line of its own instead of
-//! swallowing the next record. Readers skip torn and malformed lines and report them in
+//! swallowing the next record. (When another handle's append is in flight at that moment,
+//! the last byte may look torn although the line completes: the price is an empty line,
+//! which readers skip.) Readers skip torn and malformed lines and report them in
 //! [`Scan::skipped`] (and in the log); they are never fatal.
 //!
 //! **Reading.** [`FileStore::scan`] reads the whole file; [`Store::find`] scans it. This is
