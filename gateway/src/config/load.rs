@@ -1,6 +1,6 @@
 //! Reading the configuration file: TOML syntax, then every table and key against the schema
 //! (unknown keys named, wrong types named, required keys missing named), then every file the
-//! keys name (keys, certificates, anchors, snapshot), then the checks of [`super::check`].
+//! keys name (keys, certificates, anchors, snapshot), then the checks of [`mod@super::check`].
 //! Every problem is collected; the [`Config`] is built only when none is an error.
 //!
 //! Why not `serde(deny_unknown_fields)`: serde stops at the first unknown key or wrong type,
@@ -51,7 +51,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
 pub struct Inspection {
     /// The configuration file, absolute.
     pub path: PathBuf,
-    /// Every problem, errors and warnings, in file order.
+    /// Every problem, errors and warnings, unknown keys first, then table by table in schema order ([`SCHEMA`]).
     pub problems: Vec<Problem>,
     /// The configuration, when no problem is an error.
     pub config: Option<Config>,

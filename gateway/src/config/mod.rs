@@ -68,7 +68,7 @@ pub enum Error {
     Invalid {
         /// The configuration file.
         path: PathBuf,
-        /// The first error-severity problem, in file order.
+        /// The first error-severity problem, in the order of [`check()`].
         first: Box<Problem>,
         /// How many error-severity problems there are in all.
         errors: usize,
@@ -359,7 +359,7 @@ impl Config {
     }
 }
 
-/// Every problem of the configuration at `path` (errors and warnings, in file order), judging
+/// Every problem of the configuration at `path` (errors and warnings, unknown keys first, then table by table in the order of [`load::SCHEMA`]), judging
 /// certificate validity now. An unreadable file or one that is not TOML is one problem with the
 /// key `(file)`. An empty list means the configuration loads.
 pub fn check(path: &Path) -> Vec<Problem> {
