@@ -494,3 +494,104 @@ fn example_configuration_checks_and_lists_every_key() {
         }
     }
 }
+
+#[test]
+fn identity_values_urls_and_folders_are_checked() {
+    let s = Setup::new();
+    s.edit(
+        "domain = \"PEC.Prova.Test.\"",
+        "domain = \"PEC.Prova.Test.\"\ncountry = \"Italia\"\nrem_service_address = \"rem-service.pec.prova.test\"",
+    )
+    .edit(
+        "snapshot = \"index.ldif\"",
+        "ldap = \"http://index.test\"",
+    );
+    let mut text = std::fs::read_to_string(s.config()).expect("read");
+    text.push_str("\n[correlation]\npath = \"no-such-folder/corr.jsonl\"\n[output]\nattach_evidence = \"yes\"\n");
+    std::fs::write(s.config(), text).expect("write");
+    let err = expect_problems(&s);
+    assert_line(
+        &err,
+        "identity.country",
+        &["\"Italia\"", "ISO 3166-1 alpha-2"],
+    );
+    assert_line(
+        &err,
+        "identity.rem_service_address",
+        &["not an address (no '@')"],
+    );
+    assert_line(&err, "index.ldap", &["ldap or ldaps"]);
+    assert_line(
+        &err,
+        "correlation.path",
+        &["no-such-folder/corr.jsonl", "does not exist"],
+    );
+    assert_line(
+        &err,
+        "output.attach_evidence",
+        &["expected true or false, found a string"],
+    );
+    assert_eq!(err.lines().count(), 5, "{err}");
+}
+
+#[test]
+fn invalid_mappings_directory_is_named_row_by_row() {
+    let s = Setup::new();
+    std::fs::create_dir(s.root().join("maps")).expect("mkdir");
+    for f in ["events.toml", "headers.toml", "subjects.toml", "intro.toml"] {
+        std::fs::copy(
+            repo().join("mappings").join(f),
+            s.root().join("maps").join(f),
+        )
+        .expect("copy table");
+    }
+    let events = s.root().join("maps/events.toml");
+    let text = std::fs::read_to_string(&events).expect("read events");
+    // Drop every row but the first: PEC types and REM events are then left uncovered.
+    let first_two = text
+        .match_indices("[[row]]")
+        .nth(1)
+        .map_or(text.len(), |(i, _)| i);
+    std::fs::write(&events, &text[..first_two]).expect("write events");
+    let mut cfg = std::fs::read_to_string(s.config()).expect("read");
+    cfg.push_str("\n[mappings]\ndir = \"maps\"\n");
+    std::fs::write(s.config(), cfg).expect("write");
+    let err = expect_problems(&s);
+    assert_line(&err, "mappings.dir", &["maps", "events.toml"]);
+    assert!(err.lines().all(|l| l.contains(": mappings.dir: ")), "{err}");
+}
+
+#[test]
+fn ldap_base_without_ldap_and_no_tsa_table() {
+    let s = Setup::new();
+    s.edit("snapshot = \"index.ldif\"", "base = \"o=test\"")
+        .edit("[tsa]\nurl = \"http://127.0.0.1:3180/\"\n", "");
+    let out = s.check(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_line(&err, "index.base", &["warning: ", "ignored"]);
+    assert!(stdout(&out).contains("tsa:         none configured"));
+    let c = Config::load_at(&s.config(), NOW).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.index, IndexSource::Embedded);
+    assert!(c.tsa.is_none());
+    let index = c.index.open().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(index.directory().map(|d| d.providers().len()), Some(2));
+}
+
+#[test]
+fn not_toml_is_one_file_problem_in_the_library() {
+    let s = Setup::new();
+    std::fs::write(s.config(), "identity = [\n").expect("write");
+    let ps = config::check_at(&s.config(), NOW);
+    assert_eq!(ps.len(), 1, "{ps:#?}");
+    assert_eq!(ps[0].key, "(file)");
+    assert!(
+        ps[0].message.starts_with("not TOML: line "),
+        "{}",
+        ps[0].message
+    );
+    assert!(matches!(
+        Config::load_at(&s.config(), NOW),
+        Err(config::Error::Toml { .. })
+    ));
+}

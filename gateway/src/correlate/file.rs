@@ -3,7 +3,8 @@
 //! **Writers.** The file is opened in append mode (`O_APPEND`): every write lands at the end
 //! of the file, whatever other handles and processes wrote before. Each record is serialised
 //! with its final `\n` into one buffer and handed to the OS in one `write` call, then
-//! `fdatasync`ed before [`Store::record`] returns. Inside one process a `Mutex` serialises the
+//! `fdatasync`ed before [`Store::record`] returns (a newly created file also has its folder
+//! synced, so that the file itself survives a crash). Inside one process a `Mutex` serialises the
 //! writers of one `FileStore`. Across processes (or several `FileStore`s on one file), the
 //! single append per line is what keeps lines whole: on local POSIX file systems an `O_APPEND`
 //! write of a regular file is not interleaved with other writes. It is **not** safe on NFS,
@@ -59,6 +60,7 @@ pub struct Scan {
 impl FileStore {
     /// Opens (creating when missing) the store at `path`. The folder must exist.
     pub fn open(path: &Path) -> Result<FileStore, Error> {
+        let created = !path.exists();
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -68,6 +70,12 @@ impl FileStore {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if created {
+            sync_parent(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
         Ok(FileStore {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -103,6 +111,22 @@ impl FileStore {
         let bytes = std::fs::read(&self.path).map_err(|e| self.io(e))?;
         Ok(parse_lines(&bytes))
     }
+}
+
+/// Makes a newly created file's directory entry durable (POSIX: fsync the folder). Elsewhere
+/// folders cannot be opened for syncing, and this is a no-op.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Parses JSON Lines bytes into records and skipped lines.
