@@ -171,19 +171,27 @@ fn concurrent_writers_lose_nothing_and_never_interleave() {
     }
 }
 
-/// Not a test of its own: the writer half of `separate_processes_append_whole_lines`, run in
-/// a child process (`--ignored --exact`) with the store path and a tag in the environment.
+/// The writer half of `separate_processes_append_whole_lines`, run in a child process
+/// (`--ignored --exact`) with the store path and a tag in the environment. Run alone (e.g.
+/// `--include-ignored`), it writes into a store of its own; either way it checks that its
+/// own records are all there.
 #[test]
 #[ignore = "run as a child process by separate_processes_append_whole_lines"]
 fn child_writer() {
-    let path = std::env::var_os("PONTE_CORR_PATH").expect("PONTE_CORR_PATH");
-    let tag = std::env::var("PONTE_CORR_TAG").expect("PONTE_CORR_TAG");
-    let store = FileStore::open(std::path::Path::new(&path)).expect("open");
+    let own = tempfile::tempdir().expect("temp dir");
+    let path = std::env::var_os("PONTE_CORR_PATH")
+        .map_or_else(|| own.path().join("corr.jsonl"), std::path::PathBuf::from);
+    let tag = std::env::var("PONTE_CORR_TAG").unwrap_or_else(|_| "alone".into());
+    let store = FileStore::open(&path).expect("open");
     for i in 0..PROC_EACH {
         let mut r = record(&format!("{tag}-{i}"));
         r.evidence_ids
             .extend((0..50).map(|k| format!("evid-{tag}-{i}-{k:04}")));
         store.record(&r).expect("record");
+    }
+    for i in 0..PROC_EACH {
+        let id = format!("<out.{tag}-{i}@rem.prova.test>");
+        assert_eq!(store.find(&id).expect("find").len(), 1, "{id}");
     }
 }
 
