@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{pki, ponte, repo};
-use ponte::config::{self, Config, IndexSource, Problem, Severity};
+use ponte::config::{self, Config, IndexSource, LdapBind, LdapConnection, Problem, Severity};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -223,6 +223,7 @@ fn optional_keys_are_read() {
             url: "ldaps://index.test:636".into(),
             base: "o=test".into(),
             snapshot_fallback: Some(s.root().join("index.ldif")),
+            connection: LdapConnection::default(),
         }
     );
     assert_eq!(c.mappings_dir, Some(s.root().join("maps")));
@@ -594,4 +595,54 @@ fn not_toml_is_one_file_problem_in_the_library() {
         Config::load_at(&s.config(), NOW),
         Err(config::Error::Toml { .. })
     ));
+}
+
+#[test]
+fn directory_connection_options() {
+    let s = Setup::new();
+    std::fs::write(s.root().join("ldap.password"), "s3cret\n").expect("write password");
+    s.edit(
+        "snapshot = \"index.ldif\"",
+        "ldap = \"ldaps://index.test\"\nca_file = \"pki/root-ca.pem\"\nbind_dn = \"cn=ponte,o=postacert\"\npassword_file = \"ldap.password\"\ntimeout_seconds = 3",
+    );
+    let c = Config::load_at(&s.config(), NOW).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.index,
+        IndexSource::Ldap {
+            url: "ldaps://index.test".into(),
+            base: "o=postacert".into(),
+            snapshot_fallback: None,
+            connection: LdapConnection {
+                ca_file: Some(s.root().join("pki/root-ca.pem")),
+                bind: Some(LdapBind {
+                    dn: "cn=ponte,o=postacert".into(),
+                    password_file: s.root().join("ldap.password"),
+                }),
+                timeout: std::time::Duration::from_secs(3),
+            },
+        }
+    );
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "the password is never kept"
+    );
+    assert_eq!(
+        config::read_password(&s.root().join("ldap.password"))
+            .ok()
+            .as_deref(),
+        Some("s3cret")
+    );
+    // Opening does not contact the directory: it is cold until the first lookup.
+    let index = c.index.open().unwrap_or_else(|e| panic!("{e}"));
+    assert!(index.directory().is_none());
+
+    // Each option's fault is named.
+    s.edit("pki/root-ca.pem\"\nbind_dn", "pki/absent.pem\"\nbind_dn")
+        .edit("password_file = \"ldap.password\"\n", "")
+        .edit("timeout_seconds = 3", "timeout_seconds = 0");
+    let err = expect_problems(&s);
+    assert_line(&err, "index.ca_file", &["pki/absent.pem", "cannot read"]);
+    assert_line(&err, "index.bind_dn", &["needs index.password_file"]);
+    assert_line(&err, "index.timeout_seconds", &["0 is not from 1 to 600"]);
+    assert_eq!(err.lines().count(), 3, "{err}");
 }

@@ -14,8 +14,9 @@ use toml::{Table, Value};
 
 use super::check;
 use super::{
-    Config, DEFAULT_CORRELATION_FILE, DEFAULT_COUNTRY, DEFAULT_REM_SERVICE_LOCAL_PART, Error,
-    Identity, IndexSource, Policy, Problem, Trust, TsaConfig,
+    Config, DEFAULT_CORRELATION_FILE, DEFAULT_COUNTRY, DEFAULT_LDAP_TIMEOUT_SECONDS,
+    DEFAULT_REM_SERVICE_LOCAL_PART, Error, Identity, IndexSource, LdapBind, LdapConnection, Policy,
+    Problem, Trust, TsaConfig,
 };
 use crate::crypto::SigningKey;
 use crate::x509::Certificate;
@@ -38,7 +39,18 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("trust", &["pec_anchors", "rem_anchors", "tsa_anchors"]),
-    ("index", &["ldap", "base", "snapshot"]),
+    (
+        "index",
+        &[
+            "ldap",
+            "base",
+            "snapshot",
+            "ca_file",
+            "bind_dn",
+            "password_file",
+            "timeout_seconds",
+        ],
+    ),
     ("tsa", &["url"]),
     ("policy", &["applicable"]),
     ("mappings", &["dir"]),
@@ -111,6 +123,14 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
         before.get(i + 1..).unwrap_or("").chars().count()
     }) + 1;
     (line, col)
+}
+
+/// A problem from an [`Error::IndexFile`] (or any other error, on the whole `index` table).
+fn file_problem(e: Error) -> Problem {
+    match e {
+        Error::IndexFile { key, path, reason } => Problem::error(key, Some(&path), reason),
+        other => Problem::error("index", None, other.to_string()),
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -492,6 +512,7 @@ impl Reader {
             };
             self.error("index.snapshot", Some(p), reason);
         }
+        let connection = self.ldap_connection(&s, ldap.as_deref());
         match ldap {
             Some(url) => {
                 if let Err(m) = check::ldap_url(&url) {
@@ -501,19 +522,100 @@ impl Reader {
                     url,
                     base: base.unwrap_or_else(|| crate::index::DEFAULT_BASE.to_owned()),
                     snapshot_fallback: snapshot,
+                    connection: connection?,
                 })
             }
             None => {
-                if base.is_some() {
-                    self.problems.push(Problem::warning(
-                        "index.base",
-                        None,
-                        "ignored: no index.ldap directory is configured",
-                    ));
+                for key in [
+                    "base",
+                    "ca_file",
+                    "bind_dn",
+                    "password_file",
+                    "timeout_seconds",
+                ] {
+                    if self.value(&s, key).is_some() {
+                        self.problems.push(Problem::warning(
+                            format!("index.{key}"),
+                            None,
+                            "ignored: no index.ldap directory is configured",
+                        ));
+                    }
                 }
                 Some(snapshot.map_or(IndexSource::Embedded, IndexSource::Snapshot))
             }
         }
+    }
+
+    /// The directory connection options, each file checked (the password is read to check
+    /// it, never kept or shown).
+    fn ldap_connection(&mut self, s: &Section<'_>, url: Option<&str>) -> Option<LdapConnection> {
+        let mut ok = true;
+        let ca_file = self.path_key(s, "ca_file", false);
+        if let Some(p) = &ca_file {
+            if let Err(e) = super::read_ca_file(p) {
+                ok = false;
+                self.problems.push(file_problem(e));
+            } else if url.is_some_and(|u| !u.to_ascii_lowercase().starts_with("ldaps://")) {
+                self.problems.push(Problem::warning(
+                    "index.ca_file",
+                    Some(p),
+                    "ignored: index.ldap is not ldaps://",
+                ));
+            }
+        }
+        let dn = self.string(s, "bind_dn", false);
+        let password_file = self.path_key(s, "password_file", false);
+        let bind = match (dn, password_file) {
+            (Some(dn), Some(password_file)) => {
+                if let Err(e) = super::read_password(&password_file) {
+                    ok = false;
+                    self.problems.push(file_problem(e));
+                }
+                Some(LdapBind { dn, password_file })
+            }
+            (Some(_), None) if self.value(s, "password_file").is_none() => {
+                ok = false;
+                self.error(
+                    "index.bind_dn",
+                    None,
+                    "needs index.password_file (a bind without a password is refused)",
+                );
+                None
+            }
+            (None, Some(_)) if self.value(s, "bind_dn").is_none() => {
+                ok = false;
+                self.error("index.password_file", None, "needs index.bind_dn");
+                None
+            }
+            _ => None,
+        };
+        let timeout = match self.value(s, "timeout_seconds") {
+            None => Some(DEFAULT_LDAP_TIMEOUT_SECONDS),
+            Some(Value::Integer(n)) if (1..=600).contains(n) => u64::try_from(*n).ok(),
+            Some(Value::Integer(n)) => {
+                self.error(
+                    "index.timeout_seconds",
+                    None,
+                    format!("{n} is not from 1 to 600"),
+                );
+                None
+            }
+            Some(other) => {
+                let t = type_name(other);
+                self.error(
+                    "index.timeout_seconds",
+                    None,
+                    format!("expected an integer, found {t}"),
+                );
+                None
+            }
+        };
+        let connection = LdapConnection {
+            ca_file,
+            bind,
+            timeout: std::time::Duration::from_secs(timeout?),
+        };
+        ok.then_some(connection)
     }
 
     /// `Some(None)`: no `[tsa]` table; `None`: a problem was recorded.

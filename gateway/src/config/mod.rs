@@ -81,6 +81,17 @@ pub enum Error {
         /// What was wrong (I/O error or LDIF problem).
         reason: String,
     },
+    /// A file of the directory connection (`index.ca_file`, `index.password_file`) could not
+    /// be used when opening the index.
+    #[error("{key}: {}: {reason}", path.display())]
+    IndexFile {
+        /// The configuration key naming the file.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong (the password itself is never shown).
+        reason: String,
+    },
     /// The embedded default index snapshot could not be parsed (a build defect).
     #[error("embedded default index snapshot: {0}")]
     EmbeddedSnapshot(crate::index::Error),
@@ -237,6 +248,9 @@ pub enum IndexSource {
         base: String,
         /// The fallback snapshot (resolved path).
         snapshot_fallback: Option<PathBuf>,
+        /// How to connect: TLS anchors, bind, timeout (`ca_file`, `bind_dn`, `password_file`,
+        /// `timeout_seconds`).
+        connection: LdapConnection,
     },
     /// An LDIF snapshot only (`snapshot = ..`, resolved path).
     Snapshot(PathBuf),
@@ -260,9 +274,17 @@ impl IndexSource {
                 url,
                 base,
                 snapshot_fallback,
+                connection,
             } => {
                 let mut cfg = LdapConfig::new(url.clone());
                 cfg.base = base.clone();
+                cfg.timeout = connection.timeout;
+                if let Some(ca) = &connection.ca_file {
+                    cfg.tls_roots = read_ca_file(ca)?;
+                }
+                if let Some(b) = &connection.bind {
+                    cfg.bind = Some((b.dn.clone(), read_password(&b.password_file)?));
+                }
                 let index = Index::with_ldap(cfg, policy, clock);
                 if let Some(path) = snapshot_fallback {
                     index.load_snapshot(read_snapshot(path)?);
@@ -287,6 +309,7 @@ impl IndexSource {
                 url,
                 base,
                 snapshot_fallback: Some(p),
+                ..
             } => format!(
                 "LDAP {url} (base {base}), snapshot fallback {}",
                 p.display()
@@ -296,6 +319,74 @@ impl IndexSource {
             IndexSource::Embedded => "embedded default snapshot (test data)".to_owned(),
         }
     }
+}
+
+/// How Ponte connects to the directory (`[index]` `ca_file`, `bind_dn`, `password_file`,
+/// `timeout_seconds`). The password itself is read when the index is opened, never kept in
+/// the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapConnection {
+    /// Trust anchors (PEM) for `ldaps://`; `None`: the system's certificate store.
+    pub ca_file: Option<PathBuf>,
+    /// Simple bind; `None`: anonymous.
+    pub bind: Option<LdapBind>,
+    /// Timeout of the connection and of each operation (default 10 s).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for LdapConnection {
+    fn default() -> Self {
+        LdapConnection {
+            ca_file: None,
+            bind: None,
+            timeout: std::time::Duration::from_secs(DEFAULT_LDAP_TIMEOUT_SECONDS),
+        }
+    }
+}
+
+/// A simple bind: the DN and the file holding the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapBind {
+    /// The bind DN.
+    pub dn: String,
+    /// The file holding the password (one trailing newline is ignored).
+    pub password_file: PathBuf,
+}
+
+/// The LDAP timeout when `[index] timeout_seconds` is not given.
+pub const DEFAULT_LDAP_TIMEOUT_SECONDS: u64 = 10;
+
+/// The DER certificates of a PEM file of trust anchors for `ldaps://` (at least one).
+pub fn read_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, Error> {
+    let bad = |reason: String| Error::IndexFile {
+        key: "index.ca_file",
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let certs = crate::x509::load_pem(&pem).map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in this file".to_owned()));
+    }
+    Ok(certs.iter().map(|c| c.der().to_vec()).collect())
+}
+
+/// The bind password of a password file: UTF-8, one trailing `\n` (or `\r\n`) ignored, not
+/// empty.
+pub fn read_password(path: &Path) -> Result<String, Error> {
+    let bad = |reason: String| Error::IndexFile {
+        key: "index.password_file",
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".to_owned()))?;
+    let pw = text.strip_suffix('\n').unwrap_or(&text);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err(bad("empty password".to_owned()));
+    }
+    Ok(pw.to_owned())
 }
 
 /// Reads and parses an LDIF snapshot file.

@@ -21,6 +21,9 @@
 //! | `trust.pec_anchors`, `trust.rem_anchors`, `trust.tsa_anchors` | yes, not empty | PEM files of trust anchors (a file may hold several) |
 //! | `index.ldap`, `index.base` | no | the IGPEC directory and its base (default `o=postacert`) |
 //! | `index.snapshot` | no | an LDIF snapshot: alone, the index; with `ldap`, its fallback |
+//! | `index.ca_file` | no, the system's store | PEM trust anchors for `ldaps://` |
+//! | `index.bind_dn`, `index.password_file` | no, anonymous | a simple bind; the password is read when the index opens, never kept in the configuration |
+//! | `index.timeout_seconds` | no, `10` | connection and per-operation timeout, 1 to 600 |
 //! | `tsa.url` | yes if `[tsa]` is there | the RFC 3161 endpoint, `http://` or `https://` |
 //! | `policy.applicable` | yes, not empty | absolute URIs, one `REM-ApplicablePolicy` each |
 //! | `mappings.dir` | no, compiled-in | a directory overriding the PEC ⇄ REM tables |
