@@ -472,3 +472,27 @@ fn file_error_message(e: &Error) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync>() {}
+
+    #[test]
+    fn config_is_shareable_across_worker_threads() {
+        // `ponte translate --out-dir` loads the configuration once and shares it.
+        shareable::<Config>();
+        shareable::<IndexSource>();
+        shareable::<Problem>();
+    }
+
+    #[test]
+    fn problem_lines() {
+        let e = Problem::error("identity.pec_key", Some(Path::new("/k.pem")), "cannot read");
+        assert_eq!(e.to_string(), "identity.pec_key: /k.pem: cannot read");
+        let w = Problem::warning("index.base", None, "ignored");
+        assert_eq!(w.to_string(), "index.base: warning: ignored");
+        assert!(e.is_error() && !w.is_error());
+    }
+}

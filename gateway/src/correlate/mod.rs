@@ -216,6 +216,14 @@ mod tests {
     }
 
     #[test]
+    fn stores_are_shareable() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<FileStore>();
+        shareable::<MemoryStore>();
+        shareable::<std::sync::Arc<dyn Store>>();
+    }
+
+    #[test]
     fn line_breaks_are_refused() {
         let mut r = sample(3);
         r.evidence_ids.push("a\nb".into());
