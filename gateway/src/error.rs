@@ -44,6 +44,12 @@ pub enum Error {
     /// PEC <-> REM mapping tables unreadable or invalid.
     #[error(transparent)]
     Mappings(#[from] crate::mappings::Error),
+    /// The gateway configuration unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
+    /// The correlation store unreadable or unwritable.
+    #[error(transparent)]
+    Correlate(#[from] crate::correlate::Error),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -18,6 +18,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cms;
+pub mod config;
+pub mod correlate;
 pub mod crypto;
 pub mod error;
 pub mod index;

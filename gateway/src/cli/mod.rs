@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod config;
 pub mod evidence;
 pub mod index;
 pub mod mappings;
@@ -40,6 +41,9 @@ enum Command {
     /// The PEC <-> REM mapping tables: show them, check an override directory.
     #[command(subcommand)]
     Mappings(mappings::Command),
+    /// The gateway's configuration file: check it.
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tsa(cmd) => tsa::run(cmd),
         Command::Index(cmd) => index::run(cmd),
         Command::Mappings(cmd) => mappings::run(cmd),
+        Command::Config(cmd) => config::run(cmd),
     };
     match outcome {
         Ok(code) => code,

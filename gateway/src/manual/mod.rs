@@ -2,6 +2,7 @@
 //! to be used and why it behaves as it does. One chapter per concern.
 
 pub mod architecture;
+pub mod config;
 pub mod index;
 pub mod pec;
 pub mod rem;

@@ -1,0 +1,232 @@
+//! Correlation: per translated message, the identifiers on both sides (PEC identificativo and
+//! Message-ID, REM Message-ID, REM-UAMessageIdentifier, evidence ids, the output's Message-ID),
+//! so that a receipt arriving later finds the message it is about.
+//!
+//! [`Store`] is the seam: [`FileStore`] (JSON Lines, one record per line, safe for several
+//! threads and several processes appending to the same file) for now, the gateway's spool
+//! later; [`MemoryStore`] for tests. [`Store::find`] matches any identifier of a record, with
+//! or without the angle brackets of a Message-ID.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+mod file;
+mod memory;
+
+pub use file::{FileStore, Scan, SkippedLine};
+pub use memory::MemoryStore;
+
+/// Errors of the correlation store. A torn or malformed line in a file is not an error: it is
+/// reported in [`Scan::skipped`] and logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store file could not be opened, read, written or synced.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The store file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A record could not be serialised (it never contains anything JSON cannot hold; this
+    /// guards serde_json's own failure modes).
+    #[error("correlation record not serialisable: {0}")]
+    Serialize(String),
+    /// A record was refused before being stored (an identifier with a line break, say).
+    #[error("correlation record refused: {0}")]
+    Invalid(String),
+}
+
+/// Which way a message was translated. Serialised as `pec-to-rem` / `rem-to-pec`; a value
+/// written by another version is carried as [`Direction::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// A PEC message became a REM message.
+    PecToRem,
+    /// A REM message became a PEC message.
+    RemToPec,
+    /// Any other value, kept as read.
+    Other(String),
+}
+
+impl Direction {
+    /// The serialised form.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Direction::PecToRem => "pec-to-rem",
+            Direction::RemToPec => "rem-to-pec",
+            Direction::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Direction {
+    fn from(s: &str) -> Self {
+        match s {
+            "pec-to-rem" => Direction::PecToRem,
+            "rem-to-pec" => Direction::RemToPec,
+            other => Direction::Other(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Direction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Direction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Direction::from(s.as_str()))
+    }
+}
+
+/// One translated message and its identifiers on both sides. One JSON object per line in a
+/// [`FileStore`]; fields added by later versions are ignored when read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Which way the message was translated.
+    pub direction: Direction,
+    /// When it was translated (RFC 3339).
+    pub created: String,
+    /// The PEC `identificativo` (daticert) / `X-Riferimento-Message-ID` of the PEC side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pec_identificativo: Option<String>,
+    /// The PEC message's `Message-ID` (daticert `msgid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pec_msgid: Option<String>,
+    /// The REM message's `Message-ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rem_message_id: Option<String>,
+    /// The user's original Message-ID (`REM-UAMessageIdentifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rem_ua_message_id: Option<String>,
+    /// The REM evidence identifiers (`REM-Evidence-ID`, evidence `EvidenceIdentifier`).
+    #[serde(default)]
+    pub evidence_ids: Vec<String>,
+    /// What was translated (the input's name or path), for operators.
+    pub input: String,
+    /// The `Message-ID` of the message Ponte produced.
+    pub output_message_id: String,
+    /// What kind of message was produced (e.g. `dispatch`, `avvenuta-consegna`).
+    pub kind: String,
+}
+
+impl Record {
+    /// Every identifier of the record, as stored.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        [
+            self.pec_identificativo.as_deref(),
+            self.pec_msgid.as_deref(),
+            self.rem_message_id.as_deref(),
+            self.rem_ua_message_id.as_deref(),
+            Some(self.output_message_id.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.evidence_ids.iter().map(String::as_str))
+    }
+
+    /// Whether `id` (with or without `<>`, surrounding spaces ignored) is one of the record's
+    /// identifiers. Identifiers compare exactly otherwise (Message-IDs are case-sensitive).
+    pub fn matches(&self, id: &str) -> bool {
+        let want = normalize_id(id);
+        !want.is_empty() && self.ids().any(|have| normalize_id(have) == want)
+    }
+
+    /// Refuses identifiers that would break the one-line-per-record form or never match.
+    pub fn validate(&self) -> Result<(), Error> {
+        for id in self.ids().chain([self.input.as_str(), self.kind.as_str()]) {
+            if id.contains(['\r', '\n']) {
+                return Err(Error::Invalid(format!("{id:?} contains a line break")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An identifier without surrounding spaces and without one pair of angle brackets.
+pub fn normalize_id(id: &str) -> &str {
+    let t = id.trim();
+    t.strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(t)
+        .trim()
+}
+
+/// Where correlation records are kept.
+pub trait Store: Send + Sync {
+    /// Stores one record durably (for a file: appended and synced before returning).
+    fn record(&self, r: &Record) -> Result<(), Error>;
+    /// Every record having `id` among its identifiers (with or without `<>`), oldest first.
+    fn find(&self, id: &str) -> Result<Vec<Record>, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(n: usize) -> Record {
+        Record {
+            direction: Direction::PecToRem,
+            created: "2026-11-24T21:00:00Z".into(),
+            pec_identificativo: Some(format!("opec{n}.20261124@pec.prova.test")),
+            pec_msgid: Some(format!("<user{n}@mittente.test>")),
+            rem_message_id: Some(format!("<rem{n}@rem.prova.test>")),
+            rem_ua_message_id: Some(format!("<user{n}@mittente.test>")),
+            evidence_ids: vec![format!("ev-{n}-a"), format!("ev-{n}-b")],
+            input: format!("in{n}.eml"),
+            output_message_id: format!("<out{n}@rem.prova.test>"),
+            kind: "dispatch".into(),
+        }
+    }
+
+    #[test]
+    fn ids_match_with_or_without_brackets() {
+        let r = sample(1);
+        assert!(r.matches("user1@mittente.test"));
+        assert!(r.matches(" <rem1@rem.prova.test> "));
+        assert!(r.matches("<opec1.20261124@pec.prova.test>"));
+        assert!(r.matches("ev-1-b"));
+        assert!(r.matches("out1@rem.prova.test"));
+        assert!(!r.matches("USER1@mittente.test"));
+        assert!(!r.matches("<>"));
+        assert!(!r.matches("in1.eml"));
+    }
+
+    #[test]
+    fn direction_is_open() {
+        let mut r = sample(2);
+        r.direction = Direction::from("sideways");
+        let line = serde_json::to_string(&r).unwrap_or_default();
+        assert!(line.contains("\"direction\":\"sideways\""), "{line}");
+        let back: Record = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, r);
+        assert_eq!(Direction::from("rem-to-pec"), Direction::RemToPec);
+    }
+
+    #[test]
+    fn stores_are_shareable() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<FileStore>();
+        shareable::<MemoryStore>();
+        shareable::<std::sync::Arc<dyn Store>>();
+    }
+
+    #[test]
+    fn line_breaks_are_refused() {
+        let mut r = sample(3);
+        r.evidence_ids.push("a\nb".into());
+        assert!(matches!(r.validate(), Err(Error::Invalid(_))));
+    }
+}
