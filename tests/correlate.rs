@@ -19,6 +19,7 @@ fn record(tag: &str) -> Record {
         input: format!("{tag}.eml"),
         output_message_id: format!("<out.{tag}@rem.prova.test>"),
         kind: "dispatch".into(),
+        dispatch: None,
     }
 }
 

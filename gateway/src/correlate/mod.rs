@@ -120,6 +120,28 @@ pub struct Record {
     pub output_message_id: String,
     /// What kind of message was produced (e.g. `dispatch`, `avvenuta-consegna`).
     pub kind: String,
+    /// The facts of a dispatch that later receipts about it need (absent on receipts and on
+    /// records written before they existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<DispatchFacts>,
+}
+
+/// What a REM receipt about a translated dispatch must repeat: the digest of the prepared
+/// original (`REM-DigestValue`, PartInfo), the submission time, the parties and the subject.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchFacts {
+    /// Base64 SHA-256 of the prepared original.
+    pub digest: String,
+    /// T0, the submission time (RFC 3339).
+    pub submission_time: String,
+    /// The sender's address.
+    pub sender: String,
+    /// The recipients' addresses.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// The original subject.
+    #[serde(default)]
+    pub subject: String,
 }
 
 impl Record {
@@ -188,6 +210,7 @@ mod tests {
             input: format!("in{n}.eml"),
             output_message_id: format!("<out{n}@rem.prova.test>"),
             kind: "dispatch".into(),
+            dispatch: None,
         }
     }
 

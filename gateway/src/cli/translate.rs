@@ -1,0 +1,205 @@
+//! `ponte translate`: PEC → REM and REM → PEC, one message or a whole corpus.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use ponte::config::Config;
+use ponte::smime::TrustTime;
+use ponte::translate::{self, Context, Judge};
+
+use super::{Failure, Outcome};
+
+/// Which way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum To {
+    /// PEC in, REM out.
+    Rem,
+    /// REM in, PEC out.
+    Pec,
+}
+
+/// `ponte translate IN.eml... --to rem|pec --config FILE`.
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// The input messages (LF or CRLF). Several need `--out-dir`.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The output format.
+    #[arg(long, value_enum)]
+    to: To,
+    /// The gateway configuration (TOML; see `ponte config check`).
+    #[arg(long)]
+    config: PathBuf,
+    /// The instant the input's certificate paths are judged at: `now` (default), an RFC 3339
+    /// instant, or `signing-time` (the CMS signingTime of the input).
+    #[arg(long, default_value = "now")]
+    at: String,
+    /// Where to write the output message (one input). Default: standard output, unless
+    /// `--json` (then the message is only written with `-o`).
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
+    /// With several inputs: write `DIR/<input file name>` for each.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Print a JSON report (one object; one per line with several inputs) on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Translations run at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// Runs the command.
+pub fn run(args: TranslateArgs) -> Outcome {
+    if args.inputs.len() > 1 && args.out_dir.is_none() {
+        return Err(Failure(
+            "translate: several inputs need --out-dir DIR".into(),
+        ));
+    }
+    if args.out.is_some() && args.out_dir.is_some() {
+        return Err(Failure("translate: give -o or --out-dir, not both".into()));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let trust_at = TrustTime::parse(&args.at, now)
+        .map_err(|e| Failure(format!("translate: --at {}: {e}", args.at)))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("translate: cannot start the runtime: {e}")))?;
+    let cx = rt.block_on(load(&args.config))?;
+    let cx = Arc::new(cx);
+    let judge = Judge { now, trust_at };
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::at(dir, e))?;
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let to = args.to;
+    let results = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
+        let mut handles = Vec::with_capacity(args.inputs.len());
+        for path in args.inputs.clone() {
+            let cx = Arc::clone(&cx);
+            let sem = Arc::clone(&sem);
+            handles.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let raw = match std::fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) => return (path, Err(Failure::at(&path, e))),
+                };
+                let r = match to {
+                    To::Rem => translate::to_rem::translate(&cx, &raw, &judge).await,
+                    To::Pec => translate::to_pec::translate(&cx, &raw, &judge).await,
+                };
+                (path.clone(), r.map_err(|e| Failure::at(&path, e)))
+            }));
+        }
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            match h.await {
+                Ok(r) => out.push(r),
+                Err(e) => out.push((PathBuf::new(), Err(Failure(format!("translate: task failed: {e}"))))),
+            }
+        }
+        out
+    });
+    let mut worst = 0u8;
+    for (path, result) in results {
+        let name = path.display().to_string();
+        match result {
+            Err(f) => {
+                eprintln!("ponte: {f}");
+                worst = worst.max(2);
+            }
+            Ok(Err(refusal)) => {
+                eprintln!("ponte: {name}: refused: {}", refusal.reason);
+                if args.json {
+                    println!("{}", translate::report::json_refused(&name, &refusal));
+                }
+                worst = worst.max(1);
+            }
+            Ok(Ok(t)) => {
+                let target = match (&args.out_dir, &args.out) {
+                    (Some(dir), _) => Some(dir.join(file_name(&path))),
+                    (None, Some(o)) => Some(o.clone()),
+                    (None, None) => None,
+                };
+                match &target {
+                    Some(p) => {
+                        if let Err(e) = write_atomically(p, &t.bytes) {
+                            eprintln!("ponte: {}: {e}", p.display());
+                            worst = worst.max(2);
+                            continue;
+                        }
+                    }
+                    None if !args.json => {
+                        use std::io::Write;
+                        let mut so = std::io::stdout().lock();
+                        if let Err(e) = so.write_all(&t.bytes).and_then(|()| so.flush()) {
+                            return Err(Failure(format!("translate: standard output: {e}")));
+                        }
+                    }
+                    None => {}
+                }
+                if args.json {
+                    let written = target.as_ref().map(|p| p.display().to_string());
+                    println!(
+                        "{}",
+                        translate::report::json_translated(&name, &t, written.as_deref())
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(worst))
+}
+
+fn file_name(p: &Path) -> PathBuf {
+    p.file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("message.eml"))
+}
+
+/// Writes through a temporary file in the same folder, then renames: a reader never sees half
+/// a message.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.ponte-tmp-{}",
+        file_name(path).display(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Loads the configuration, the tables, the index and the store.
+async fn load(path: &Path) -> Result<Context, Failure> {
+    let config = Config::load(path).map_err(|e| Failure::at(path, e))?;
+    let tables = ponte::mappings::Tables::load(config.mappings_dir.as_deref())
+        .map_err(|e| Failure::at(path, e))?;
+    let index = config
+        .open_index()
+        .await
+        .map_err(|e| Failure::at(path, format!("index: {e}")))?;
+    let store = ponte::correlate::FileStore::open(&config.correlation_path)
+        .map_err(|e| Failure::at(&config.correlation_path, e))?;
+    let seed = random_seed().map_err(|e| Failure(format!("translate: {e}")))?;
+    Context::new(config, tables, index, Box::new(store), seed).map_err(|e| Failure::at(path, e))
+}
+
+fn random_seed() -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 6];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| "no randomness available".to_string())?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}

@@ -1,0 +1,534 @@
+//! PEC → REM: a PEC message from an accredited provider becomes the REM message of
+//! EN 319 532-3 / the REM baseline of 532-4, with a new signed, time-stamped evidence.
+//!
+//! Steps (each refusal names the step):
+//! 1. the S/MIME signature verifies and chains to a `[trust] pec_anchors` certificate at the
+//!    judged instant;
+//! 2. the signer certificate belongs to a provider of the index;
+//! 3. the PEC type (and `errore` / `errore-esteso`) selects a `pec-to-rem` mapping row;
+//! 4. a transport envelope (or anomaly envelope) becomes a dispatch: its `postacert.eml` is
+//!    prepared (REMS Message-ID, `REM-UAMessageIdentifier`, CRLF), digested, and carried;
+//!    a receipt becomes a REM receipt about the dispatch recorded for its `identificativo` /
+//!    `msgid` (refused when none was recorded: its digest could not be stated);
+//! 5. the evidence is built, XAdES-signed with the REM identity and time-stamped;
+//! 6. the REM message is assembled and S/MIME-signed with the REM identity;
+//! 7. the identifiers of both sides are recorded.
+
+use time::OffsetDateTime;
+
+use super::context::{Context, Judge, TimeStamps};
+use super::report::{Described, Outcome, Refusal, Translation};
+use crate::correlate::{DispatchFacts, Record};
+use crate::mappings::EventRow;
+use crate::pec::{Daticert, Kind, PecMessage};
+use crate::rem::evidence::{Event, Reason};
+use crate::rem::message::{MessageType, RelayMetadata};
+use crate::smime;
+
+/// `REM-DigestAlgorithm` / PartInfo digest method (RFC 6931).
+pub const SHA256_URI: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+/// Translates one PEC message.
+pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
+    // 1. Signature and trust.
+    let verdict = match smime::verify(raw) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(Refusal::new(None, format!("not a MIME message: {e}")))),
+    };
+    let parsed = match PecMessage::parse(raw) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(Refusal::new(None, format!("not a PEC message: {e}")))),
+    };
+    let kind = parsed.kind().clone();
+    let daticert = parsed.daticert().cloned();
+    let input = describe_pec(&parsed, &kind, daticert.as_ref());
+    if !kind.is_pec() {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            "not a PEC message: no X-Trasporto or X-Ricevuta header",
+        )));
+    }
+    if !verdict.present {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "not signed: {}",
+                verdict.reason.as_deref().unwrap_or("no S/MIME signature")
+            ),
+        )));
+    }
+    if !verdict.valid {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "signature not valid: {}",
+                verdict.reason.as_deref().unwrap_or("unknown reason")
+            ),
+        )));
+    }
+    let trust = smime::trust(
+        &verdict,
+        &cx.config.trust.pec_anchors,
+        &verdict.certificates,
+        judge.trust_at,
+    );
+    if !trust.trusted {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "signer {} not trusted (pec_anchors): {}",
+                verdict.signer.as_deref().unwrap_or("?"),
+                trust.reason.as_deref().unwrap_or("no path")
+            ),
+        )));
+    }
+    // 2. The signer is a provider of the index.
+    let Some(signer_cert) = &verdict.signer_certificate else {
+        return Ok(Err(Refusal::new(Some(&input), "no signer certificate")));
+    };
+    let owners = match cx.index.check_signer(&signer_cert.der).await {
+        Ok(a) => a.owners,
+        Err(e) => return Err(super::Error::Index(e.to_string())),
+    };
+    let Some(owner) = owners.first() else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "signer {} is not the certificate of any provider in the index",
+                verdict.signer.as_deref().unwrap_or("?")
+            ),
+        )));
+    };
+    let mut notes = vec![format!("signed by {}", owner.provider_name)];
+    // 3. The mapping row.
+    let (final_notice, errore, errore_esteso) = match &daticert {
+        Some(d) => (
+            d.is_final_timeout(),
+            Some(d.errore.as_str().to_string()),
+            d.errore_esteso.clone(),
+        ),
+        None => (false, None, None),
+    };
+    let Some(row) = cx.tables.pec_to_rem(
+        kind.name(),
+        errore.as_deref(),
+        errore_esteso.as_deref(),
+        final_notice,
+    ) else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "no pec-to-rem row of the mappings for type {} (errore {})",
+                kind.name(),
+                errore.as_deref().unwrap_or("-")
+            ),
+        )));
+    };
+    let (Some(event_name), true) = (row.rem.event.as_deref(), row.rem.message != "none") else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "{} has no REM translation (mappings row {}: {})",
+                kind.name(),
+                row.id,
+                row.lost
+            ),
+        )));
+    };
+    let event = Event::from_name(event_name).unwrap_or_else(|| Event::from_uri(event_name));
+    let reasons: Vec<Reason> = row
+        .rem
+        .reason
+        .as_deref()
+        .and_then(Reason::from_code)
+        .into_iter()
+        .collect();
+    let dispatch = row.rem.message == "dispatch";
+    let now = judge.now;
+    if dispatch {
+        dispatch_from_envelope(
+            cx, &parsed, &kind, daticert.as_ref(), row, event, reasons, input, notes, now,
+        )
+        .await
+    } else {
+        let Some(d) = daticert else {
+            return Ok(Err(Refusal::new(Some(&input), "a receipt without daticert.xml")));
+        };
+        notes.push(format!("receipt of the dispatch for {}", d.identificativo));
+        receipt_from_pec(cx, &d, row, event, reasons, input, notes, now).await
+    }
+}
+
+fn describe_pec(p: &PecMessage<'_>, kind: &Kind, d: Option<&Daticert>) -> Described {
+    Described {
+        format: "pec",
+        kind: kind.name().to_string(),
+        event: None,
+        reasons: Vec::new(),
+        errore: d
+            .map(|d| d.errore.as_str().to_string())
+            .filter(|e| e != "nessuno"),
+        message_id: p.message_id().map(str::to_string),
+    }
+}
+
+/// The bare address of a daticert / header value (`"Name" <a@b>` → `a@b`).
+pub fn bare_address(v: &str) -> String {
+    let v = v.trim();
+    match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => v[a + 1..b].trim().to_string(),
+        _ => v.to_string(),
+    }
+}
+
+fn angle(id: &str) -> String {
+    let id = id.trim();
+    if id.starts_with('<') {
+        id.to_string()
+    } else {
+        format!("<{id}>")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dispatch_from_envelope(
+    cx: &Context,
+    parsed: &PecMessage<'_>,
+    kind: &Kind,
+    daticert: Option<&Daticert>,
+    row: &EventRow,
+    event: Event,
+    reasons: Vec<Reason>,
+    input: Described,
+    mut notes: Vec<String>,
+    now: OffsetDateTime,
+) -> Outcome {
+    let Some(original) = parsed.postacert_raw() else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            "the envelope carries no postacert.eml",
+        )));
+    };
+    let anomaly = matches!(kind, Kind::BustaAnomalia);
+    // Who and what: the daticert of a transport envelope, the carried message's headers for an
+    // anomaly envelope (which has no daticert).
+    let carried = match crate::pec::PecMessage::parse(original) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                format!("postacert.eml cannot be read: {e}"),
+            )));
+        }
+    };
+    let (sender, recipients, subject, accepted_at) = match daticert {
+        Some(d) => (
+            bare_address(&d.mittente),
+            d.destinatari.iter().map(|x| bare_address(&x.address)).collect::<Vec<_>>(),
+            d.oggetto.clone().unwrap_or_default(),
+            d.data,
+        ),
+        None => (
+            carried.from().map(bare_address).unwrap_or_default(),
+            carried.to().iter().map(|a| bare_address(a)).collect(),
+            carried.subject().unwrap_or_default().to_string(),
+            now,
+        ),
+    };
+    if sender.is_empty() || recipients.is_empty() {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            "the envelope names no sender or no recipient",
+        )));
+    }
+    let rems_id = cx.rem_identifier(now);
+    let prepared = match crate::rem::message::prepare::prepare_original(original, &angle(&rems_id)) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                format!("postacert.eml cannot be prepared: {e}"),
+            )));
+        }
+    };
+    let evidence_id = cx.rem_identifier(now);
+    let evidence = super::evidence::EvidenceInput {
+        event: event.clone(),
+        reasons: reasons.iter().map(|r| (r.clone(), None)).collect(),
+        evidence_id: evidence_id.clone(),
+        issuer_name: &cx.config.identity.provider_name,
+        issuer_country: &cx.config.identity.country,
+        policies: &cx.config.policy.applicable,
+        sender_email: &sender,
+        sender_name: None,
+        recipients: &recipients,
+        refers_to_recipient: None,
+        ua_message_id: &prepared.ua_message_id,
+        rems_message_id: &rems_id,
+        digest_b64: &prepared.digest_b64,
+        submission_time: accepted_at,
+        event_time: accepted_at,
+        subject: Some(&subject),
+    };
+    let xml = sign_evidence(cx, &evidence, now, &mut notes).await?;
+    let metadata = RelayMetadata {
+        metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
+        message_type: MessageType::Dispatch,
+        event: event.clone(),
+        evidence_id: angle(&evidence_id),
+        reasons: reasons.clone(),
+        digest_algorithm: SHA256_URI.to_string(),
+        digest_value: prepared.digest_b64.clone(),
+        ua_message_id: prepared.ua_message_id.clone(),
+        md08: sender.clone(),
+        applicable_policies: cx.config.policy.applicable.clone(),
+        relay_to_non_erds: None,
+        relay_date: None,
+        other: Vec::new(),
+    };
+    let prefix = if anomaly {
+        cx.tables.subjects.rem.from_non_erds.clone()
+    } else {
+        cx.tables.subjects.rem.dispatch.clone()
+    };
+    let (intro_text, intro_html) = super::texts::introduction(cx, "dispatch", &subject, now);
+    let from = format!(
+        "\"On behalf of: {sender}\" <{}>",
+        cx.config.identity.rem_service_address
+    );
+    let bytes = crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
+        from: &from,
+        to: &recipients,
+        cc: &[],
+        reply_to: Some(&sender),
+        subject: &format!("{prefix}{subject}"),
+        message_id: &angle(&rems_id),
+        date: now,
+        in_reply_to: None,
+        metadata: &metadata,
+        intro_text: &intro_text,
+        intro_html: &intro_html,
+        original: Some(&prepared.bytes),
+        evidences: &[(event.name().to_string(), xml)],
+        key: &cx.config.identity.rem_key,
+        cert: &cx.config.identity.rem_cert,
+        chain: &cx.config.identity.rem_chain,
+        signing_time: now,
+    })
+    .map_err(|e| super::Error::Build(e.to_string()))?;
+    let record = Record {
+        direction: crate::correlate::Direction::PecToRem,
+        created: crate::pec::zone::rfc3339(now),
+        pec_identificativo: daticert.map(|d| d.identificativo.clone()),
+        pec_msgid: daticert
+            .and_then(|d| d.msgid.clone())
+            .or_else(|| carried.message_id().map(str::to_string)),
+        rem_message_id: Some(angle(&rems_id)),
+        rem_ua_message_id: Some(prepared.ua_message_id.clone()),
+        evidence_ids: vec![angle(&evidence_id)],
+        input: input.message_id.clone().unwrap_or_default(),
+        output_message_id: angle(&rems_id),
+        kind: "dispatch".into(),
+        dispatch: Some(DispatchFacts {
+            digest: prepared.digest_b64.clone(),
+            submission_time: crate::pec::zone::rfc3339(accepted_at),
+            sender: sender.clone(),
+            recipients: recipients.clone(),
+            subject: subject.clone(),
+        }),
+    };
+    cx.store
+        .record(&record)
+        .map_err(|e| super::Error::Store(e.to_string()))?;
+    Ok(Ok(Translation {
+        output: Described {
+            format: "rem",
+            kind: "dispatch".into(),
+            event: Some(event.name().to_string()),
+            reasons: reasons.iter().map(reason_label).collect(),
+            errore: None,
+            message_id: Some(angle(&rems_id)),
+        },
+        input,
+        mapping: row.id.clone(),
+        bytes,
+        record,
+        notes,
+    }))
+}
+
+/// `RA01`, or the URI of a reason without a code.
+pub fn reason_label(r: &Reason) -> String {
+    r.code().map(str::to_string).unwrap_or_else(|| r.uri().to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn receipt_from_pec(
+    cx: &Context,
+    d: &Daticert,
+    row: &EventRow,
+    event: Event,
+    reasons: Vec<Reason>,
+    input: Described,
+    mut notes: Vec<String>,
+    now: OffsetDateTime,
+) -> Outcome {
+    // The dispatch this receipt is about.
+    let mut found = cx
+        .store
+        .find(&d.identificativo)
+        .map_err(|e| super::Error::Store(e.to_string()))?;
+    if found.is_empty() {
+        if let Some(m) = &d.msgid {
+            found = cx
+                .store
+                .find(m)
+                .map_err(|e| super::Error::Store(e.to_string()))?;
+        }
+    }
+    let Some((dispatch, facts)) = found
+        .into_iter()
+        .find_map(|r| r.dispatch.clone().map(|f| (r, f)))
+    else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            format!(
+                "no dispatch recorded for identificativo {} / msgid {}: the REM digest of the original cannot be stated",
+                d.identificativo,
+                d.msgid.as_deref().unwrap_or("-")
+            ),
+        )));
+    };
+    let digest = facts.digest.clone();
+    let rems_id = dispatch.rem_message_id.clone().unwrap_or_default();
+    let ua = dispatch.rem_ua_message_id.clone().unwrap_or_default();
+    let sender = facts.sender.clone();
+    let recipients = facts.recipients.clone();
+    let subject = facts.subject.clone();
+    let submitted = OffsetDateTime::parse(
+        &facts.submission_time,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or(d.data);
+    let refers_to = if row.per_recipient {
+        d.consegna.as_deref().map(bare_address)
+    } else {
+        None
+    };
+    let details = d.errore_esteso.clone();
+    let evidence_id = cx.rem_identifier(now);
+    let rems_plain = rems_id.trim_matches(|c| c == '<' || c == '>').to_string();
+    let evidence = super::evidence::EvidenceInput {
+        event: event.clone(),
+        reasons: reasons.iter().map(|r| (r.clone(), details.clone())).collect(),
+        evidence_id: evidence_id.clone(),
+        issuer_name: &cx.config.identity.provider_name,
+        issuer_country: &cx.config.identity.country,
+        policies: &cx.config.policy.applicable,
+        sender_email: &sender,
+        sender_name: None,
+        recipients: &recipients,
+        refers_to_recipient: refers_to.as_deref(),
+        ua_message_id: &ua,
+        rems_message_id: &rems_plain,
+        digest_b64: &digest,
+        submission_time: submitted,
+        event_time: d.data,
+        subject: Some(&subject),
+    };
+    let xml = sign_evidence(cx, &evidence, now, &mut notes).await?;
+    let metadata = RelayMetadata {
+        metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
+        message_type: MessageType::Receipt,
+        event: event.clone(),
+        evidence_id: angle(&evidence_id),
+        reasons: reasons.clone(),
+        digest_algorithm: SHA256_URI.to_string(),
+        digest_value: digest.clone(),
+        ua_message_id: ua.clone(),
+        md08: sender.clone(),
+        applicable_policies: cx.config.policy.applicable.clone(),
+        relay_to_non_erds: None,
+        relay_date: None,
+        other: Vec::new(),
+    };
+    let prefix = cx
+        .tables
+        .subjects
+        .rem
+        .pattern
+        .replace("{event}", event.name());
+    let (intro_text, intro_html) = super::texts::introduction(cx, "receipt", &subject, now);
+    let own_id = cx.rem_identifier(now);
+    let from = format!("<{}>", cx.config.identity.rem_service_address);
+    let bytes = crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
+        from: &from,
+        to: std::slice::from_ref(&sender),
+        cc: &[],
+        reply_to: None,
+        subject: &format!("{prefix}{subject}"),
+        message_id: &angle(&own_id),
+        date: now,
+        in_reply_to: Some(&rems_id),
+        metadata: &metadata,
+        intro_text: &intro_text,
+        intro_html: &intro_html,
+        original: None,
+        evidences: &[(event.name().to_string(), xml)],
+        key: &cx.config.identity.rem_key,
+        cert: &cx.config.identity.rem_cert,
+        chain: &cx.config.identity.rem_chain,
+        signing_time: now,
+    })
+    .map_err(|e| super::Error::Build(e.to_string()))?;
+    let record = Record {
+        direction: crate::correlate::Direction::PecToRem,
+        created: crate::pec::zone::rfc3339(now),
+        pec_identificativo: Some(d.identificativo.clone()),
+        pec_msgid: d.msgid.clone(),
+        rem_message_id: Some(rems_id.clone()),
+        rem_ua_message_id: Some(ua),
+        evidence_ids: vec![angle(&evidence_id)],
+        input: input.message_id.clone().unwrap_or_default(),
+        output_message_id: angle(&own_id),
+        kind: event.name().to_string(),
+        dispatch: None,
+    };
+    cx.store
+        .record(&record)
+        .map_err(|e| super::Error::Store(e.to_string()))?;
+    Ok(Ok(Translation {
+        output: Described {
+            format: "rem",
+            kind: "receipt".into(),
+            event: Some(event.name().to_string()),
+            reasons: reasons.iter().map(reason_label).collect(),
+            errore: None,
+            message_id: Some(angle(&own_id)),
+        },
+        input,
+        mapping: row.id.clone(),
+        bytes,
+        record,
+        notes,
+    }))
+}
+
+/// Builds, signs and (when a TSA is configured) time-stamps an evidence.
+async fn sign_evidence(
+    cx: &Context,
+    input: &super::evidence::EvidenceInput<'_>,
+    now: OffsetDateTime,
+    notes: &mut Vec<String>,
+) -> Result<Vec<u8>, super::Error> {
+    let model = super::evidence::build(input).map_err(|e| super::Error::Build(e.to_string()))?;
+    match &cx.time_stamps {
+        TimeStamps::Http { url, options } => {
+            super::evidence::sign_with_tsa(&model, cx.xades_signer(), url, options, now).await
+        }
+        TimeStamps::None => {
+            notes.push("no [tsa] configured: evidence left at XAdES-B-B".into());
+            super::evidence::sign_b_b(&model, cx.xades_signer(), now)
+        }
+    }
+}
