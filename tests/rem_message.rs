@@ -31,6 +31,13 @@ const KIT_EVIDENCE_ID_MISMATCHES: &[&str] = &[
     "REM_RelayToNonERDSFailure.RF51.eml",
 ];
 
+/// Kit dispatches whose attached original's `REM-UAMessageIdentifier` differs from the header's.
+const KIT_UA_ID_MISMATCHES: &[&str] = &[
+    "REM_EXTERNAL.RF04.eml",
+    "REM_Dispatch.RA01.eml",
+    "REM_DispatchExt.RA01.eml",
+];
+
 /// Kit messages whose `REM-DigestValue` differs from their evidence's `PartInfo` digest.
 const KIT_DIGEST_MISMATCHES: &[&str] = &[
     "REM_RelayToNonERDS.RF01.eml",
@@ -214,6 +221,7 @@ fn all_43_kit_messages_verify_at_signing_time() {
     let root = kit_root();
     let mut inconsistent = Vec::new();
     let mut id_mismatch = Vec::new();
+    let mut ua_mismatch = Vec::new();
     for f in kit_messages() {
         let v = verify(&read(&f), &root, TrustTime::SigningTime)
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
@@ -241,6 +249,22 @@ fn all_43_kit_messages_verify_at_signing_time() {
             assert!(e.summary.is_some());
         }
         assert!(v.header_event_matches, "{}", f.display());
+        if !v.ua_message_id.consistent {
+            ua_mismatch.push(
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            assert!(
+                v.ua_message_id
+                    .problems
+                    .iter()
+                    .all(|p| p.contains("the attached original says")),
+                "{:?}",
+                v.ua_message_id.problems
+            );
+        }
         if !v.header_evidence_id_matches {
             id_mismatch.push(
                 f.file_name()
@@ -280,6 +304,12 @@ fn all_43_kit_messages_verify_at_signing_time() {
     assert_eq!(
         id_mismatch, KIT_EVIDENCE_ID_MISMATCHES,
         "REM-Evidence-ID mismatches"
+    );
+    // And the three dispatches attach an original whose REM-UAMessageIdentifier (`...$@de>`)
+    // is not the one of their header and evidence (`...$@it>`).
+    assert_eq!(
+        ua_mismatch, KIT_UA_ID_MISMATCHES,
+        "REM-UAMessageIdentifier mismatches"
     );
 }
 
@@ -488,6 +518,10 @@ fn a_built_dispatch_verifies_in_ponte() {
     assert!(v.trust.trusted, "{:?}", v.trust.reason);
     assert!(v.digest.consistent, "{:?}", v.digest.problems);
     assert_eq!(v.digest.recomputed.as_deref(), Some(VECTOR));
+    assert_eq!(
+        v.evidences[0].app_layer_identifier.as_deref(),
+        Some("<30be01d30072$242ddc3f$f9b72bf0$@it>")
+    );
     assert!(v.header_event_matches && v.header_evidence_id_matches);
     assert!(v.valid());
     // Only the kit root: the S/MIME signer is not trusted, the evidence still is.

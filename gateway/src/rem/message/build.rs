@@ -5,7 +5,7 @@
 //! the introduction (`multipart/alternative`: text/plain and text/html, UTF-8,
 //! quoted-printable), the prepared original when given (`message/rfc822`, binary,
 //! `AttachedMimeMessage`), then each evidence (`application/xml`, base64, `<Event>.xml`).
-//! The whole is signed with CAdES-B through [`crate::smime::sign`] with
+//! The whole is signed with CAdES-B through [`crate::smime::sign()`] with
 //! `protocol="application/pkcs7-signature"`.
 
 use time::OffsetDateTime;

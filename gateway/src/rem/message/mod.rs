@@ -6,7 +6,7 @@
 //! Split by verb:
 //! * [`prepare`]: the original message as the S-REMS attaches it (REMS Message-ID,
 //!   `REM-UAMessageIdentifier`, CRLF, one final CRLF) and its digest (532-3 §6.2.4, rem.md §4.6);
-//! * [`build`]: the whole signed REM message;
+//! * [`mod@build`]: the whole signed REM message;
 //! * [`parse()`]: the sections and the metadata of a REM message (open to what others write);
 //! * [`verify()`]: S/MIME signature and trust, every evidence's XAdES signature, and the
 //!   consistency of the original's digest with the header and the evidences — as verdicts.
@@ -22,7 +22,9 @@ mod wire;
 pub use build::{BuildInput, build};
 pub use parse::{EvidencePart, ExtensionPart, RemMessage, SectionType, parse};
 pub use prepare::{PreparedOriginal, digest_original, prepare_original};
-pub use verify::{DigestCheck, EvidenceCheck, RemVerdict, VerifyOptions, verify, verify_with};
+pub use verify::{
+    DigestCheck, EvidenceCheck, RemVerdict, UaMessageIdCheck, VerifyOptions, verify, verify_with,
+};
 
 use crate::rem::evidence::{Event, Reason};
 

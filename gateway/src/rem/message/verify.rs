@@ -35,8 +35,22 @@ pub struct EvidenceCheck {
     pub summary: Option<EvidenceSummary>,
     /// The `PartInfo` digests for the original (`message/rfc822`): algorithm URI and value.
     pub part_digests: Vec<(Option<String>, Option<String>)>,
+    /// `UserContentInfo/AppLayerIdentifier` (the user's Message-ID), when present.
+    pub app_layer_identifier: Option<String>,
     /// Why the content could not be read as an evidence, when it could not.
     pub unreadable: Option<String>,
+}
+
+/// Whether the user's Message-ID is told the same everywhere: `REM-UAMessageIdentifier` of
+/// the top header, the `REM-UAMessageIdentifier` inside the attached original, and each
+/// evidence's `AppLayerIdentifier`. Reported, not part of [`RemVerdict::valid`] (the digest
+/// already binds the original; the AgID kit's dispatches disagree here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UaMessageIdCheck {
+    /// Whether every place that tells it agrees.
+    pub consistent: bool,
+    /// What disagrees, one line each.
+    pub problems: Vec<String>,
 }
 
 /// The digest consistency of the original (532-3 §6.2.4, 532-4 D.4.3).
@@ -65,6 +79,8 @@ pub struct RemVerdict {
     pub evidences: Vec<EvidenceCheck>,
     /// The digest consistency.
     pub digest: DigestCheck,
+    /// The user's Message-ID consistency.
+    pub ua_message_id: UaMessageIdCheck,
     /// Whether `REM-EventIdentifier` is the event of one of the valid evidences.
     pub header_event_matches: bool,
     /// Whether `REM-Evidence-ID` is the `EvidenceIdentifier` of a valid evidence of that
@@ -134,34 +150,40 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
             filename: e.filename.clone(),
             source,
         })?;
-        let (summary, part_digests, unreadable) = match report.signed_content() {
-            Some(content) => match evidence::parse(content) {
-                Ok(ev) => {
-                    let parts = ev
-                        .user_content_info
-                        .as_ref()
-                        .map(|u| {
-                            u.parts
-                                .iter()
-                                .filter(|p| {
-                                    p.content_type.eq_ignore_ascii_case("message/rfc822")
-                                        || p.identifier == "urn:oid:1.3.6.1.7"
-                                })
-                                .map(|p| (p.digest_method.clone(), p.digest_value.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (Some(ev.summary()), parts, None)
-                }
-                Err(err) => (None, Vec::new(), Some(err.to_string())),
-            },
-            None => (None, Vec::new(), None),
-        };
+        let (summary, part_digests, app_layer_identifier, unreadable) =
+            match report.signed_content() {
+                Some(content) => match evidence::parse(content) {
+                    Ok(ev) => {
+                        let parts = ev
+                            .user_content_info
+                            .as_ref()
+                            .map(|u| {
+                                u.parts
+                                    .iter()
+                                    .filter(|p| {
+                                        p.content_type.eq_ignore_ascii_case("message/rfc822")
+                                            || p.identifier == "urn:oid:1.3.6.1.7"
+                                    })
+                                    .map(|p| (p.digest_method.clone(), p.digest_value.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let app = ev
+                            .user_content_info
+                            .as_ref()
+                            .and_then(|u| u.app_layer_identifier.clone());
+                        (Some(ev.summary()), parts, app, None)
+                    }
+                    Err(err) => (None, Vec::new(), None, Some(err.to_string())),
+                },
+                None => (None, Vec::new(), None, None),
+            };
         checks.push(EvidenceCheck {
             filename: e.filename.clone(),
             verdict: report,
             summary,
             part_digests,
+            app_layer_identifier,
             unreadable,
         });
     }
@@ -226,6 +248,47 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
         recomputed,
         problems,
     };
+    let mut ua_problems = Vec::new();
+    if let Some(o) = &message.original {
+        let inner = super::wire::header_end(o).map_or(o.len(), |(_, blank)| blank);
+        let fields = super::wire::fields(o.get(..inner).unwrap_or_default());
+        let inside: Vec<String> = fields
+            .iter()
+            .filter(|f| {
+                f.name
+                    .eq_ignore_ascii_case(super::header::UA_MESSAGE_IDENTIFIER)
+            })
+            .map(|f| f.unfolded())
+            .collect();
+        match inside.as_slice() {
+            [] => ua_problems.push("the attached original has no REM-UAMessageIdentifier".into()),
+            [one] if *one != md.ua_message_id => ua_problems.push(format!(
+                "the attached original says REM-UAMessageIdentifier {one}, the header {}",
+                md.ua_message_id
+            )),
+            [_] => {}
+            more => ua_problems.push(format!(
+                "the attached original has {} REM-UAMessageIdentifier fields",
+                more.len()
+            )),
+        }
+    }
+    for c in &checks {
+        if let Some(a) = &c.app_layer_identifier
+            && a.trim() != md.ua_message_id
+        {
+            ua_problems.push(format!(
+                "{}: AppLayerIdentifier {} differs from REM-UAMessageIdentifier {}",
+                c.filename,
+                a.trim(),
+                md.ua_message_id
+            ));
+        }
+    }
+    let ua_message_id = UaMessageIdCheck {
+        consistent: ua_problems.is_empty(),
+        problems: ua_problems,
+    };
     let evidence_id = md
         .evidence_id
         .trim()
@@ -245,6 +308,7 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
         trust,
         evidences: checks,
         digest: digest_check,
+        ua_message_id,
         header_event_matches,
         header_evidence_id_matches,
         message,
