@@ -603,13 +603,15 @@ fn openssl_accepts_a_built_rem_message() {
 
 #[test]
 fn build_refuses_what_would_make_a_broken_message() {
-    let kit_msg = parse(&read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"))).expect("kit");
+    let dispatch = parse(&read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"))).expect("kit");
+    let receipt = parse(&read(&kit("Intra-REM-flow/REM_RelayFailure.RB02.eml"))).expect("kit");
     let key = SigningKey::from_pkcs8_pem(&read(&common::pki("rem-rsa.key.pem"))).expect("key");
     let cert = pki_cert("rem-rsa.pem");
     let to = vec!["<a@b.it>".to_string()];
-    let good_original = b"Message-ID: <r@x>\r\n\r\nbody\r\n".to_vec();
-    let ev = vec![("SubmissionAcceptance".to_string(), b"<x/>".to_vec())];
-    let input = |original: Option<&'static [u8]>,
+    let ev = vec![("RelayFailure".to_string(), b"<x/>".to_vec())];
+    let prepared = prepare_original(b"Message-ID: <u@x>\r\n\r\nbody\r\n", "<r@x>").expect("p");
+    let input = |metadata: &RelayMetadata,
+                 original: Option<&[u8]>,
                  evidences: &[(String, Vec<u8>)],
                  to: &[String],
                  subject: &str| {
@@ -620,9 +622,9 @@ fn build_refuses_what_would_make_a_broken_message() {
             reply_to: None,
             subject,
             message_id: "<m@x.it>",
-            date: datetime!(2026-11-24 11:00:00 UTC),
+            date: datetime!(2026-11-25 11:00:00 UTC),
             in_reply_to: None,
-            metadata: &kit_msg.metadata,
+            metadata,
             intro_text: "t",
             intro_html: "h",
             original,
@@ -633,32 +635,54 @@ fn build_refuses_what_would_make_a_broken_message() {
             signing_time: datetime!(2026-11-25 10:00:00 UTC),
         })
     };
-    assert!(input(None, &ev, &to, "s").is_ok());
-    let _ = good_original;
+    let r = &receipt.metadata;
+    // A receipt builds; the same with a long subject folds and reads back whole.
+    let long = format!("REM RelayFailure: {}", "parola ".repeat(30).trim_end());
+    let built = input(r, None, &ev, &to, &long).expect("receipt");
+    assert_eq!(
+        parse(&built).expect("parse").subject.as_deref(),
+        Some(long.as_str())
+    );
+    // A receipt carries no original; a dispatch needs one, whose digest is REM-DigestValue.
     assert!(matches!(
-        input(Some(b"Message-ID: <r@x>\n\nbody\n"), &ev, &to, "s"),
-        Err(Error::OriginalNotPrepared(_))
+        input(r, Some(&prepared.bytes), &ev, &to, "s"),
+        Err(Error::OriginalPresence { .. })
+    ));
+    let d = &dispatch.metadata;
+    assert!(matches!(
+        input(d, None, &ev, &to, "s"),
+        Err(Error::OriginalPresence { .. })
     ));
     assert!(matches!(
-        input(
-            Some(b"Message-ID: <r@x>\r\n\r\nbody\r\n\r\n"),
-            &ev,
-            &to,
-            "s"
-        ),
-        Err(Error::OriginalNotPrepared(_))
+        input(d, Some(&prepared.bytes), &ev, &to, "s"),
+        Err(Error::DigestMismatch { .. })
     ));
+    let mut fixed = d.clone();
+    fixed.digest_value = prepared.digest_b64.clone();
+    assert!(input(&fixed, Some(&prepared.bytes), &ev, &to, "s").is_ok());
+    // The original must be in prepared form.
+    for not_prepared in [
+        b"Message-ID: <r@x>\n\nbody\n".as_slice(),
+        b"Message-ID: <r@x>\r\n\r\nbody\r\n\r\n".as_slice(),
+    ] {
+        let mut m = d.clone();
+        m.digest_value = b64(&digest_original(not_prepared));
+        assert!(matches!(
+            input(&m, Some(not_prepared), &ev, &to, "s"),
+            Err(Error::OriginalNotPrepared(_))
+        ));
+    }
     assert!(matches!(
-        input(None, &ev, &[], "s"),
+        input(r, None, &ev, &[], "s"),
         Err(Error::NoRecipient)
     ));
     assert!(matches!(
-        input(None, &ev, &to, "s\r\nBcc: x@y"),
+        input(r, None, &ev, &to, "s\r\nBcc: x@y"),
         Err(Error::BadHeaderValue { .. })
     ));
     let bad = vec![("../x".to_string(), b"<x/>".to_vec())];
     assert!(matches!(
-        input(None, &bad, &to, "s"),
+        input(r, None, &bad, &to, "s"),
         Err(Error::BadEventName(_))
     ));
 }

@@ -10,8 +10,8 @@
 
 use time::OffsetDateTime;
 
-use super::prepare::{angle_id, check_prepared};
-use super::{Error, RelayMetadata, header, wire};
+use super::prepare::{angle_id, check_prepared, digest_b64, digest_original};
+use super::{DIGEST_SHA256, Error, MessageType, RelayMetadata, header, wire};
 use crate::crypto::SigningKey;
 use crate::smime::{self, SignRequest, SmimeProtocol};
 use crate::x509::Certificate;
@@ -130,11 +130,43 @@ fn top_headers(input: &BuildInput<'_>) -> Result<Vec<(String, String)>, Error> {
     Ok(h)
 }
 
-/// The signed `multipart/mixed` entity (CRLF).
-fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
+/// The original agrees with the metadata: present exactly for a dispatch or payload,
+/// prepared, and digesting to `REM-DigestValue` (when the algorithm is SHA-256).
+fn check_original(input: &BuildInput<'_>) -> Result<(), Error> {
+    let md = input.metadata;
+    let presence = |what| {
+        Err(Error::OriginalPresence {
+            message_type: md.message_type.uri(),
+            what,
+        })
+    };
+    match (&md.message_type, input.original) {
+        (MessageType::Dispatch | MessageType::Payload, None) => {
+            return presence("needs the original");
+        }
+        (MessageType::Receipt | MessageType::Notification, Some(_)) => {
+            return presence("does not carry the original");
+        }
+        _ => {}
+    }
     if let Some(o) = input.original {
         check_prepared(o)?;
+        if md.digest_algorithm.trim() == DIGEST_SHA256 {
+            let computed = digest_b64(&digest_original(o));
+            if computed != md.digest_value.trim() {
+                return Err(Error::DigestMismatch {
+                    header: md.digest_value.clone(),
+                    computed,
+                });
+            }
+        }
     }
+    Ok(())
+}
+
+/// The signed `multipart/mixed` entity (CRLF).
+fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
+    check_original(input)?;
     for (name, _) in input.evidences {
         check_event_name(name)?;
     }

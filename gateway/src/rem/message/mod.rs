@@ -124,6 +124,23 @@ pub enum Error {
     /// An evidence event name cannot be a file name (`<Event>.xml`).
     #[error("evidence event name {0:?} is not a plain name (letters, digits, '_' and '-')")]
     BadEventName(String),
+    /// The digest of the original given to the builder is not `REM-DigestValue`.
+    #[error("REM-DigestValue {header} is not the digest of the original ({computed})")]
+    DigestMismatch {
+        /// The metadata's value.
+        header: String,
+        /// The digest of the original given.
+        computed: String,
+    },
+    /// The message type and the presence of the original disagree (a dispatch or payload
+    /// carries exactly one original; a receipt or notification none).
+    #[error("a {message_type} message {what}")]
+    OriginalPresence {
+        /// The `REM-MessageType` URI.
+        message_type: String,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The builder was given no recipient.
     #[error("no recipient (To)")]
     NoRecipient,

@@ -216,6 +216,30 @@ pub fn encode_unstructured(value: &str) -> String {
         .join("\r\n ")
 }
 
+/// Folds a value (no CRLF in it yet, or already folded) at spaces so that the lines of
+/// `Name: value` stay under 78 characters where the words allow. Unfolding (removing each
+/// CRLF) gives the value back.
+pub fn fold(name: &str, value: &str) -> String {
+    if value.contains("\r\n") || name.len() + 2 + value.len() <= 78 {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut line = name.len() + 2;
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 {
+            if line + 1 + word.len() > 78 {
+                out.push_str("\r\n");
+                line = 0;
+            }
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
 /// A mailbox list (`"Name" <a@b>, <c@d>`) ready for the wire: display names holding
 /// non-ASCII become encoded words; addresses are left as they are (SMTPUTF8 addresses stay
 /// UTF-8). Commas inside quotes or angle brackets do not split.
@@ -385,6 +409,15 @@ mod tests {
             split_list("\"a, b\" <a@x>, c@y"),
             vec!["\"a, b\" <a@x>", "c@y"]
         );
+    }
+
+    #[test]
+    fn folding_keeps_the_value() {
+        let v = "word ".repeat(40);
+        let f = fold("Subject", v.trim_end());
+        assert!(f.split("\r\n").all(|l| l.len() <= 78));
+        assert_eq!(f.replace("\r\n", ""), v.trim_end());
+        assert_eq!(fold("Subject", "short"), "short");
     }
 
     #[test]
