@@ -639,6 +639,17 @@ fn build_refuses_what_would_make_a_broken_message() {
     // A receipt builds; the same with a long subject folds and reads back whole.
     let long = format!("REM RelayFailure: {}", "parola ".repeat(30).trim_end());
     let built = input(r, None, &ev, &to, &long).expect("receipt");
+    let text = String::from_utf8_lossy(&built);
+    let head = &text[..text.find("\r\n\r\n").expect("header end")];
+    let subject_lines: Vec<&str> = head
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("Subject:"))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with(' '))
+        .map(|(_, l)| l)
+        .collect();
+    assert!(subject_lines.len() > 1, "{head}");
+    assert!(subject_lines.iter().all(|l| l.len() <= 78), "{head}");
     assert_eq!(
         parse(&built).expect("parse").subject.as_deref(),
         Some(long.as_str())

@@ -82,6 +82,13 @@ fn top_headers(input: &BuildInput<'_>) -> Result<Vec<(String, String)>, Error> {
     if input.to.is_empty() {
         return Err(Error::NoRecipient);
     }
+    let list = |name: &str, items: &[String]| -> Result<String, Error> {
+        let encoded = items
+            .iter()
+            .map(|m| plain(name, m).map(|m| wire::encode_mailboxes(&m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(encoded.join(",\r\n "))
+    };
     let mut h: Vec<(String, String)> = Vec::new();
     if let Some(r) = input.reply_to {
         h.push((
@@ -93,20 +100,12 @@ fn top_headers(input: &BuildInput<'_>) -> Result<Vec<(String, String)>, Error> {
         "From".into(),
         wire::encode_mailboxes(&plain("From", input.from)?),
     ));
-    h.push((
-        "To".into(),
-        wire::encode_mailboxes(&plain("To", &input.to.join(", "))?),
-    ));
+    h.push(("To".into(), list("To", input.to)?));
     if !input.cc.is_empty() {
-        h.push((
-            "Cc".into(),
-            wire::encode_mailboxes(&plain("Cc", &input.cc.join(", "))?),
-        ));
+        h.push(("Cc".into(), list("Cc", input.cc)?));
     }
-    h.push((
-        "Subject".into(),
-        wire::encode_unstructured(&plain("Subject", input.subject)?),
-    ));
+    let subject = wire::encode_unstructured(&plain("Subject", input.subject)?);
+    h.push(("Subject".into(), wire::fold("Subject", &subject)));
     h.push((
         "Date".into(),
         wire::rfc5322_date(input.date).map_err(Error::Date)?,
