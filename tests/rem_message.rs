@@ -230,22 +230,14 @@ fn all_43_kit_messages_verify_at_signing_time() {
         assert_eq!(v.evidences.len(), 1);
         for e in &v.evidences {
             assert!(
-                e.verdict.signature.valid(),
-                "{} {}: {:?}",
+                e.valid(),
+                "{} {}: {:?} {:?}",
                 f.display(),
                 e.filename,
-                e.verdict.signature.invalid
+                e.verdict.as_ref().map(|r| &r.signature.invalid),
+                e.unreadable
             );
-            assert!(
-                e.verdict
-                    .signature
-                    .chain
-                    .as_ref()
-                    .is_some_and(|c| c.trusted),
-                "{} {}",
-                f.display(),
-                e.filename
-            );
+            assert_eq!(e.trusted(), Some(true), "{} {}", f.display(), e.filename);
             assert!(e.summary.is_some());
         }
         assert!(v.header_event_matches, "{}", f.display());
@@ -381,6 +373,24 @@ fn a_section_without_rem_section_type_is_read_by_its_type_with_a_note() {
         "{:?}",
         m.notes
     );
+}
+
+#[test]
+fn an_evidence_part_that_is_not_xml_is_a_verdict_not_an_error() {
+    let s =
+        String::from_utf8(read(&kit("Intra-REM-flow/REM_RelayFailure.RB02.eml"))).expect("utf-8");
+    let start = s
+        .find("REM-Section-Type: rem_message/xml_evidence\r\n\r\n")
+        .expect("evidence")
+        + "REM-Section-Type: rem_message/xml_evidence\r\n\r\n".len();
+    let mut t = s.clone();
+    // "bm90IHhtbA==" is base64 for "not xml".
+    t.replace_range(start..start + 64, "bm90IHhtbA==\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n");
+    let v = verify(t.as_bytes(), &kit_root(), TrustTime::SigningTime).expect("readable message");
+    assert_eq!(v.evidences.len(), 1);
+    assert!(!v.evidences[0].valid());
+    assert!(v.evidences[0].verdict.is_none() || v.evidences[0].summary.is_none());
+    assert!(!v.valid());
 }
 
 #[test]
@@ -697,3 +707,162 @@ fn build_refuses_what_would_make_a_broken_message() {
         Err(Error::BadEventName(_))
     ));
 }
+
+/// A SubmissionAcceptance evidence made and signed (XAdES-B-B) by Ponte for `prepared`, with
+/// `part_digest` in its PartInfo.
+fn ponte_evidence(
+    prepared: &message::PreparedOriginal,
+    rems_id: &str,
+    part_digest: &str,
+) -> Vec<u8> {
+    use ponte::rem::evidence::{
+        EntityDetails, EventReason, Evidence, MessageIdentifier, PartInfo, UserContentInfo,
+        UserDetails,
+    };
+    let mut ev = Evidence::new(
+        Some("ev-1".into()),
+        "EV1.0001@rem.ponte.test",
+        Event::SubmissionAcceptance,
+        datetime!(2026-11-25 09:59:00 UTC),
+        EntityDetails::legal_name("Ponte test REM provider"),
+        UserDetails::mailto("sender@sender-own-domain-only-for-test.it"),
+        vec![UserDetails::mailto("recC@r2-rems-only-for-test.it")],
+    );
+    ev.reasons.push(EventReason::baseline(
+        Reason::MessageAccepted,
+        "Message accepted",
+    ));
+    ev.submission_time = Some(datetime!(2026-11-25 09:59:00 UTC));
+    ev.message_identifier = Some(MessageIdentifier {
+        value: rems_id.trim_matches(|c| c == '<' || c == '>').to_string(),
+        form: Default::default(),
+    });
+    ev.user_content_info = Some(UserContentInfo {
+        app_layer_identifier: Some(prepared.ua_message_id.clone()),
+        composing_parts: Some(1),
+        parts: vec![PartInfo {
+            identifier: "urn:oid:1.3.6.1.7".into(),
+            content_type: "message/rfc822".into(),
+            digest_method: Some(message::DIGEST_SHA256.into()),
+            digest_value: Some(part_digest.into()),
+        }],
+    });
+    let xml = ev.to_unsigned_xml().expect("evidence xml");
+    let key = SigningKey::from_pkcs8_pem(&read(&common::pki("rem-rsa.key.pem"))).expect("key");
+    let signer = ponte::xades::Signer::new(
+        key,
+        pki_cert("rem-rsa.pem"),
+        vec![pki_cert("provider-ca.pem")],
+    )
+    .expect("signer");
+    ponte::xades::sign_b_b(
+        xml.as_bytes(),
+        &signer,
+        &ponte::xades::SignOptions {
+            signing_time: datetime!(2026-11-25 09:59:30 UTC),
+            id: Some("t1".into()),
+        },
+    )
+    .expect("sign evidence")
+}
+
+fn ponte_dispatch(part_digest: Option<&str>) -> (Vec<u8>, message::PreparedOriginal) {
+    let rems_id = "<R1.0001@rem.ponte.test>";
+    let prepared = prepare_original(
+        &read(&kit("Intra-REM-flow/original_message.clean_from_user.eml")),
+        rems_id,
+    )
+    .expect("prepare");
+    let evidence = ponte_evidence(
+        &prepared,
+        rems_id,
+        part_digest.unwrap_or(&prepared.digest_b64),
+    );
+    let metadata = RelayMetadata {
+        metadata_version: message::METADATA_VERSION.into(),
+        message_type: MessageType::Dispatch,
+        event: Event::SubmissionAcceptance,
+        evidence_id: "<EV1.0001@rem.ponte.test>".into(),
+        reasons: vec![Reason::MessageAccepted],
+        digest_algorithm: message::DIGEST_SHA256.into(),
+        digest_value: prepared.digest_b64.clone(),
+        ua_message_id: prepared.ua_message_id.clone(),
+        md08: "\"Sender name\" <sender@sender-own-domain-only-for-test.it>".into(),
+        applicable_policies: vec!["http://uri.etsi.org/19532/v1#/REMbaseline".into()],
+        relay_to_non_erds: None,
+        relay_date: None,
+        other: Vec::new(),
+    };
+    let key = SigningKey::from_pkcs8_pem(&read(&common::pki("rem-rsa.key.pem"))).expect("key");
+    let to = vec!["<recC@r2-rems-only-for-test.it>".to_string()];
+    let bytes = build(&BuildInput {
+        from: "\"On behalf of: sender@sender-own-domain-only-for-test.it\" <rem-service@rem.ponte.test>",
+        to: &to,
+        cc: &[],
+        reply_to: Some("\"Sender name\" <sender@sender-own-domain-only-for-test.it>"),
+        subject: "REM Dispatch: prova",
+        message_id: rems_id,
+        date: datetime!(2026-11-25 10:00:00 UTC),
+        in_reply_to: None,
+        metadata: &metadata,
+        intro_text: "Messaggio REM",
+        intro_html: "<p>Messaggio REM</p>",
+        original: Some(&prepared.bytes),
+        evidences: &[("SubmissionAcceptance".to_string(), evidence)],
+        key: &key,
+        cert: &pki_cert("rem-rsa.pem"),
+        chain: &[pki_cert("provider-ca.pem")],
+        signing_time: datetime!(2026-11-25 10:00:00 UTC),
+    })
+    .expect("build");
+    (bytes, prepared)
+}
+
+#[test]
+fn a_dispatch_made_entirely_by_ponte_is_valid_in_every_check() {
+    let (bytes, prepared) = ponte_dispatch(None);
+    let v = verify(&bytes, &[pki_cert("root-ca.pem")], TrustTime::SigningTime).expect("verify");
+    assert!(
+        v.valid(),
+        "{:?} {:?} {:?}",
+        v.smime.reason,
+        v.trust.reason,
+        v.digest.problems
+    );
+    assert!(v.header_evidence_id_matches);
+    assert!(v.ua_message_id.consistent, "{:?}", v.ua_message_id.problems);
+    assert_eq!(
+        v.digest.recomputed.as_deref(),
+        Some(prepared.digest_b64.as_str())
+    );
+    assert_eq!(
+        v.evidences[0]
+            .verdict
+            .as_ref()
+            .and_then(|r| r.signature.level),
+        Some(ponte::xades::Level::BB)
+    );
+    // Untrusted anchors: integrity holds, trust does not, so not valid.
+    let v = verify(&bytes, &[pki_cert("rogue-ca.pem")], TrustTime::SigningTime).expect("verify");
+    assert!(v.smime.valid && !v.trust.trusted && !v.valid());
+}
+
+#[test]
+fn an_evidence_digesting_another_original_makes_the_dispatch_inconsistent() {
+    let (bytes, _) = ponte_dispatch(Some(VECTOR_PLUS_CRLF));
+    let v = verify(&bytes, &[pki_cert("root-ca.pem")], TrustTime::SigningTime).expect("verify");
+    assert!(v.smime.valid && v.trust.trusted);
+    assert!(v.evidences[0].valid());
+    assert!(!v.digest.consistent);
+    assert!(
+        v.digest
+            .problems
+            .iter()
+            .any(|p| p.contains("PartInfo digest")),
+        "{:?}",
+        v.digest.problems
+    );
+    assert!(!v.valid());
+}
+
+const VECTOR_PLUS_CRLF: &str = "mj7Gb/1+tK6ggSOZCxHAlwIZ5wnIDUMA9ndGtDMhzu0=";

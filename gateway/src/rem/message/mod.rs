@@ -77,14 +77,6 @@ pub enum Error {
     /// The message could not be signed.
     #[error(transparent)]
     Smime(#[from] crate::smime::Error),
-    /// An evidence could not be read at all by the XAdES verifier.
-    #[error("evidence {filename}: {source}")]
-    Evidence {
-        /// The evidence part's file name.
-        filename: String,
-        /// What the verifier said.
-        source: crate::xades::Error,
-    },
     /// The original message has no header section (no line before the first empty line).
     #[error("original message has no header section")]
     OriginalNoHeader,

@@ -29,16 +29,33 @@ pub struct VerifyOptions {
 pub struct EvidenceCheck {
     /// The evidence part's file name.
     pub filename: String,
-    /// The XAdES verdict (signature, trust, time-stamp).
-    pub verdict: xades::Report,
+    /// The XAdES verdict (signature, trust, time-stamp); `None` when the part is not XML the
+    /// verifier can read at all (then [`EvidenceCheck::unreadable`] says why).
+    pub verdict: Option<xades::Report>,
     /// What the evidence says, read from the signed content when the signature is valid.
     pub summary: Option<EvidenceSummary>,
     /// The `PartInfo` digests for the original (`message/rfc822`): algorithm URI and value.
     pub part_digests: Vec<(Option<String>, Option<String>)>,
     /// `UserContentInfo/AppLayerIdentifier` (the user's Message-ID), when present.
     pub app_layer_identifier: Option<String>,
-    /// Why the content could not be read as an evidence, when it could not.
+    /// Why the part could not be read as XML, or its signed content as an evidence.
     pub unreadable: Option<String>,
+}
+
+impl EvidenceCheck {
+    /// Whether the XAdES signature is valid and the signed content reads as an evidence.
+    pub fn valid(&self) -> bool {
+        self.summary.is_some() && self.verdict.as_ref().is_some_and(|r| r.signature.valid())
+    }
+
+    /// Whether the signer chains to the anchors (`None` when no anchors were given or the
+    /// signature is not valid).
+    pub fn trusted(&self) -> Option<bool> {
+        self.verdict
+            .as_ref()
+            .and_then(|r| r.signature.chain.as_ref())
+            .map(|c| c.trusted)
+    }
 }
 
 /// Whether the user's Message-ID is told the same everywhere: `REM-UAMessageIdentifier` of
@@ -99,10 +116,10 @@ impl RemVerdict {
         self.smime.valid
             && self.trust.trusted
             && !self.evidences.is_empty()
-            && self.evidences.iter().all(|e| {
-                e.verdict.signature.valid()
-                    && e.verdict.signature.chain.as_ref().is_none_or(|c| c.trusted)
-            })
+            && self
+                .evidences
+                .iter()
+                .all(|e| e.valid() && e.trusted().is_none_or(|t| t))
             && self.digest.consistent
             && self.header_event_matches
     }
@@ -146,10 +163,20 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
     };
     let mut checks = Vec::with_capacity(message.evidences.len());
     for e in &message.evidences {
-        let report = xades::verify(&e.bytes, &xopts).map_err(|source| Error::Evidence {
-            filename: e.filename.clone(),
-            source,
-        })?;
+        let report = match xades::verify(&e.bytes, &xopts) {
+            Ok(r) => r,
+            Err(err) => {
+                checks.push(EvidenceCheck {
+                    filename: e.filename.clone(),
+                    verdict: None,
+                    summary: None,
+                    part_digests: Vec::new(),
+                    app_layer_identifier: None,
+                    unreadable: Some(err.to_string()),
+                });
+                continue;
+            }
+        };
         let (summary, part_digests, app_layer_identifier, unreadable) =
             match report.signed_content() {
                 Some(content) => match evidence::parse(content) {
@@ -180,7 +207,7 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
             };
         checks.push(EvidenceCheck {
             filename: e.filename.clone(),
-            verdict: report,
+            verdict: Some(report),
             summary,
             part_digests,
             app_layer_identifier,
