@@ -97,7 +97,8 @@
 //! name comes back unquoted).
 //!
 //! [`crate::rem::message::verify()`] returns values: the S/MIME verdict and trust in its
-//! signer at the chosen instant, each evidence's XAdES verdict and summary, the digest check
+//! signer at the chosen instant, each evidence's XAdES verdict and summary (an evidence part
+//! that is not readable XML is a failed check, not an error for the whole message), the digest check
 //! (original recomputed = `REM-DigestValue` = every evidence's `PartInfo`), whether
 //! `REM-EventIdentifier`/`REM-Evidence-ID` name a carried evidence, and whether the user's
 //! Message-ID is told the same in the header, inside the original and in the evidences.
