@@ -5,7 +5,7 @@ mod common;
 
 use common::{corpus_file, have, pki, to_crlf};
 use ponte::crypto::SigningKey;
-use ponte::smime::{SignRequest, SmimeVerdict, TrustTime, sign, trust, verify};
+use ponte::smime::{SignRequest, SmimeProtocol, SmimeVerdict, TrustTime, sign, trust, verify};
 use ponte::x509::{Certificate, Usage, load_pem, verify_chain};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -239,6 +239,7 @@ fn ponte_signed(signer: &str, key_name: &str, headers: &[(&str, &str)]) -> Vec<u
         signer: &c,
         chain: &chain,
         signing_time: datetime!(2026-11-25 10:00:00 UTC),
+        protocol: SmimeProtocol::Pec,
     })
     .expect("sign")
 }
@@ -369,6 +370,7 @@ fn signing_refuses_a_key_that_is_not_the_certificates() {
         signer: &other,
         chain: &[],
         signing_time: datetime!(2026-11-25 10:00:00 UTC),
+        protocol: SmimeProtocol::Pec,
     });
     assert!(r.is_err());
 }

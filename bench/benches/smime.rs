@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ponte::crypto::SigningKey;
-use ponte::smime::{SignRequest, sign, verify};
+use ponte::smime::{SignRequest, SmimeProtocol, sign, verify};
 use ponte::x509::load_pem;
 use std::hint::black_box;
 
@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
             signer: &signer,
             chain: &chain,
             signing_time: when,
+            protocol: SmimeProtocol::Pec,
         };
         let Ok(message) = sign(&req) else {
             panic!("sign failed");

@@ -217,6 +217,7 @@ impl Loaded {
             signer: &self.cert,
             chain: &self.chain,
             signing_time: built.date,
+            protocol: smime::SmimeProtocol::Pec,
         })
         .map_err(|e| Failure::at(input, e))?;
         write_output(id.output.as_ref(), &signed)?;

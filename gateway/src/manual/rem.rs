@@ -61,3 +61,54 @@
 //! entities and character references are expanded; only UTF-8 is accepted; size, depth,
 //! attributes per element and element count are bounded by
 //! [`crate::rem::evidence::Limits`].
+//!
+//! # The REM message
+//!
+//! The evidences travel in the REM message of EN 319 532-3 (REM baseline of EN 319 532-4),
+//! handled by [`crate::rem::message`]: an S/MIME `multipart/signed`
+//! (`protocol="application/pkcs7-signature"`, CAdES-B, `micalg=sha-256`) over a
+//! `multipart/mixed` whose parts each carry `REM-Section-Type`: the introduction
+//! (`multipart/alternative`, text and HTML, UTF-8 quoted-printable), the original
+//! (`message/rfc822`, `Content-Transfer-Encoding: binary`, `AttachedMimeMessage`; dispatch and
+//! payload only), extensions, and one `application/xml` part per evidence named
+//! `<Event>.xml` (base64). The top header carries the REM-* relay metadata
+//! ([`crate::rem::message::RelayMetadata`]) in the order of the AgID kit.
+//!
+//! ## Preparing the original
+//!
+//! [`crate::rem::message::prepare_original`] turns the user's message into the bytes that are
+//! attached and digested: every bare LF becomes CRLF; the message ends with exactly one CRLF
+//! (trailing empty lines dropped, a missing one added); the header block is kept byte for
+//! byte except that the `Message-ID` value becomes the REMS identifier and
+//! `REM-UAMessageIdentifier: <the user's id>` is inserted right after it. This reproduces the
+//! AgID kit byte for byte (`*.clean_from_user.eml` → `*.to_attach_to_dispatch.eml`, all three
+//! flows) and its digest vector (`ePggZQ9/...ov9k=`). An original without `Message-ID` is
+//! refused: the user's identifier is evidence, and Ponte does not invent one. The digest
+//! (`REM-DigestValue`, the evidence's `PartInfo`) is SHA-256 over exactly those bytes; the CRLF
+//! before the next MIME boundary belongs to the boundary and is not digested.
+//!
+//! ## Reading and verifying
+//!
+//! [`crate::rem::message::parse()`] reads LF- or CRLF-stored messages. A part without
+//! `REM-Section-Type` is recognised by its type (`multipart/alternative`, `message/rfc822`,
+//! `*/xml` or `*.xml`, `application/pdf`) and a note says so; unknown section types are kept as
+//! extensions; a missing mandatory REM-* field is an error naming it. Non-ASCII display names
+//! and subjects are written as RFC 2047 encoded words and decoded when read (a quoted display
+//! name comes back unquoted).
+//!
+//! [`crate::rem::message::verify()`] returns values: the S/MIME verdict and trust in its
+//! signer at the chosen instant, each evidence's XAdES verdict and summary (an evidence part
+//! that is not readable XML is a failed check, not an error for the whole message), the digest check
+//! (original recomputed = `REM-DigestValue` = every evidence's `PartInfo`), whether
+//! `REM-EventIdentifier`/`REM-Evidence-ID` name a carried evidence, and whether the user's
+//! Message-ID is told the same in the header, inside the original and in the evidences.
+//! `valid()` asks for S/MIME valid and trusted, every evidence valid and trusted, the digests
+//! consistent and the header's event carried; the evidence-ID and user-ID checks are reported
+//! only, because the signed evidence is authoritative and the AgID kit itself disagrees there:
+//! its four Outflow receipts (RF01, RF02, RF03, RF51) carry the Intra-REM-flow digest and an
+//! unrelated `REM-Evidence-ID` in their header, and its three dispatches attach an original
+//! whose `REM-UAMessageIdentifier` ends `@de` while header and evidence say `@it`.
+//!
+//! Checking a REM message with OpenSSL: use `openssl cms -verify -inform SMIME` (text mode).
+//! With `-binary`, OpenSSL 3.0 leaves the CR of the CRLF before the boundary in the content and
+//! refuses every CRLF `multipart/signed`, the kit's own messages included.

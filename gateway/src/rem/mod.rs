@@ -1,10 +1,12 @@
-//! REM (ETSI EN 319 532 / EN 319 522): the ERDS evidence model.
+//! REM (ETSI EN 319 532 / EN 319 522): the ERDS evidence model and the REM message.
 //!
 //! [`evidence`] reads and writes the evidence document of EN 319 522-3 (with the REM baseline
-//! extensions of EN 319 532-4 and the codes of the Italian Policy-IT). The manual chapter
+//! extensions of EN 319 532-4 and the codes of the Italian Policy-IT). [`message`] prepares,
+//! builds, reads and verifies the REM message of EN 319 532-3 that carries them. The manual chapter
 //! [`crate::manual::rem`] explains the namespaces, the open enums and what is kept verbatim.
 
 pub mod evidence;
+pub mod message;
 
 /// Errors of this module: an evidence that cannot be read at all, or a model that cannot be
 /// written as a schema-valid evidence. (Whether an evidence is *valid* — signature, trust — is
@@ -12,6 +14,10 @@ pub mod evidence;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A REM message unreadable, an original that cannot be prepared, or a message that
+    /// cannot be built.
+    #[error(transparent)]
+    Message(#[from] message::Error),
     /// The document is larger than the configured limit.
     #[error("evidence is {size} bytes, more than the limit of {limit}")]
     TooLarge {

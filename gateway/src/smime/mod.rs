@@ -9,7 +9,7 @@ pub mod sign;
 pub mod trust;
 pub mod verify;
 
-pub use sign::{SignRequest, sign};
+pub use sign::{SignRequest, SmimeProtocol, sign};
 pub use trust::{TrustTime, trust};
 pub use verify::{SmimeForm, SmimeVerdict, verify};
 

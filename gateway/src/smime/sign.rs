@@ -1,4 +1,4 @@
-//! Producing a `multipart/signed` S/MIME message as PEC providers write it.
+//! Producing a `multipart/signed` S/MIME message as PEC providers (and REM providers) write it.
 
 use super::Error;
 use crate::cms::{self, Content};
@@ -6,6 +6,26 @@ use crate::crypto::{DigestAlgorithm, SigningKey, digest};
 use crate::x509::Certificate;
 use base64::Engine;
 use time::OffsetDateTime;
+
+/// The media type named by `protocol=` and carried by the signature part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmimeProtocol {
+    /// `application/x-pkcs7-signature`: the pre-RFC 5751 name PEC providers write (and PEC
+    /// clients expect).
+    Pec,
+    /// `application/pkcs7-signature`: the RFC 5751 name EN 319 532-3 (REM) requires.
+    Rem,
+}
+
+impl SmimeProtocol {
+    /// The media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            SmimeProtocol::Pec => "application/x-pkcs7-signature",
+            SmimeProtocol::Rem => "application/pkcs7-signature",
+        }
+    }
+}
 
 /// Everything needed to sign a message.
 #[derive(Debug)]
@@ -23,6 +43,8 @@ pub struct SignRequest<'a> {
     pub chain: &'a [Certificate],
     /// The signingTime to put in the CMS.
     pub signing_time: OffsetDateTime,
+    /// The `protocol` parameter and signature part type: PEC or REM.
+    pub protocol: SmimeProtocol,
 }
 
 fn check_header(name: &str, value: &str) -> Result<(), Error> {
@@ -53,7 +75,8 @@ fn check_header(name: &str, value: &str) -> Result<(), Error> {
 }
 
 /// Signs `req.inner` and returns the complete `multipart/signed` message (CRLF):
-/// `protocol="application/x-pkcs7-signature"; micalg="sha-256"`, preamble
+/// `protocol="<req.protocol>"; micalg="sha-256"` (`application/x-pkcs7-signature` for PEC,
+/// `application/pkcs7-signature` for REM), preamble
 /// "This is an S/MIME signed message", the inner entity byte-exact, then `smime.p7s` (base64,
 /// 76-character lines) holding the detached CMS SignedData.
 pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
@@ -100,9 +123,10 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    let protocol = req.protocol.media_type();
     out.extend_from_slice(
         format!(
-            "Content-Type: multipart/signed; protocol=\"application/x-pkcs7-signature\"; micalg=\"sha-256\";\r\n\tboundary=\"{boundary}\"\r\n\r\n"
+            "Content-Type: multipart/signed; protocol=\"{protocol}\"; micalg=\"sha-256\";\r\n\tboundary=\"{boundary}\"\r\n\r\n"
         )
         .as_bytes(),
     );
@@ -111,7 +135,10 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
     out.extend_from_slice(req.inner);
     out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
     out.extend_from_slice(
-        b"Content-Type: application/x-pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n",
+        format!(
+            "Content-Type: {protocol}; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n"
+        )
+        .as_bytes(),
     );
     for line in b64.as_bytes().chunks(76) {
         out.extend_from_slice(line);

@@ -200,6 +200,7 @@ mod tests {
             signer: &cert,
             chain: &[],
             signing_time: time::macros::datetime!(2026-12-01 08:00 UTC),
+            protocol: crate::smime::SmimeProtocol::Pec,
         })
         .expect("sign")
     }

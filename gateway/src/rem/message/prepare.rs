@@ -1,0 +1,209 @@
+//! The original message as the S-REMS attaches it to a dispatch (EN 319 532-3 §6.2.4,
+//! 532-4 C.4.1; rem.md §4.6), and its digest.
+//!
+//! Preparation:
+//! 1. line endings become CRLF (every bare LF; RFC 5322 lines are CRLF, and the digest is
+//!    taken over the CRLF form);
+//! 2. the message ends with exactly one CRLF (trailing empty lines are dropped, a missing
+//!    final CRLF is added);
+//! 3. the header block is kept byte for byte, except the `Message-ID` field: its value becomes
+//!    the REMS identifier, and `REM-UAMessageIdentifier: <the user's identifier>` is inserted
+//!    right after it. (This reproduces the AgID kit: `*.clean_from_user.eml` →
+//!    `*.to_attach_to_dispatch.eml`.)
+//!
+//! An original without `Message-ID` is refused ([`Error::OriginalNoMessageId`]): the user's
+//! identifier is evidence (`AppLayerIdentifier`, `REM-UAMessageIdentifier`) and Ponte does not
+//! invent one; the caller decides (e.g. refuse the submission, or add one before preparing and
+//! say so in the introduction, as 532-3 requires for any change).
+
+use base64::Engine;
+
+use super::{Error, header, wire};
+use crate::crypto::{DigestAlgorithm, digest};
+
+/// An original prepared for a dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedOriginal {
+    /// The bytes to attach as `message/rfc822` (binary) and to digest.
+    pub bytes: Vec<u8>,
+    /// The user's Message-ID, as written (normally with `<>`).
+    pub ua_message_id: String,
+    /// SHA-256 of [`Self::bytes`].
+    pub digest: [u8; 32],
+    /// [`Self::digest`] in base64 (`REM-DigestValue`, `PartInfo/ds:DigestValue`).
+    pub digest_b64: String,
+}
+
+/// SHA-256 of prepared original bytes (taken as they are: no normalisation here).
+pub fn digest_original(prepared: &[u8]) -> [u8; 32] {
+    let d = digest(DigestAlgorithm::Sha256, prepared);
+    let mut out = [0u8; 32];
+    for (o, b) in out.iter_mut().zip(d.iter()) {
+        *o = *b;
+    }
+    out
+}
+
+/// Base64 of a digest, as in the header and the evidence.
+pub fn digest_b64(d: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+/// Checks a message identifier: printable ASCII without spaces; `<>` added when absent.
+pub(crate) fn angle_id(what: &'static str, id: &str) -> Result<String, Error> {
+    let t = id.trim();
+    let bad = || Error::BadMessageId {
+        what,
+        value: id.to_string(),
+    };
+    let inner = t
+        .strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(t);
+    if inner.is_empty()
+        || !inner
+            .bytes()
+            .all(|b| (33..=126).contains(&b) && b != b'<' && b != b'>')
+    {
+        return Err(bad());
+    }
+    Ok(format!("<{inner}>"))
+}
+
+/// Prepares `original` for attachment with `rems_message_id` (the REM message's Message-ID,
+/// with or without `<>`).
+pub fn prepare_original(original: &[u8], rems_message_id: &str) -> Result<PreparedOriginal, Error> {
+    let rems = angle_id("REMS Message-ID", rems_message_id)?;
+    let mut crlf = to_crlf(original);
+    while crlf.ends_with(b"\r\n\r\n") {
+        crlf.truncate(crlf.len() - 2);
+    }
+    if !crlf.ends_with(b"\r\n") {
+        crlf.extend_from_slice(b"\r\n");
+    }
+    // The header block: up to the empty line, or the whole message when it has no body.
+    let block_end = wire::header_end(&crlf).map_or(crlf.len(), |(_, blank)| blank);
+    let block = crlf.get(..block_end).unwrap_or_default();
+    let fields = wire::fields(block);
+    if fields.is_empty() {
+        return Err(Error::OriginalNoHeader);
+    }
+    if fields
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case(header::UA_MESSAGE_IDENTIFIER))
+    {
+        return Err(Error::OriginalAlreadyPrepared);
+    }
+    let ids: Vec<&wire::RawField> = fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("Message-ID"))
+        .collect();
+    let field = match ids.as_slice() {
+        [] => return Err(Error::OriginalNoMessageId),
+        [one] => *one,
+        more => return Err(Error::OriginalManyMessageIds { count: more.len() }),
+    };
+    let ua = field.unfolded();
+    if ua.is_empty() {
+        return Err(Error::OriginalEmptyMessageId);
+    }
+    let mut bytes = Vec::with_capacity(crlf.len() + rems.len() + ua.len() + 40);
+    bytes.extend_from_slice(crlf.get(..field.start).unwrap_or_default());
+    bytes.extend_from_slice(format!("{}: {rems}\r\n", field.name).as_bytes());
+    bytes.extend_from_slice(format!("{}: {ua}\r\n", header::UA_MESSAGE_IDENTIFIER).as_bytes());
+    bytes.extend_from_slice(crlf.get(field.end..).unwrap_or_default());
+    let d = digest_original(&bytes);
+    Ok(PreparedOriginal {
+        bytes,
+        ua_message_id: ua,
+        digest: d,
+        digest_b64: digest_b64(&d),
+    })
+}
+
+/// Every bare LF becomes CRLF (existing CRLF untouched).
+fn to_crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32 + 2);
+    let mut prev = 0u8;
+    for &b in bytes {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// Whether `bytes` are in prepared form: no bare LF, ending with exactly one CRLF.
+pub(crate) fn check_prepared(bytes: &[u8]) -> Result<(), Error> {
+    let bare_lf = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || bytes.get(i - 1) != Some(&b'\r')));
+    if bare_lf {
+        return Err(Error::OriginalNotPrepared(
+            "it has a bare LF (CRLF expected)",
+        ));
+    }
+    if !bytes.ends_with(b"\r\n") {
+        return Err(Error::OriginalNotPrepared("it does not end with CRLF"));
+    }
+    if bytes.ends_with(b"\r\n\r\n") {
+        return Err(Error::OriginalNotPrepared(
+            "it ends with more than one CRLF",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_is_replaced_and_the_user_id_kept() {
+        let p = prepare_original(
+            b"From: a@x\nMessage-ID:\n <u1@x>\nSubject: s\n\nbody\n\n\n",
+            "r1@rems",
+        )
+        .expect("prepared");
+        assert_eq!(
+            p.bytes,
+            b"From: a@x\r\nMessage-ID: <r1@rems>\r\nREM-UAMessageIdentifier: <u1@x>\r\nSubject: s\r\n\r\nbody\r\n"
+        );
+        assert_eq!(p.ua_message_id, "<u1@x>");
+        assert_eq!(p.digest, digest_original(&p.bytes));
+        assert!(check_prepared(&p.bytes).is_ok());
+    }
+
+    #[test]
+    fn refusals_are_precise() {
+        assert!(matches!(
+            prepare_original(b"From: a@x\r\n\r\nb", "<r@x>"),
+            Err(Error::OriginalNoMessageId)
+        ));
+        assert!(matches!(
+            prepare_original(b"Message-ID: <a@x>\r\nMessage-Id: <b@x>\r\n\r\nb", "<r@x>"),
+            Err(Error::OriginalManyMessageIds { count: 2 })
+        ));
+        assert!(matches!(
+            prepare_original(b"Message-ID: <a@x>\r\n\r\nb", "bad id"),
+            Err(Error::BadMessageId { .. })
+        ));
+        assert!(matches!(
+            prepare_original(
+                b"Message-ID: <a@x>\r\nREM-UAMessageIdentifier: <a@x>\r\n\r\nb",
+                "<r@x>"
+            ),
+            Err(Error::OriginalAlreadyPrepared)
+        ));
+        assert!(matches!(
+            prepare_original(b"", "<r@x>"),
+            Err(Error::OriginalNoHeader)
+        ));
+        assert!(check_prepared(b"a\r\n\r\n").is_err());
+        assert!(check_prepared(b"a\nb\r\n").is_err());
+        assert!(check_prepared(b"a").is_err());
+    }
+}

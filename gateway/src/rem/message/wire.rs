@@ -1,0 +1,430 @@
+//! The small wire helpers of REM messages: header sections split into fields (unfolded),
+//! RFC 2047 encoded words both ways, quoted-printable and base64 bodies, boundaries absent from
+//! the content, RFC 5322 dates.
+
+use base64::Engine;
+use time::OffsetDateTime;
+
+/// One header field as found: the name, the raw value (folded, as written, without the final
+/// CRLF) and the byte range of the whole field (name to final CRLF included) in the block.
+#[derive(Debug, Clone)]
+pub struct RawField {
+    pub name: String,
+    pub raw_value: Vec<u8>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl RawField {
+    /// The value unfolded (CRLF/LF before white space removed) and trimmed, lossy UTF-8.
+    pub fn unfolded(&self) -> String {
+        let mut out = Vec::with_capacity(self.raw_value.len());
+        for &b in &self.raw_value {
+            if b != b'\r' && b != b'\n' {
+                out.push(b);
+            }
+        }
+        String::from_utf8_lossy(&out).trim().to_string()
+    }
+}
+
+/// Where the header section of `bytes` ends: the offset of the body (after the empty line),
+/// and the offset where the empty line starts. `None` when there is no empty line.
+pub fn header_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    if bytes.starts_with(b"\r\n") {
+        return Some((2, 0));
+    }
+    if bytes.starts_with(b"\n") {
+        return Some((1, 0));
+    }
+    let mut i = 0;
+    while let Some(pos) = bytes
+        .get(i..)
+        .and_then(|s| s.iter().position(|&b| b == b'\n'))
+    {
+        let nl = i + pos;
+        let after = nl + 1;
+        match bytes.get(after..) {
+            Some([b'\r', b'\n', ..]) => return Some((after + 2, after)),
+            Some([b'\n', ..]) => return Some((after + 1, after)),
+            _ => {}
+        }
+        i = after;
+    }
+    None
+}
+
+/// Splits a header block (without the empty line) into fields. Lines that are neither a field
+/// nor a continuation are skipped (they are not fields).
+pub fn fields(block: &[u8]) -> Vec<RawField> {
+    let mut out: Vec<RawField> = Vec::new();
+    let mut pos = 0usize;
+    while pos < block.len() {
+        let rest = block.get(pos..).unwrap_or_default();
+        let line_len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
+        let line = rest.get(..line_len).unwrap_or_default();
+        let start = pos;
+        pos += line_len;
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if let Some(last) = out.last_mut() {
+                last.raw_value.extend_from_slice(line);
+                last.end = pos;
+                trim_eol(&mut last.raw_value);
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line.get(..colon).unwrap_or_default();
+        if name.is_empty() || !name.iter().all(|b| (33..=126).contains(b)) {
+            continue;
+        }
+        let mut value = line.get(colon + 1..).unwrap_or_default().to_vec();
+        trim_eol(&mut value);
+        out.push(RawField {
+            name: String::from_utf8_lossy(name).into_owned(),
+            raw_value: value,
+            start,
+            end: pos,
+        });
+    }
+    out
+}
+
+fn trim_eol(v: &mut Vec<u8>) {
+    if v.last() == Some(&b'\n') {
+        v.pop();
+    }
+    if v.last() == Some(&b'\r') {
+        v.pop();
+    }
+}
+
+/// Decodes RFC 2047 encoded words (B and Q; UTF-8, US-ASCII and ISO-8859-1); white space
+/// between two encoded words is dropped; other charsets are left encoded.
+pub fn decode_words(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut pending_space = String::new();
+    let mut last_was_word = false;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("=?")
+            && let Some((decoded, used)) = decode_one(after)
+        {
+            if !last_was_word {
+                out.push_str(&pending_space);
+            }
+            pending_space.clear();
+            out.push_str(&decoded);
+            rest = rest.get(2 + used..).unwrap_or_default();
+            last_was_word = true;
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        rest = rest.get(c.len_utf8()..).unwrap_or_default();
+        if c == ' ' || c == '\t' {
+            pending_space.push(c);
+            continue;
+        }
+        out.push_str(&pending_space);
+        pending_space.clear();
+        out.push(c);
+        last_was_word = false;
+    }
+    out.push_str(&pending_space);
+    out
+}
+
+/// Decodes `charset?enc?text?=` (after `=?`); returns the text and the bytes used.
+fn decode_one(s: &str) -> Option<(String, usize)> {
+    let mut it = s.splitn(3, '?');
+    let charset = it.next()?;
+    let enc = it.next()?;
+    let tail = it.next()?;
+    let end = tail.find("?=")?;
+    let text = tail.get(..end)?;
+    if text.contains(' ') {
+        return None;
+    }
+    let bytes = match enc {
+        "B" | "b" => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?,
+        "Q" | "q" => {
+            let mut v = Vec::with_capacity(text.len());
+            let b = text.as_bytes();
+            let mut i = 0;
+            while let Some(&c) = b.get(i) {
+                match c {
+                    b'_' => v.push(b' '),
+                    b'=' => {
+                        let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                        v.push(u8::from_str_radix(h, 16).ok()?);
+                        i += 2;
+                    }
+                    other => v.push(other),
+                }
+                i += 1;
+            }
+            v
+        }
+        _ => return None,
+    };
+    let cs = charset
+        .split('*')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let decoded = match cs.as_str() {
+        "utf-8" | "us-ascii" => String::from_utf8_lossy(&bytes).into_owned(),
+        "iso-8859-1" | "latin1" => bytes.iter().map(|&b| char::from(b)).collect(),
+        _ => return None,
+    };
+    Some((decoded, charset.len() + enc.len() + end + 4))
+}
+
+/// An unstructured value ready for the wire: unchanged when printable ASCII, else RFC 2047
+/// `B` encoded words (UTF-8) under 76 characters each, separated by folding white space.
+pub fn encode_unstructured(value: &str) -> String {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return value.to_string();
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in value.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?UTF-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+/// Folds a value (no CRLF in it yet, or already folded) at spaces so that the lines of
+/// `Name: value` stay under 78 characters where the words allow. Unfolding (removing each
+/// CRLF) gives the value back.
+pub fn fold(name: &str, value: &str) -> String {
+    if value.contains("\r\n") || name.len() + 2 + value.len() <= 78 {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut line = name.len() + 2;
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 {
+            if line + 1 + word.len() > 78 {
+                out.push_str("\r\n");
+                line = 0;
+            }
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
+/// A mailbox list (`"Name" <a@b>, <c@d>`) ready for the wire: display names holding
+/// non-ASCII become encoded words; addresses are left as they are (SMTPUTF8 addresses stay
+/// UTF-8). Commas inside quotes or angle brackets do not split.
+pub fn encode_mailboxes(value: &str) -> String {
+    if value.is_ascii() {
+        return value.to_string();
+    }
+    split_list(value)
+        .iter()
+        .map(|m| {
+            let m = m.trim();
+            match m.rfind('<') {
+                Some(lt) if lt > 0 => {
+                    let (name, addr) = m.split_at(lt);
+                    let name = name.trim();
+                    let bare = name
+                        .strip_prefix('"')
+                        .and_then(|n| n.strip_suffix('"'))
+                        .unwrap_or(name);
+                    if bare.is_ascii() {
+                        m.to_string()
+                    } else {
+                        format!("{} {addr}", encode_unstructured(bare))
+                    }
+                }
+                _ => m.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",\r\n ")
+}
+
+/// Splits a list at commas outside quotes and angle brackets.
+pub fn split_list(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    let last = cur.trim();
+    if !last.is_empty() {
+        out.push(last.to_string());
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Quoted-printable (RFC 2045 §6.7) with CRLF hard line breaks; LF or CRLF in the input
+/// become CRLF.
+pub fn quoted_printable(text: &str) -> String {
+    let normalized = text.replace("\r\n", "\n");
+    let mut out = String::with_capacity(normalized.len() + normalized.len() / 8);
+    let mut lines = normalized.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let bytes = line.as_bytes();
+        let mut col = 0usize;
+        for (i, &b) in bytes.iter().enumerate() {
+            let last = i + 1 == bytes.len();
+            let literal =
+                ((b == b' ' || b == b'\t') && !last) || ((33..=126).contains(&b) && b != b'=');
+            let piece = if literal {
+                char::from(b).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            if col + piece.len() > 75 {
+                out.push_str("=\r\n");
+                col = 0;
+            }
+            col += piece.len();
+            out.push_str(&piece);
+        }
+        if lines.peek().is_some() {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// Base64 in lines of 76 characters, each ending with CRLF.
+pub fn base64_lines(data: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 38 + 2);
+    for chunk in b64.as_bytes().chunks(76) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// A boundary derived from `seed` (reproducible builds) that occurs in none of `parts`.
+pub fn boundary(seed: &[u8], n: usize, parts: &[&[u8]]) -> String {
+    let d = crate::crypto::digest(
+        crate::crypto::DigestAlgorithm::Sha256,
+        &[seed, &n.to_be_bytes()].concat(),
+    );
+    let hex: String = d.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    let mut candidate = format!("----=_rem-{hex}-{n}");
+    let mut k = 0u32;
+    while parts.iter().any(|p| {
+        p.windows(candidate.len())
+            .any(|w| w == candidate.as_bytes())
+    }) {
+        k += 1;
+        candidate = format!("----=_rem-{hex}-{n}.{k}");
+    }
+    candidate
+}
+
+/// An RFC 5322 date (`Wed, 03 Aug 2022 16:22:11 +0200`).
+pub fn rfc5322_date(t: OffsetDateTime) -> Result<String, String> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
+    );
+    t.format(&fmt).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_unfold_and_keep_ranges() {
+        let block = b"A: 1\r\nB: two\r\n\tlines\r\nbogus line\r\nC:3\r\n";
+        let f = fields(block);
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[1].unfolded(), "two\tlines");
+        assert_eq!(&block[f[1].start..f[1].end], b"B: two\r\n\tlines\r\n");
+        assert_eq!(f[2].unfolded(), "3");
+        assert_eq!(header_end(b"A: b\r\n\r\nbody"), Some((8, 6)));
+        assert_eq!(header_end(b"A: b\n\nbody"), Some((6, 5)));
+        assert_eq!(header_end(b"A: b\r\n"), None);
+    }
+
+    #[test]
+    fn encoded_words_round_trip() {
+        let s = "Perché è così – a long subject that needs more than one encoded word";
+        let e = encode_unstructured(s);
+        assert!(e.is_ascii());
+        assert_eq!(decode_words(&e.replace("\r\n", "")), s);
+        assert_eq!(
+            decode_words("=?iso-8859-1?Q?caf=E9_au?= lait"),
+            "café au lait"
+        );
+        assert_eq!(decode_words("plain  text"), "plain  text");
+        assert_eq!(decode_words("=?x-unknown?B?AAAA?="), "=?x-unknown?B?AAAA?=");
+        let m = encode_mailboxes("\"Zoë\" <z@x.it>, <y@x.it>");
+        assert!(m.is_ascii() && m.ends_with("<y@x.it>"), "{m}");
+        assert_eq!(
+            split_list("\"a, b\" <a@x>, c@y"),
+            vec!["\"a, b\" <a@x>", "c@y"]
+        );
+    }
+
+    #[test]
+    fn folding_keeps_the_value() {
+        let v = "word ".repeat(40);
+        let f = fold("Subject", v.trim_end());
+        assert!(f.split("\r\n").all(|l| l.len() <= 78));
+        assert_eq!(f.replace("\r\n", ""), v.trim_end());
+        assert_eq!(fold("Subject", "short"), "short");
+    }
+
+    #[test]
+    fn qp_lines_stay_short() {
+        let qp = quoted_printable(&format!("è {}\nend ", "x".repeat(200)));
+        assert!(qp.split("\r\n").all(|l| l.len() <= 76));
+        assert!(qp.starts_with("=C3=A8 "));
+        assert!(qp.ends_with("end=20"));
+    }
+}
