@@ -5,7 +5,8 @@
 //! `errore` among the daticert classes; `errore-esteso` prefixes shaped like an enhanced
 //! status code; REM message types known; events known to EN 319 522-1 and reason codes to
 //! the reason tables, the reason's letter matching the event's clause; no two rows giving
-//! the same input a different translation in the same direction; every row with sources;
+//! the same input a different translation in the same direction (a REM row without a reason
+//! is the event-level fallback of its event, a key of its own); every row with sources;
 //! every PEC kind translated towards REM and every REM event used translated towards PEC;
 //! header rows with at least one side and no repeats; a subject prefix for every PEC kind;
 //! an Italian and an English introduction for every REM message type used.
