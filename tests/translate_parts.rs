@@ -8,7 +8,9 @@
 //!   accepts when signed with the test PKI's pec-rsa;
 //! * evidences built from the facts of kit evidences state the same facts as the kit's (the
 //!   PersonIdentifiers included), sign B-T with an in-process TSA, verify in Ponte (trusted,
-//!   B-T) and in xmlsec1, and parse back to the model.
+//!   B-T) and in xmlsec1, and parse back to the model; the same over HTTP with
+//!   `ponte tsa serve`;
+//! * the builder refuses what the REM baseline cardinality forbids, naming it.
 
 mod common;
 
@@ -131,8 +133,31 @@ fn every_kit_rem_message_has_a_rem_to_pec_row() {
     }
     assert_eq!(
         n, 43,
-        "the kit's REM messages (33 + 1 + 9 − 3 originals... counted)"
+        "the kit's REM messages: 36 Intra-REM-flow, 1 Inflow, 6 Outflow"
     );
+}
+
+#[test]
+fn every_pec_subject_key_has_a_prefix_in_the_tables() {
+    use ponte::pec::values::Errore;
+    let t = tables();
+    for kind in [
+        ReceiptKind::Accettazione,
+        ReceiptKind::NonAccettazione,
+        ReceiptKind::PresaInCarico,
+        ReceiptKind::AvvenutaConsegna,
+        ReceiptKind::ErroreConsegna,
+        ReceiptKind::PreavvisoErroreConsegna,
+        ReceiptKind::RilevazioneVirus,
+    ] {
+        for e in ["nessuno", "no-dest", "no-dominio", "virus", "altro"] {
+            let key = kind.subject_key(&Errore::parse(e));
+            assert!(t.pec_subject_prefix(key).is_some(), "{key}");
+        }
+    }
+    for key in [build::SUBJECT_KEY_ENVELOPE, build::SUBJECT_KEY_ANOMALY] {
+        assert!(t.pec_subject_prefix(key).is_some(), "{key}");
+    }
 }
 
 fn key(name: &str) -> SigningKey {
@@ -728,4 +753,143 @@ fn evidence_cardinality_is_enforced() {
         relay.reasons[0].details,
         vec!["RB01".to_string(), "ok".to_string()]
     );
+}
+
+/// A running `ponte tsa serve`, killed (by its own PID) when dropped.
+struct DevTsa {
+    child: std::process::Child,
+    url: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl DevTsa {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("tsa-data");
+        let mut child = common::ponte()
+            .args(["tsa", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn ponte tsa serve");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        DevTsa {
+            child,
+            url,
+            data,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for DevTsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn evidence_signed_b_t_through_an_http_tsa() {
+    if !kit_available() {
+        return;
+    }
+    let tsa = DevTsa::start();
+    let kit_ev = evidence::parse(
+        &std::fs::read(kit("standalone-evidence/SubmissionAcceptance.RA01.xml")).expect("read"),
+    )
+    .expect("parse");
+    let recipients: Vec<String> = kit_ev
+        .recipients
+        .iter()
+        .filter_map(|r| r.mailto_address().map(str::to_owned))
+        .collect();
+    let policies = kit_ev.issuer_policy_ids.clone();
+    let uci = kit_ev.user_content_info.clone().expect("uci");
+    let ua = uci.app_layer_identifier.clone().expect("ua");
+    let digest = uci.parts[0].digest_value.clone().expect("digest");
+    let model = build_evidence(&input_like(
+        &kit_ev,
+        &recipients,
+        &[],
+        &policies,
+        &ua,
+        &digest,
+    ))
+    .expect("build");
+    let signer = Signer::new(
+        key("rem-ec.key.pem"),
+        cert("rem-ec.pem"),
+        certs("provider-ca.pem"),
+    )
+    .expect("signer");
+    // The development TSA stamps with the clock, so the signature is made now.
+    let now = OffsetDateTime::now_utc();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let signed = runtime
+        .block_on(ponte::translate::evidence::sign_with_tsa(
+            &model,
+            &signer,
+            &tsa.url,
+            &RequestOptions::default(),
+            &ponte::tsp::ClientOptions::default(),
+            now,
+        ))
+        .expect("signed B-T over HTTP");
+    let tsa_cert =
+        x509::load_pem(&std::fs::read(tsa.data.join("tsa.pem")).expect("tsa cert")).expect("pem");
+    let report = xades::verify(
+        &signed,
+        &VerifyOptions {
+            anchors: certs("root-ca.pem"),
+            intermediates: Vec::new(),
+            tsa_anchors: tsa_cert,
+            at: At::SigningTime,
+        },
+    )
+    .expect("verify");
+    assert!(report.signature.valid(), "{:?}", report.signature.invalid);
+    assert_eq!(report.signature.level, Some(Level::BT));
+    assert!(report.signature.chain.as_ref().is_some_and(|c| c.trusted));
+    assert_eq!(
+        report.timestamp.trusted(),
+        Some(true),
+        "{:?}",
+        report.timestamp.reason
+    );
+    assert_eq!(evidence::parse(&signed).expect("parse").unsigned(), model);
+
+    // An unreachable TSA is an error naming the time-stamp, not an unstamped evidence.
+    let err = runtime
+        .block_on(ponte::translate::evidence::sign_with_tsa(
+            &model,
+            &signer,
+            "http://127.0.0.1:9/tsa",
+            &RequestOptions::default(),
+            &ponte::tsp::ClientOptions {
+                retry: ponte::tsp::Retry {
+                    attempts: 1,
+                    ..ponte::tsp::Retry::default()
+                },
+                ..ponte::tsp::ClientOptions::default()
+            },
+            now,
+        ))
+        .expect_err("no TSA there");
+    assert!(err.to_string().starts_with("time-stamp:"), "{err}");
 }

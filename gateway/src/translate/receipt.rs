@@ -293,3 +293,124 @@ fn angle(id: &str) -> String {
         format!("<{t}>")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mappings::Tables;
+    use crate::rem::evidence::{EntityDetails, Event, EventReason, Reason, UserDetails};
+    use time::macros::datetime;
+
+    fn tables() -> Tables {
+        match Tables::builtin() {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn evidence(event: Event, code: &str, text: &str) -> Evidence {
+        let mut ev = Evidence::new(
+            None,
+            "e1@rem.test",
+            event,
+            datetime!(2027-03-01 08:00:00 UTC),
+            EntityDetails::legal_name("Other REMS"),
+            UserDetails::mailto("s@pec.test"),
+            vec![
+                UserDetails::mailto("a@rem.test"),
+                UserDetails::mailto("b@rem.test"),
+            ],
+        );
+        if let Some(r) = Reason::from_code(code) {
+            ev.reasons.push(EventReason::baseline(r, text));
+        }
+        ev
+    }
+
+    fn plans(ev: &Evidence, message: &str) -> Result<Vec<ReceiptPlan>, TranslateError> {
+        let t = tables();
+        let reasons: Vec<Reason> = ev.reasons.iter().map(|r| r.reason.clone()).collect();
+        let Some(row) = t.rem_to_pec(&ev.event, &reasons, message) else {
+            panic!("no row for {}", ev.event.name());
+        };
+        let recipients = ["a@rem.test".to_string(), "b@rem.test".to_string()];
+        pec_receipt_input(
+            ev,
+            row,
+            &OriginalFacts {
+                subject: Some("Oggetto"),
+                sender: "s@pec.test",
+                recipients: &recipients,
+                external: &[],
+                ua_message_id: "m1@client.test",
+                rems_message_id: "<r1@ponte.test>",
+                submission_time: datetime!(2027-03-01 07:59:00 UTC),
+                original: None,
+            },
+        )
+    }
+
+    #[test]
+    fn relay_failure_about_everyone_is_one_notice_per_recipient() {
+        let ev = evidence(Event::RelayFailure, "RB09", "unreachable\n  now");
+        let p = plans(&ev, "receipt").unwrap_or_default();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].recipient.as_deref(), Some("a@rem.test"));
+        assert_eq!(p[1].recipient.as_deref(), Some("b@rem.test"));
+        assert_eq!(p[0].kind, ReceiptKind::ErroreConsegna);
+        assert_eq!(p[0].errore, Errore::Altro);
+        assert_eq!(
+            p[0].errore_esteso.as_deref(),
+            Some("5.0.0 - Other REMS - REM RB09: unreachable now")
+        );
+        assert_eq!(p[0].envelope.identificativo, "r1@ponte.test");
+        assert_eq!(p[0].envelope.msgid.as_deref(), Some("<m1@client.test>"));
+        assert_eq!(p[0].ricevuta, TipoRicevuta::Sintetica);
+        assert_eq!(p[0].subject_key, "errore-consegna");
+    }
+
+    #[test]
+    fn consignment_refers_to_its_recipient_and_status_comes_from_the_row() {
+        let mut ev = evidence(Event::ContentConsignmentFailure, "RD04", "quota");
+        ev.refers_to_recipient = Some(2);
+        let p = plans(&ev, "receipt").unwrap_or_default();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].recipient.as_deref(), Some("b@rem.test"));
+        assert!(
+            p[0].errore_esteso
+                .as_deref()
+                .is_some_and(|e| e.starts_with("5.2.2 - Other REMS - REM RD04: quota")),
+            "{:?}",
+            p[0].errore_esteso
+        );
+        ev.refers_to_recipient = Some(3);
+        assert!(matches!(
+            plans(&ev, "receipt"),
+            Err(TranslateError::RecipientIndex(3))
+        ));
+    }
+
+    #[test]
+    fn a_dispatch_is_not_a_receipt() {
+        let ev = evidence(Event::SubmissionAcceptance, "RA01", "accepted");
+        assert!(matches!(
+            plans(&ev, "dispatch"),
+            Err(TranslateError::NotAReceipt(k)) if k == "posta-certificata"
+        ));
+        let p = plans(&ev, "receipt").unwrap_or_default();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].kind, ReceiptKind::Accettazione);
+        assert_eq!(p[0].errore_esteso, None);
+        assert_eq!(p[0].recipient, None);
+    }
+
+    #[test]
+    fn evidence_part_is_named_after_the_event() {
+        let ev = evidence(Event::RelayAcceptance, "RB01", "ok");
+        let part = evidence_part(&ev, b"<x/>");
+        assert_eq!(part.filename, "RelayAcceptance.xml");
+        assert_eq!(part.content_type, "application/xml");
+        let odd = evidence(Event::from_uri("urn:x:y/Strange Event"), "RB01", "ok");
+        assert_eq!(evidence_part(&odd, b"").filename, "StrangeEvent.xml");
+    }
+}

@@ -955,3 +955,78 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         date: at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(filename: &str, content_type: &str) -> ExtraPart {
+        ExtraPart {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            content: b"<x/>".to_vec(),
+        }
+    }
+
+    #[test]
+    fn extra_parts_with_unwritable_names_or_types_are_refused() {
+        assert!(part("RelayFailure.xml", "application/xml").check().is_ok());
+        for (name, ct) in [
+            ("", "application/xml"),
+            ("a\"b.xml", "application/xml"),
+            ("a\r\nX-Evil: 1", "application/xml"),
+            ("../x.xml", "application/xml"),
+            ("è.xml", "application/xml"),
+            ("x.xml", "application/xml; charset=utf-8"),
+            ("x.xml", "xml"),
+            ("x.xml", "application/"),
+        ] {
+            let e = part(name, ct).check().err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains("extra part")),
+                "{name:?} {ct:?}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extra_parts_follow_the_daticert() {
+        let inner = assemble(
+            "s",
+            "testo",
+            "<p>testo</p>",
+            Some(b"<postacert/>"),
+            &[part("ContentConsignment.xml", "application/xml")],
+            None,
+        )
+        .unwrap_or_default();
+        let text = String::from_utf8_lossy(&inner);
+        let dati = text.find("filename=\"daticert.xml\"");
+        let extra =
+            text.find("Content-Disposition: attachment; filename=\"ContentConsignment.xml\"");
+        assert!(dati.is_some() && extra.is_some() && dati < extra, "{text}");
+        assert!(text.contains("Content-Type: application/xml; name=\"ContentConsignment.xml\""));
+        assert!(text.contains("PHgvPg=="), "base64 of <x/>");
+    }
+
+    #[test]
+    fn subject_keys() {
+        assert_eq!(
+            ReceiptKind::ErroreConsegna.subject_key(&Errore::Virus),
+            "errore-consegna-virus"
+        );
+        assert_eq!(
+            ReceiptKind::ErroreConsegna.subject_key(&Errore::Altro),
+            "errore-consegna"
+        );
+        assert_eq!(
+            ReceiptKind::RilevazioneVirus.subject_key(&Errore::Virus),
+            "rilevazione-virus"
+        );
+        assert_eq!(subject_key(&Kind::BustaAnomalia), Some("anomalia"));
+        assert_eq!(
+            subject_key(&Kind::NonAccettazione { virus: true }),
+            Some("non-accettazione-virus")
+        );
+    }
+}
