@@ -541,8 +541,10 @@ mod tests {
         row.direction = Direction::Both;
         let problems = validate(&t);
         assert!(
-            problems.iter().any(|p| p.row.as_deref() == Some("relay-failure-any")
-                && p.kind == ProblemKind::EventWithoutReason("RelayFailure".into())),
+            problems
+                .iter()
+                .any(|p| p.row.as_deref() == Some("relay-failure-any")
+                    && p.kind == ProblemKind::EventWithoutReason("RelayFailure".into())),
             "{problems:?}"
         );
     }
