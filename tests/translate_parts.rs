@@ -295,6 +295,7 @@ fn every_kit_evidence_becomes_the_mapped_pec_receipt() {
             rems_message_id: "unused@kit.test",
             submission_time: ev.submission_time.unwrap_or(ev.event_time),
             original: None,
+            ricevuta: None,
         };
         let plans = match pec_receipt_input(&ev, row, &facts) {
             Ok(p) => p,
@@ -694,6 +695,13 @@ fn evidence_cardinality_is_enforced() {
     );
     assert!(
         err(EvidenceInput {
+            reasons: vec![(Reason::from_code("RB03").expect("RB03"), None)],
+            ..base.clone()
+        })
+        .contains("reason RB03 does not belong to event ContentConsignment")
+    );
+    assert!(
+        err(EvidenceInput {
             policies: &policies[..1],
             ..base.clone()
         })
@@ -717,6 +725,7 @@ fn evidence_cardinality_is_enforced() {
     assert!(
         err(EvidenceInput {
             event: Event::SubmissionAcceptance,
+            reasons: vec![(Reason::from_code("RA01").expect("RA01"), None)],
             ..base.clone()
         })
         .contains("cannot refer")

@@ -147,6 +147,18 @@ pub fn build(input: &EvidenceInput<'_>) -> Result<Evidence, Error> {
     if input.reasons.is_empty() {
         return Err(Error::NoReason(name));
     }
+    // A known reason belongs to one event group (RA.. to A events ...): the same check the
+    // mapping tables get. Unknown reasons are the caller's to vouch for.
+    for (reason, _) in &input.reasons {
+        if let Some(code) = reason.code()
+            && code.chars().nth(1) != Some(g)
+        {
+            return Err(Error::ReasonOfOtherEvent {
+                reason: code.to_owned(),
+                event: name,
+            });
+        }
+    }
     if input.policies.len() < MIN_POLICIES || input.policies.iter().any(|p| p.trim().is_empty()) {
         return Err(Error::TooFewPolicies {
             got: input

@@ -18,6 +18,14 @@ pub enum Error {
     /// The event needs at least one reason (REM baseline G04) and none was given.
     #[error("an evidence of {0} needs at least one reason")]
     NoReason(String),
+    /// A reason of another event group than the event (`RB03` on a D event).
+    #[error("reason {reason} does not belong to event {event}")]
+    ReasonOfOtherEvent {
+        /// The reason's short code.
+        reason: String,
+        /// The event name.
+        event: String,
+    },
     /// Fewer `PolicyID`s than the REM baseline asks (R01: the REM baseline URI and the REMID
     /// policy URI), or an empty one.
     #[error("the evidence needs at least 2 non-empty issuer policy ids, got {got}")]

@@ -49,6 +49,9 @@ pub struct OriginalFacts<'a> {
     /// The original message, when still known (a completa avvenuta-consegna carries it;
     /// without it the receipt is sintetica).
     pub original: Option<&'a [u8]>,
+    /// The delivery receipt kind the sender asked for (`X-TipoRicevuta` of the submission,
+    /// kept by the correlation store); `None`: completa. Used only when `original` is known.
+    pub ricevuta: Option<TipoRicevuta>,
 }
 
 /// One PEC receipt to build.
@@ -62,7 +65,8 @@ pub struct ReceiptPlan {
     pub errore_esteso: Option<String>,
     /// `consegna`: the recipient this receipt is about, when the kind names one.
     pub recipient: Option<String>,
-    /// The delivery receipt flavour: completa when the original is known, else sintetica.
+    /// The delivery receipt flavour: the one asked for (default completa) when the original
+    /// is known, else sintetica (completa and breve carry the original).
     pub ricevuta: TipoRicevuta,
     /// The transport envelope's daticert the receipt is about (its facts, not a message).
     pub envelope: Daticert,
@@ -232,7 +236,7 @@ pub fn pec_receipt_input(
         errore_esteso: None,
     };
     let ricevuta = if facts.original.is_some() {
-        TipoRicevuta::Completa
+        facts.ricevuta.clone().unwrap_or(TipoRicevuta::Completa)
     } else {
         TipoRicevuta::Sintetica
     };
@@ -346,6 +350,7 @@ mod tests {
                 rems_message_id: "<r1@ponte.test>",
                 submission_time: datetime!(2027-03-01 07:59:00 UTC),
                 original: None,
+                ricevuta: None,
             },
         )
     }
