@@ -730,6 +730,13 @@ fn evidence_cardinality_is_enforced() {
         })
         .contains("cannot refer")
     );
+    assert!(
+        err(EvidenceInput {
+            digest_b64: "c2hvcnQ=",
+            ..base.clone()
+        })
+        .contains("not a base64 SHA-256")
+    );
     let unknown = Event::from_uri("urn:example:event");
     assert!(
         err(EvidenceInput {

@@ -68,7 +68,7 @@ pub struct EvidenceInput<'a> {
     pub ua_message_id: &'a str,
     /// `MessageIdentifier`: the S-REMS REM message Message-ID, without `<>`.
     pub rems_message_id: &'a str,
-    /// The base64 SHA-256 of the prepared original (`PartInfo/ds:DigestValue`).
+    /// The base64 SHA-256 of the prepared original (`PartInfo/ds:DigestValue`): 32 bytes.
     pub digest_b64: &'a str,
     /// `SubmissionTime` (T0); written for every event but F.3, which has no submission.
     pub submission_time: OffsetDateTime,
@@ -183,6 +183,13 @@ pub fn build(input: &EvidenceInput<'_>) -> Result<Evidence, Error> {
             return Err(Error::Empty(what));
         }
     }
+    {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(input.digest_b64.trim());
+        if decoded.map_or(true, |d| d.len() != 32) {
+            return Err(Error::BadDigest(input.digest_b64.to_owned()));
+        }
+    }
     let relay = matches!(g, 'B')
         || matches!(
             input.event,
@@ -283,7 +290,7 @@ pub fn build(input: &EvidenceInput<'_>) -> Result<Evidence, Error> {
             identifier: PART_IDENTIFIER.into(),
             content_type: PART_CONTENT_TYPE.into(),
             digest_method: Some(DIGEST_METHOD.into()),
-            digest_value: Some(input.digest_b64.to_owned()),
+            digest_value: Some(input.digest_b64.trim().to_owned()),
         }],
     });
     ev.forwarded_to_external_system = input.external_system.map(str::to_owned);

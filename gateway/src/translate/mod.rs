@@ -39,6 +39,9 @@ pub enum Error {
     /// A value the evidence cannot do without is empty (what it is is named).
     #[error("empty {0}")]
     Empty(&'static str),
+    /// The digest is not the base64 of a SHA-256 value (32 bytes).
+    #[error("digest {0:?} is not a base64 SHA-256 value")]
+    BadDigest(String),
     /// The recipient the evidence refers to is not among its recipients.
     #[error("{0} is not one of the message's recipients")]
     NotARecipient(String),
