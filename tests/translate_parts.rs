@@ -389,6 +389,7 @@ fn every_kit_evidence_becomes_the_mapped_pec_receipt() {
                     signer: &c,
                     chain: &chain,
                     signing_time: built.date,
+                    protocol: smime::SmimeProtocol::Pec,
                 })
                 .expect("sign");
                 openssl_verifies(&signed, &what);
