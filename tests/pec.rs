@@ -4,7 +4,10 @@
 mod common;
 
 use common::{corpus_file, have};
-use ponte::pec::build::{self, EnvelopeInput, ReceiptInput, ReceiptKind, SequenceIdentifiers};
+use ponte::mappings::Tables;
+use ponte::pec::build::{
+    self, About, AnomalyInput, EnvelopeInput, ReceiptInput, ReceiptKind, SequenceIdentifiers,
+};
 use ponte::pec::{
     Daticert, Errore, Kind, PecMessage, Provider, Ricevuta, TipoDaticert, TipoDestinatario,
     TipoRicevuta, classify,
@@ -324,6 +327,15 @@ fn unknown_x_ricevuta_is_carried() {
 // ---------------------------------------------------------------------------------------------
 // Building
 
+/// The subject prefix of `key` in the compiled-in tables (as the CLI takes it).
+fn prefix(key: &str) -> String {
+    let tables = Tables::builtin().expect("compiled-in tables");
+    tables
+        .pec_subject_prefix(key)
+        .unwrap_or_else(|| panic!("no subject prefix for {key}"))
+        .to_owned()
+}
+
 fn provider() -> Provider {
     Provider {
         name: "Ponte Test S.p.A.".into(),
@@ -367,6 +379,8 @@ fn envelope() -> ponte::pec::Built {
         provider: &provider(),
         external: &external,
         at: datetime!(2025-12-01 09:00:05 UTC),
+        subject_prefix: &prefix(build::SUBJECT_KEY_ENVELOPE),
+        extra_parts: &[],
     };
     build::envelope(&input, &mut ids()).expect("envelope builds")
 }
@@ -382,9 +396,10 @@ fn receipt(
         name: "Altro Gestore S.p.A.".into(),
         domain: "pec.altro.test".into(),
     };
+    let subject_prefix = prefix(kind.subject_key(&errore));
     let input = ReceiptInput {
         kind,
-        about,
+        about: About::Message(about),
         provider: &p,
         recipient: Some("anna@pec.altro.test"),
         errore,
@@ -393,6 +408,8 @@ fn receipt(
         external: &[],
         to: None,
         at: datetime!(2025-07-01 10:00:00 UTC),
+        subject_prefix: &subject_prefix,
+        extra_parts: &[],
     };
     build::receipt(
         &input,
@@ -772,9 +789,13 @@ fn base64_decode(s: &str) -> Vec<u8> {
 fn build_anomaly_around_a_bounced_pec() {
     let env = envelope().unsigned_message();
     let b = build::anomaly(
-        &env,
-        &provider(),
-        datetime!(2025-12-01 09:10:00 UTC),
+        &AnomalyInput {
+            received: &env,
+            provider: &provider(),
+            at: datetime!(2025-12-01 09:10:00 UTC),
+            subject_prefix: &prefix(build::SUBJECT_KEY_ANOMALY),
+            extra_parts: &[],
+        },
         &mut ids(),
     )
     .unwrap();
@@ -819,6 +840,8 @@ fn nested_pec_two_levels() {
         provider: &p,
         external: &[],
         at: datetime!(2025-12-02 08:00:00 UTC),
+        subject_prefix: &prefix(build::SUBJECT_KEY_ENVELOPE),
+        extra_parts: &[],
     };
     let second = build::envelope(
         &input,
@@ -858,7 +881,7 @@ fn receipt_needs_a_recipient_among_several() {
     let p = provider();
     let input = ReceiptInput {
         kind: ReceiptKind::AvvenutaConsegna,
-        about: &env,
+        about: About::Message(&env),
         provider: &p,
         recipient: None,
         errore: Errore::Nessuno,
@@ -867,6 +890,8 @@ fn receipt_needs_a_recipient_among_several() {
         external: &[],
         to: None,
         at: datetime!(2025-07-01 10:00:00 UTC),
+        subject_prefix: "CONSEGNA: ",
+        extra_parts: &[],
     };
     let e = build::receipt(&input, &mut ids()).unwrap_err();
     assert!(e.to_string().contains("recipient"), "{e}");
@@ -961,9 +986,13 @@ fn openssl_signs_every_built_inner_entity() {
     openssl_sign_and_check(&env);
     let env_msg = env.unsigned_message();
     let anomaly = build::anomaly(
-        &env_msg,
-        &provider(),
-        datetime!(2025-12-01 09:10:00 UTC),
+        &AnomalyInput {
+            received: &env_msg,
+            provider: &provider(),
+            at: datetime!(2025-12-01 09:10:00 UTC),
+            subject_prefix: &prefix(build::SUBJECT_KEY_ANOMALY),
+            extra_parts: &[],
+        },
         &mut ids(),
     )
     .unwrap();

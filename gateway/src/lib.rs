@@ -29,6 +29,7 @@ pub mod mime;
 pub mod pec;
 pub mod rem;
 pub mod smime;
+pub mod translate;
 pub mod tsp;
 pub mod x509;
 pub mod xades;

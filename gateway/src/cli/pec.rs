@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use time::OffsetDateTime;
 
 use super::{Failure, Outcome, load_cert, load_certs, load_key, read_file, write_output};
+use ponte::mappings::Tables;
 use ponte::pec::build::{
-    self, Built, EnvelopeInput, Provider, ReceiptInput, ReceiptKind, SequenceIdentifiers,
+    self, About, Built, EnvelopeInput, Provider, ReceiptInput, ReceiptKind, SequenceIdentifiers,
 };
 use ponte::pec::{Errore, TipoRicevuta};
 use ponte::smime::{self, SignRequest};
@@ -98,12 +99,15 @@ fn wrap(args: WrapArgs) -> Outcome {
     let original = read_file(&args.original)?;
     let signer = Loaded::new(&args.identity)?;
     let now = OffsetDateTime::now_utc();
+    let tables = tables()?;
     let built = build::envelope(
         &EnvelopeInput {
             original: &original,
             provider: &signer.provider,
             external: &args.external,
             at: now,
+            subject_prefix: prefix(&tables, build::SUBJECT_KEY_ENVELOPE)?,
+            extra_parts: &[],
         },
         &mut identifiers()?,
     )
@@ -139,10 +143,12 @@ fn receipt(args: ReceiptArgs) -> Outcome {
     };
     let about = read_file(&args.about)?;
     let signer = Loaded::new(&args.identity)?;
+    let tables = tables()?;
+    let subject_prefix = prefix(&tables, kind.subject_key(&errore))?;
     let built = build::receipt(
         &ReceiptInput {
             kind,
-            about: &about,
+            about: About::Message(&about),
             provider: &signer.provider,
             recipient: args.recipient.as_deref(),
             errore,
@@ -151,11 +157,25 @@ fn receipt(args: ReceiptArgs) -> Outcome {
             external: &args.external,
             to: None,
             at: OffsetDateTime::now_utc(),
+            subject_prefix,
+            extra_parts: &[],
         },
         &mut identifiers()?,
     )
     .map_err(|e| Failure::at(&args.about, e))?;
     signer.sign_and_write(&built, &args.identity, &args.about)
+}
+
+/// The compiled-in mapping tables (subject prefixes), validated.
+fn tables() -> Result<Tables, Failure> {
+    Tables::load(None).map_err(|e| Failure(format!("mapping tables: {e}")))
+}
+
+/// The subject prefix of `key` in the tables.
+fn prefix<'t>(tables: &'t Tables, key: &str) -> Result<&'t str, Failure> {
+    tables
+        .pec_subject_prefix(key)
+        .ok_or_else(|| Failure(format!("mapping tables: no subject prefix for {key}")))
 }
 
 /// The identity loaded once: key, certificate, chain, and the provider it speaks for.

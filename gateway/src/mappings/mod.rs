@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod load;
+mod lookup;
 mod model;
 pub mod validate;
 

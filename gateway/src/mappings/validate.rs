@@ -3,9 +3,11 @@
 //!
 //! Checked: row ids unique; PEC kinds among the 8 daticert `tipo` values and `anomalia`;
 //! `errore` among the daticert classes; `errore-esteso` prefixes shaped like an enhanced
-//! status code; REM message types known; events known to EN 319 522-1 and reason codes to
+//! status code; REM message types known; rows without a reason (event-level fallbacks) used
+//! from REM to PEC only; events known to EN 319 522-1 and reason codes to
 //! the reason tables, the reason's letter matching the event's clause; no two rows giving
-//! the same input a different translation in the same direction; every row with sources;
+//! the same input a different translation in the same direction (a REM row without a reason
+//! is the event-level fallback of its event, a key of its own); every row with sources;
 //! every PEC kind translated towards REM and every REM event used translated towards PEC;
 //! header rows with at least one side and no repeats; a subject prefix for every PEC kind;
 //! an Italian and an English introduction for every REM message type used.
@@ -90,6 +92,10 @@ pub enum ProblemKind {
     },
     /// `rem.message = "none"` with an event or reason, or a message without an event.
     InconsistentRem(String),
+    /// A row used from PEC to REM names an event without a reason: the evidence Ponte issues
+    /// needs one (REM baseline G04). Rows without a reason are event-level fallbacks, for
+    /// REM to PEC only.
+    EventWithoutReason(String),
     /// Another row gives the same input a translation in the same direction.
     DuplicateMapping {
         /// The direction in which both rows apply.
@@ -160,6 +166,10 @@ impl fmt::Display for ProblemKind {
                 "reason {reason} does not belong to the group of event {event}"
             ),
             InconsistentRem(why) => write!(f, "inconsistent rem side: {why}"),
+            EventWithoutReason(e) => write!(
+                f,
+                "event {e} without a reason is an event-level fallback: rem-to-pec only"
+            ),
             DuplicateMapping {
                 direction,
                 key,
@@ -287,6 +297,12 @@ fn events(t: &Tables, out: &mut Vec<Problem>) {
                     event: (*name).to_owned(),
                 });
             }
+        }
+        if let Some(name) = &rem.event
+            && rem.reason.is_none()
+            && row.direction.pec_to_rem()
+        {
+            problem(ProblemKind::EventWithoutReason(name.clone()));
         }
         if let Some(name) = &rem.event
             && !used_events.contains(name)
@@ -491,6 +507,46 @@ mod tests {
         assert_eq!(rest, ["anomalia"]);
         assert!(!is_pec_kind("Accettazione"), "exact spelling only");
         assert!(!is_pec_kind("mail"));
+    }
+
+    #[test]
+    fn event_level_rows_are_rem_to_pec_fallbacks() {
+        let mut t = crate::mappings::builtin().expect("compiled-in tables read");
+        let fallback = t
+            .events
+            .row
+            .iter()
+            .find(|r| r.id == "relay-failure-any")
+            .cloned()
+            .expect("row relay-failure-any");
+        assert!(fallback.rem.reason.is_none());
+        // Beside the RelayFailure rows with a reason: no ambiguity.
+        assert!(validate(&t).is_empty());
+        // A second event-level row for the same event is ambiguous.
+        let mut twin = fallback.clone();
+        twin.id = "relay-failure-any-2".into();
+        t.events.row.push(twin);
+        assert!(validate(&t).iter().any(|p| matches!(
+            &p.kind,
+            ProblemKind::DuplicateMapping { other, .. } if other == "relay-failure-any"
+        )));
+        t.events.row.pop();
+        // Used from PEC to REM it would issue an evidence without a reason.
+        let row = t
+            .events
+            .row
+            .iter_mut()
+            .find(|r| r.id == "relay-failure-any")
+            .expect("row");
+        row.direction = Direction::Both;
+        let problems = validate(&t);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.row.as_deref() == Some("relay-failure-any")
+                    && p.kind == ProblemKind::EventWithoutReason("RelayFailure".into())),
+            "{problems:?}"
+        );
     }
 
     #[test]

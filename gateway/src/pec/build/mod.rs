@@ -6,6 +6,11 @@
 //! header and ending with the CRLF after its closing delimiter). The `smime` module turns it
 //! into the final `multipart/signed` message; [`Built::unsigned_message`] assembles it unsigned
 //! for tests. Time is a parameter and identifiers come from an [`IdentifierSource`].
+//!
+//! Subject prefixes are inputs, not literals: they live in `mappings/subjects.toml`, and
+//! [`subject_key`] / [`ReceiptKind::subject_key`] name the row a message uses. Messages can
+//! carry [`ExtraPart`]s (the REM evidence a translated receipt is based on, as `<Event>.xml`)
+//! after the daticert.
 
 mod breve;
 pub mod mime;
@@ -108,6 +113,26 @@ impl ReceiptKind {
         })
     }
 
+    /// The key of the row of `mappings/subjects.toml` whose prefix a receipt of this kind
+    /// with error class `errore` takes: the kind's `tipo`, or `<tipo>-virus` for the virus
+    /// variants of non-accettazione and errore-consegna. The 12 h and 24 h
+    /// preavviso-errore-consegna share one prefix (pec.md §5 item 6).
+    pub fn subject_key(self, errore: &Errore) -> &'static str {
+        match (self, errore) {
+            (ReceiptKind::NonAccettazione, Errore::Virus) => "non-accettazione-virus",
+            (ReceiptKind::ErroreConsegna, Errore::Virus) => "errore-consegna-virus",
+            (kind, _) => match kind {
+                ReceiptKind::Accettazione => "accettazione",
+                ReceiptKind::NonAccettazione => "non-accettazione",
+                ReceiptKind::PresaInCarico => "presa-in-carico",
+                ReceiptKind::AvvenutaConsegna => "avvenuta-consegna",
+                ReceiptKind::ErroreConsegna => "errore-consegna",
+                ReceiptKind::PreavvisoErroreConsegna => "preavviso-errore-consegna",
+                ReceiptKind::RilevazioneVirus => "rilevazione-virus",
+            },
+        }
+    }
+
     /// The `X-Ricevuta` / daticert `tipo` spelling.
     pub fn tipo(self) -> TipoDaticert {
         match self {
@@ -162,6 +187,83 @@ impl Built {
         // The inner entity's own header block (Content-Type, MIME-Version) completes it.
         out.extend_from_slice(&self.inner);
         out
+    }
+}
+
+/// The `mappings/subjects.toml` key of the transport envelope's subject prefix.
+pub const SUBJECT_KEY_ENVELOPE: &str = "posta-certificata";
+/// The `mappings/subjects.toml` key of the anomaly envelope's subject prefix.
+pub const SUBJECT_KEY_ANOMALY: &str = "anomalia";
+
+/// The `mappings/subjects.toml` key of a built message's subject prefix, by its kind: the
+/// receipts as [`ReceiptKind::subject_key`] says, the two envelopes by their constants;
+/// `None` for kinds Ponte does not build (a plain mail, an unknown type).
+pub fn subject_key(kind: &Kind) -> Option<&'static str> {
+    let virus = |v: bool| if v { Errore::Virus } else { Errore::Nessuno };
+    Some(match kind {
+        Kind::BustaTrasporto => SUBJECT_KEY_ENVELOPE,
+        Kind::BustaAnomalia => SUBJECT_KEY_ANOMALY,
+        Kind::Accettazione => ReceiptKind::Accettazione.subject_key(&Errore::Nessuno),
+        Kind::NonAccettazione { virus: v } => ReceiptKind::NonAccettazione.subject_key(&virus(*v)),
+        Kind::PresaInCarico => ReceiptKind::PresaInCarico.subject_key(&Errore::Nessuno),
+        Kind::AvvenutaConsegna { .. } => {
+            ReceiptKind::AvvenutaConsegna.subject_key(&Errore::Nessuno)
+        }
+        Kind::ErroreConsegna { virus: v } => ReceiptKind::ErroreConsegna.subject_key(&virus(*v)),
+        Kind::PreavvisoErroreConsegna { .. } => {
+            ReceiptKind::PreavvisoErroreConsegna.subject_key(&Errore::Nessuno)
+        }
+        Kind::RilevazioneVirus => ReceiptKind::RilevazioneVirus.subject_key(&Errore::Nessuno),
+        _ => return None,
+    })
+}
+
+/// An attachment added after the daticert (for a translated message: the REM evidence as
+/// `<Event>.xml`, `application/xml`). Written base64, `Content-Disposition: attachment`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraPart {
+    /// The file name (`RelayFailure.xml`): printable ASCII without `"`, `\\` or `/`.
+    pub filename: String,
+    /// The MIME type (`application/xml`): `type/subtype`, token characters only.
+    pub content_type: String,
+    /// The content.
+    pub content: Vec<u8>,
+}
+
+impl ExtraPart {
+    /// Refuses a file name or content type that cannot be written as given in a MIME header
+    /// (instead of escaping or encoding it silently).
+    fn check(&self) -> Result<(), Error> {
+        let name_ok = !self.filename.is_empty()
+            && self
+                .filename
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/'));
+        if !name_ok {
+            return Err(Error::BuildInput {
+                what: "an extra part",
+                missing: format!(
+                    "a file name of printable ASCII without quotes or slashes (got {:?})",
+                    self.filename
+                ),
+            });
+        }
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        let type_ok = self
+            .content_type
+            .split_once('/')
+            .is_some_and(|(t, st)| token(t) && token(st));
+        if !type_ok {
+            return Err(Error::BuildInput {
+                what: "an extra part",
+                missing: format!("a type/subtype content type (got {:?})", self.content_type),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -346,19 +448,27 @@ fn postacert_of(original: &[u8], identificativo: &str, msgid: &str) -> Vec<u8> {
     out
 }
 
-/// Assembles the inner `multipart/mixed`: text (plain + html), daticert.xml (when given) and
-/// postacert.eml (when given).
+/// Assembles the inner `multipart/mixed`: text (plain + html), daticert.xml (when given), the
+/// extra parts, and postacert.eml (when given).
 fn assemble(
     seed: &str,
     plain: &str,
     html: &str,
     daticert: Option<&[u8]>,
+    extra: &[ExtraPart],
     postacert: Option<&[u8]>,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, Error> {
+    for e in extra {
+        e.check()?;
+    }
     let plain_qp = mime::quoted_printable(plain);
     let html_qp = mime::quoted_printable(html);
     let dati_b64 = daticert.map(mime::base64_lines);
-    let parts: Vec<&[u8]> = [
+    let extra_b64: Vec<String> = extra
+        .iter()
+        .map(|e| mime::base64_lines(&e.content))
+        .collect();
+    let mut parts: Vec<&[u8]> = [
         Some(plain_qp.as_bytes()),
         Some(html_qp.as_bytes()),
         postacert,
@@ -366,6 +476,7 @@ fn assemble(
     .into_iter()
     .flatten()
     .collect();
+    parts.extend(extra.iter().map(|e| e.filename.as_bytes()));
     let outer = mime::boundary(seed, 1, &parts);
     let alt = mime::boundary(seed, 2, &parts);
     let mut o = Vec::with_capacity(
@@ -400,6 +511,18 @@ fn assemble(
         );
         w(b64);
     }
+    for (e, b64) in extra.iter().zip(&extra_b64) {
+        w(&format!("\r\n--{outer}\r\n"));
+        w(&format!(
+            "Content-Type: {}; name=\"{}\"\r\n",
+            e.content_type, e.filename
+        ));
+        w(&format!(
+            "Content-Disposition: attachment; filename=\"{}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            e.filename
+        ));
+        w(b64);
+    }
     if let Some(p) = postacert {
         w(&format!("\r\n--{outer}\r\n"));
         w("Content-Type: message/rfc822; name=\"postacert.eml\"\r\n");
@@ -412,10 +535,10 @@ fn assemble(
         o.extend_from_slice(p);
         let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
         w(&format!("\r\n--{outer}--\r\n"));
-        return o;
+        return Ok(o);
     }
     w(&format!("\r\n--{outer}--\r\n"));
-    o
+    Ok(o)
 }
 
 /// What [`envelope`] needs.
@@ -430,6 +553,10 @@ pub struct EnvelopeInput<'a> {
     pub external: &'a [String],
     /// The instant of acceptance.
     pub at: OffsetDateTime,
+    /// The subject prefix (`mappings/subjects.toml`, key [`SUBJECT_KEY_ENVELOPE`]).
+    pub subject_prefix: &'a str,
+    /// Attachments after the daticert (e.g. the REM evidence of a translated dispatch).
+    pub extra_parts: &'a [ExtraPart],
 }
 
 /// Builds the transport envelope (busta di trasporto) for `input.original`.
@@ -470,14 +597,15 @@ pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Re
         &plain,
         &html,
         Some(&daticert.to_xml()),
+        input.extra_parts,
         Some(&postacert),
-    );
+    )?;
     let headers = envelope_headers(
         &o,
         input.provider,
         at,
         &identificativo,
-        "POSTA CERTIFICATA: ",
+        input.subject_prefix,
         "posta-certificata",
     )?;
     Ok(Built {
@@ -490,15 +618,26 @@ pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Re
     })
 }
 
+/// What [`anomaly`] needs.
+#[derive(Debug, Clone)]
+pub struct AnomalyInput<'a> {
+    /// The message received that failed the PEC checks (LF or CRLF).
+    pub received: &'a [u8],
+    /// The recipient's provider (the incoming point).
+    pub provider: &'a Provider,
+    /// The instant of reception.
+    pub at: OffsetDateTime,
+    /// The subject prefix (`mappings/subjects.toml`, key [`SUBJECT_KEY_ANOMALY`]).
+    pub subject_prefix: &'a str,
+    /// Attachments after the text (e.g. the REM ReceivedFromNonERDS evidence).
+    pub extra_parts: &'a [ExtraPart],
+}
+
 /// Builds the anomaly envelope (busta di anomalia) around a `received` message that failed the
 /// PEC checks at the incoming point. It carries no daticert (the DTD has no type for it); the
 /// received message goes verbatim (line endings made CRLF) into `postacert.eml`.
-pub fn anomaly(
-    received: &[u8],
-    provider: &Provider,
-    at: OffsetDateTime,
-    ids: &mut dyn IdentifierSource,
-) -> Result<Built, Error> {
+pub fn anomaly(input: &AnomalyInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
+    let (received, provider, at) = (input.received, input.provider, input.at);
     let o = read_original(received, "the anomaly envelope")?;
     let at = zone::to_rome(at);
     let identifier = ids.identifier(provider, at);
@@ -525,13 +664,20 @@ pub fn anomaly(
         receipt: None,
     });
     let carried = mime::to_crlf(received);
-    let inner = assemble(&identifier, &plain, &html, None, Some(&carried));
+    let inner = assemble(
+        &identifier,
+        &plain,
+        &html,
+        None,
+        input.extra_parts,
+        Some(&carried),
+    )?;
     let headers = envelope_headers(
         &o,
         provider,
         at,
         &identifier,
-        "ANOMALIA MESSAGGIO: ",
+        input.subject_prefix,
         "errore",
     )?;
     Ok(Built {
@@ -549,11 +695,8 @@ pub fn anomaly(
 pub struct ReceiptInput<'a> {
     /// The receipt or notice to build.
     pub kind: ReceiptKind,
-    /// The message it is about: normally the transport envelope (its daticert gives mittente,
-    /// destinatari, risposte, oggetto, identificativo and msgid; its postacert.eml is the
-    /// original). A plain message is accepted too (acceptance / non-acceptance at the access
-    /// point): the facts then come from its headers and the identificativo is fresh.
-    pub about: &'a [u8],
+    /// The message it is about (see [`About`]).
+    pub about: About<'a>,
     /// The provider issuing it.
     pub provider: &'a Provider,
     /// The recipient the receipt is about (`consegna`; `ricezione` for presa in carico).
@@ -573,23 +716,31 @@ pub struct ReceiptInput<'a> {
     pub to: Option<&'a str>,
     /// The instant of the receipt.
     pub at: OffsetDateTime,
+    /// The subject prefix (`mappings/subjects.toml`, key [`ReceiptKind::subject_key`] of the
+    /// kind and error class).
+    pub subject_prefix: &'a str,
+    /// Attachments after the daticert (e.g. the REM evidence the receipt translates).
+    pub extra_parts: &'a [ExtraPart],
 }
 
-fn subject_prefix(kind: ReceiptKind, errore: &Errore, final_notice: bool) -> &'static str {
-    let _ = final_notice; // same prefix for the 12 h and 24 h notices (pec.md §5 item 6)
-    match (kind, errore) {
-        (ReceiptKind::Accettazione, _) => "ACCETTAZIONE: ",
-        (ReceiptKind::NonAccettazione, Errore::Virus) => "AVVISO DI NON ACCETTAZIONE PER VIRUS: ",
-        (ReceiptKind::NonAccettazione, _) => "AVVISO DI NON ACCETTAZIONE: ",
-        (ReceiptKind::PresaInCarico, _) => "PRESA IN CARICO: ",
-        (ReceiptKind::AvvenutaConsegna, _) => "CONSEGNA: ",
-        (ReceiptKind::ErroreConsegna, Errore::Virus) => "AVVISO DI MANCATA CONSEGNA PER VIRUS: ",
-        (ReceiptKind::ErroreConsegna, _) => "AVVISO DI MANCATA CONSEGNA: ",
-        (ReceiptKind::PreavvisoErroreConsegna, _) => {
-            "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: "
-        }
-        (ReceiptKind::RilevazioneVirus, _) => "PROBLEMA DI SICUREZZA: ",
-    }
+/// What a receipt is about.
+#[derive(Debug, Clone, Copy)]
+pub enum About<'a> {
+    /// A message: normally the transport envelope (its daticert gives mittente,
+    /// destinatari, risposte, oggetto, identificativo and msgid; its postacert.eml is the
+    /// original). A plain message is accepted too (acceptance / non-acceptance at the access
+    /// point): the facts then come from its headers and the identificativo is fresh.
+    Message(&'a [u8]),
+    /// The facts of the transport envelope without the envelope itself (a receipt translated
+    /// from a REM evidence): the daticert the envelope had or would have had (mittente,
+    /// destinatari, risposte, oggetto, identificativo, msgid are used) and, when known, the
+    /// original message (needed for a completa or breve avvenuta-consegna).
+    Facts {
+        /// The envelope's daticert.
+        daticert: &'a Daticert,
+        /// The original as `postacert.eml` carries it, if known.
+        original: Option<&'a [u8]>,
+    },
 }
 
 fn default_detail(errore: &Errore, provider: &Provider) -> String {
@@ -609,14 +760,27 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         what: WHAT,
         missing: m.to_string(),
     };
-    let about = PecMessage::parse(input.about)?;
     let at = zone::to_rome(input.at);
+    let (about, about_bytes) = match input.about {
+        About::Message(bytes) => (Some(PecMessage::parse(bytes)?), bytes),
+        About::Facts { .. } => (None, &[][..]),
+    };
     let own_id = ids.identifier(input.provider, at);
-    // The facts of the original: from the envelope's daticert, else from the plain message.
-    let (base, original_bytes): (Daticert, Option<Vec<u8>>) = match about.daticert() {
-        Some(d) => (d.clone(), about.postacert_raw().map(<[u8]>::to_vec)),
+    // The facts of the original: given, or from the envelope's daticert, else from the plain
+    // message.
+    let facts = match (&input.about, &about) {
+        (About::Facts { daticert, original }, _) => {
+            Some(((*daticert).clone(), original.map(<[u8]>::to_vec)))
+        }
+        (_, Some(m)) => m
+            .daticert()
+            .map(|d| (d.clone(), m.postacert_raw().map(<[u8]>::to_vec))),
+        _ => None,
+    };
+    let (base, original_bytes): (Daticert, Option<Vec<u8>>) = match facts {
+        Some(f) => f,
         None => {
-            let o = read_original(input.about, WHAT)?;
+            let o = read_original(about_bytes, WHAT)?;
             let d = Daticert {
                 tipo: TipoDaticert::PostaCertificata,
                 errore: Errore::Nessuno,
@@ -633,7 +797,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
                 ricezione: Vec::new(),
                 errore_esteso: None,
             };
-            let post = postacert_of(input.about, &own_id, &o.message_id);
+            let post = postacert_of(about_bytes, &own_id, &o.message_id);
             (d, Some(post))
         }
     };
@@ -726,13 +890,15 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         &plain,
         &html,
         Some(&daticert.to_xml()),
+        input.extra_parts,
         postacert.as_deref(),
-    );
+    )?;
 
     let to = match (input.to, kind) {
         (Some(t), _) => t.to_string(),
         (None, ReceiptKind::PresaInCarico | ReceiptKind::RilevazioneVirus) => about
-            .from()
+            .as_ref()
+            .and_then(|a| a.from())
             .map(str::to_string)
             .unwrap_or_else(|| base.mittente.clone()),
         (None, _) => base.mittente.clone(),
@@ -740,7 +906,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
     let final_notice = daticert.is_final_timeout();
     let subject = format!(
         "{}{}",
-        subject_prefix(kind, &errore, final_notice),
+        input.subject_prefix,
         base.oggetto.clone().unwrap_or_default()
     );
     let mut headers = vec![
@@ -788,4 +954,79 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         daticert: Some(daticert),
         date: at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(filename: &str, content_type: &str) -> ExtraPart {
+        ExtraPart {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            content: b"<x/>".to_vec(),
+        }
+    }
+
+    #[test]
+    fn extra_parts_with_unwritable_names_or_types_are_refused() {
+        assert!(part("RelayFailure.xml", "application/xml").check().is_ok());
+        for (name, ct) in [
+            ("", "application/xml"),
+            ("a\"b.xml", "application/xml"),
+            ("a\r\nX-Evil: 1", "application/xml"),
+            ("../x.xml", "application/xml"),
+            ("è.xml", "application/xml"),
+            ("x.xml", "application/xml; charset=utf-8"),
+            ("x.xml", "xml"),
+            ("x.xml", "application/"),
+        ] {
+            let e = part(name, ct).check().err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains("extra part")),
+                "{name:?} {ct:?}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extra_parts_follow_the_daticert() {
+        let inner = assemble(
+            "s",
+            "testo",
+            "<p>testo</p>",
+            Some(b"<postacert/>"),
+            &[part("ContentConsignment.xml", "application/xml")],
+            None,
+        )
+        .unwrap_or_default();
+        let text = String::from_utf8_lossy(&inner);
+        let dati = text.find("filename=\"daticert.xml\"");
+        let extra =
+            text.find("Content-Disposition: attachment; filename=\"ContentConsignment.xml\"");
+        assert!(dati.is_some() && extra.is_some() && dati < extra, "{text}");
+        assert!(text.contains("Content-Type: application/xml; name=\"ContentConsignment.xml\""));
+        assert!(text.contains("PHgvPg=="), "base64 of <x/>");
+    }
+
+    #[test]
+    fn subject_keys() {
+        assert_eq!(
+            ReceiptKind::ErroreConsegna.subject_key(&Errore::Virus),
+            "errore-consegna-virus"
+        );
+        assert_eq!(
+            ReceiptKind::ErroreConsegna.subject_key(&Errore::Altro),
+            "errore-consegna"
+        );
+        assert_eq!(
+            ReceiptKind::RilevazioneVirus.subject_key(&Errore::Virus),
+            "rilevazione-virus"
+        );
+        assert_eq!(subject_key(&Kind::BustaAnomalia), Some("anomalia"));
+        assert_eq!(
+            subject_key(&Kind::NonAccettazione { virus: true }),
+            Some("non-accettazione-virus")
+        );
+    }
 }
