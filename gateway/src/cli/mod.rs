@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod index;
 pub mod mappings;
 pub mod pec;
+pub mod translate;
 pub mod tsa;
 pub mod verify;
 
@@ -44,6 +45,8 @@ enum Command {
     /// The gateway's configuration file: check it.
     #[command(subcommand)]
     Config(config::Command),
+    /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
+    Translate(translate::TranslateArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Index(cmd) => index::run(cmd),
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
+        Command::Translate(args) => translate::run(args),
     };
     match outcome {
         Ok(code) => code,

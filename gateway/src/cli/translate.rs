@@ -89,7 +89,10 @@ pub fn run(args: TranslateArgs) -> Outcome {
                 let _permit = sem.acquire_owned().await;
                 let raw = match std::fs::read(&path) {
                     Ok(b) => b,
-                    Err(e) => return (path, Err(Failure::at(&path, e))),
+                    Err(e) => {
+                        let f = Failure::at(&path, e);
+                        return (path, Err(f));
+                    }
                 };
                 let r = match to {
                     To::Rem => translate::to_rem::translate(&cx, &raw, &judge).await,
@@ -123,39 +126,67 @@ pub fn run(args: TranslateArgs) -> Outcome {
                 worst = worst.max(1);
             }
             Ok(Ok(t)) => {
-                let target = match (&args.out_dir, &args.out) {
+                let base = match (&args.out_dir, &args.out) {
                     (Some(dir), _) => Some(dir.join(file_name(&path))),
                     (None, Some(o)) => Some(o.clone()),
                     (None, None) => None,
                 };
-                match &target {
-                    Some(p) => {
-                        if let Err(e) = write_atomically(p, &t.bytes) {
-                            eprintln!("ponte: {}: {e}", p.display());
-                            worst = worst.max(2);
-                            continue;
+                let mut written = Vec::with_capacity(t.outputs.len());
+                let mut failed = false;
+                for (i, o) in t.outputs.iter().enumerate() {
+                    match &base {
+                        Some(b) => {
+                            let p = numbered(b, i);
+                            if let Err(e) = write_atomically(&p, &o.bytes) {
+                                eprintln!("ponte: {}: {e}", p.display());
+                                failed = true;
+                                break;
+                            }
+                            written.push(Some(p.display().to_string()));
                         }
-                    }
-                    None if !args.json => {
-                        use std::io::Write;
-                        let mut so = std::io::stdout().lock();
-                        if let Err(e) = so.write_all(&t.bytes).and_then(|()| so.flush()) {
-                            return Err(Failure(format!("translate: standard output: {e}")));
+                        None if !args.json => {
+                            use std::io::Write;
+                            let mut so = std::io::stdout().lock();
+                            if let Err(e) = so.write_all(&o.bytes).and_then(|()| so.flush()) {
+                                return Err(Failure(format!("translate: standard output: {e}")));
+                            }
+                            written.push(Some("-".to_string()));
                         }
+                        None => written.push(None),
                     }
-                    None => {}
+                }
+                if failed {
+                    worst = worst.max(2);
+                    continue;
                 }
                 if args.json {
-                    let written = target.as_ref().map(|p| p.display().to_string());
                     println!(
                         "{}",
-                        translate::report::json_translated(&name, &t, written.as_deref())
+                        translate::report::json_translated(&name, &t, &written)
                     );
                 }
             }
         }
     }
     Ok(ExitCode::from(worst))
+}
+
+/// `OUT` for the first output; `OUT` with `.2`, `.3` ... before its extension for the next
+/// ones (a REM evidence about several recipients gives one PEC receipt each).
+fn numbered(base: &Path, i: usize) -> PathBuf {
+    if i == 0 {
+        return base.to_path_buf();
+    }
+    let n = i + 1;
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match base.extension() {
+        Some(ext) => format!("{stem}.{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{n}"),
+    };
+    base.with_file_name(name)
 }
 
 fn file_name(p: &Path) -> PathBuf {
@@ -186,8 +217,8 @@ async fn load(path: &Path) -> Result<Context, Failure> {
     let tables = ponte::mappings::Tables::load(config.mappings_dir.as_deref())
         .map_err(|e| Failure::at(path, e))?;
     let index = config
-        .open_index()
-        .await
+        .index
+        .open()
         .map_err(|e| Failure::at(path, format!("index: {e}")))?;
     let store = ponte::correlate::FileStore::open(&config.correlation_path)
         .map_err(|e| Failure::at(&config.correlation_path, e))?;

@@ -4,9 +4,17 @@
 //! * [`evidence`]: the ERDS evidence Ponte issues (built from plain facts, signed B-B/B-T).
 //! * [`receipt`]: the PEC receipt that says what a REM evidence says.
 
+pub mod context;
 pub mod evidence;
 pub mod identity;
 pub mod receipt;
+pub mod report;
+pub mod texts;
+pub mod to_pec;
+pub mod to_rem;
+
+pub use context::{Context, Judge, TimeStamps};
+pub use report::{Described, Outcome, Output, Refusal, Translation};
 
 /// Errors of this module: inputs that cannot make the message asked for.
 #[derive(Debug, thiserror::Error)]
@@ -79,4 +87,16 @@ pub enum Error {
     /// No time-stamp could be obtained.
     #[error("time-stamp: {0}")]
     Tsp(#[from] crate::tsp::Error),
+    /// The providers' index could not answer.
+    #[error("index: {0}")]
+    Index(String),
+    /// The output could not be assembled or signed.
+    #[error("building the output: {0}")]
+    Build(String),
+    /// The correlation store failed.
+    #[error("correlation store: {0}")]
+    Store(#[from] crate::correlate::Error),
+    /// Signing the PEC output failed.
+    #[error("signing: {0}")]
+    Smime(#[from] crate::smime::Error),
 }

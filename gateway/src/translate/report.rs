@@ -28,17 +28,25 @@ pub struct Described {
     pub message_id: Option<String>,
 }
 
-/// A finished translation.
+/// One message produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// What it is.
+    pub described: Described,
+    /// The message, CRLF, signed.
+    pub bytes: Vec<u8>,
+}
+
+/// A finished translation: one output message, except for REM evidences about several
+/// recipients, which become one PEC receipt per recipient (in the evidence's order).
 #[derive(Debug, Clone)]
 pub struct Translation {
     /// What came in.
     pub input: Described,
-    /// What went out.
-    pub output: Described,
+    /// What went out (at least one).
+    pub outputs: Vec<Output>,
     /// The id of the mapping row applied (`mappings/events.toml`).
     pub mapping: String,
-    /// The output message, CRLF, signed.
-    pub bytes: Vec<u8>,
     /// What was recorded in the correlation store.
     pub record: Record,
     /// Remarks (e.g. evidence left at B-B because no TSA is configured, no dispatch recorded
@@ -69,21 +77,30 @@ impl Refusal {
 /// not the input's fault (TSA unreachable, store not writable, configuration broken).
 pub type Outcome = Result<Result<Translation, Refusal>, super::Error>;
 
-/// The JSON report of a translation.
-pub fn json_translated(file: &str, t: &Translation, written: Option<&str>) -> serde_json::Value {
+/// The JSON report of a translation: `output` is the first (usually only) message, `outputs`
+/// all of them; `written` names where each was written.
+pub fn json_translated(file: &str, t: &Translation, written: &[Option<String>]) -> serde_json::Value {
+    let outputs: Vec<serde_json::Value> = t
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut v = serde_json::to_value(&o.described).unwrap_or_default();
+            if let Some(map) = v.as_object_mut() {
+                map.insert(
+                    "written_to".into(),
+                    written.get(i).cloned().flatten().into(),
+                );
+            }
+            v
+        })
+        .collect();
     serde_json::json!({
         "file": file,
         "translated": true,
         "input": t.input,
-        "output": {
-            "format": t.output.format,
-            "type": t.output.kind,
-            "event": t.output.event,
-            "reasons": t.output.reasons,
-            "errore": t.output.errore,
-            "message_id": t.output.message_id,
-            "written_to": written,
-        },
+        "output": outputs.first().cloned().unwrap_or_default(),
+        "outputs": outputs,
         "mapping": t.mapping,
         "correlation": t.record,
         "notes": t.notes,

@@ -15,55 +15,71 @@
 //!    about when a PEC → REM translation recorded it.
 
 use super::context::{Context, Judge};
-use super::report::{Described, Outcome, Refusal, Translation};
+use super::receipt::{OriginalFacts, evidence_part, pec_receipt_input};
+use super::report::{Described, Outcome, Output, Refusal, Translation};
 use super::to_rem::{bare_address, reason_label};
-use crate::correlate::Record;
-use crate::pec::build::Built;
-use crate::rem::evidence::{Event, Reason};
+use crate::correlate::{DispatchFacts, Record};
+use crate::pec::build::{
+    AnomalyInput, Built, EnvelopeInput, ExtraPart, SUBJECT_KEY_ANOMALY, SUBJECT_KEY_ENVELOPE,
+};
+use crate::rem::evidence::{Evidence, Reason};
+use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 use crate::rem::message::MessageType;
 use crate::smime::{self, SignRequest, SmimeProtocol};
 
 /// Translates one REM message.
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
-    let verdict = match crate::rem::message::verify::verify(
+    let verdict = match crate::rem::message::verify::verify_with(
         raw,
-        &cx.config.trust.rem_anchors,
-        judge.trust_at,
+        &VerifyOptions {
+            anchors: cx.config.trust.rem_anchors.clone(),
+            intermediates: Vec::new(),
+            tsa_anchors: cx.config.trust.tsa_anchors.clone(),
+            at: judge.trust_at,
+        },
     ) {
         Ok(v) => v,
-        Err(e) => {
-            return Ok(Err(Refusal::new(
-                None,
-                format!("not a REM message: {e}"),
-            )));
-        }
+        Err(e) => return Ok(Err(Refusal::new(None, format!("not a REM message: {e}")))),
     };
     let msg = &verdict.message;
     let meta = &msg.metadata;
     let input = Described {
         format: "rem",
-        kind: meta.message_type.name().to_string(),
+        kind: message_type_name(&meta.message_type),
         event: Some(meta.event.name().to_string()),
         reasons: meta.reasons.iter().map(reason_label).collect(),
         errore: None,
-        message_id: Some(msg.message_id.clone()),
+        message_id: msg.message_id.clone(),
     };
-    if let Some(why) = verdict.refusal() {
+    let mut notes = Vec::new();
+    if let Some(why) = refusal(&verdict, &mut notes) {
         return Ok(Err(Refusal::new(Some(&input), why)));
     }
-    // The main evidence: the one REM-Evidence-ID names, else the first.
-    let Some(main) = verdict.main_evidence() else {
-        return Ok(Err(Refusal::new(Some(&input), "the message carries no evidence")));
+    let Some(main) = main_evidence(&verdict) else {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            "no evidence of the event REM-EventIdentifier names",
+        )));
     };
-    let Some(summary) = main.summary.clone() else {
-        return Ok(Err(Refusal::new(Some(&input), "the evidence cannot be read")));
-    };
-    let event = Event::from_uri(&summary.event_uri);
-    let reasons: Vec<Reason> = summary
-        .reasons
+    let Some(main_bytes) = msg
+        .evidences
         .iter()
-        .map(|r| Reason::from_uri(&r.uri))
-        .collect();
+        .find(|p| p.filename == main.filename)
+        .map(|p| p.bytes.as_slice())
+    else {
+        return Ok(Err(Refusal::new(Some(&input), "the main evidence part is missing")));
+    };
+    let evidence = match crate::rem::evidence::parse(main_bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                format!("evidence {} cannot be read: {e}", main.filename),
+            )));
+        }
+    };
+    let event = evidence.event.clone();
+    let reasons: Vec<Reason> = evidence.reasons.iter().map(|r| r.reason.clone()).collect();
     let message = match meta.message_type {
         MessageType::Dispatch => "dispatch",
         _ => "receipt",
@@ -80,55 +96,72 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     };
     let now = judge.now;
     let provider = cx.pec_provider();
-    let attach: Vec<(String, String, Vec<u8>)> = if cx.config.attach_evidence {
-        vec![(
-            format!("{}.xml", event.name()),
-            "application/xml".to_string(),
-            main.bytes.clone(),
-        )]
+    let attach: Vec<ExtraPart> = if cx.config.attach_evidence {
+        vec![evidence_part(&evidence, main_bytes)]
     } else {
         Vec::new()
     };
-    let mut notes = Vec::new();
     // What the PEC side already knows of this message.
     let mut linked: Option<Record> = None;
-    for id in [&meta.ua_message_id, &summary.message_identifier_or_empty()] {
+    let evidence_msg_id = evidence
+        .message_identifier
+        .as_ref()
+        .map(|m| m.value.clone())
+        .unwrap_or_default();
+    for id in [&evidence_msg_id, &meta.ua_message_id] {
         if id.is_empty() {
             continue;
         }
-        let found = cx
-            .store
-            .find(id)
-            .map_err(|e| super::Error::Store(e.to_string()))?;
-        if let Some(r) = found.into_iter().find(|r| r.pec_identificativo.is_some()) {
+        let found = cx.store.find(id)?;
+        if let Some(r) = found
+            .into_iter()
+            .find(|r| r.pec_identificativo.is_some() && r.dispatch.is_some())
+        {
             linked = Some(r);
             break;
         }
     }
-    let built: Built = if message == "dispatch" {
+    let mut ids = cx.pec_ids();
+    let built: Vec<Built> = if message == "dispatch" {
         let Some(original) = &msg.original else {
             return Ok(Err(Refusal::new(
                 Some(&input),
                 "a dispatch without the original message",
             )));
         };
-        let mut ids = cx.pec_ids();
-        let r = if row.pec.kind == "anomalia" {
-            crate::pec::build::anomaly_with(original, &provider, now, &attach, &mut ids)
+        let anomaly = row.pec.kind == "anomalia";
+        let key = if anomaly {
+            SUBJECT_KEY_ANOMALY
+        } else {
+            SUBJECT_KEY_ENVELOPE
+        };
+        let prefix = cx.tables.pec_subject_prefix(key).unwrap_or_default();
+        let r = if anomaly {
+            crate::pec::build::anomaly(
+                &AnomalyInput {
+                    received: original,
+                    provider: &provider,
+                    at: now,
+                    subject_prefix: prefix,
+                    extra_parts: &attach,
+                },
+                &mut ids,
+            )
         } else {
             crate::pec::build::envelope(
-                &crate::pec::build::EnvelopeInput {
+                &EnvelopeInput {
                     original,
                     provider: &provider,
                     external: &[],
                     at: now,
+                    subject_prefix: prefix,
                     extra_parts: &attach,
                 },
                 &mut ids,
             )
         };
         match r {
-            Ok(b) => b,
+            Ok(b) => vec![b],
             Err(e) => {
                 return Ok(Err(Refusal::new(
                     Some(&input),
@@ -137,104 +170,239 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             }
         }
     } else {
-        if linked.is_none() {
-            notes.push(
-                "no PEC message recorded for this REM message: identificativo and msgid taken from the REM identifiers"
-                    .into(),
-            );
-        }
-        let facts = super::receipt::Facts {
-            subject: strip_rem_prefix(cx, &msg.subject, &event),
-            sender: bare_address(&meta.md08),
-            recipients: msg.to.iter().map(|a| bare_address(a)).collect(),
-            ua_message_id: meta.ua_message_id.clone(),
-            rem_message_id: msg.message_id.clone(),
-            pec_identificativo: linked.as_ref().and_then(|r| r.pec_identificativo.clone()),
-            pec_msgid: linked.as_ref().and_then(|r| r.pec_msgid.clone()),
-        };
-        let mut ids = cx.pec_ids();
-        match super::receipt::build_receipt(&summary, row, &facts, &provider, now, &attach, &mut ids)
-        {
+        match receipts(cx, &evidence, row, msg, linked.as_ref(), &attach, &mut ids) {
             Ok(b) => b,
-            Err(e) => {
-                return Ok(Err(Refusal::new(
-                    Some(&input),
-                    format!("the PEC receipt cannot be built: {e}"),
-                )));
-            }
+            Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
         }
     };
-    let headers: Vec<(&str, &str)> = built
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let bytes = smime::sign(&SignRequest {
-        headers: &headers,
-        inner: &built.inner,
-        key: &cx.config.identity.pec_key,
-        signer: &cx.config.identity.pec_cert,
-        chain: &cx.config.identity.pec_chain,
-        signing_time: built.date,
-        protocol: SmimeProtocol::Pec,
-    })
-    .map_err(|e| super::Error::Build(e.to_string()))?;
-    let d = built.daticert.as_ref();
+    if message != "dispatch" && linked.is_none() {
+        notes.push(
+            "no PEC message recorded for this REM message: identificativo and msgid come from the REM identifiers"
+                .into(),
+        );
+    }
+    let mut outputs = Vec::with_capacity(built.len());
+    for b in &built {
+        let headers: Vec<(&str, &str)> = b
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let bytes = smime::sign(&SignRequest {
+            headers: &headers,
+            inner: &b.inner,
+            key: &cx.config.identity.pec_key,
+            signer: &cx.config.identity.pec_cert,
+            chain: &cx.config.identity.pec_chain,
+            signing_time: b.date,
+            protocol: SmimeProtocol::Pec,
+        })?;
+        outputs.push(Output {
+            described: Described {
+                format: "pec",
+                kind: b.kind.name().to_string(),
+                event: None,
+                reasons: Vec::new(),
+                errore: b
+                    .daticert
+                    .as_ref()
+                    .map(|d| d.errore.as_str().to_string())
+                    .filter(|e| e != "nessuno"),
+                message_id: Some(format!("<{}>", b.identifier)),
+            },
+            bytes,
+        });
+    }
+    let Some(first) = built.first() else {
+        return Ok(Err(Refusal::new(Some(&input), "nothing to build")));
+    };
+    let d = first.daticert.as_ref();
     let record = Record {
         direction: crate::correlate::Direction::RemToPec,
         created: crate::pec::zone::rfc3339(now),
         pec_identificativo: d.map(|d| d.identificativo.clone()),
         pec_msgid: d.and_then(|d| d.msgid.clone()),
-        rem_message_id: Some(msg.message_id.clone()),
+        rem_message_id: msg.message_id.clone(),
         rem_ua_message_id: Some(meta.ua_message_id.clone()),
         evidence_ids: verdict
             .evidences
             .iter()
             .filter_map(|e| e.summary.as_ref().map(|s| s.evidence_id.clone()))
             .collect(),
-        input: msg.message_id.clone(),
-        output_message_id: format!("<{}>", built.identifier),
-        kind: built.kind.name().to_string(),
-        dispatch: None,
+        input: msg.message_id.clone().unwrap_or_default(),
+        output_message_id: format!("<{}>", first.identifier),
+        kind: first.kind.name().to_string(),
+        dispatch: (message == "dispatch").then(|| DispatchFacts {
+            digest: meta.digest_value.clone(),
+            submission_time: evidence
+                .submission_time
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default(),
+            sender: bare_address(&meta.md08),
+            recipients: msg.to.iter().map(|a| bare_address(a)).collect(),
+            subject: evidence.subject().unwrap_or_default().to_string(),
+        }),
     };
-    cx.store
-        .record(&record)
-        .map_err(|e| super::Error::Store(e.to_string()))?;
+    cx.store.record(&record)?;
     Ok(Ok(Translation {
         input,
-        output: Described {
-            format: "pec",
-            kind: built.kind.name().to_string(),
-            event: None,
-            reasons: Vec::new(),
-            errore: d
-                .map(|d| d.errore.as_str().to_string())
-                .filter(|e| e != "nessuno"),
-            message_id: Some(format!("<{}>", built.identifier)),
-        },
+        outputs,
         mapping: row.id.clone(),
-        bytes,
         record,
         notes,
     }))
 }
 
-/// The original subject: the REM subject without its `REM <Event>: ` / `REM Dispatch: ` /
-/// `EXTERNAL: ` prefix (compared case-insensitively).
-fn strip_rem_prefix(cx: &Context, subject: &str, event: &Event) -> String {
-    let rem = &cx.tables.subjects.rem;
-    let candidates = [
-        rem.pattern.replace("{event}", event.name()),
-        rem.dispatch.clone(),
-        rem.from_non_erds.clone(),
-    ];
-    for p in candidates {
-        if subject.len() >= p.len()
-            && subject.is_char_boundary(p.len())
-            && subject[..p.len()].eq_ignore_ascii_case(&p)
-        {
-            return subject[p.len()..].to_string();
+/// `dispatch`, `receipt`, ... (the last segment of an unknown URI).
+fn message_type_name(t: &MessageType) -> String {
+    let uri = t.uri();
+    uri.rsplit('/').next().unwrap_or(&uri).to_string()
+}
+
+/// Why the verified message must not be translated, if it must not. What the signed parts
+/// settle is authoritative: a top header that disagrees with the signed evidence (the AgID
+/// kit's Outflow receipts) is noted, not refused, since the top header of a multipart/signed
+/// message is not covered by its signature.
+fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<String> {
+    if !v.smime.present {
+        return Some("not signed".into());
+    }
+    if !v.smime.valid {
+        return Some(format!(
+            "S/MIME signature not valid: {}",
+            v.smime.reason.as_deref().unwrap_or("unknown reason")
+        ));
+    }
+    if !v.trust.trusted {
+        return Some(format!(
+            "S/MIME signer {} not trusted (rem_anchors): {}",
+            v.smime.signer.as_deref().unwrap_or("?"),
+            v.trust.reason.as_deref().unwrap_or("no path")
+        ));
+    }
+    if v.evidences.is_empty() {
+        return Some("the message carries no XML evidence".into());
+    }
+    for e in &v.evidences {
+        if let Some(why) = &e.unreadable {
+            return Some(format!("evidence {} unreadable: {why}", e.filename));
+        }
+        if !e.valid() {
+            return Some(format!("evidence {} not valid", e.filename));
+        }
+        if e.trusted() == Some(false) {
+            return Some(format!("evidence {} not trusted (rem_anchors)", e.filename));
         }
     }
-    subject.to_string()
+    if !v.header_event_matches {
+        return Some("REM-EventIdentifier names no carried evidence".into());
+    }
+    if !v.digest.consistent {
+        // With the original attached, its digest must be what the signed evidences state.
+        if let Some(recomputed) = &v.digest.recomputed {
+            for e in &v.evidences {
+                for (_, value) in &e.part_digests {
+                    if value.as_deref().is_some_and(|d| d.trim() != recomputed) {
+                        return Some(format!(
+                            "the attached original digests to {recomputed}, evidence {} states {}",
+                            e.filename,
+                            value.as_deref().unwrap_or("")
+                        ));
+                    }
+                }
+            }
+        }
+        for p in &v.digest.problems {
+            notes.push(format!("digest: {p} (the signed evidence is authoritative)"));
+        }
+    }
+    if !v.header_evidence_id_matches {
+        notes.push("REM-Evidence-ID is not the carried evidence's identifier".into());
+    }
+    for p in &v.ua_message_id.problems {
+        notes.push(format!("user Message-ID: {p}"));
+    }
+    None
+}
+
+/// The evidence REM-Evidence-ID names, else the first of the event REM-EventIdentifier names.
+fn main_evidence(v: &RemVerdict) -> Option<&EvidenceCheck> {
+    let meta = &v.message.metadata;
+    let want_id = crate::correlate::normalize_id(&meta.evidence_id);
+    let by_id = v.evidences.iter().find(|e| {
+        e.summary
+            .as_ref()
+            .is_some_and(|s| crate::correlate::normalize_id(&s.evidence_id) == want_id)
+    });
+    by_id.or_else(|| {
+        v.evidences.iter().find(|e| {
+            e.summary
+                .as_ref()
+                .is_some_and(|s| s.event_uri == meta.event.uri())
+        })
+    })
+}
+
+/// The PEC receipt(s) a REM receipt's evidence says (one per recipient for delivery results).
+#[allow(clippy::too_many_arguments)]
+fn receipts(
+    cx: &Context,
+    evidence: &Evidence,
+    row: &crate::mappings::EventRow,
+    msg: &crate::rem::message::parse::RemMessage,
+    linked: Option<&Record>,
+    attach: &[ExtraPart],
+    ids: &mut dyn crate::pec::build::IdentifierSource,
+) -> Result<Vec<Built>, String> {
+    let facts_linked = linked.and_then(|r| r.dispatch.as_ref());
+    let listed: Vec<String> = evidence
+        .recipients
+        .iter()
+        .filter_map(|r| r.mailto_address().map(str::to_string))
+        .collect();
+    let recipients = if listed.is_empty() {
+        facts_linked.map(|f| f.recipients.clone()).unwrap_or_default()
+    } else {
+        listed
+    };
+    let sender = evidence
+        .sender
+        .mailto_address()
+        .map(str::to_string)
+        .unwrap_or_else(|| bare_address(&msg.metadata.md08));
+    let subject = evidence
+        .subject()
+        .map(str::to_string)
+        .or_else(|| facts_linked.map(|f| f.subject.clone()));
+    let submitted = evidence.submission_time.unwrap_or(evidence.event_time);
+    let facts = OriginalFacts {
+        subject: subject.as_deref(),
+        sender: &sender,
+        recipients: &recipients,
+        external: &[],
+        ua_message_id: &msg.metadata.ua_message_id,
+        rems_message_id: msg.message_id.as_deref().unwrap_or_default(),
+        submission_time: submitted,
+        original: None,
+        ricevuta: None,
+    };
+    let plans = pec_receipt_input(evidence, row, &facts).map_err(|e| e.to_string())?;
+    let provider = cx.pec_provider();
+    let mut out = Vec::with_capacity(plans.len());
+    for mut plan in plans {
+        // Linked to the PEC envelope this gateway translated: the PEC identifiers win.
+        if let Some(r) = linked {
+            if let Some(id) = &r.pec_identificativo {
+                plan.envelope.identificativo = id.clone();
+            }
+            if r.pec_msgid.is_some() {
+                plan.envelope.msgid = r.pec_msgid.clone();
+            }
+        }
+        let key = plan.kind.subject_key(&plan.errore);
+        let prefix = cx.tables.pec_subject_prefix(key).unwrap_or_default();
+        let input = plan.input(&provider, prefix, attach, None);
+        out.push(crate::pec::build::receipt(&input, ids).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
 }

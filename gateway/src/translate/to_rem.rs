@@ -86,7 +86,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let Some(signer_cert) = &verdict.signer_certificate else {
         return Ok(Err(Refusal::new(Some(&input), "no signer certificate")));
     };
-    let owners = match cx.index.check_signer(&signer_cert.der).await {
+    let owners = match cx.index.check_signer(signer_cert.der()).await {
         Ok(a) => a.owners,
         Err(e) => return Err(super::Error::Index(e.to_string())),
     };
@@ -99,7 +99,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             ),
         )));
     };
-    let mut notes = vec![format!("signed by {}", owner.provider_name)];
+    let mut notes = vec![format!("signed by {}", owner.provider.name)];
     // 3. The mapping row.
     let (final_notice, errore, errore_esteso) = match &daticert {
         Some(d) => (
@@ -241,6 +241,13 @@ async fn dispatch_from_envelope(
             "the envelope names no sender or no recipient",
         )));
     }
+    // F.3 (ReceivedFromNonERDS) names the system the message came from: the first Received
+    // line of the carried message, else its sender's domain.
+    let external_system = anomaly.then(|| {
+        carried_received(original).unwrap_or_else(|| {
+            format!("from {}", sender.rsplit('@').next().unwrap_or(&sender))
+        })
+    });
     let rems_id = cx.rem_identifier(now);
     let prepared = match crate::rem::message::prepare::prepare_original(original, &angle(&rems_id)) {
         Ok(p) => p,
@@ -260,7 +267,8 @@ async fn dispatch_from_envelope(
         issuer_country: &cx.config.identity.country,
         policies: &cx.config.policy.applicable,
         sender_email: &sender,
-        sender_name: None,
+        sender_person_id: Some(person_identifier(&cx.config.identity.country, &sender)),
+        sender_assurance: None,
         recipients: &recipients,
         refers_to_recipient: None,
         ua_message_id: &prepared.ua_message_id,
@@ -269,8 +277,14 @@ async fn dispatch_from_envelope(
         submission_time: accepted_at,
         event_time: accepted_at,
         subject: Some(&subject),
+        untrusted_recipients: &[],
+        external_erds_name: None,
+        external_system: external_system.as_deref(),
     };
-    let xml = sign_evidence(cx, &evidence, now, &mut notes).await?;
+    let xml = match sign_evidence(cx, &evidence, now, &mut notes).await? {
+        Ok(x) => x,
+        Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
+    };
     let metadata = RelayMetadata {
         metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
         message_type: MessageType::Dispatch,
@@ -338,10 +352,11 @@ async fn dispatch_from_envelope(
         }),
     };
     cx.store
-        .record(&record)
-        .map_err(|e| super::Error::Store(e.to_string()))?;
+        .record(&record)?;
     Ok(Ok(Translation {
-        output: Described {
+        outputs: vec![super::report::Output {
+            bytes,
+            described: Described {
             format: "rem",
             kind: "dispatch".into(),
             event: Some(event.name().to_string()),
@@ -349,9 +364,9 @@ async fn dispatch_from_envelope(
             errore: None,
             message_id: Some(angle(&rems_id)),
         },
+        }],
         input,
         mapping: row.id.clone(),
-        bytes,
         record,
         notes,
     }))
@@ -376,14 +391,12 @@ async fn receipt_from_pec(
     // The dispatch this receipt is about.
     let mut found = cx
         .store
-        .find(&d.identificativo)
-        .map_err(|e| super::Error::Store(e.to_string()))?;
+        .find(&d.identificativo)?;
     if found.is_empty() {
         if let Some(m) = &d.msgid {
             found = cx
                 .store
-                .find(m)
-                .map_err(|e| super::Error::Store(e.to_string()))?;
+                .find(m)?;
         }
     }
     let Some((dispatch, facts)) = found
@@ -410,8 +423,23 @@ async fn receipt_from_pec(
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap_or(d.data);
-    let refers_to = if row.per_recipient {
-        d.consegna.as_deref().map(bare_address)
+    // C, D and E events are about one recipient: the daticert's consegna, or the only one.
+    let per_recipient = row.per_recipient
+        || matches!(
+            event.clause().and_then(|c| c.chars().next()),
+            Some('C' | 'D' | 'E')
+        );
+    let refers_to = if per_recipient {
+        match (d.consegna.as_deref(), recipients.as_slice()) {
+            (Some(c), _) => Some(bare_address(c)),
+            (None, [only]) => Some(only.clone()),
+            (None, _) => {
+                return Ok(Err(Refusal::new(
+                    Some(&input),
+                    "the receipt names no recipient (daticert consegna) and the message had several",
+                )));
+            }
+        }
     } else {
         None
     };
@@ -426,7 +454,8 @@ async fn receipt_from_pec(
         issuer_country: &cx.config.identity.country,
         policies: &cx.config.policy.applicable,
         sender_email: &sender,
-        sender_name: None,
+        sender_person_id: Some(person_identifier(&cx.config.identity.country, &sender)),
+        sender_assurance: None,
         recipients: &recipients,
         refers_to_recipient: refers_to.as_deref(),
         ua_message_id: &ua,
@@ -435,8 +464,16 @@ async fn receipt_from_pec(
         submission_time: submitted,
         event_time: d.data,
         subject: Some(&subject),
+        untrusted_recipients: &[],
+        // B events name the counterpart: the PEC provider that issued this receipt.
+        external_erds_name: matches!(event.clause().and_then(|c| c.chars().next()), Some('B'))
+            .then_some(d.gestore_emittente.as_str()),
+        external_system: None,
     };
-    let xml = sign_evidence(cx, &evidence, now, &mut notes).await?;
+    let xml = match sign_evidence(cx, &evidence, now, &mut notes).await? {
+        Ok(x) => x,
+        Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
+    };
     let metadata = RelayMetadata {
         metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
         message_type: MessageType::Receipt,
@@ -495,10 +532,11 @@ async fn receipt_from_pec(
         dispatch: None,
     };
     cx.store
-        .record(&record)
-        .map_err(|e| super::Error::Store(e.to_string()))?;
+        .record(&record)?;
     Ok(Ok(Translation {
-        output: Described {
+        outputs: vec![super::report::Output {
+            bytes,
+            described: Described {
             format: "rem",
             kind: "receipt".into(),
             event: Some(event.name().to_string()),
@@ -506,29 +544,75 @@ async fn receipt_from_pec(
             errore: None,
             message_id: Some(angle(&own_id)),
         },
+        }],
         input,
         mapping: row.id.clone(),
-        bytes,
         record,
         notes,
     }))
 }
 
-/// Builds, signs and (when a TSA is configured) time-stamps an evidence.
+/// Builds, signs and (when a TSA is configured) time-stamps an evidence. `Ok(Err(why))`: the
+/// evidence rules refuse the facts (the input's fault); `Err`: signing or the TSA failed.
 async fn sign_evidence(
     cx: &Context,
     input: &super::evidence::EvidenceInput<'_>,
     now: OffsetDateTime,
     notes: &mut Vec<String>,
-) -> Result<Vec<u8>, super::Error> {
-    let model = super::evidence::build(input).map_err(|e| super::Error::Build(e.to_string()))?;
-    match &cx.time_stamps {
+) -> Result<Result<Vec<u8>, String>, super::Error> {
+    let model = match super::evidence::build(input) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(format!("the evidence cannot be issued: {e}"))),
+    };
+    let signed = match &cx.time_stamps {
         TimeStamps::Http { url, options } => {
-            super::evidence::sign_with_tsa(&model, cx.xades_signer(), url, options, now).await
+            super::evidence::sign_with_tsa(
+                &model,
+                cx.xades_signer(),
+                url,
+                &crate::tsp::RequestOptions::default(),
+                options,
+                now,
+            )
+            .await?
         }
         TimeStamps::None => {
             notes.push("no [tsa] configured: evidence left at XAdES-B-B".into());
-            super::evidence::sign_b_b(&model, cx.xades_signer(), now)
+            super::evidence::sign(&model, cx.xades_signer(), None, now)?
+        }
+    };
+    Ok(Ok(signed))
+}
+
+/// The first `Received:` field of a message, unfolded.
+fn carried_received(raw: &[u8]) -> Option<String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))?;
+    let head = String::from_utf8_lossy(raw.get(..end)?).replace("\r\n", "\n");
+    let mut value: Option<String> = None;
+    for line in head.split('\n') {
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            Some(_) => break,
+            None => {
+                if let Some((n, v)) = line.split_once(':') {
+                    if n.eq_ignore_ascii_case("Received") {
+                        value = Some(v.trim().to_string());
+                    }
+                }
+            }
         }
     }
+    value.filter(|v| !v.is_empty())
+}
+
+/// The Policy-IT PersonIdentifier of a PEC user of this gateway: user and provider country
+/// are the gateway's (PEC users are Italian).
+fn person_identifier(country: &str, email: &str) -> String {
+    super::identity::person_identifier(country, country, email)
 }
