@@ -146,7 +146,9 @@ fn stderr(o: &Output) -> String {
 fn openssl_verify(msg: &Path, ca: &Path) -> Vec<u8> {
     let out = msg.with_extension("content");
     let o = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-inform", "SMIME", "-purpose", "any", "-in"])
+        .args([
+            "cms", "-verify", "-inform", "SMIME", "-purpose", "any", "-in",
+        ])
         .arg(msg)
         .arg("-CAfile")
         .arg(ca)
@@ -175,7 +177,10 @@ fn split_parts(entity: &[u8]) -> Vec<(String, Vec<u8>)> {
     let boundary = if let Some(r) = rest.strip_prefix('"') {
         r.split('"').next().unwrap_or_default().to_string()
     } else {
-        rest.split([';', ' ', '\r', '\n']).next().unwrap_or_default().to_string()
+        rest.split([';', ' ', '\r', '\n'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
     };
     let delim = format!("\r\n--{boundary}");
     let body = &text[head_end + 2..];
@@ -205,7 +210,9 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 
 fn header(msg: &[u8], name: &str) -> Vec<String> {
     let end = find(msg, b"\r\n\r\n").unwrap_or(msg.len());
-    let head = String::from_utf8_lossy(&msg[..end]).replace("\r\n\t", " ").replace("\r\n ", " ");
+    let head = String::from_utf8_lossy(&msg[..end])
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
     head.split("\r\n")
         .filter_map(|l| {
             let (n, v) = l.split_once(':')?;
@@ -219,7 +226,9 @@ fn b64(b: &[u8]) -> String {
 }
 
 fn sha256(b: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, b).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, b)
+        .as_ref()
+        .to_vec()
 }
 
 #[test]
@@ -229,8 +238,14 @@ fn the_namirial_envelope_becomes_a_rem_dispatch_that_others_verify() {
     }
     let w = World::new();
     for (label, input) in [
-        ("crlf", corpus_file("pec/real/namirial-busta-trasporto-2024.crlf.eml")),
-        ("lf", corpus_file("pec/real/namirial-busta-trasporto-2024.lf.eml")),
+        (
+            "crlf",
+            corpus_file("pec/real/namirial-busta-trasporto-2024.crlf.eml"),
+        ),
+        (
+            "lf",
+            corpus_file("pec/real/namirial-busta-trasporto-2024.lf.eml"),
+        ),
     ] {
         let out = w.path(&format!("namirial-{label}.rem.eml"));
         let (code, v) = w.translate(&input, "rem", &out, &["--at", "signing-time"]);
@@ -244,11 +259,17 @@ fn the_namirial_envelope_becomes_a_rem_dispatch_that_others_verify() {
         assert_eq!(v["mapping"], "busta-trasporto");
         let mid = v["output"]["message_id"].as_str().expect("message_id");
         assert!(mid.starts_with('<') && mid.ends_with('>'), "{mid}");
-        assert!(v["correlation"]["pec_identificativo"].as_str().is_some(), "{v}");
+        assert!(
+            v["correlation"]["pec_identificativo"].as_str().is_some(),
+            "{v}"
+        );
         assert_eq!(v["correlation"]["rem_message_id"], mid);
         let msg = std::fs::read(&out).expect("output");
         assert_eq!(header(&msg, "Message-ID"), vec![mid.to_string()]);
-        assert_eq!(header(&msg, "REM-MetadataVersion"), vec!["EN31953203V010201"]);
+        assert_eq!(
+            header(&msg, "REM-MetadataVersion"),
+            vec!["EN31953203V010201"]
+        );
         assert_eq!(header(&msg, "REM-ApplicablePolicy").len(), 2);
         assert!(header(&msg, "Subject")[0].starts_with("REM Dispatch: "));
         // 1. openssl accepts the S/MIME signature (REM identity, test PKI root).
@@ -273,10 +294,16 @@ fn the_namirial_envelope_becomes_a_rem_dispatch_that_others_verify() {
         );
         // 2. REM-DigestValue = SHA-256 of the attached original, computed here.
         let original = &parts[1].1;
-        let original = original.strip_suffix(b"\r\n").map_or(original.as_slice(), |o| o);
+        let original = original
+            .strip_suffix(b"\r\n")
+            .map_or(original.as_slice(), |o| o);
         let original = [original, b"\r\n"].concat();
         let digest = b64(&sha256(&original));
-        assert_eq!(header(&msg, "REM-DigestValue"), vec![digest.clone()], "{label}");
+        assert_eq!(
+            header(&msg, "REM-DigestValue"),
+            vec![digest.clone()],
+            "{label}"
+        );
         // The prepared original keeps the user's Message-ID in REM-UAMessageIdentifier.
         let ua = header(&original, "REM-UAMessageIdentifier");
         assert_eq!(ua.len(), 1, "{label}");
@@ -340,7 +367,10 @@ fn an_untrusted_or_unlisted_pec_signer_is_refused() {
     // Judged now, the Namirial signer has expired.
     let (code, v) = w.translate(&input, "rem", &w.path("y.eml"), &["--at", "now"]);
     assert_eq!(code, 1, "{v}");
-    assert!(v["reason"].as_str().unwrap_or("").contains("not trusted"), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap_or("").contains("not trusted"),
+        "{v}"
+    );
     // A flipped byte in the signed part.
     let mut raw = std::fs::read(&input).expect("read");
     let at = find(&raw, b"X-Riferimento").unwrap_or(0);
@@ -372,7 +402,10 @@ fn kit_messages() -> Vec<PathBuf> {
 fn daticert_of(content: &[u8]) -> Option<Vec<u8>> {
     for (h, body) in split_parts(content) {
         if h.contains("daticert.xml") {
-            let clean: Vec<u8> = body.into_iter().filter(|c| !c.is_ascii_whitespace()).collect();
+            let clean: Vec<u8> = body
+                .into_iter()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
             return base64::engine::general_purpose::STANDARD.decode(clean).ok();
         }
     }
@@ -412,14 +445,15 @@ fn every_kit_rem_message_becomes_the_mapped_pec_message() {
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
     assert_eq!(reports.len(), 43);
-    let mappings: Value = serde_json::from_slice(
-        &run_ponte(["mappings", "show", "--json"]).stdout,
-    )
-    .expect("mappings json");
+    let mappings: Value = serde_json::from_slice(&run_ponte(["mappings", "show", "--json"]).stdout)
+        .expect("mappings json");
     let rows = mappings["events"]["row"].as_array().expect("rows").clone();
     for r in &reports {
         let file = r["file"].as_str().expect("file");
-        let name = Path::new(file).file_name().and_then(|n| n.to_str()).expect("name");
+        let name = Path::new(file)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name");
         assert_eq!(r["translated"], true, "{r}");
         // The file name says event and reason; the report agrees.
         let stem = name.trim_start_matches("REM_").trim_end_matches(".eml");
@@ -504,18 +538,45 @@ fn pec_fixtures(w: &World) -> Vec<(String, PathBuf)> {
     let mut v = vec![("posta-certificata".to_string(), env.clone())];
     let receipts: &[(&str, &str, &[&str])] = &[
         ("accettazione", "accettazione", &[]),
-        ("non-accettazione", "non-accettazione", &["--error", "altro"]),
-        ("non-accettazione-virus", "non-accettazione", &["--error", "virus"]),
+        (
+            "non-accettazione",
+            "non-accettazione",
+            &["--error", "altro"],
+        ),
+        (
+            "non-accettazione-virus",
+            "non-accettazione",
+            &["--error", "virus"],
+        ),
         ("presa-in-carico", "presa-in-carico", &[]),
         ("avvenuta-consegna", "avvenuta-consegna", &[]),
-        ("errore-consegna-no-dest", "errore-consegna", &["--error", "no-dest"]),
-        ("errore-consegna-no-dominio", "errore-consegna", &["--error", "no-dominio"]),
-        ("errore-consegna-altro", "errore-consegna", &["--error", "altro"]),
-        ("errore-consegna-virus", "errore-consegna", &["--error", "virus"]),
+        (
+            "errore-consegna-no-dest",
+            "errore-consegna",
+            &["--error", "no-dest"],
+        ),
+        (
+            "errore-consegna-no-dominio",
+            "errore-consegna",
+            &["--error", "no-dominio"],
+        ),
+        (
+            "errore-consegna-altro",
+            "errore-consegna",
+            &["--error", "altro"],
+        ),
+        (
+            "errore-consegna-virus",
+            "errore-consegna",
+            &["--error", "virus"],
+        ),
         (
             "preavviso-24h",
             "preavviso-errore-consegna",
-            &["--detail", "5.4.1 - Gestore Prova S.p.A. - tempo massimo superato"],
+            &[
+                "--detail",
+                "5.4.1 - Gestore Prova S.p.A. - tempo massimo superato",
+            ],
         ),
         ("preavviso-12h", "preavviso-errore-consegna", &[]),
         ("rilevazione-virus", "rilevazione-virus", &[]),
@@ -549,14 +610,26 @@ fn every_pec_type_goes_to_rem_and_back() {
     // A receipt before its dispatch was translated: the digest of the original is unknown.
     let (code, v) = w.translate(&fixtures[1].1, "rem", &w.path("early.eml"), &[]);
     assert_eq!(code, 1, "{v}");
-    assert!(v["reason"].as_str().unwrap_or("").contains("no dispatch recorded"), "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no dispatch recorded"),
+        "{v}"
+    );
     for (label, input) in &fixtures {
         let rem = w.path(&format!("{label}.rem.eml"));
         let (code, v) = w.translate(input, "rem", &rem, &[]);
         if label == "preavviso-12h" {
             // No REM equivalent (mappings row preavviso-errore-consegna).
             assert_eq!(code, 1, "{label}: {v}");
-            assert!(v["reason"].as_str().unwrap_or("").contains("no REM translation"), "{v}");
+            assert!(
+                v["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("no REM translation"),
+                "{v}"
+            );
             continue;
         }
         assert_eq!(code, 0, "{label}: {v}");
@@ -574,8 +647,7 @@ fn every_pec_type_goes_to_rem_and_back() {
         // The receipts are linked to the envelope translated first.
         if label != "posta-certificata" {
             assert_eq!(
-                b["correlation"]["pec_identificativo"],
-                v["correlation"]["pec_identificativo"],
+                b["correlation"]["pec_identificativo"], v["correlation"]["pec_identificativo"],
                 "{label}"
             );
         }
@@ -650,10 +722,21 @@ fn outputs_match_their_golden_outlines() {
     let bless = std::env::var_os("PONTE_BLESS").is_some();
     let mut cases: Vec<(String, PathBuf, &str, Vec<&str>)> = Vec::new();
     for (label, input) in [
-        ("rem-dispatch.from-crlf", "pec/real/namirial-busta-trasporto-2024.crlf.eml"),
-        ("rem-dispatch.from-lf", "pec/real/namirial-busta-trasporto-2024.lf.eml"),
+        (
+            "rem-dispatch.from-crlf",
+            "pec/real/namirial-busta-trasporto-2024.crlf.eml",
+        ),
+        (
+            "rem-dispatch.from-lf",
+            "pec/real/namirial-busta-trasporto-2024.lf.eml",
+        ),
     ] {
-        cases.push((label.into(), corpus_file(input), "rem", vec!["--at", "signing-time"]));
+        cases.push((
+            label.into(),
+            corpus_file(input),
+            "rem",
+            vec!["--at", "signing-time"],
+        ));
     }
     for name in [
         "Intra-REM-flow/REM_Dispatch.RA01.eml",
@@ -675,10 +758,22 @@ fn outputs_match_their_golden_outlines() {
         // The same message stored with LF endings must give the same structure.
         let lf = w.path(&format!("{stem}.lf.eml"));
         let raw = std::fs::read(&input).expect("read");
-        let lf_bytes: Vec<u8> = String::from_utf8_lossy(&raw).replace("\r\n", "\n").into_bytes();
+        let lf_bytes: Vec<u8> = String::from_utf8_lossy(&raw)
+            .replace("\r\n", "\n")
+            .into_bytes();
         std::fs::write(&lf, lf_bytes).expect("write lf");
-        cases.push((format!("pec.{stem}"), input, "pec", vec!["--at", "signing-time"]));
-        cases.push((format!("pec.{stem}.from-lf"), lf, "pec", vec!["--at", "signing-time"]));
+        cases.push((
+            format!("pec.{stem}"),
+            input,
+            "pec",
+            vec!["--at", "signing-time"],
+        ));
+        cases.push((
+            format!("pec.{stem}.from-lf"),
+            lf,
+            "pec",
+            vec!["--at", "signing-time"],
+        ));
     }
     let mut failures = Vec::new();
     for (label, input, to, extra) in cases {
@@ -696,7 +791,10 @@ fn outputs_match_their_golden_outlines() {
         let want = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("{}: {e} (PONTE_BLESS=1 writes it)", file.display()));
         if want != got {
-            failures.push(format!("{label}:\n--- {}\n{want}\n--- got\n{got}", file.display()));
+            failures.push(format!(
+                "{label}:\n--- {}\n{want}\n--- got\n{got}",
+                file.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

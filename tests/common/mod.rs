@@ -2,8 +2,8 @@
 //! the `ponte` binary, and which external oracles (openssl, xmllint, xmlsec1, slapd) are present.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 /// The repository root.

@@ -105,7 +105,10 @@ pub fn run(args: TranslateArgs) -> Outcome {
         for h in handles {
             match h.await {
                 Ok(r) => out.push(r),
-                Err(e) => out.push((PathBuf::new(), Err(Failure(format!("translate: task failed: {e}"))))),
+                Err(e) => out.push((
+                    PathBuf::new(),
+                    Err(Failure(format!("translate: task failed: {e}"))),
+                )),
             }
         }
         out
@@ -199,7 +202,10 @@ fn file_name(p: &Path) -> PathBuf {
 /// a message.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.ponte-tmp-{}",
         file_name(path).display(),

@@ -161,7 +161,9 @@ mod tests {
     #[test]
     fn keeps_structure_and_drops_values() {
         let o = outline(SAMPLE.as_bytes()).unwrap();
-        assert!(o.starts_with("headers: From Subject X-Ricevuta Message-ID MIME-Version Content-Type\n"));
+        assert!(o.starts_with(
+            "headers: From Subject X-Ricevuta Message-ID MIME-Version Content-Type\n"
+        ));
         assert!(o.contains("X-Ricevuta: avvenuta-consegna\n"));
         assert!(o.contains("subject prefix: CONSEGNA: \n"));
         assert!(o.contains("multipart/mixed\n"));

@@ -79,7 +79,11 @@ pub type Outcome = Result<Result<Translation, Refusal>, super::Error>;
 
 /// The JSON report of a translation: `output` is the first (usually only) message, `outputs`
 /// all of them; `written` names where each was written.
-pub fn json_translated(file: &str, t: &Translation, written: &[Option<String>]) -> serde_json::Value {
+pub fn json_translated(
+    file: &str,
+    t: &Translation,
+    written: &[Option<String>],
+) -> serde_json::Value {
     let outputs: Vec<serde_json::Value> = t
         .outputs
         .iter()

@@ -23,8 +23,8 @@ use crate::pec::build::{
     AnomalyInput, Built, EnvelopeInput, ExtraPart, SUBJECT_KEY_ANOMALY, SUBJECT_KEY_ENVELOPE,
 };
 use crate::rem::evidence::{Evidence, Reason};
-use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 use crate::rem::message::MessageType;
+use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 use crate::smime::{self, SignRequest, SmimeProtocol};
 
 /// Translates one REM message.
@@ -67,7 +67,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         .find(|p| p.filename == main.filename)
         .map(|p| p.bytes.as_slice())
     else {
-        return Ok(Err(Refusal::new(Some(&input), "the main evidence part is missing")));
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            "the main evidence part is missing",
+        )));
     };
     let evidence = match crate::rem::evidence::parse(main_bytes) {
         Ok(e) => e,
@@ -236,7 +239,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             digest: meta.digest_value.clone(),
             submission_time: evidence
                 .submission_time
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_default(),
             sender: bare_address(&meta.md08),
             recipients: msg.to.iter().map(|a| bare_address(a)).collect(),
@@ -313,7 +319,9 @@ fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<String> {
             }
         }
         for p in &v.digest.problems {
-            notes.push(format!("digest: {p} (the signed evidence is authoritative)"));
+            notes.push(format!(
+                "digest: {p} (the signed evidence is authoritative)"
+            ));
         }
     }
     if !v.header_evidence_id_matches {
@@ -361,7 +369,9 @@ fn receipts(
         .filter_map(|r| r.mailto_address().map(str::to_string))
         .collect();
     let recipients = if listed.is_empty() {
-        facts_linked.map(|f| f.recipients.clone()).unwrap_or_default()
+        facts_linked
+            .map(|f| f.recipients.clone())
+            .unwrap_or_default()
     } else {
         listed
     };

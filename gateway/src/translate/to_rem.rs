@@ -147,12 +147,24 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let now = judge.now;
     if dispatch {
         dispatch_from_envelope(
-            cx, &parsed, &kind, daticert.as_ref(), row, event, reasons, input, notes, now,
+            cx,
+            &parsed,
+            &kind,
+            daticert.as_ref(),
+            row,
+            event,
+            reasons,
+            input,
+            notes,
+            now,
         )
         .await
     } else {
         let Some(d) = daticert else {
-            return Ok(Err(Refusal::new(Some(&input), "a receipt without daticert.xml")));
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                "a receipt without daticert.xml",
+            )));
         };
         notes.push(format!("receipt of the dispatch for {}", d.identificativo));
         receipt_from_pec(cx, &d, row, event, reasons, input, notes, now).await
@@ -224,7 +236,10 @@ async fn dispatch_from_envelope(
     let (sender, recipients, subject, accepted_at) = match daticert {
         Some(d) => (
             bare_address(&d.mittente),
-            d.destinatari.iter().map(|x| bare_address(&x.address)).collect::<Vec<_>>(),
+            d.destinatari
+                .iter()
+                .map(|x| bare_address(&x.address))
+                .collect::<Vec<_>>(),
             d.oggetto.clone().unwrap_or_default(),
             d.data,
         ),
@@ -244,12 +259,12 @@ async fn dispatch_from_envelope(
     // F.3 (ReceivedFromNonERDS) names the system the message came from: the first Received
     // line of the carried message, else its sender's domain.
     let external_system = anomaly.then(|| {
-        carried_received(original).unwrap_or_else(|| {
-            format!("from {}", sender.rsplit('@').next().unwrap_or(&sender))
-        })
+        carried_received(original)
+            .unwrap_or_else(|| format!("from {}", sender.rsplit('@').next().unwrap_or(&sender)))
     });
     let rems_id = cx.rem_identifier(now);
-    let prepared = match crate::rem::message::prepare::prepare_original(original, &angle(&rems_id)) {
+    let prepared = match crate::rem::message::prepare::prepare_original(original, &angle(&rems_id))
+    {
         Ok(p) => p,
         Err(e) => {
             return Ok(Err(Refusal::new(
@@ -351,19 +366,18 @@ async fn dispatch_from_envelope(
             subject: subject.clone(),
         }),
     };
-    cx.store
-        .record(&record)?;
+    cx.store.record(&record)?;
     Ok(Ok(Translation {
         outputs: vec![super::report::Output {
             bytes,
             described: Described {
-            format: "rem",
-            kind: "dispatch".into(),
-            event: Some(event.name().to_string()),
-            reasons: reasons.iter().map(reason_label).collect(),
-            errore: None,
-            message_id: Some(angle(&rems_id)),
-        },
+                format: "rem",
+                kind: "dispatch".into(),
+                event: Some(event.name().to_string()),
+                reasons: reasons.iter().map(reason_label).collect(),
+                errore: None,
+                message_id: Some(angle(&rems_id)),
+            },
         }],
         input,
         mapping: row.id.clone(),
@@ -374,7 +388,9 @@ async fn dispatch_from_envelope(
 
 /// `RA01`, or the URI of a reason without a code.
 pub fn reason_label(r: &Reason) -> String {
-    r.code().map(str::to_string).unwrap_or_else(|| r.uri().to_string())
+    r.code()
+        .map(str::to_string)
+        .unwrap_or_else(|| r.uri().to_string())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -389,15 +405,9 @@ async fn receipt_from_pec(
     now: OffsetDateTime,
 ) -> Outcome {
     // The dispatch this receipt is about.
-    let mut found = cx
-        .store
-        .find(&d.identificativo)?;
-    if found.is_empty() {
-        if let Some(m) = &d.msgid {
-            found = cx
-                .store
-                .find(m)?;
-        }
+    let mut found = cx.store.find(&d.identificativo)?;
+    if let (true, Some(m)) = (found.is_empty(), &d.msgid) {
+        found = cx.store.find(m)?;
     }
     let Some((dispatch, facts)) = found
         .into_iter()
@@ -448,7 +458,10 @@ async fn receipt_from_pec(
     let rems_plain = rems_id.trim_matches(|c| c == '<' || c == '>').to_string();
     let evidence = super::evidence::EvidenceInput {
         event: event.clone(),
-        reasons: reasons.iter().map(|r| (r.clone(), details.clone())).collect(),
+        reasons: reasons
+            .iter()
+            .map(|r| (r.clone(), details.clone()))
+            .collect(),
         evidence_id: evidence_id.clone(),
         issuer_name: &cx.config.identity.provider_name,
         issuer_country: &cx.config.identity.country,
@@ -531,19 +544,18 @@ async fn receipt_from_pec(
         kind: event.name().to_string(),
         dispatch: None,
     };
-    cx.store
-        .record(&record)?;
+    cx.store.record(&record)?;
     Ok(Ok(Translation {
         outputs: vec![super::report::Output {
             bytes,
             described: Described {
-            format: "rem",
-            kind: "receipt".into(),
-            event: Some(event.name().to_string()),
-            reasons: reasons.iter().map(reason_label).collect(),
-            errore: None,
-            message_id: Some(angle(&own_id)),
-        },
+                format: "rem",
+                kind: "receipt".into(),
+                event: Some(event.name().to_string()),
+                reasons: reasons.iter().map(reason_label).collect(),
+                errore: None,
+                message_id: Some(angle(&own_id)),
+            },
         }],
         input,
         mapping: row.id.clone(),
@@ -600,10 +612,11 @@ fn carried_received(raw: &[u8]) -> Option<String> {
             }
             Some(_) => break,
             None => {
-                if let Some((n, v)) = line.split_once(':') {
-                    if n.eq_ignore_ascii_case("Received") {
-                        value = Some(v.trim().to_string());
-                    }
+                if let Some((_, v)) = line
+                    .split_once(':')
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("Received"))
+                {
+                    value = Some(v.trim().to_string());
                 }
             }
         }
