@@ -106,6 +106,13 @@ path = "correlation.jsonl"
         }
     }
 
+    /// Appends TOML to the configuration.
+    fn configure(&self, extra: &str) {
+        let mut c = pem(&self.config);
+        c.push_str(extra);
+        std::fs::write(&self.config, c).expect("rewrite config");
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -271,6 +278,11 @@ fn the_namirial_envelope_becomes_a_rem_dispatch_that_others_verify() {
             vec!["EN31953203V010201"]
         );
         assert_eq!(header(&msg, "REM-ApplicablePolicy").len(), 2);
+        // Its 7 recipients are ordinary mailboxes (daticert tipo="esterno"): Policy-IT header.
+        assert_eq!(
+            header(&msg, "REM-RelayToNonERDS"),
+            vec!["evidence-required"]
+        );
         assert!(header(&msg, "Subject")[0].starts_with("REM Dispatch: "));
         // 1. openssl accepts the S/MIME signature (REM identity, test PKI root).
         let content = openssl_verify(&out, &pki("root-ca.pem"));
@@ -448,6 +460,7 @@ fn every_kit_rem_message_becomes_the_mapped_pec_message() {
     let mappings: Value = serde_json::from_slice(&run_ponte(["mappings", "show", "--json"]).stdout)
         .expect("mappings json");
     let rows = mappings["events"]["row"].as_array().expect("rows").clone();
+    let mut multi = Vec::new();
     for r in &reports {
         let file = r["file"].as_str().expect("file");
         let name = Path::new(file)
@@ -493,6 +506,17 @@ fn every_kit_rem_message_becomes_the_mapped_pec_message() {
                 .expect("xmllint");
             assert!(x.status.success(), "{name}: {}", stderr(&x));
         }
+        // Every output (one per recipient for delivery results) is written and verifies.
+        let outs = r["outputs"].as_array().expect("outputs");
+        assert!(!outs.is_empty(), "{name}");
+        for o in outs {
+            let p = PathBuf::from(o["written_to"].as_str().expect("written_to"));
+            openssl_verify(&p, &pki("root-ca.pem"));
+            assert_eq!(o["type"], row["pec"]["kind"], "{name}");
+        }
+        if outs.len() > 1 {
+            multi.push(format!("{name}:{}", outs.len()));
+        }
         // The evidence rides along as <Event>.xml.
         let event = r["input"]["event"].as_str().expect("event");
         assert!(
@@ -502,6 +526,14 @@ fn every_kit_rem_message_becomes_the_mapped_pec_message() {
             "{name}: {event}.xml attached"
         );
     }
+    // The kit's relay failures are about both recipients (recC, recD): one PEC notice each.
+    eprintln!("several PEC messages: {multi:?}");
+    assert!(
+        multi
+            .iter()
+            .any(|m| m.starts_with("REM_RelayFailure.") && m.ends_with(":2")),
+        "{multi:?}"
+    );
 }
 
 /// The PEC messages Ponte builds, as `ponte pec` makes them, about one envelope.
@@ -738,6 +770,29 @@ fn outputs_match_their_golden_outlines() {
             vec!["--at", "signing-time"],
         ));
     }
+    // Ponte's own PEC messages: the envelope first (its dispatch is recorded), then receipts
+    // about it, each also stored with LF endings.
+    let fixtures = pec_fixtures(&w);
+    for (label, input) in &fixtures {
+        if label == "preavviso-12h" {
+            continue; // no REM translation
+        }
+        let key = if label == "posta-certificata" {
+            "rem-dispatch.ponte-envelope".to_string()
+        } else {
+            format!("rem-receipt.{label}")
+        };
+        cases.push((format!("{key}.from-crlf"), input.clone(), "rem", Vec::new()));
+        if label != "posta-certificata" {
+            let lf = w.path(&format!("{label}.lf.eml"));
+            let raw = std::fs::read(input).expect("read");
+            let lf_bytes: Vec<u8> = String::from_utf8_lossy(&raw)
+                .replace("\r\n", "\n")
+                .into_bytes();
+            std::fs::write(&lf, lf_bytes).expect("write lf");
+            cases.push((format!("{key}.from-lf"), lf, "rem", Vec::new()));
+        }
+    }
     for name in [
         "Intra-REM-flow/REM_Dispatch.RA01.eml",
         "Intra-REM-flow/REM_SubmissionAcceptance.RA01.eml",
@@ -798,4 +853,35 @@ fn outputs_match_their_golden_outlines() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_evidence_attachment_can_be_switched_off() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let input = corpus_file(&format!(
+        "{KIT}/Intra-REM-flow/REM_ContentConsignment1.RD01.eml"
+    ));
+    let with = w.path("with.eml");
+    let (code, v) = w.translate(&input, "pec", &with, &["--at", "signing-time"]);
+    assert_eq!(code, 0, "{v}");
+    let parts = split_parts(&openssl_verify(&with, &pki("root-ca.pem")));
+    assert!(
+        parts
+            .iter()
+            .any(|(h, _)| h.contains("ContentConsignment.xml"))
+    );
+    w.configure("\n[output]\nattach_evidence = false\n");
+    let without = w.path("without.eml");
+    let (code, v) = w.translate(&input, "pec", &without, &["--at", "signing-time"]);
+    assert_eq!(code, 0, "{v}");
+    let parts = split_parts(&openssl_verify(&without, &pki("root-ca.pem")));
+    assert!(
+        !parts
+            .iter()
+            .any(|(h, _)| h.contains("ContentConsignment.xml"))
+    );
+    assert!(parts.iter().any(|(h, _)| h.contains("daticert.xml")));
 }

@@ -250,6 +250,16 @@ async fn dispatch_from_envelope(
             now,
         ),
     };
+    // PEC recipients that are ordinary mailboxes (daticert tipo="esterno"): no trusted path.
+    let external: Vec<String> = daticert
+        .map(|d| {
+            d.destinatari
+                .iter()
+                .filter(|x| x.tipo.as_str() == "esterno")
+                .map(|x| bare_address(&x.address))
+                .collect()
+        })
+        .unwrap_or_default();
     if sender.is_empty() || recipients.is_empty() {
         return Ok(Err(Refusal::new(
             Some(&input),
@@ -292,7 +302,7 @@ async fn dispatch_from_envelope(
         submission_time: accepted_at,
         event_time: accepted_at,
         subject: Some(&subject),
-        untrusted_recipients: &[],
+        untrusted_recipients: &external,
         external_erds_name: None,
         external_system: external_system.as_deref(),
     };
@@ -311,7 +321,8 @@ async fn dispatch_from_envelope(
         ua_message_id: prepared.ua_message_id.clone(),
         md08: sender.clone(),
         applicable_policies: cx.config.policy.applicable.clone(),
-        relay_to_non_erds: None,
+        // Policy-IT: a dispatch to ordinary mailboxes asks the recipient side for evidence.
+        relay_to_non_erds: (!external.is_empty()).then(|| "evidence-required".to_string()),
         relay_date: None,
         other: Vec::new(),
     };
