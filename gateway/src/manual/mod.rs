@@ -6,6 +6,7 @@ pub mod config;
 pub mod index;
 pub mod pec;
 pub mod rem;
+pub mod translate;
 pub mod tsp;
 pub mod xades;
 pub mod xml;

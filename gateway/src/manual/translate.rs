@@ -1,0 +1,85 @@
+//! # Translating between PEC and REM
+//!
+//! The library is [`crate::translate`]; the command is `ponte translate`. A translation is
+//! driven by the reviewed tables of `mappings/` ([`crate::mappings`]): the PEC type (with its
+//! `errore` and `errore-esteso`) selects a `pec-to-rem` row, the REM event (with its reasons)
+//! a `rem-to-pec` row. Nothing in the code decides a correspondence the tables do not state.
+//!
+//! ## What is checked before anything is written
+//!
+//! | direction | refused (exit 1) when |
+//! |---|---|
+//! | PEC → REM | the S/MIME signature is absent or does not verify; the signer does not chain to `[trust] pec_anchors` at `--at`; the signer certificate is not a provider's in the index; the type has no `pec-to-rem` row (the 12 h preavviso has none); a receipt's dispatch was never translated (the digest of the original is unknown); the evidence rules refuse the facts |
+//! | REM → PEC | not a REM message (a mandatory REM-* header missing); the S/MIME signature does not verify or does not chain to `rem_anchors`; an evidence is unreadable, invalid or untrusted; the attached original does not digest to what the signed evidences state; `REM-EventIdentifier` names no carried evidence; no `rem-to-pec` row |
+//!
+//! What the signature does not cover is noted, not refused: the top header fields of a
+//! `multipart/signed` message are outside its signature, so a `REM-DigestValue` or
+//! `REM-Evidence-ID` that disagrees with the signed evidence (the AgID kit's Outflow receipts
+//! do) is reported in `notes` and the signed evidence is believed.
+//!
+//! Failures that are not the input's fault — the TSA unreachable, the correlation store not
+//! writable, the index unavailable — are errors (exit 2), never refusals: the operator retries.
+//!
+//! ## PEC → REM
+//!
+//! 1. A transport envelope (`X-Trasporto: posta-certificata`) becomes a **dispatch**. Its
+//!    `postacert.eml` is prepared as EN 319 532-3 §6.2.4 / rem.md §4.6 say: CRLF line endings,
+//!    exactly one final CRLF, a new Message-ID made by Ponte, the user's Message-ID kept in
+//!    `REM-UAMessageIdentifier` right after it. The SHA-256 of those bytes is
+//!    `REM-DigestValue` and the evidence's PartInfo digest (the AgID vector
+//!    `ePggZQ9/Uwbe6ui/mqn+moZJcfkdFVIluG1B4a3ov9k=` is a test).
+//! 2. The **evidence** (SubmissionAcceptance RA01 for a dispatch) is issued by Ponte: issuer =
+//!    `[identity] provider_name`, sender and recipients by e-mail with the Policy-IT
+//!    PersonIdentifier for the sender, EventTime = SubmissionTime = the daticert `data` (the
+//!    acceptance by the PEC access point, T0), XAdES-B-B with the REM key, then B-T with a
+//!    token of `[tsa] url` (without `[tsa]` it stays B-B and every report says so).
+//! 3. The **message**: `From: "On behalf of: <sender>" <rem-service@domain>`, `To` = the
+//!    daticert recipients, `Reply-To` = the sender, `Subject: REM Dispatch: <subject>`, the REM-*
+//!    headers of 532-3 Table 2 / 532-4 Table C.26, the bilingual introduction of
+//!    `mappings/intro.toml`, the original (`rem_message/original`), the evidence
+//!    (`rem_message/xml_evidence`), all S/MIME-signed (`application/pkcs7-signature`, CAdES-B)
+//!    with the REM identity. Recipients the daticert marks `esterno` are ordinary mailboxes:
+//!    the evidence lists them as `UntrustedPathToRecipient` and the message carries
+//!    `REM-RelayToNonERDS: evidence-required` (Policy-IT Outflow).
+//! 4. A **receipt** (accettazione, avvenuta-consegna, errore-consegna, ...) becomes the mapped
+//!    REM receipt: the correlation store gives the dispatch it is about (by the daticert
+//!    `identificativo`, else `msgid`) and with it the digest, T0, the parties and the subject.
+//!    C/D/E events name the recipient they are about (daticert `consegna`, or the only one).
+//!    B events (presa-in-carico → RelayAcceptance) name the PEC provider that issued the
+//!    receipt as the counterpart (`ExternalERDSDetails`).
+//! 5. An **anomaly envelope** becomes a ReceivedFromNonERDS (RF04) dispatch with the subject
+//!    prefix `EXTERNAL: ` and the first `Received:` line of the carried message as
+//!    `ForwardedToExternalSystem`.
+//!
+//! ## REM → PEC
+//!
+//! 1. A **dispatch** becomes a busta di trasporto signed with the PEC identity: the original is
+//!    carried byte-exact as `postacert.eml` (it keeps the REM Message-ID and its
+//!    `REM-UAMessageIdentifier`), the daticert names Ponte's provider. A ReceivedFromNonERDS
+//!    dispatch becomes a busta di anomalia.
+//! 2. A **receipt** becomes the mapped PEC receipt ([`crate::translate::receipt`]): `tipo` and
+//!    `errore` from the row, `errore-esteso` = the row's status code, the issuer and the REM
+//!    reason code with its text, `consegna` = the recipient the evidence refers to, `data` =
+//!    EventTime in Italian time. A delivery result about several recipients (the kit's relay
+//!    failures name both) gives **one PEC notice per recipient**, as PEC does.
+//!    When the REM message is about a PEC message this gateway translated earlier, the
+//!    daticert carries that message's `identificativo` and `msgid`; otherwise the REM
+//!    identifiers stand in for them, and the report says so.
+//! 3. The evidence goes along as `<Event>.xml` (`[output] attach_evidence = false` turns it
+//!    off): the PEC mailbox keeps the proof the REM provider signed.
+//!
+//! ## What is lost
+//!
+//! Each row of `mappings/events.toml` says in `lost` what does not survive its translation.
+//! The main ones: PEC has no class for REM policy violations or provider malfunctions (they
+//! arrive as `altro` with the REM reason in `errore-esteso`); the 12 h preavviso has no REM
+//! event; the requested `ricevuta` kind (completa/breve/sintetica) has no REM field; a REM
+//! receipt never carries the original, so a PEC avvenuta-consegna made from one is sintetica.
+//!
+//! ## Correlation
+//!
+//! Every translation appends one record to `[correlation] path` (JSON Lines,
+//! [`crate::correlate`]): direction, PEC identificativo and msgid, REM Message-ID, user
+//! Message-ID, evidence ids, and for a dispatch the facts its later receipts need. Inputs of
+//! one `--out-dir` run are translated concurrently and independently: translate a dispatch
+//! before the receipts about it.
