@@ -23,7 +23,6 @@ use ponte::mappings::Tables;
 use ponte::pec::build::{self, ExtraPart, Provider, ReceiptKind, SequenceIdentifiers};
 use ponte::pec::{Kind, PecMessage};
 use ponte::rem::evidence::{self, Event, Evidence, Reason};
-use ponte::smime::{self, SignRequest};
 use ponte::translate::evidence::{EvidenceInput, build as build_evidence, sign as sign_evidence};
 use ponte::translate::identity::person_identifier;
 use ponte::translate::receipt::{OriginalFacts, evidence_part, pec_receipt_input};
@@ -377,21 +376,7 @@ fn every_kit_evidence_becomes_the_mapped_pec_receipt() {
             );
             if oracles {
                 xmllint_valid(m.daticert_raw().expect("daticert bytes"), &what);
-                let headers: Vec<(&str, &str)> = built
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                let signed = smime::sign(&SignRequest {
-                    headers: &headers,
-                    inner: &built.inner,
-                    key: &k,
-                    signer: &c,
-                    chain: &chain,
-                    signing_time: built.date,
-                    protocol: smime::SmimeProtocol::Pec,
-                })
-                .expect("sign");
+                let signed = built.sign(&k, &c, &chain).expect("sign");
                 openssl_verifies(&signed, &what);
                 let sm = PecMessage::parse(&signed).expect("signed parses");
                 assert_eq!(sm.kind(), m.kind(), "{what}");

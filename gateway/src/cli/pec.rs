@@ -12,7 +12,6 @@ use ponte::pec::build::{
     self, About, Built, EnvelopeInput, Provider, ReceiptInput, ReceiptKind, SequenceIdentifiers,
 };
 use ponte::pec::{Errore, TipoRicevuta};
-use ponte::smime::{self, SignRequest};
 
 /// `ponte pec ...`
 #[derive(Debug, clap::Subcommand)]
@@ -225,21 +224,9 @@ impl Loaded {
     }
 
     fn sign_and_write(&self, built: &Built, id: &Identity, input: &Path) -> Outcome {
-        let headers: Vec<(&str, &str)> = built
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let signed = smime::sign(&SignRequest {
-            headers: &headers,
-            inner: &built.inner,
-            key: &self.key,
-            signer: &self.cert,
-            chain: &self.chain,
-            signing_time: built.date,
-            protocol: smime::SmimeProtocol::Pec,
-        })
-        .map_err(|e| Failure::at(input, e))?;
+        let signed = built
+            .sign(&self.key, &self.cert, &self.chain)
+            .map_err(|e| Failure::at(input, e))?;
         write_output(id.output.as_ref(), &signed)?;
         Ok(ExitCode::SUCCESS)
     }

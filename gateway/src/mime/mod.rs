@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod outline;
 pub mod parse;
 pub mod signed;
+pub mod write;
 
 pub use canonical::canonicalize;
 pub use outline::outline;

@@ -25,7 +25,6 @@ use crate::pec::build::{
 use crate::rem::evidence::{Evidence, Reason};
 use crate::rem::message::MessageType;
 use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
-use crate::smime::{self, SignRequest, SmimeProtocol};
 
 /// Translates one REM message.
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
@@ -186,20 +185,8 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     }
     let mut outputs = Vec::with_capacity(built.len());
     for b in &built {
-        let headers: Vec<(&str, &str)> = b
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let bytes = smime::sign(&SignRequest {
-            headers: &headers,
-            inner: &b.inner,
-            key: &cx.config.identity.pec_key,
-            signer: &cx.config.identity.pec_cert,
-            chain: &cx.config.identity.pec_chain,
-            signing_time: b.date,
-            protocol: SmimeProtocol::Pec,
-        })?;
+        let id = &cx.config.identity;
+        let bytes = b.sign(&id.pec_key, &id.pec_cert, &id.pec_chain)?;
         outputs.push(Output {
             described: Described {
                 format: "pec",

@@ -310,52 +310,39 @@ async fn dispatch_from_envelope(
         Ok(x) => x,
         Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
     };
-    let metadata = RelayMetadata {
-        metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
-        message_type: MessageType::Dispatch,
-        event: event.clone(),
-        evidence_id: angle(&evidence_id),
-        reasons: reasons.clone(),
-        digest_algorithm: SHA256_URI.to_string(),
-        digest_value: prepared.digest_b64.clone(),
-        ua_message_id: prepared.ua_message_id.clone(),
-        md08: sender.clone(),
-        applicable_policies: cx.config.policy.applicable.clone(),
-        // Policy-IT: a dispatch to ordinary mailboxes asks the recipient side for evidence.
-        relay_to_non_erds: (!external.is_empty()).then(|| "evidence-required".to_string()),
-        relay_date: None,
-        other: Vec::new(),
-    };
     let prefix = if anomaly {
-        cx.tables.subjects.rem.from_non_erds.clone()
+        &cx.tables.subjects.rem.from_non_erds
     } else {
-        cx.tables.subjects.rem.dispatch.clone()
+        &cx.tables.subjects.rem.dispatch
     };
-    let (intro_text, intro_html) = super::texts::introduction(cx, "dispatch", &subject, now);
     let from = format!(
         "\"On behalf of: {sender}\" <{}>",
         cx.config.identity.rem_service_address
     );
-    let bytes = crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
-        from: &from,
-        to: &recipients,
-        cc: &[],
-        reply_to: Some(&sender),
-        subject: &format!("{prefix}{subject}"),
-        message_id: &angle(&rems_id),
-        date: now,
-        in_reply_to: None,
-        metadata: &metadata,
-        intro_text: &intro_text,
-        intro_html: &intro_html,
-        original: Some(&prepared.bytes),
-        evidences: &[(event.name().to_string(), xml)],
-        key: &cx.config.identity.rem_key,
-        cert: &cx.config.identity.rem_cert,
-        chain: &cx.config.identity.rem_chain,
-        signing_time: now,
-    })
-    .map_err(|e| super::Error::Build(e.to_string()))?;
+    let bytes = assemble(
+        cx,
+        &RemOut {
+            message_type: MessageType::Dispatch,
+            event: &event,
+            reasons: &reasons,
+            evidence_id: &evidence_id,
+            xml,
+            digest: &prepared.digest_b64,
+            ua_message_id: &prepared.ua_message_id,
+            sender: &sender,
+            // Policy-IT: a dispatch to ordinary mailboxes asks the recipient side for evidence.
+            relay_to_non_erds: (!external.is_empty()).then_some("evidence-required"),
+            from: &from,
+            to: &recipients,
+            reply_to: Some(&sender),
+            subject: &format!("{prefix}{subject}"),
+            original_subject: &subject,
+            message_id: &rems_id,
+            in_reply_to: None,
+            original: Some(&prepared.bytes),
+        },
+        now,
+    )?;
     let record = Record {
         direction: crate::correlate::Direction::PecToRem,
         created: crate::pec::zone::rfc3339(now),
@@ -378,23 +365,17 @@ async fn dispatch_from_envelope(
         }),
     };
     cx.store.record(&record)?;
-    Ok(Ok(Translation {
-        outputs: vec![super::report::Output {
-            bytes,
-            described: Described {
-                format: "rem",
-                kind: "dispatch".into(),
-                event: Some(event.name().to_string()),
-                reasons: reasons.iter().map(reason_label).collect(),
-                errore: None,
-                message_id: Some(angle(&rems_id)),
-            },
-        }],
+    Ok(Ok(translated(
+        MessageType::Dispatch,
+        &event,
+        &reasons,
+        &rems_id,
+        bytes,
         input,
-        mapping: row.id.clone(),
+        row,
         record,
         notes,
-    }))
+    )))
 }
 
 /// `RA01`, or the URI of a reason without a code.
@@ -498,50 +479,37 @@ async fn receipt_from_pec(
         Ok(x) => x,
         Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
     };
-    let metadata = RelayMetadata {
-        metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
-        message_type: MessageType::Receipt,
-        event: event.clone(),
-        evidence_id: angle(&evidence_id),
-        reasons: reasons.clone(),
-        digest_algorithm: SHA256_URI.to_string(),
-        digest_value: digest.clone(),
-        ua_message_id: ua.clone(),
-        md08: sender.clone(),
-        applicable_policies: cx.config.policy.applicable.clone(),
-        relay_to_non_erds: None,
-        relay_date: None,
-        other: Vec::new(),
-    };
     let prefix = cx
         .tables
         .subjects
         .rem
         .pattern
         .replace("{event}", event.name());
-    let (intro_text, intro_html) = super::texts::introduction(cx, "receipt", &subject, now);
     let own_id = cx.rem_identifier(now);
     let from = format!("<{}>", cx.config.identity.rem_service_address);
-    let bytes = crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
-        from: &from,
-        to: std::slice::from_ref(&sender),
-        cc: &[],
-        reply_to: None,
-        subject: &format!("{prefix}{subject}"),
-        message_id: &angle(&own_id),
-        date: now,
-        in_reply_to: Some(&rems_id),
-        metadata: &metadata,
-        intro_text: &intro_text,
-        intro_html: &intro_html,
-        original: None,
-        evidences: &[(event.name().to_string(), xml)],
-        key: &cx.config.identity.rem_key,
-        cert: &cx.config.identity.rem_cert,
-        chain: &cx.config.identity.rem_chain,
-        signing_time: now,
-    })
-    .map_err(|e| super::Error::Build(e.to_string()))?;
+    let bytes = assemble(
+        cx,
+        &RemOut {
+            message_type: MessageType::Receipt,
+            event: &event,
+            reasons: &reasons,
+            evidence_id: &evidence_id,
+            xml,
+            digest: &digest,
+            ua_message_id: &ua,
+            sender: &sender,
+            relay_to_non_erds: None,
+            from: &from,
+            to: std::slice::from_ref(&sender),
+            reply_to: None,
+            subject: &format!("{prefix}{subject}"),
+            original_subject: &subject,
+            message_id: &own_id,
+            in_reply_to: Some(&rems_id),
+            original: None,
+        },
+        now,
+    )?;
     let record = Record {
         direction: crate::correlate::Direction::PecToRem,
         created: crate::pec::zone::rfc3339(now),
@@ -556,23 +524,119 @@ async fn receipt_from_pec(
         dispatch: None,
     };
     cx.store.record(&record)?;
-    Ok(Ok(Translation {
+    Ok(Ok(translated(
+        MessageType::Receipt,
+        &event,
+        &reasons,
+        &own_id,
+        bytes,
+        input,
+        row,
+        record,
+        notes,
+    )))
+}
+
+/// What differs between the REM messages Ponte writes.
+struct RemOut<'a> {
+    message_type: MessageType,
+    event: &'a Event,
+    reasons: &'a [Reason],
+    evidence_id: &'a str,
+    xml: Vec<u8>,
+    digest: &'a str,
+    ua_message_id: &'a str,
+    sender: &'a str,
+    relay_to_non_erds: Option<&'a str>,
+    from: &'a str,
+    to: &'a [String],
+    reply_to: Option<&'a str>,
+    subject: &'a str,
+    original_subject: &'a str,
+    message_id: &'a str,
+    in_reply_to: Option<&'a str>,
+    original: Option<&'a [u8]>,
+}
+
+/// The REM-* headers, the introduction and the signed message of the REM identity.
+fn assemble(cx: &Context, o: &RemOut<'_>, now: OffsetDateTime) -> Result<Vec<u8>, super::Error> {
+    let metadata = RelayMetadata {
+        metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
+        message_type: o.message_type.clone(),
+        event: o.event.clone(),
+        evidence_id: angle(o.evidence_id),
+        reasons: o.reasons.to_vec(),
+        digest_algorithm: SHA256_URI.to_string(),
+        digest_value: o.digest.to_string(),
+        ua_message_id: o.ua_message_id.to_string(),
+        md08: o.sender.to_string(),
+        applicable_policies: cx.config.policy.applicable.clone(),
+        relay_to_non_erds: o.relay_to_non_erds.map(str::to_string),
+        relay_date: None,
+        other: Vec::new(),
+    };
+    let kind = match o.message_type {
+        MessageType::Dispatch => "dispatch",
+        _ => "receipt",
+    };
+    let (intro_text, intro_html) = super::texts::introduction(cx, kind, o.original_subject, now);
+    let id = &cx.config.identity;
+    let in_reply_to = o.in_reply_to.map(angle);
+    crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
+        from: o.from,
+        to: o.to,
+        cc: &[],
+        reply_to: o.reply_to,
+        subject: o.subject,
+        message_id: &angle(o.message_id),
+        date: now,
+        in_reply_to: in_reply_to.as_deref(),
+        metadata: &metadata,
+        intro_text: &intro_text,
+        intro_html: &intro_html,
+        original: o.original,
+        evidences: &[(o.event.name().to_string(), o.xml.clone())],
+        key: &id.rem_key,
+        cert: &id.rem_cert,
+        chain: &id.rem_chain,
+        signing_time: now,
+    })
+    .map_err(|e| super::Error::Build(e.to_string()))
+}
+
+/// The report of a REM message written.
+#[allow(clippy::too_many_arguments)]
+fn translated(
+    message_type: MessageType,
+    event: &Event,
+    reasons: &[Reason],
+    message_id: &str,
+    bytes: Vec<u8>,
+    input: Described,
+    row: &EventRow,
+    record: Record,
+    notes: Vec<String>,
+) -> Translation {
+    Translation {
         outputs: vec![super::report::Output {
             bytes,
             described: Described {
                 format: "rem",
-                kind: "receipt".into(),
+                kind: match message_type {
+                    MessageType::Dispatch => "dispatch".into(),
+                    _ => "receipt".into(),
+                },
                 event: Some(event.name().to_string()),
                 reasons: reasons.iter().map(reason_label).collect(),
                 errore: None,
-                message_id: Some(angle(&own_id)),
+                message_id: Some(angle(message_id)),
             },
         }],
         input,
         mapping: row.id.clone(),
         record,
         notes,
-    }))
+    }
 }
 
 /// Builds, signs and (when a TSA is configured) time-stamps an evidence. `Ok(Err(why))`: the

@@ -11,7 +11,7 @@
 //!   decoded content in lowercase hex;
 //! * a single-part text original is returned unchanged.
 
-use super::mime;
+use crate::mime::write as mime;
 use crate::pec::Error;
 use mail_parser::{MessagePart, MimeHeaders, PartType};
 
@@ -93,7 +93,7 @@ pub(super) fn replace_attachments(original: &[u8], seed: &str) -> Result<Vec<u8>
         pieces.push(piece.into_bytes());
     }
     let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-    let boundary = mime::boundary(seed, 3, &refs);
+    let boundary = mime::boundary(seed.as_bytes(), 3, &refs);
 
     // The original's header block without its MIME content headers.
     let header_end = original

@@ -13,7 +13,6 @@
 //! after the daticert.
 
 mod breve;
-pub mod mime;
 mod text;
 
 use super::Error;
@@ -22,6 +21,7 @@ use super::daticert::{Daticert, Destinatario};
 use super::parse::PecMessage;
 use super::values::{Errore, TipoDaticert, TipoDestinatario, TipoRicevuta};
 use super::zone;
+use crate::mime::write as mime;
 use time::OffsetDateTime;
 
 /// The provider on whose behalf a message is built.
@@ -175,6 +175,30 @@ impl Built {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.replace("\r\n", ""))
+    }
+
+    /// The message signed as PEC providers sign (S/MIME `multipart/signed`,
+    /// `application/x-pkcs7-signature`, SHA-256), signingTime = [`Built::date`].
+    pub fn sign(
+        &self,
+        key: &crate::crypto::SigningKey,
+        cert: &crate::x509::Certificate,
+        chain: &[crate::x509::Certificate],
+    ) -> Result<Vec<u8>, crate::smime::Error> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        crate::smime::sign(&crate::smime::SignRequest {
+            headers: &headers,
+            inner: &self.inner,
+            key,
+            signer: cert,
+            chain,
+            signing_time: self.date,
+            protocol: crate::smime::SmimeProtocol::Pec,
+        })
     }
 
     /// The message without signature: the outer headers followed by the inner entity (whose
@@ -477,8 +501,8 @@ fn assemble(
     .flatten()
     .collect();
     parts.extend(extra.iter().map(|e| e.filename.as_bytes()));
-    let outer = mime::boundary(seed, 1, &parts);
-    let alt = mime::boundary(seed, 2, &parts);
+    let outer = mime::boundary(seed.as_bytes(), 1, &parts);
+    let alt = mime::boundary(seed.as_bytes(), 2, &parts);
     let mut o = Vec::with_capacity(
         plain_qp.len() + html_qp.len() + postacert.map_or(0, <[u8]>::len) + 2048,
     );

@@ -74,7 +74,7 @@ pub(crate) fn angle_id(what: &'static str, id: &str) -> Result<String, Error> {
 /// with or without `<>`).
 pub fn prepare_original(original: &[u8], rems_message_id: &str) -> Result<PreparedOriginal, Error> {
     let rems = angle_id("REMS Message-ID", rems_message_id)?;
-    let mut crlf = to_crlf(original);
+    let mut crlf = crate::mime::write::to_crlf(original);
     while crlf.ends_with(b"\r\n\r\n") {
         crlf.truncate(crlf.len() - 2);
     }
@@ -119,20 +119,6 @@ pub fn prepare_original(original: &[u8], rems_message_id: &str) -> Result<Prepar
         digest: d,
         digest_b64: digest_b64(&d),
     })
-}
-
-/// Every bare LF becomes CRLF (existing CRLF untouched).
-fn to_crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32 + 2);
-    let mut prev = 0u8;
-    for &b in bytes {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
 }
 
 /// Whether `bytes` are in prepared form: no bare LF, ending with exactly one CRLF.

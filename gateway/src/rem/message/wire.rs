@@ -188,57 +188,12 @@ fn decode_one(s: &str) -> Option<(String, usize)> {
 }
 
 /// An unstructured value ready for the wire: unchanged when printable ASCII, else RFC 2047
-/// `B` encoded words (UTF-8) under 76 characters each, separated by folding white space.
+/// `B` encoded words (UTF-8), folded between the words.
 pub fn encode_unstructured(value: &str) -> String {
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return value.to_string();
-    }
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in value.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(std::mem::take(&mut chunk));
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() {
-        words.push(chunk);
-    }
-    words
-        .iter()
-        .map(|w| {
-            format!(
-                "=?UTF-8?B?{}?=",
-                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n ")
+    crate::mime::write::encoded_words(value, "\r\n ")
 }
 
-/// Folds a value (no CRLF in it yet, or already folded) at spaces so that the lines of
-/// `Name: value` stay under 78 characters where the words allow. Unfolding (removing each
-/// CRLF) gives the value back.
-pub fn fold(name: &str, value: &str) -> String {
-    if value.contains("\r\n") || name.len() + 2 + value.len() <= 78 {
-        return value.to_string();
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    let mut line = name.len() + 2;
-    for (i, word) in value.split(' ').enumerate() {
-        if i > 0 {
-            if line + 1 + word.len() > 78 {
-                out.push_str("\r\n");
-                line = 0;
-            }
-            out.push(' ');
-            line += 1;
-        }
-        out.push_str(word);
-        line += word.len();
-    }
-    out
-}
+pub use crate::mime::write::{base64_lines, boundary, fold, quoted_printable};
 
 /// A mailbox list (`"Name" <a@b>, <c@d>`) ready for the wire: display names holding
 /// non-ASCII become encoded words; addresses are left as they are (SMTPUTF8 addresses stay
@@ -302,68 +257,6 @@ pub fn split_list(value: &str) -> Vec<String> {
     }
     out.retain(|s| !s.is_empty());
     out
-}
-
-/// Quoted-printable (RFC 2045 §6.7) with CRLF hard line breaks; LF or CRLF in the input
-/// become CRLF.
-pub fn quoted_printable(text: &str) -> String {
-    let normalized = text.replace("\r\n", "\n");
-    let mut out = String::with_capacity(normalized.len() + normalized.len() / 8);
-    let mut lines = normalized.split('\n').peekable();
-    while let Some(line) = lines.next() {
-        let bytes = line.as_bytes();
-        let mut col = 0usize;
-        for (i, &b) in bytes.iter().enumerate() {
-            let last = i + 1 == bytes.len();
-            let literal =
-                ((b == b' ' || b == b'\t') && !last) || ((33..=126).contains(&b) && b != b'=');
-            let piece = if literal {
-                char::from(b).to_string()
-            } else {
-                format!("={b:02X}")
-            };
-            if col + piece.len() > 75 {
-                out.push_str("=\r\n");
-                col = 0;
-            }
-            col += piece.len();
-            out.push_str(&piece);
-        }
-        if lines.peek().is_some() {
-            out.push_str("\r\n");
-        }
-    }
-    out
-}
-
-/// Base64 in lines of 76 characters, each ending with CRLF.
-pub fn base64_lines(data: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 38 + 2);
-    for chunk in b64.as_bytes().chunks(76) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// A boundary derived from `seed` (reproducible builds) that occurs in none of `parts`.
-pub fn boundary(seed: &[u8], n: usize, parts: &[&[u8]]) -> String {
-    let d = crate::crypto::digest(
-        crate::crypto::DigestAlgorithm::Sha256,
-        &[seed, &n.to_be_bytes()].concat(),
-    );
-    let hex: String = d.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    let mut candidate = format!("----=_rem-{hex}-{n}");
-    let mut k = 0u32;
-    while parts.iter().any(|p| {
-        p.windows(candidate.len())
-            .any(|w| w == candidate.as_bytes())
-    }) {
-        k += 1;
-        candidate = format!("----=_rem-{hex}-{n}.{k}");
-    }
-    candidate
 }
 
 /// An RFC 5322 date (`Wed, 03 Aug 2022 16:22:11 +0200`).

@@ -1,5 +1,6 @@
-//! The small MIME writer the builders use: CRLF everywhere, quoted-printable and base64 bodies,
-//! RFC 2047 encoded words for non-ASCII header values, boundaries that cannot occur in the content.
+//! The small MIME writer the PEC and REM builders share: CRLF everywhere, quoted-printable and
+//! base64 bodies, RFC 2047 encoded words for non-ASCII header values, folding, boundaries that
+//! cannot occur in the content.
 
 use base64::Engine;
 
@@ -52,6 +53,12 @@ pub fn base64_lines(data: &[u8]) -> String {
 /// A header value ready for the wire: unchanged when printable ASCII, else RFC 2047 `B`
 /// encoded words (UTF-8), each under 75 characters, separated by a space.
 pub fn encode_header_value(value: &str) -> String {
+    encoded_words(value, " ")
+}
+
+/// [`encode_header_value`] with the encoded words separated by `separator` (`" "`, or
+/// `"\r\n "` to fold between them).
+pub fn encoded_words(value: &str, separator: &str) -> String {
     if value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) || b == b'\t')
@@ -78,12 +85,16 @@ pub fn encode_header_value(value: &str) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(separator)
 }
 
 /// Folds a header value at spaces (inserting CRLF before the space) so that the lines of
 /// `Name: value` stay under 78 characters where the words allow. Removing every CRLF unfolds it.
+/// A value that fits, or is already folded, is returned unchanged.
 pub fn fold(name: &str, value: &str) -> String {
+    if value.contains("\r\n") || name.len() + 2 + value.len() <= 78 {
+        return value.to_string();
+    }
     let mut out = String::with_capacity(value.len() + 8);
     let mut line_len = name.len() + 1;
     for (i, word) in value.split(' ').enumerate() {
@@ -133,8 +144,11 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A boundary derived from `seed` (so builds are reproducible) that occurs in none of `parts`.
-pub fn boundary(seed: &str, n: usize, parts: &[&[u8]]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{seed}/{n}").as_bytes());
+pub fn boundary(seed: &[u8], n: usize, parts: &[&[u8]]) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        &[seed, b"/", n.to_string().as_bytes()].concat(),
+    );
     let hex: String = digest
         .as_ref()
         .iter()
@@ -184,8 +198,8 @@ mod tests {
 
     #[test]
     fn boundary_avoids_content() {
-        let b0 = boundary("x", 1, &[]);
-        let b1 = boundary("x", 1, &[b0.as_bytes()]);
+        let b0 = boundary(b"x", 1, &[]);
+        let b1 = boundary(b"x", 1, &[b0.as_bytes()]);
         assert_ne!(b0, b1);
     }
 }
