@@ -24,7 +24,7 @@
 //! | `index.ca_file` | no, the system's store | PEM trust anchors for `ldaps://` |
 //! | `index.bind_dn`, `index.password_file` | no, anonymous | a simple bind; the password is read when the index opens, never kept in the configuration |
 //! | `index.timeout_seconds` | no, `10` | connection and per-operation timeout, 1 to 600 |
-//! | `tsa.url` | yes if `[tsa]` is there | the RFC 3161 endpoint, `http://` or `https://` |
+//! | `tsa.url` | yes if `[tsa]` is there | the RFC 3161 endpoint, `http://` only (the client has no TLS yet); without `[tsa]` evidence stays XAdES-B-B |
 //! | `policy.applicable` | yes, not empty | absolute URIs, one `REM-ApplicablePolicy` each |
 //! | `mappings.dir` | no, compiled-in | a directory overriding the PEC ⇄ REM tables |
 //! | `correlation.path` | no, `correlation.jsonl` beside the configuration | the correlation store |
@@ -45,7 +45,7 @@
 //! named), a PEM file without a certificate or a key that is not PKCS#8, **a key that does not
 //! match its certificate** (the public keys are compared), an empty anchor list, a certificate
 //! outside its validity, a URL that does not parse (`ldap://`/`ldaps://` for the directory,
-//! `http://`/`https://` for the TSA, with a host and a port from 1 to 65535), a policy that
+//! `http://` for the TSA, with a host and a port from 1 to 65535), a policy that
 //! is not an absolute URI, a snapshot that is not LDAP LDIF, a mappings directory whose tables
 //! do not validate, a correlation store whose folder does not exist. On success it prints a
 //! short summary (provider, domain, the certificates' subjects, anchor counts, index source,

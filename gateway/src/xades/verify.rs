@@ -520,7 +520,9 @@ fn check_timestamps(
             };
             let topts = tsp::VerifyOptions {
                 anchors: opts.tsa_anchors.clone(),
-                extra_certs: Vec::new(),
+                // The caller's intermediates serve the TSU path too (a TSU under a CA the
+                // token does not carry).
+                extra_certs: opts.intermediates.clone(),
                 at: Some(at),
             };
             let tv = match tsp::verify::verify_token(token, &expected, &topts) {
