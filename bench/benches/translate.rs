@@ -66,9 +66,18 @@ fn original(size: usize) -> Vec<u8> {
     v
 }
 
-/// The signed transport envelope of an original of `size` bytes, as `ponte pec wrap` makes it
-/// (signed by `pec-rsa` with `provider-ca` in the chain).
+/// A signed transport envelope of about `size` bytes (the original is made smaller by what the
+/// envelope adds: its text part, daticert.xml and the signature, about 7.7 KB).
 fn envelope(size: usize, tables: &Tables) -> Vec<u8> {
+    let added = wrap(&original(0), tables)
+        .len()
+        .saturating_sub(original(0).len());
+    wrap(&original(size.saturating_sub(added)), tables)
+}
+
+/// The signed transport envelope of `body`, as `ponte pec wrap` makes it (signed by `pec-rsa`
+/// with `provider-ca` in the chain).
+fn wrap(body: &[u8], tables: &Tables) -> Vec<u8> {
     let (Ok(key), Ok(mut cert), Ok(chain)) = (
         SigningKey::from_pkcs8_pem(&read("pec-rsa.key.pem")),
         load_pem(&read("pec-rsa.pem")),
@@ -84,10 +93,9 @@ fn envelope(size: usize, tables: &Tables) -> Vec<u8> {
     let Some(prefix) = tables.pec_subject_prefix(build::SUBJECT_KEY_ENVELOPE) else {
         panic!("no envelope subject prefix in the tables");
     };
-    let body = original(size);
     let built = match build::envelope(
         &EnvelopeInput {
-            original: &body,
+            original: body,
             provider: &provider,
             external: &[],
             at: WHEN,
