@@ -50,17 +50,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         let _ = m.header("Subject");
     }
-    match message::verify(data, anchors(), TrustTime::SigningTime) {
-        Ok(v) => {
-            let m = parsed.as_ref().expect("verify read what parse refused");
-            assert_eq!(&v.message, m, "verify read another message than parse");
-            if v.valid() {
-                assert!(!v.evidences.is_empty() && v.smime.valid && v.trust.trusted);
-                if let Some(r) = &v.digest.recomputed {
-                    assert_eq!(r, &v.digest.header_value);
-                }
+    if let Ok(v) = message::verify(data, anchors(), TrustTime::SigningTime) {
+        let m = parsed.as_ref().expect("verify read what parse refused");
+        assert_eq!(&v.message, m, "verify read another message than parse");
+        if v.valid() {
+            assert!(!v.evidences.is_empty() && v.smime.valid && v.trust.trusted);
+            if let Some(r) = &v.digest.recomputed {
+                assert_eq!(r, &v.digest.header_value);
             }
         }
-        Err(_) => {}
     }
 });
