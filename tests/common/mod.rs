@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use serde_json::Value;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -122,5 +124,146 @@ impl Drop for DevTsa {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The AgID kit in the corpus.
+pub const KIT: &str = "rem/agid-policy-it";
+
+/// A gateway configured in a temporary folder: test PKI identities, the Namirial provider in
+/// the index snapshot, a development TSA.
+pub struct World {
+    /// The temporary folder holding the configuration, the index snapshot and outputs.
+    pub dir: tempfile::TempDir,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// The development TSA the configuration names.
+    pub tsa: DevTsa,
+}
+
+fn pem(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The DER of the first certificate of a PEM file, base64 on one line.
+fn der_b64(path: &Path) -> String {
+    let text = pem(path);
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    body
+}
+
+impl World {
+    /// A world whose index lists Namirial.
+    pub fn new() -> World {
+        World::with_index_extra(true)
+    }
+
+    /// A world whose index lists Namirial when `namirial`.
+    pub fn with_index_extra(namirial: bool) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tsa = DevTsa::start();
+        let d = dir.path();
+        // The index snapshot: the embedded test providers, plus Namirial when asked.
+        let mut ldif = pem(&repo().join("gateway/src/index/default.ldif"));
+        if namirial {
+            ldif.push_str(&format!(
+                "\ndn: providerName=Namirial S.p.A.,o=postacert\nobjectClass: top\nobjectClass: provider\nproviderName: Namirial S.p.A.\nmailReceipt: posta-certificata@sicurezzapostale.it\nmanagedDomains: sicurezzapostale.it\nproviderCertificateHash: 00\nproviderCertificate;binary:: {}\n",
+                der_b64(&corpus_file("pec/certs/namirial-pec-signer.pem"))
+            ));
+        }
+        std::fs::write(d.join("index.ldif"), ldif).expect("write ldif");
+        let p = |n: &str| pki(n).display().to_string();
+        let c = |n: &str| corpus_file(n).display().to_string();
+        let config = format!(
+            r#"# Test gateway (written by tests/common/mod.rs)
+[identity]
+provider_name = "Gestore Prova S.p.A."
+domain = "pec.prova.test"
+pec_key = "{pec_key}"
+pec_cert = "{pec_cert}"
+pec_chain = ["{provider_ca}"]
+rem_key = "{rem_key}"
+rem_cert = "{rem_cert}"
+rem_chain = ["{provider_ca}"]
+
+[trust]
+pec_anchors = ["{root}", "{actalis}"]
+rem_anchors = ["{root}", "{kit_root}"]
+tsa_anchors = ["{tsa_cert}"]
+
+[index]
+snapshot = "index.ldif"
+
+[tsa]
+url = "{tsa_url}"
+
+[policy]
+applicable = ["http://uri.etsi.org/19532/v1#/REMbaseline", "https://eidas.agid.gov.it/REM/rem-policy-it"]
+
+[correlation]
+path = "correlation.jsonl"
+"#,
+            pec_key = p("pec-rsa.key.pem"),
+            pec_cert = p("pec-rsa.pem"),
+            provider_ca = p("provider-ca.pem"),
+            rem_key = p("rem-rsa.key.pem"),
+            rem_cert = p("rem-rsa.pem"),
+            root = p("root-ca.pem"),
+            actalis = c("pec/certs/actalis-authentication-root-ca.pem"),
+            kit_root = c(&format!("{KIT}/certificates/REM-ROOT-CA.crt")),
+            tsa_cert = tsa.cert().display(),
+            tsa_url = tsa.url,
+        );
+        let config_path = d.join("ponte.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        World {
+            dir,
+            config: config_path,
+            tsa,
+        }
+    }
+
+    /// Appends TOML to the configuration.
+    pub fn configure(&self, extra: &str) {
+        let mut c = pem(&self.config);
+        c.push_str(extra);
+        std::fs::write(&self.config, c).expect("rewrite config");
+    }
+
+    /// A path in the world's folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `ponte translate IN --to TO --config .. --json -o OUT [extra]`.
+    pub fn translate(&self, input: &Path, to: &str, out: &Path, extra: &[&str]) -> (i32, Value) {
+        let mut args: Vec<String> = vec![
+            "translate".into(),
+            input.display().to_string(),
+            "--to".into(),
+            to.into(),
+            "--config".into(),
+            self.config.display().to_string(),
+            "--json".into(),
+            "-o".into(),
+            out.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = run_ponte(&args);
+        let code = o.status.code().unwrap_or(-1);
+        let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: no JSON ({e}); stdout {} stderr {}",
+                input.display(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+        (code, v)
     }
 }

@@ -263,7 +263,10 @@ fn authority(u: &str, schemes: &[&str]) -> Result<(), String> {
 /// ([`crate::tsp::client`]) speaks plain HTTP only (RFC 3161 tokens are signed; TLS adds
 /// confidentiality of the digests only).
 pub fn http_url(u: &str) -> Result<(), String> {
-    if u.trim().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://")) {
+    if u.trim()
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+    {
         return Err(format!(
             "{u:?}: https:// is not supported by Ponte's time-stamp client yet (http:// only)"
         ));

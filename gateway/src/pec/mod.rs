@@ -109,4 +109,13 @@ pub enum Error {
         /// The header name.
         name: String,
     },
+    /// A value to put into a header (or the daticert) contains a control character other
+    /// than HTAB (NUL, U+001F, DEL...), which RFC 5322 does not allow to be generated.
+    #[error("header {name} value contains the control character 0x{byte:02x}")]
+    HeaderControl {
+        /// The header name (`daticert` for a daticert value).
+        name: String,
+        /// The character.
+        byte: u8,
+    },
 }

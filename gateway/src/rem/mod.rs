@@ -32,6 +32,16 @@ pub enum Error {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// The document holds a character XML 1.0 does not allow (NUL, C0 controls but TAB, CR
+    /// and LF, U+FFFE/U+FFFF), written raw or as a character reference.
+    #[error("evidence holds U+{code:04X}, not an XML 1.0 character, at offset {offset}")]
+    InvalidChar {
+        /// The character's code point.
+        code: u32,
+        /// Offset of the character (or of its reference, or of the element whose attribute
+        /// holds it).
+        offset: usize,
+    },
     /// The XML declaration names an encoding other than UTF-8.
     #[error("evidence declares encoding {encoding:?}; only UTF-8 is accepted")]
     UnsupportedEncoding {

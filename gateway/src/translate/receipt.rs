@@ -179,7 +179,7 @@ pub fn pec_receipt_input(
         .iter()
         .filter_map(|r| r.mailto_address())
         .collect();
-    let referred: Vec<String> = referred_positions(evidence)
+    let mut referred: Vec<String> = referred_positions(evidence)
         .into_iter()
         .map(|k| {
             usize::try_from(k)
@@ -190,6 +190,10 @@ pub fn pec_receipt_input(
                 .ok_or(TranslateError::RecipientIndex(k))
         })
         .collect::<Result<_, _>>()?;
+    // One receipt per recipient: a position repeated (several `RelayEvidenceRefersTo` naming
+    // it) or two positions listing the same address must not make a second receipt.
+    let mut seen = std::collections::HashSet::new();
+    referred.retain(|a| seen.insert(a.clone()));
     let per_recipient = matches!(
         kind,
         ReceiptKind::AvvenutaConsegna | ReceiptKind::ErroreConsegna
@@ -302,7 +306,9 @@ fn angle(id: &str) -> String {
 mod tests {
     use super::*;
     use crate::mappings::Tables;
-    use crate::rem::evidence::{EntityDetails, Event, EventReason, Reason, UserDetails};
+    use crate::rem::evidence::{
+        EntityDetails, Event, EventReason, Reason, RelayEvidenceInfo, UserDetails,
+    };
     use time::macros::datetime;
 
     fn tables() -> Tables {
@@ -393,6 +399,34 @@ mod tests {
             plans(&ev, "receipt"),
             Err(TranslateError::RecipientIndex(3))
         ));
+    }
+
+    #[test]
+    fn a_recipient_referred_to_twice_gets_one_receipt() {
+        // Found by fuzz/fuzz_targets/rem_receipt.rs: a kit RelayFailure evidence whose second
+        // `ext:RelayEvidenceRefersTo` was changed to repeat the first planned two errore-consegna
+        // receipts for the same recipient.
+        let mut ev = evidence(Event::RelayFailure, "RB09", "unreachable");
+        ev.extensions.push(Extension::Relay {
+            is_critical: None,
+            info: RelayEvidenceInfo {
+                refers_to: vec![1, 1],
+            },
+        });
+        let p = plans(&ev, "receipt").unwrap_or_default();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].recipient.as_deref(), Some("a@rem.test"));
+        // Two positions listing the same address: one receipt too.
+        ev.recipients.push(UserDetails::mailto("a@rem.test"));
+        ev.extensions.push(Extension::Relay {
+            is_critical: None,
+            info: RelayEvidenceInfo {
+                refers_to: vec![3, 2],
+            },
+        });
+        let p = plans(&ev, "receipt").unwrap_or_default();
+        let to: Vec<_> = p.iter().map(|x| x.recipient.as_deref()).collect();
+        assert_eq!(to, [Some("a@rem.test"), Some("b@rem.test")]);
     }
 
     #[test]

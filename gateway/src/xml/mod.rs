@@ -23,6 +23,7 @@ mod parse;
 pub use c14n::{Method, MethodKind, canonicalize, canonicalize_to};
 pub use dom::{Attribute, Document, Element, IdLookup, NamespaceDecl, Node, NodeId};
 pub use escape::escape;
+pub(crate) use escape::is_xml_char;
 pub use nodeset::NodeSet;
 pub use parse::{parse, parse_with};
 

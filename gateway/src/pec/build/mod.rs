@@ -309,6 +309,14 @@ fn check(name: &str, value: &str) -> Result<(), Error> {
             name: name.to_string(),
         });
     }
+    // RFC 5322 §3.2.5/§4.1: NUL and the other controls (HTAB aside) must not be generated;
+    // they also cannot appear in daticert.xml (XML 1.0 Char).
+    if let Some(c) = value.chars().find(|c| c.is_ascii_control() && *c != '\t') {
+        return Err(Error::HeaderControl {
+            name: name.to_string(),
+            byte: c as u8,
+        });
+    }
     Ok(())
 }
 
@@ -1031,6 +1039,72 @@ mod tests {
         assert!(dati.is_some() && extra.is_some() && dati < extra, "{text}");
         assert!(text.contains("Content-Type: application/xml; name=\"ContentConsignment.xml\""));
         assert!(text.contains("PHgvPg=="), "base64 of <x/>");
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_header() {
+        // Found by fuzz/fuzz_targets/rem_receipt.rs: an evidence whose sender address held
+        // U+001F and NULs (read from the XML) became the `To` of the PEC receipt verbatim.
+        let mittente = "sender@sender-own-domain\u{1f}\0\0-only-for-test.it";
+        let daticert = Daticert {
+            tipo: TipoDaticert::PostaCertificata,
+            errore: Errore::Nessuno,
+            mittente: mittente.into(),
+            destinatari: vec![Destinatario {
+                address: "a@rem.test".into(),
+                tipo: TipoDestinatario::Certificato,
+            }],
+            risposte: mittente.into(),
+            oggetto: Some("Oggetto".into()),
+            gestore_emittente: "Other REMS".into(),
+            data: time::macros::datetime!(2027-03-01 08:00 UTC),
+            identificativo: "r1@rem.test".into(),
+            msgid: Some("<m1@client.test>".into()),
+            ricevuta: None,
+            consegna: None,
+            ricezione: Vec::new(),
+            errore_esteso: None,
+        };
+        let provider = Provider {
+            name: "Gestore Prova".into(),
+            domain: "pec.prova.test".into(),
+        };
+        let input = ReceiptInput {
+            kind: ReceiptKind::Accettazione,
+            about: About::Facts {
+                daticert: &daticert,
+                original: None,
+            },
+            provider: &provider,
+            recipient: None,
+            errore: Errore::Nessuno,
+            detail: None,
+            ricevuta: TipoRicevuta::Sintetica,
+            external: &[],
+            to: None,
+            at: time::macros::datetime!(2027-03-01 08:01 UTC),
+            subject_prefix: "ACCETTAZIONE: ",
+            extra_parts: &[],
+        };
+        let mut ids = SequenceIdentifiers {
+            seed: "t".into(),
+            next: 1,
+        };
+        let r = receipt(&input, &mut ids);
+        assert!(
+            matches!(&r, Err(Error::HeaderControl { name, byte: 0x1f }) if name == "To"),
+            "{:?}",
+            r.map(|b| b.headers)
+        );
+        assert!(check("X", "tab\tis fine").is_ok());
+        assert!(matches!(
+            check("X", "del\u{7f}"),
+            Err(Error::HeaderControl { byte: 0x7f, .. })
+        ));
+        assert!(matches!(
+            check("X", "a\r\nb"),
+            Err(Error::HeaderInjection { .. })
+        ));
     }
 
     #[test]

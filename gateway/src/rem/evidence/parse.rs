@@ -713,6 +713,28 @@ mod tests {
 </Evidence>"#;
 
     #[test]
+    fn characters_outside_xml_are_refused() {
+        // Found by fuzz/fuzz_targets/rem_receipt.rs: a sender address holding U+001F and NULs
+        // was read, and went on into the To of a PEC receipt.
+        assert!(parse(DEFAULT_NS.as_bytes()).is_ok());
+        let with = |sender: &str| parse(DEFAULT_NS.replace("<SenderDetails/>", sender).as_bytes());
+        for (bad, want) in [
+            ("<SenderDetails>\u{1f}\0</SenderDetails>", 0x1f),
+            ("<SenderDetails>&#x1F;</SenderDetails>", 0x1f),
+            ("<SenderDetails a=\"&#x1;\"/>", 0x1),
+            ("<SenderDetails>\u{fffe}</SenderDetails>", 0xfffe),
+        ] {
+            let r = with(bad);
+            assert!(
+                matches!(r, Err(Error::InvalidChar { code, .. }) if code == want),
+                "{bad:?}: {r:?}"
+            );
+        }
+        // NUL by reference: refused (by the reader itself or by the check).
+        assert!(with("<SenderDetails>&#0;</SenderDetails>").is_err());
+    }
+
+    #[test]
     fn default_namespace_style_cdata_and_references() {
         let ev = parse(DEFAULT_NS.as_bytes()).expect("parse");
         assert_eq!(ev.event, Event::RelayAcceptance);

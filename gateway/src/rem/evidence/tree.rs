@@ -13,6 +13,7 @@ use quick_xml::events::{BytesStart, Event as XmlEvent};
 
 use super::model::{NamespaceBinding, RawXml};
 use crate::rem::Error;
+use crate::xml::is_xml_char;
 
 /// The namespace bound to the `xml` prefix by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -137,6 +138,14 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
             limit: limits.max_bytes,
         });
     }
+    // XML 1.0 §2.2: only `Char` may occur (quick-xml does not check); a NUL or U+001F in an
+    // address would otherwise travel on into PEC headers and daticert.xml.
+    if let Some((offset, c)) = input.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+        return Err(Error::InvalidChar {
+            code: u32::from(c),
+            offset,
+        });
+    }
     let mut reader = Reader::from_str(input);
     {
         let config = reader.config_mut();
@@ -236,6 +245,12 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
                         });
                     }
                 };
+                if !is_xml_char(ch) {
+                    return Err(Error::InvalidChar {
+                        code: u32::from(ch),
+                        offset: start,
+                    });
+                }
                 let mut buf = [0u8; 4];
                 push_text(&mut stack, ch.encode_utf8(&mut buf), start)?;
             }
@@ -348,6 +363,12 @@ fn open(
                 message: format!("attribute {key}: {e}"),
             })?
             .into_owned();
+        if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+            return Err(Error::InvalidChar {
+                code: u32::from(c),
+                offset: span.start,
+            });
+        }
         if key == "xmlns" {
             decls.push(NamespaceBinding {
                 prefix: String::new(),

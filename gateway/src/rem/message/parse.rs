@@ -85,7 +85,8 @@ pub struct ExtensionPart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemMessage {
     /// The top header fields in order: name as written, value unfolded, trimmed, RFC 2047
-    /// encoded words decoded.
+    /// encoded words decoded (in mailbox lists, mailbox by mailbox: a decoded display name
+    /// holding a special is quoted).
     pub header_fields: Vec<(String, String)>,
     /// `Subject`.
     pub subject: Option<String>,
@@ -192,6 +193,10 @@ fn original_bytes(
     }
 }
 
+/// The top header fields holding mailbox lists: their encoded words are decoded mailbox by
+/// mailbox ([`wire::decode_mailboxes`]).
+const ADDRESS_FIELDS: [&str; 6] = ["From", "To", "Cc", "Reply-To", "Sender", header::MD08];
+
 /// Parses a REM message (CRLF or LF-stored).
 pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     let canonical = mime::canonicalize(bytes);
@@ -204,7 +209,18 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     let header_fields: Vec<(String, String)> =
         wire::fields(raw.get(..block_end).unwrap_or_default())
             .iter()
-            .map(|f| (f.name.clone(), wire::decode_words(&f.unfolded())))
+            .map(|f| {
+                let value = f.unfolded();
+                let value = if ADDRESS_FIELDS
+                    .iter()
+                    .any(|a| f.name.eq_ignore_ascii_case(a))
+                {
+                    wire::decode_mailboxes(&value)
+                } else {
+                    wire::decode_words(&value)
+                };
+                (f.name.clone(), value)
+            })
             .collect();
     let metadata = RelayMetadata::from_headers(&header_fields)?;
     let top = |name: &str| field(&header_fields, name).map(str::to_string);

@@ -210,14 +210,14 @@ pub fn encode_mailboxes(value: &str) -> String {
                 Some(lt) if lt > 0 => {
                     let (name, addr) = m.split_at(lt);
                     let name = name.trim();
-                    let bare = name
-                        .strip_prefix('"')
-                        .and_then(|n| n.strip_suffix('"'))
-                        .unwrap_or(name);
+                    let bare = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                        Some(quoted) => unquote(quoted),
+                        None => name.to_string(),
+                    };
                     if bare.is_ascii() {
                         m.to_string()
                     } else {
-                        format!("{} {addr}", encode_unstructured(bare))
+                        format!("{} {addr}", encode_unstructured(&bare))
                     }
                 }
                 _ => m.to_string(),
@@ -225,6 +225,66 @@ pub fn encode_mailboxes(value: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(",\r\n ")
+}
+
+/// The content of a quoted string (without its quotes) with its quoted pairs resolved.
+fn unquote(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut escaped = false;
+    for c in quoted.chars() {
+        if c == '\\' && !escaped {
+            escaped = true;
+            continue;
+        }
+        escaped = false;
+        out.push(c);
+    }
+    out
+}
+
+/// RFC 5322 `specials` (and the quote and backslash a quoted string must escape): a display
+/// name holding one is written as a quoted string.
+fn needs_quotes(name: &str) -> bool {
+    name.contains([
+        '(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '.', '"',
+    ])
+}
+
+/// Decodes the encoded words of a mailbox list (`From`, `To`, `Cc`, `Reply-To`, `REM-MD08`)
+/// without changing its structure: the list is split first, and a decoded display name that
+/// holds a comma, a quote or another special is written back as a quoted string. (Decoding the
+/// whole value first would turn `=?UTF-8?B?...?= <a@b>` whose name is `Rossi, Mario` into two
+/// mailboxes.) A value without encoded words is returned unchanged.
+pub fn decode_mailboxes(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    split_list(value)
+        .iter()
+        .map(|m| match m.rfind('<') {
+            Some(lt) if lt > 0 => {
+                let (name, addr) = m.split_at(lt);
+                let name = name.trim();
+                let (bare, was_quoted) =
+                    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                        Some(q) => (unquote(q), true),
+                        None => (name.to_string(), false),
+                    };
+                let decoded = decode_words(&bare);
+                if decoded == bare {
+                    return m.clone();
+                }
+                if was_quoted || needs_quotes(&decoded) {
+                    let escaped = decoded.replace('\\', "\\\\").replace('"', "\\\"");
+                    format!("\"{escaped}\" {addr}")
+                } else {
+                    format!("{decoded} {addr}")
+                }
+            }
+            _ => decode_words(m),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Splits a list at commas outside quotes and angle brackets.
@@ -302,6 +362,24 @@ mod tests {
             split_list("\"a, b\" <a@x>, c@y"),
             vec!["\"a, b\" <a@x>", "c@y"]
         );
+    }
+
+    #[test]
+    fn mailbox_lists_keep_their_structure_when_decoded() {
+        // Found by fuzz/fuzz_targets/rem_prepare.rs (build(parse(x)) changed REM-MD08): the
+        // encoded display name was decoded over the whole value, so a name holding a comma
+        // split one recipient in two.
+        let to = encode_mailboxes("\"Rossi, Mario è\" <m@x.it>, <b@y.it>");
+        assert!(!to.contains("Rossi"), "{to}");
+        let decoded = decode_mailboxes(&to.replace("\r\n", ""));
+        assert_eq!(decoded, "\"Rossi, Mario è\" <m@x.it>, <b@y.it>");
+        assert_eq!(split_list(&decoded).len(), 2);
+        // Quoted pairs are resolved before encoding, and escaped again when quoting.
+        let q = encode_mailboxes(r#""Tè \"x\" \\" <a@b>"#);
+        assert_eq!(decode_mailboxes(&q), r#""Tè \"x\" \\" <a@b>"#);
+        // No special: no quotes; no encoded word: unchanged.
+        assert_eq!(decode_mailboxes("=?UTF-8?B?w6g=?= <a@b>"), "è <a@b>");
+        assert_eq!(decode_mailboxes("\"a, b\" <a@b>,c@d"), "\"a, b\" <a@b>,c@d");
     }
 
     #[test]
