@@ -118,7 +118,12 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
         boundary = format!("{boundary}{n}");
     }
     let b64 = base64::engine::general_purpose::STANDARD.encode(&p7s);
-    let mut out = Vec::with_capacity(req.inner.len() + b64.len() + 1024);
+    // Sized once: the headers, the inner entity, base64 with its line breaks, the framing
+    // (a 25 MB message would otherwise be copied again when the vector grows).
+    let header_len: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let mut out = Vec::with_capacity(
+        header_len + req.inner.len() + b64.len() + b64.len() / 38 + 1024 + 4 * boundary.len(),
+    );
     for (name, value) in req.headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }

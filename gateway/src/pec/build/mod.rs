@@ -512,7 +512,12 @@ fn assemble(
     let outer = mime::boundary(seed.as_bytes(), 1, &parts);
     let alt = mime::boundary(seed.as_bytes(), 2, &parts);
     let mut o = Vec::with_capacity(
-        plain_qp.len() + html_qp.len() + postacert.map_or(0, <[u8]>::len) + 2048,
+        plain_qp.len()
+            + html_qp.len()
+            + postacert.map_or(0, <[u8]>::len)
+            + dati_b64.as_ref().map_or(0, String::len)
+            + extra_b64.iter().map(String::len).sum::<usize>()
+            + 2048,
     );
     let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
     w(&format!(
