@@ -362,6 +362,11 @@ fn every_kit_rem_message_becomes_the_mapped_pec_message() {
         assert_eq!(vj["type"], row["pec"]["kind"], "{name}");
         if row["pec"]["kind"] != "anomalia" {
             let d = daticert_of(&content).unwrap_or_else(|| panic!("{name}: no daticert"));
+            // Outflow: the recipients are ordinary mailboxes (UntrustedPathToRecipient).
+            if name.contains("RelayToNonERDS") {
+                let text = String::from_utf8_lossy(&d);
+                assert!(text.contains("tipo=\"esterno\""), "{name}: {text}");
+            }
             let dp = out_dir.join(format!("{name}.daticert.xml"));
             std::fs::write(&dp, &d).expect("write daticert");
             let x = std::process::Command::new("xmllint")

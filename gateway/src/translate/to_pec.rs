@@ -372,11 +372,30 @@ fn receipts(
         .map(str::to_string)
         .or_else(|| facts_linked.map(|f| f.subject.clone()));
     let submitted = evidence.submission_time.unwrap_or(evidence.event_time);
+    // Recipients without a trusted path (ext:UntrustedPathToRecipient, 1-based) are ordinary
+    // mailboxes: PEC calls them destinatari tipo="esterno".
+    let external: Vec<String> = evidence
+        .extensions
+        .iter()
+        .filter_map(|e| match e {
+            crate::rem::evidence::Extension::General { info, .. } => {
+                Some(info.untrusted_path_to_recipient.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|k| {
+            usize::try_from(k)
+                .ok()
+                .and_then(|k| k.checked_sub(1))
+                .and_then(|i| recipients.get(i).cloned())
+        })
+        .collect();
     let facts = OriginalFacts {
         subject: subject.as_deref(),
         sender: &sender,
         recipients: &recipients,
-        external: &[],
+        external: &external,
         ua_message_id: &msg.metadata.ua_message_id,
         rems_message_id: msg.message_id.as_deref().unwrap_or_default(),
         submission_time: submitted,
