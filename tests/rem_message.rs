@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::kit;
 use ponte::crypto::SigningKey;
 use ponte::rem::evidence::{Event, Reason};
 use ponte::rem::message::{
@@ -17,7 +18,6 @@ use ponte::smime::TrustTime;
 use ponte::x509::{Certificate, load_pem};
 use time::macros::datetime;
 
-const KIT: &str = "rem/agid-policy-it";
 const VECTOR: &str = "ePggZQ9/Uwbe6ui/mqn+moZJcfkdFVIluG1B4a3ov9k=";
 const KIT_REMS_ID: &str =
     "<26A0CF65.00566CE0.242DDC3F.85251369.rem-service@s1-rems-only-for-test.it>";
@@ -45,10 +45,6 @@ const KIT_DIGEST_MISMATCHES: &[&str] = &[
     "REM_RelayToNonERDSFailure.RF03.eml",
     "REM_RelayToNonERDSFailure.RF51.eml",
 ];
-
-fn kit(rel: &str) -> PathBuf {
-    common::corpus_file(&format!("{KIT}/{rel}"))
-}
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{corpus_file, have, pki};
+use common::{DevTsa, have, kit, kit_available, pki};
 use ponte::crypto::SigningKey;
 use ponte::mappings::Tables;
 use ponte::pec::build::{self, ExtraPart, Provider, ReceiptKind, SequenceIdentifiers};
@@ -32,25 +32,6 @@ use ponte::x509::{self, Certificate};
 use ponte::xades::{self, At, Level, Signer, VerifyOptions};
 use time::OffsetDateTime;
 use time::macros::datetime;
-
-const KIT: &str = "rem/agid-policy-it";
-
-fn kit(rel: &str) -> PathBuf {
-    corpus_file(&format!("{KIT}/{rel}"))
-}
-
-fn kit_available() -> bool {
-    let ok = kit("standalone-evidence").is_dir();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the shared corpus is required in CI ({})",
-            kit("").display()
-        );
-        eprintln!("skipped: corpus not found at {}", kit("").display());
-    }
-    ok
-}
 
 fn tables() -> Tables {
     Tables::load(None).expect("compiled-in tables validate")
@@ -757,52 +738,6 @@ fn evidence_cardinality_is_enforced() {
     );
 }
 
-/// A running `ponte tsa serve`, killed (by its own PID) when dropped.
-struct DevTsa {
-    child: std::process::Child,
-    url: String,
-    data: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl DevTsa {
-    fn start() -> Self {
-        use std::io::{BufRead, BufReader};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("tsa-data");
-        let mut child = common::ponte()
-            .args(["tsa", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn ponte tsa serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        DevTsa {
-            child,
-            url,
-            data,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for DevTsa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn evidence_signed_b_t_through_an_http_tsa() {
     if !kit_available() {
@@ -853,8 +788,7 @@ fn evidence_signed_b_t_through_an_http_tsa() {
             now,
         ))
         .expect("signed B-T over HTTP");
-    let tsa_cert =
-        x509::load_pem(&std::fs::read(tsa.data.join("tsa.pem")).expect("tsa cert")).expect("pem");
+    let tsa_cert = x509::load_pem(&std::fs::read(tsa.cert()).expect("tsa cert")).expect("pem");
     let report = xades::verify(
         &signed,
         &VerifyOptions {

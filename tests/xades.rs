@@ -14,31 +14,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{corpus_file, have, pki, ponte, run_ponte};
+use common::{have, kit, kit_available, pki, ponte, run_ponte};
 use serde_json::Value;
 
-const KIT: &str = "rem/agid-policy-it";
 const SP_ID_ATTR: &str = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties";
-
-fn kit(rel: &str) -> PathBuf {
-    corpus_file(&format!("{KIT}/{rel}"))
-}
 
 fn kit_root() -> PathBuf {
     kit("certificates/REM-ROOT-CA.crt")
-}
-
-fn kit_available() -> bool {
-    let ok = kit("standalone-evidence").is_dir();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the shared corpus is required in CI ({})",
-            kit("standalone-evidence").display()
-        );
-        eprintln!("skipped: corpus not found at {}", kit("").display());
-    }
-    ok
 }
 
 /// Runs `ponte evidence verify FILE --json` with extra args; returns (exit code, JSON).

@@ -130,6 +130,25 @@ impl Drop for DevTsa {
 /// The AgID kit in the corpus.
 pub const KIT: &str = "rem/agid-policy-it";
 
+/// A file or folder of the AgID Policy-IT kit in the corpus.
+pub fn kit(rel: &str) -> PathBuf {
+    corpus_file(&format!("{KIT}/{rel}"))
+}
+
+/// Whether the kit is there: required in CI (panics), skipped with a message locally.
+pub fn kit_available() -> bool {
+    let ok = kit("standalone-evidence").is_dir();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the shared corpus is required in CI ({})",
+            kit("standalone-evidence").display()
+        );
+        eprintln!("skipped: corpus not found at {}", kit("").display());
+    }
+    ok
+}
+
 /// A gateway configured in a temporary folder: test PKI identities, the Namirial provider in
 /// the index snapshot, a development TSA.
 pub struct World {
