@@ -28,7 +28,7 @@ use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 
 /// Translates one REM message.
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
-    let verdict = match crate::rem::message::verify::verify_with(
+    let mut verdict = match crate::rem::message::verify::verify_with(
         raw,
         &VerifyOptions {
             anchors: cx.config.trust.rem_anchors.clone(),
@@ -40,6 +40,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         Ok(v) => v,
         Err(e) => return Ok(Err(Refusal::new(None, format!("not a REM message: {e}")))),
     };
+    // The verdict's copy of the signed entity is not needed past verification (a 25 MB
+    // message would keep 25 MB more alive for the whole translation).
+    verdict.smime.signed_content = Vec::new();
     let msg = &verdict.message;
     let meta = &msg.metadata;
     let input = Described {

@@ -100,6 +100,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         )));
     };
     let mut notes = vec![format!("signed by {}", owner.provider.name)];
+    // The verdict holds a copy of the signed entity: not needed past this point (a 25 MB
+    // envelope would keep 25 MB more alive for the whole translation).
+    drop(verdict);
     // 3. The mapping row.
     let (final_notice, errore, errore_esteso) = match &daticert {
         Some(d) => (
