@@ -17,7 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{DevTsa, have, kit, kit_available, pki};
+use common::{DevTsa, have, kit, kit_available, pki, xmlsec1_verifies};
 use ponte::crypto::SigningKey;
 use ponte::mappings::Tables;
 use ponte::pec::build::{self, ExtraPart, Provider, ReceiptKind, SequenceIdentifiers};
@@ -402,24 +402,6 @@ fn tsa(now: OffsetDateTime) -> impl Fn(&[u8]) -> Result<Vec<u8>, ponte::tsp::Err
         })?;
         ponte::tsp::verify::token_of_response(&resp)
     }
-}
-
-fn xmlsec1_verifies(file: &Path) -> bool {
-    let o = Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--trusted-pem")
-        .arg(pki("root-ca.pem"))
-        .arg("--untrusted-pem")
-        .arg(pki("provider-ca.pem"))
-        .arg("--id-attr:Id")
-        .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
-        .arg(file)
-        .output()
-        .expect("spawn xmlsec1");
-    if !o.status.success() {
-        eprintln!("xmlsec1: {}", String::from_utf8_lossy(&o.stderr));
-    }
-    o.status.success()
 }
 
 /// The input that restates a kit evidence's facts.

@@ -14,10 +14,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{have, kit, kit_available, pki, ponte, run_ponte};
+use common::{SP_ID_ATTR, have, kit, kit_available, pki, ponte, run_ponte, xmlsec1_verifies};
 use serde_json::Value;
-
-const SP_ID_ATTR: &str = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties";
 
 fn kit_root() -> PathBuf {
     kit("certificates/REM-ROOT-CA.crt")
@@ -569,24 +567,6 @@ fn sign(input: &Path, key: &str, out: &Path, tsa: Option<&str>) {
         "sign with {key}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn xmlsec1_verifies(file: &Path) -> bool {
-    let o = Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--trusted-pem")
-        .arg(pki("root-ca.pem"))
-        .arg("--untrusted-pem")
-        .arg(pki("provider-ca.pem"))
-        .arg("--id-attr:Id")
-        .arg(SP_ID_ATTR)
-        .arg(file)
-        .output()
-        .expect("spawn xmlsec1");
-    if !o.status.success() {
-        eprintln!("xmlsec1: {}", String::from_utf8_lossy(&o.stderr));
-    }
-    o.status.success()
 }
 
 fn local_trust() -> Vec<String> {

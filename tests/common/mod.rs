@@ -286,3 +286,26 @@ path = "correlation.jsonl"
         (code, v)
     }
 }
+
+/// The `Id` attribute of XAdES SignedProperties, for `xmlsec1 --id-attr:Id`.
+pub const SP_ID_ATTR: &str = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties";
+
+/// Whether `xmlsec1 --verify` accepts the signed XML `file` with the test PKI (root trusted,
+/// provider CA as intermediate); its complaint goes to stderr when it does not.
+pub fn xmlsec1_verifies(file: &Path) -> bool {
+    let o = Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--trusted-pem")
+        .arg(pki("root-ca.pem"))
+        .arg("--untrusted-pem")
+        .arg(pki("provider-ca.pem"))
+        .arg("--id-attr:Id")
+        .arg(SP_ID_ATTR)
+        .arg(file)
+        .output()
+        .expect("spawn xmlsec1");
+    if !o.status.success() {
+        eprintln!("xmlsec1: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    o.status.success()
+}
