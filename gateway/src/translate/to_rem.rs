@@ -674,36 +674,43 @@ async fn sign_evidence(
     Ok(Ok(signed))
 }
 
-/// The first `Received:` field of a message, unfolded.
+/// The first `Received:` field of a message, unfolded (each continuation line trimmed and
+/// joined by one space).
 fn carried_received(raw: &[u8]) -> Option<String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))?;
-    let head = String::from_utf8_lossy(raw.get(..end)?).replace("\r\n", "\n");
-    let mut value: Option<String> = None;
-    for line in head.split('\n') {
-        match &mut value {
-            Some(v) if line.starts_with([' ', '\t']) => {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
-            Some(_) => break,
-            None => {
-                if let Some((_, v)) = line
-                    .split_once(':')
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("Received"))
-                {
-                    value = Some(v.trim().to_string());
-                }
-            }
-        }
-    }
-    value.filter(|v| !v.is_empty())
+    crate::pec::classify::header_fields(raw)?
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Received"))
+        .map(|(_, v)| {
+            v.split("\r\n")
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|v| !v.is_empty())
 }
 
 /// The Policy-IT PersonIdentifier of a PEC user of this gateway: user and provider country
 /// are the gateway's (PEC users are Italian).
 fn person_identifier(country: &str, email: &str) -> String {
     super::identity::person_identifier(country, country, email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_received_line_is_unfolded() {
+        let raw = b"From: a@b.test\r\nReceived: from mx.ext.test (10.0.0.1)\r\n\tby pec.test;\r\n  Tue, 24 Nov 2026\r\nReceived: from other\r\n\r\nbody\r\nReceived: not a header\r\n";
+        assert_eq!(
+            carried_received(raw).as_deref(),
+            Some("from mx.ext.test (10.0.0.1) by pec.test; Tue, 24 Nov 2026")
+        );
+        assert_eq!(carried_received(b"From: a@b.test\n\nReceived: x\n"), None);
+        assert_eq!(
+            carried_received(b"Received: from lf.test\n by x\n\n").as_deref(),
+            Some("from lf.test by x")
+        );
+    }
 }
