@@ -157,3 +157,13 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
     use time::format_description::well_known::Rfc3339;
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
+
+/// 8 random bytes in hex: the per-process part of the identifiers a command makes.
+pub fn random_seed() -> Result<String, Failure> {
+    use ring::rand::SecureRandom;
+    let mut seed = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut seed)
+        .map_err(|_| Failure("the system random generator failed".into()))?;
+    Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
+}

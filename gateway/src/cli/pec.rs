@@ -234,13 +234,8 @@ impl Loaded {
 
 /// A fresh identifier source: 8 random bytes as the per-process part.
 fn identifiers() -> Result<SequenceIdentifiers, Failure> {
-    use ring::rand::SecureRandom;
-    let mut seed = [0u8; 8];
-    ring::rand::SystemRandom::new()
-        .fill(&mut seed)
-        .map_err(|_| Failure("the system random generator failed".into()))?;
     Ok(SequenceIdentifiers {
-        seed: seed.iter().map(|b| format!("{b:02x}")).collect(),
+        seed: super::random_seed()?,
         next: 1,
     })
 }

@@ -228,15 +228,6 @@ async fn load(path: &Path) -> Result<Context, Failure> {
         .map_err(|e| Failure::at(path, format!("index: {e}")))?;
     let store = ponte::correlate::FileStore::open(&config.correlation_path)
         .map_err(|e| Failure::at(&config.correlation_path, e))?;
-    let seed = random_seed().map_err(|e| Failure(format!("translate: {e}")))?;
+    let seed = super::random_seed()?;
     Context::new(config, tables, index, Box::new(store), seed).map_err(|e| Failure::at(path, e))
-}
-
-fn random_seed() -> Result<String, String> {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 6];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| "no randomness available".to_string())?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
