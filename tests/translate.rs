@@ -228,11 +228,13 @@ fn an_untrusted_or_unlisted_pec_signer_is_refused() {
     let (code, v) = w.translate(&input, "rem", &w.path("x.eml"), &["--at", "signing-time"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["translated"], false);
+    assert_eq!(v["refusal"], "signer-not-provider", "{v}");
     assert!(v["reason"].as_str().unwrap_or("").contains("index"), "{v}");
     assert!(!w.path("x.eml").exists());
     // Judged now, the Namirial signer has expired.
     let (code, v) = w.translate(&input, "rem", &w.path("y.eml"), &["--at", "now"]);
     assert_eq!(code, 1, "{v}");
+    assert_eq!(v["refusal"], "signer-untrusted", "{v}");
     assert!(
         v["reason"].as_str().unwrap_or("").contains("not trusted"),
         "{v}"
@@ -246,6 +248,7 @@ fn an_untrusted_or_unlisted_pec_signer_is_refused() {
     std::fs::write(&bad, &raw).expect("write");
     let (code, v) = w.translate(&bad, "rem", &w.path("z.eml"), &["--at", "signing-time"]);
     assert_eq!(code, 1, "{v}");
+    assert_eq!(v["refusal"], "signature-invalid", "{v}");
 }
 
 fn kit_messages() -> Vec<PathBuf> {
@@ -557,6 +560,7 @@ fn tampered_rem_messages_are_refused() {
     std::fs::write(&bad, &raw).expect("write");
     let (code, v) = w.translate(&bad, "pec", &w.path("t.eml"), &["--at", "signing-time"]);
     assert_eq!(code, 1, "{v}");
+    assert_eq!(v["refusal"], "signature-invalid", "{v}");
     assert!(!w.path("t.eml").exists());
     // Not a message at all: refused, named.
     let junk = w.path("junk.eml");

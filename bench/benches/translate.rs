@@ -209,7 +209,7 @@ fn check(rt: &tokio::runtime::Runtime, cx: &Context, raw: &[u8], judge: &Judge, 
                 t.notes
             );
         }
-        Ok(Err(refusal)) => panic!("refused: {}", refusal.reason),
+        Ok(Err(refusal)) => panic!("refused: {}", refusal.reason()),
         Err(e) => panic!("translation failed: {e}"),
     }
 }

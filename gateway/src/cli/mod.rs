@@ -160,10 +160,5 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 
 /// 8 random bytes in hex: the per-process part of the identifiers a command makes.
 pub fn random_seed() -> Result<String, Failure> {
-    use ring::rand::SecureRandom;
-    let mut seed = [0u8; 8];
-    ring::rand::SystemRandom::new()
-        .fill(&mut seed)
-        .map_err(|_| Failure("the system random generator failed".into()))?;
-    Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
+    ponte::translate::Context::random_seed().map_err(|e| Failure(e.to_string()))
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use ponte::config::Config;
 use ponte::smime::TrustTime;
 use ponte::translate::{self, Context, Judge};
 
@@ -122,7 +121,7 @@ pub fn run(args: TranslateArgs) -> Outcome {
                 worst = worst.max(2);
             }
             Ok(Err(refusal)) => {
-                eprintln!("ponte: {name}: refused: {}", refusal.reason);
+                eprintln!("ponte: {name}: refused: {}", refusal.reason());
                 if args.json {
                     println!("{}", translate::report::json_refused(&name, &refusal));
                 }
@@ -219,15 +218,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Loads the configuration, the tables, the index and the store.
 async fn load(path: &Path) -> Result<Context, Failure> {
-    let config = Config::load(path).map_err(|e| Failure::at(path, e))?;
-    let tables = ponte::mappings::Tables::load(config.mappings_dir.as_deref())
-        .map_err(|e| Failure::at(path, e))?;
-    let index = config
-        .index
-        .open()
-        .map_err(|e| Failure::at(path, format!("index: {e}")))?;
-    let store = ponte::correlate::FileStore::open(&config.correlation_path)
-        .map_err(|e| Failure::at(&config.correlation_path, e))?;
     let seed = super::random_seed()?;
-    Context::new(config, tables, index, Box::new(store), seed).map_err(|e| Failure::at(path, e))
+    Context::load(path, None, seed).map_err(|e| match e {
+        translate::Error::Config(c) => Failure(c.to_string()),
+        other => Failure::at(path, other),
+    })
 }

@@ -106,6 +106,47 @@ impl Context {
         })
     }
 
+    /// Loads everything a translation needs from a configuration file: the configuration
+    /// (keys, certificates, anchors), the mapping tables (`[mappings] dir` or the compiled-in
+    /// ones), the index (`[index]`), and the correlation store: `store`, or the
+    /// `[correlation] path` file when `None`. `seed` as in [`Context::new`].
+    pub fn load(
+        path: &std::path::Path,
+        store: Option<Box<dyn Store + Send + Sync>>,
+        seed: String,
+    ) -> Result<Context, super::Error> {
+        let config = Config::load(path)?;
+        Context::from_config(config, store, seed)
+    }
+
+    /// [`Context::load`] from a configuration already loaded.
+    pub fn from_config(
+        config: Config,
+        store: Option<Box<dyn Store + Send + Sync>>,
+        seed: String,
+    ) -> Result<Context, super::Error> {
+        let tables = Tables::load(config.mappings_dir.as_deref())?;
+        let index = config
+            .index
+            .open()
+            .map_err(|e| super::Error::Index(e.to_string()))?;
+        let store = match store {
+            Some(s) => s,
+            None => Box::new(crate::correlate::FileStore::open(&config.correlation_path)?),
+        };
+        Context::new(config, tables, index, store, seed)
+    }
+
+    /// A random seed for [`Context::new`]: 16 hex digits from the system's generator.
+    pub fn random_seed() -> Result<String, super::Error> {
+        use ring::rand::SecureRandom;
+        let mut seed = [0u8; 8];
+        ring::rand::SystemRandom::new()
+            .fill(&mut seed)
+            .map_err(|_| super::Error::Build("the system random generator failed".into()))?;
+        Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The XAdES signer of the REM identity.
     pub fn xades_signer(&self) -> &crate::xades::Signer {
         &self.xades

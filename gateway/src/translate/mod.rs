@@ -14,7 +14,7 @@ pub mod to_pec;
 pub mod to_rem;
 
 pub use context::{Context, Judge, TimeStamps};
-pub use report::{Described, Outcome, Output, Refusal, Translation};
+pub use report::{Described, Outcome, Output, Refusal, RefusalKind, Translation};
 
 /// Errors of this module: inputs that cannot make the message asked for.
 #[derive(Debug, thiserror::Error)]
@@ -99,4 +99,10 @@ pub enum Error {
     /// Signing the PEC output failed.
     #[error("signing: {0}")]
     Smime(#[from] crate::smime::Error),
+    /// The configuration could not be loaded.
+    #[error("{0}")]
+    Config(#[from] crate::config::Error),
+    /// The mapping tables could not be loaded.
+    #[error("mappings: {0}")]
+    Mappings(#[from] crate::mappings::Error),
 }

@@ -54,22 +54,195 @@ pub struct Translation {
     pub notes: Vec<String>,
 }
 
+/// What kind of refusal a translation makes: the service chooses from it between refusing the
+/// message in the SMTP dialogue (`554`, [`RefusalKind::is_authenticity`]), a PEC notice to the
+/// sender and a REM rejection evidence; harnesses and reports name it by [`RefusalKind::as_str`].
+/// The text of a refusal is derived from its kind ([`RefusalKind::describe`]) and a detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusalKind {
+    /// The input is not a MIME message at all.
+    NotMime,
+    /// A MIME message that is not a PEC message (no `X-Trasporto` / `X-Ricevuta`, or not
+    /// readable as PEC).
+    NotPec,
+    /// A MIME message that is not a REM message (no `REM-*` metadata, unreadable sections).
+    NotRem,
+    /// The message carries no S/MIME signature.
+    Unsigned,
+    /// The S/MIME signature does not verify (content or signed attributes altered).
+    SignatureInvalid,
+    /// The signature verifies but its certificate path does not reach a trust anchor at the
+    /// instant judged (unknown CA, expired, not yet valid).
+    SignerUntrusted,
+    /// The message carries no signer certificate to judge.
+    NoSignerCertificate,
+    /// The PEC signer is not the certificate of any provider in the index.
+    SignerNotProvider,
+    /// A REM message carries no evidence, or an evidence that is unreadable, not valid or not
+    /// trusted.
+    EvidenceInvalid,
+    /// The attached original does not digest to what the signed evidences state.
+    DigestMismatch,
+    /// No row of the mapping tables covers the input.
+    NoMapping,
+    /// The mapping row says the input has no translation (a PEC notice with no REM event).
+    NotTranslatable,
+    /// A part the translation cannot do without is missing (daticert.xml, postacert.eml, the
+    /// original, the sender or the recipients, the main evidence).
+    Incomplete,
+    /// A part is present but cannot be read or prepared (postacert.eml, the original).
+    Malformed,
+    /// A receipt about a message this gateway never translated (its digest and recipients
+    /// cannot be stated).
+    UnknownMessage,
+    /// A receipt that names no recipient about a message that had several.
+    AmbiguousRecipient,
+    /// The facts cannot make a valid evidence or message (the evidence rules refuse them).
+    Unbuildable,
+}
+
+impl RefusalKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RefusalKind; 17] = [
+        RefusalKind::NotMime,
+        RefusalKind::NotPec,
+        RefusalKind::NotRem,
+        RefusalKind::Unsigned,
+        RefusalKind::SignatureInvalid,
+        RefusalKind::SignerUntrusted,
+        RefusalKind::NoSignerCertificate,
+        RefusalKind::SignerNotProvider,
+        RefusalKind::EvidenceInvalid,
+        RefusalKind::DigestMismatch,
+        RefusalKind::NoMapping,
+        RefusalKind::NotTranslatable,
+        RefusalKind::Incomplete,
+        RefusalKind::Malformed,
+        RefusalKind::UnknownMessage,
+        RefusalKind::AmbiguousRecipient,
+        RefusalKind::Unbuildable,
+    ];
+
+    /// The kind's stable name (`--json` `refusal`, conformance vectors): kebab-case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::NotMime => "not-mime",
+            RefusalKind::NotPec => "not-pec",
+            RefusalKind::NotRem => "not-rem",
+            RefusalKind::Unsigned => "unsigned",
+            RefusalKind::SignatureInvalid => "signature-invalid",
+            RefusalKind::SignerUntrusted => "signer-untrusted",
+            RefusalKind::NoSignerCertificate => "no-signer-certificate",
+            RefusalKind::SignerNotProvider => "signer-not-provider",
+            RefusalKind::EvidenceInvalid => "evidence-invalid",
+            RefusalKind::DigestMismatch => "digest-mismatch",
+            RefusalKind::NoMapping => "no-mapping",
+            RefusalKind::NotTranslatable => "not-translatable",
+            RefusalKind::Incomplete => "incomplete",
+            RefusalKind::Malformed => "malformed",
+            RefusalKind::UnknownMessage => "unknown-message",
+            RefusalKind::AmbiguousRecipient => "ambiguous-recipient",
+            RefusalKind::Unbuildable => "unbuildable",
+        }
+    }
+
+    /// The kind named `s` ([`RefusalKind::as_str`]).
+    pub fn from_name(s: &str) -> Option<RefusalKind> {
+        RefusalKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The kind in a few words: the start of every refusal's text.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RefusalKind::NotMime => "not a MIME message",
+            RefusalKind::NotPec => "not a PEC message",
+            RefusalKind::NotRem => "not a REM message",
+            RefusalKind::Unsigned => "not signed",
+            RefusalKind::SignatureInvalid => "signature not valid",
+            RefusalKind::SignerUntrusted => "signer not trusted",
+            RefusalKind::NoSignerCertificate => "no signer certificate",
+            RefusalKind::SignerNotProvider => "signer is not a provider of the index",
+            RefusalKind::EvidenceInvalid => "evidence not acceptable",
+            RefusalKind::DigestMismatch => "the original does not match its evidence",
+            RefusalKind::NoMapping => "no row of the mappings",
+            RefusalKind::NotTranslatable => "no translation",
+            RefusalKind::Incomplete => "incomplete message",
+            RefusalKind::Malformed => "unreadable part",
+            RefusalKind::UnknownMessage => "about a message never translated here",
+            RefusalKind::AmbiguousRecipient => "recipient not stated",
+            RefusalKind::Unbuildable => "cannot be issued",
+        }
+    }
+
+    /// Whether the refusal is about who sent the message or whether it is what it claims to
+    /// be (format, signature, trust, provider, evidence, digest): the gateway answers these in
+    /// the SMTP dialogue with `554` instead of accepting the message. The other kinds are
+    /// found after the message was accepted and are answered with a notice or a rejection
+    /// evidence.
+    pub fn is_authenticity(self) -> bool {
+        matches!(
+            self,
+            RefusalKind::NotMime
+                | RefusalKind::NotPec
+                | RefusalKind::NotRem
+                | RefusalKind::Unsigned
+                | RefusalKind::SignatureInvalid
+                | RefusalKind::SignerUntrusted
+                | RefusalKind::NoSignerCertificate
+                | RefusalKind::SignerNotProvider
+                | RefusalKind::EvidenceInvalid
+                | RefusalKind::DigestMismatch
+        )
+    }
+}
+
+impl std::fmt::Display for RefusalKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RefusalKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Why an input was not translated (exit 1): a value, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// What was understood of the input before refusing it, when anything.
     pub input: Option<Described>,
-    /// Why, in one line.
-    pub reason: String,
+    /// What kind of refusal.
+    pub kind: RefusalKind,
+    /// What exactly (the signer, the part, the cause below), possibly empty.
+    pub detail: String,
 }
 
 impl Refusal {
-    /// A refusal with a reason and what was known of the input.
-    pub fn new(input: Option<&Described>, reason: impl Into<String>) -> Refusal {
+    /// A refusal of a kind, with a detail and what was known of the input.
+    pub fn new(input: Option<&Described>, kind: RefusalKind, detail: impl Into<String>) -> Refusal {
         Refusal {
             input: input.cloned(),
-            reason: reason.into(),
+            kind,
+            detail: detail.into(),
         }
+    }
+
+    /// The refusal in one line: the kind described, then the detail.
+    pub fn reason(&self) -> String {
+        if self.detail.is_empty() {
+            self.kind.describe().to_owned()
+        } else {
+            format!("{}: {}", self.kind.describe(), self.detail)
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
     }
 }
 
@@ -117,6 +290,7 @@ pub fn json_refused(file: &str, r: &Refusal) -> serde_json::Value {
         "file": file,
         "translated": false,
         "input": r.input,
-        "reason": r.reason,
+        "refusal": r.kind,
+        "reason": r.reason(),
     })
 }

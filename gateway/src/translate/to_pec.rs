@@ -16,7 +16,7 @@
 
 use super::context::{Context, Judge};
 use super::receipt::{OriginalFacts, evidence_part, pec_receipt_input};
-use super::report::{Described, Outcome, Output, Refusal, Translation};
+use super::report::{Described, Outcome, Output, Refusal, RefusalKind, Translation};
 use super::to_rem::{bare_address, reason_label};
 use crate::correlate::{DispatchFacts, Record};
 use crate::pec::build::{
@@ -38,7 +38,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         },
     ) {
         Ok(v) => v,
-        Err(e) => return Ok(Err(Refusal::new(None, format!("not a REM message: {e}")))),
+        Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotRem, e.to_string()))),
     };
     // The verdict's copy of the signed entity is not needed past verification (a 25 MB
     // message would keep 25 MB more alive for the whole translation).
@@ -54,12 +54,13 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         message_id: msg.message_id.clone(),
     };
     let mut notes = Vec::new();
-    if let Some(why) = refusal(&verdict, &mut notes) {
-        return Ok(Err(Refusal::new(Some(&input), why)));
+    if let Some((kind, why)) = refusal(&verdict, &mut notes) {
+        return Ok(Err(Refusal::new(Some(&input), kind, why)));
     }
     let Some(main) = main_evidence(&verdict) else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::Incomplete,
             "no evidence of the event REM-EventIdentifier names",
         )));
     };
@@ -71,6 +72,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::Incomplete,
             "the main evidence part is missing",
         )));
     };
@@ -79,6 +81,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         Err(e) => {
             return Ok(Err(Refusal::new(
                 Some(&input),
+                RefusalKind::EvidenceInvalid,
                 format!("evidence {} cannot be read: {e}", main.filename),
             )));
         }
@@ -92,8 +95,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let Some(row) = cx.tables.rem_to_pec(&event, &reasons, message) else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::NoMapping,
             format!(
-                "no rem-to-pec row of the mappings for {message} {} ({})",
+                "no rem-to-pec row for {message} {} ({})",
                 event.name(),
                 input.reasons.join(", ")
             ),
@@ -131,6 +135,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         let Some(original) = &msg.original else {
             return Ok(Err(Refusal::new(
                 Some(&input),
+                RefusalKind::Incomplete,
                 "a dispatch without the original message",
             )));
         };
@@ -170,6 +175,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             Err(e) => {
                 return Ok(Err(Refusal::new(
                     Some(&input),
+                    RefusalKind::Malformed,
                     format!("the original cannot become a PEC envelope: {e}"),
                 )));
             }
@@ -177,7 +183,13 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     } else {
         match receipts(cx, &evidence, row, msg, linked.as_ref(), &attach, &mut ids) {
             Ok(b) => b,
-            Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
+            Err(why) => {
+                return Ok(Err(Refusal::new(
+                    Some(&input),
+                    RefusalKind::Unbuildable,
+                    why,
+                )));
+            }
         }
     };
     if message != "dispatch" && linked.is_none() {
@@ -207,7 +219,11 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         });
     }
     let Some(first) = built.first() else {
-        return Ok(Err(Refusal::new(Some(&input), "nothing to build")));
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            RefusalKind::Unbuildable,
+            "nothing to build",
+        )));
     };
     let d = first.daticert.as_ref();
     let record = Record {
@@ -259,39 +275,61 @@ fn message_type_name(t: &MessageType) -> String {
 /// settle is authoritative: a top header that disagrees with the signed evidence (the AgID
 /// kit's Outflow receipts) is noted, not refused, since the top header of a multipart/signed
 /// message is not covered by its signature.
-fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<String> {
+fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<(RefusalKind, String)> {
     if !v.smime.present {
-        return Some("not signed".into());
+        return Some((RefusalKind::Unsigned, String::new()));
     }
     if !v.smime.valid {
-        return Some(format!(
-            "S/MIME signature not valid: {}",
-            v.smime.reason.as_deref().unwrap_or("unknown reason")
+        return Some((
+            RefusalKind::SignatureInvalid,
+            v.smime
+                .reason
+                .as_deref()
+                .unwrap_or("unknown reason")
+                .to_owned(),
         ));
     }
     if !v.trust.trusted {
-        return Some(format!(
-            "S/MIME signer {} not trusted (rem_anchors): {}",
-            v.smime.signer.as_deref().unwrap_or("?"),
-            v.trust.reason.as_deref().unwrap_or("no path")
+        return Some((
+            RefusalKind::SignerUntrusted,
+            format!(
+                "{} (rem_anchors): {}",
+                v.smime.signer.as_deref().unwrap_or("?"),
+                v.trust.reason.as_deref().unwrap_or("no path")
+            ),
         ));
     }
     if v.evidences.is_empty() {
-        return Some("the message carries no XML evidence".into());
+        return Some((
+            RefusalKind::EvidenceInvalid,
+            "the message carries no XML evidence".into(),
+        ));
     }
     for e in &v.evidences {
         if let Some(why) = &e.unreadable {
-            return Some(format!("evidence {} unreadable: {why}", e.filename));
+            return Some((
+                RefusalKind::EvidenceInvalid,
+                format!("evidence {} unreadable: {why}", e.filename),
+            ));
         }
         if !e.valid() {
-            return Some(format!("evidence {} not valid", e.filename));
+            return Some((
+                RefusalKind::EvidenceInvalid,
+                format!("evidence {} not valid", e.filename),
+            ));
         }
         if e.trusted() == Some(false) {
-            return Some(format!("evidence {} not trusted (rem_anchors)", e.filename));
+            return Some((
+                RefusalKind::EvidenceInvalid,
+                format!("evidence {} not trusted (rem_anchors)", e.filename),
+            ));
         }
     }
     if !v.header_event_matches {
-        return Some("REM-EventIdentifier names no carried evidence".into());
+        return Some((
+            RefusalKind::EvidenceInvalid,
+            "REM-EventIdentifier names no carried evidence".into(),
+        ));
     }
     if !v.digest.consistent {
         // With the original attached, its digest must be what the signed evidences state.
@@ -299,10 +337,13 @@ fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<String> {
             for e in &v.evidences {
                 for (_, value) in &e.part_digests {
                     if value.as_deref().is_some_and(|d| d.trim() != recomputed) {
-                        return Some(format!(
-                            "the attached original digests to {recomputed}, evidence {} states {}",
-                            e.filename,
-                            value.as_deref().unwrap_or("")
+                        return Some((
+                            RefusalKind::DigestMismatch,
+                            format!(
+                                "the attached original digests to {recomputed}, evidence {} states {}",
+                                e.filename,
+                                value.as_deref().unwrap_or("")
+                            ),
                         ));
                     }
                 }

@@ -17,7 +17,7 @@
 use time::OffsetDateTime;
 
 use super::context::{Context, Judge, TimeStamps};
-use super::report::{Described, Outcome, Refusal, Translation};
+use super::report::{Described, Outcome, Refusal, RefusalKind, Translation};
 use crate::correlate::{DispatchFacts, Record};
 use crate::mappings::EventRow;
 use crate::pec::{Daticert, Kind, PecMessage};
@@ -33,11 +33,11 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     // 1. Signature and trust.
     let verdict = match smime::verify(raw) {
         Ok(v) => v,
-        Err(e) => return Ok(Err(Refusal::new(None, format!("not a MIME message: {e}")))),
+        Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotMime, e.to_string()))),
     };
     let parsed = match PecMessage::parse(raw) {
         Ok(p) => p,
-        Err(e) => return Ok(Err(Refusal::new(None, format!("not a PEC message: {e}")))),
+        Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotPec, e.to_string()))),
     };
     let kind = parsed.kind().clone();
     let daticert = parsed.daticert().cloned();
@@ -45,25 +45,22 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     if !kind.is_pec() {
         return Ok(Err(Refusal::new(
             Some(&input),
-            "not a PEC message: no X-Trasporto or X-Ricevuta header",
+            RefusalKind::NotPec,
+            "no X-Trasporto or X-Ricevuta header",
         )));
     }
     if !verdict.present {
         return Ok(Err(Refusal::new(
             Some(&input),
-            format!(
-                "not signed: {}",
-                verdict.reason.as_deref().unwrap_or("no S/MIME signature")
-            ),
+            RefusalKind::Unsigned,
+            verdict.reason.as_deref().unwrap_or("no S/MIME signature"),
         )));
     }
     if !verdict.valid {
         return Ok(Err(Refusal::new(
             Some(&input),
-            format!(
-                "signature not valid: {}",
-                verdict.reason.as_deref().unwrap_or("unknown reason")
-            ),
+            RefusalKind::SignatureInvalid,
+            verdict.reason.as_deref().unwrap_or("unknown reason"),
         )));
     }
     let trust = smime::trust(
@@ -75,8 +72,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     if !trust.trusted {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::SignerUntrusted,
             format!(
-                "signer {} not trusted (pec_anchors): {}",
+                "{} (pec_anchors): {}",
                 verdict.signer.as_deref().unwrap_or("?"),
                 trust.reason.as_deref().unwrap_or("no path")
             ),
@@ -84,7 +82,11 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     }
     // 2. The signer is a provider of the index.
     let Some(signer_cert) = &verdict.signer_certificate else {
-        return Ok(Err(Refusal::new(Some(&input), "no signer certificate")));
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            RefusalKind::NoSignerCertificate,
+            "",
+        )));
     };
     let owners = match cx.index.check_signer(signer_cert.der()).await {
         Ok(a) => a.owners,
@@ -93,8 +95,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let Some(owner) = owners.first() else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::SignerNotProvider,
             format!(
-                "signer {} is not the certificate of any provider in the index",
+                "{} is not the certificate of any provider in the index",
                 verdict.signer.as_deref().unwrap_or("?")
             ),
         )));
@@ -120,8 +123,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     ) else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::NoMapping,
             format!(
-                "no pec-to-rem row of the mappings for type {} (errore {})",
+                "no pec-to-rem row for type {} (errore {})",
                 kind.name(),
                 errore.as_deref().unwrap_or("-")
             ),
@@ -130,6 +134,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let (Some(event_name), true) = (row.rem.event.as_deref(), row.rem.message != "none") else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::NotTranslatable,
             format!(
                 "{} has no REM translation (mappings row {}: {})",
                 kind.name(),
@@ -166,6 +171,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         let Some(d) = daticert else {
             return Ok(Err(Refusal::new(
                 Some(&input),
+                RefusalKind::Incomplete,
                 "a receipt without daticert.xml",
             )));
         };
@@ -221,6 +227,7 @@ async fn dispatch_from_envelope(
     let Some(original) = parsed.postacert_raw() else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::Incomplete,
             "the envelope carries no postacert.eml",
         )));
     };
@@ -232,6 +239,7 @@ async fn dispatch_from_envelope(
         Err(e) => {
             return Ok(Err(Refusal::new(
                 Some(&input),
+                RefusalKind::Malformed,
                 format!("postacert.eml cannot be read: {e}"),
             )));
         }
@@ -266,6 +274,7 @@ async fn dispatch_from_envelope(
     if sender.is_empty() || recipients.is_empty() {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::Incomplete,
             "the envelope names no sender or no recipient",
         )));
     }
@@ -282,6 +291,7 @@ async fn dispatch_from_envelope(
         Err(e) => {
             return Ok(Err(Refusal::new(
                 Some(&input),
+                RefusalKind::Malformed,
                 format!("postacert.eml cannot be prepared: {e}"),
             )));
         }
@@ -311,7 +321,13 @@ async fn dispatch_from_envelope(
     };
     let xml = match sign_evidence(cx, &evidence, now, &mut notes).await? {
         Ok(x) => x,
-        Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
+        Err(why) => {
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                RefusalKind::Unbuildable,
+                why,
+            )));
+        }
     };
     let prefix = if anomaly {
         &cx.tables.subjects.rem.from_non_erds
@@ -410,6 +426,7 @@ async fn receipt_from_pec(
     else {
         return Ok(Err(Refusal::new(
             Some(&input),
+            RefusalKind::UnknownMessage,
             format!(
                 "no dispatch recorded for identificativo {} / msgid {}: the REM digest of the original cannot be stated",
                 d.identificativo,
@@ -441,6 +458,7 @@ async fn receipt_from_pec(
             (None, _) => {
                 return Ok(Err(Refusal::new(
                     Some(&input),
+                    RefusalKind::AmbiguousRecipient,
                     "the receipt names no recipient (daticert consegna) and the message had several",
                 )));
             }
@@ -480,7 +498,13 @@ async fn receipt_from_pec(
     };
     let xml = match sign_evidence(cx, &evidence, now, &mut notes).await? {
         Ok(x) => x,
-        Err(why) => return Ok(Err(Refusal::new(Some(&input), why))),
+        Err(why) => {
+            return Ok(Err(Refusal::new(
+                Some(&input),
+                RefusalKind::Unbuildable,
+                why,
+            )));
+        }
     };
     let prefix = cx
         .tables
@@ -652,7 +676,7 @@ async fn sign_evidence(
 ) -> Result<Result<Vec<u8>, String>, super::Error> {
     let model = match super::evidence::build(input) {
         Ok(m) => m,
-        Err(e) => return Ok(Err(format!("the evidence cannot be issued: {e}"))),
+        Err(e) => return Ok(Err(format!("the evidence: {e}"))),
     };
     let signed = match &cx.time_stamps {
         TimeStamps::Http { url, options } => {
