@@ -28,6 +28,7 @@ pub mod mappings;
 pub mod mime;
 pub mod pec;
 pub mod rem;
+pub mod service;
 pub mod smime;
 pub mod translate;
 pub mod tsp;

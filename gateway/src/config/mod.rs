@@ -27,8 +27,12 @@ use crate::x509::Certificate;
 
 pub mod check;
 pub mod load;
+pub mod service;
 
 pub use load::{Inspection, inspect};
+pub use service::{
+    Delivery, Limits, Ops, PecRelay, Relay, Route, Service, Smtp, Spool, Timers, TlsFiles, TlsMode,
+};
 
 /// The file name of the correlation store when `[correlation] path` is not given; it is
 /// placed in the folder of the configuration file.
@@ -198,6 +202,9 @@ pub struct Config {
     pub correlation_path: PathBuf,
     /// Whether REM evidence is attached to PEC output as `<Event>.xml` (default true).
     pub attach_evidence: bool,
+    /// The gateway service's settings (`[smtp]`, `[[route]]`, `[pec]`, `[spool]`, `[ops]`,
+    /// `[timers]`, `[limits]`, `[delivery]`); every key has a default.
+    pub service: Service,
 }
 
 /// Ponte's identity as a PEC provider and as a REM provider, with its keys loaded.
