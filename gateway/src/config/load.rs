@@ -247,6 +247,7 @@ impl Reader {
             correlation_path: correlation_path?,
             attach_evidence,
             service: service?,
+            warnings: Vec::new(),
         })
     }
 
