@@ -28,6 +28,7 @@ use crate::x509::Certificate;
 pub mod check;
 pub mod load;
 pub mod service;
+pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
 pub use service::{
@@ -247,6 +248,8 @@ pub struct Trust {
     pub rem_anchors: Vec<Certificate>,
     /// Anchors for RFC 3161 time-stamp tokens (in evidence, and the configured TSA's answers).
     pub tsa_anchors: Vec<Certificate>,
+    /// The trusted lists (TS 119 612): where they are, who signs them, the cache.
+    pub lists: trust_lists::TrustLists,
 }
 
 /// Where the providers' index comes from (`[index]`).
