@@ -574,3 +574,194 @@ fn a_tampered_list_is_refused_and_the_cached_copy_keeps_answering() {
     let (code, v) = check(&[&s(&pki("rem-ec.pem")), "--config", &s(&config)]);
     assert_eq!(code, 0, "{v}");
 }
+
+/// A CSI document (EN 319 532-4 figure C.2 shape) for `domain`, governed by `body`.
+fn csi_xml(domain: &str, body: &str, tls_cert: &str, profile: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="{NS}" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
+<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>2</tns:CSISequenceNumber>
+<tns:CSISchemeOperatorName><tl:Name xml:lang="en">Test REMID authority</tl:Name></tns:CSISchemeOperatorName>
+<tns:CSISchemeOperatorAddress><tl:PostalAddresses><tl:PostalAddress xml:lang="en"><tl:StreetAddress>s</tl:StreetAddress><tl:Locality>l</tl:Locality><tl:CountryName>IT</tl:CountryName></tl:PostalAddress></tl:PostalAddresses><tl:ElectronicAddress><tl:URI>mailto:a@b.test</tl:URI></tl:ElectronicAddress></tns:CSISchemeOperatorAddress>
+<tns:CSISchemeInformationURI><tl:URI xml:lang="en">https://remid.test/scheme</tl:URI></tns:CSISchemeInformationURI>
+<tns:CSISchemePolicyCommunityRules><tl:URI xml:lang="en">https://remid.test/policy</tl:URI></tns:CSISchemePolicyCommunityRules>
+<tns:CSIPointerToTL>https://tl.test/tl-it.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
+<tns:CSINextUpdate><tl:dateTime>2126-01-01T00:00:00Z</tl:dateTime></tns:CSINextUpdate>
+<tns:CSIDistributionPoints><tl:URI>https://peer.test/csi.xml</tl:URI></tns:CSIDistributionPoints></tns:SchemeData>
+<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://peer.test/rems-id.html</ERDSId>
+<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>{body}</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
+<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
+<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
+<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
+<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
+</tns:CapabilityAndSecurityInformation>
+"#,
+        b64_of(tls_cert)
+    )
+}
+
+#[test]
+fn the_etsi_capability_documents_parse_and_their_placeholder_signatures_are_refused() {
+    if !corpus_present() {
+        return;
+    }
+    for (f, domain, body) in [
+        ("CSI_CCA.xml", "mx.sa-rems.rem", "SA-REMS provider"),
+        ("CSI_CCB.xml", "mx.rb-rems.rem", "RB-REMS provider"),
+        ("CSI_CCC.xml", "mx.rc-rems.rem", "RC-REMS provider"),
+    ] {
+        let bytes = std::fs::read(csi(f)).expect("csi");
+        let doc = ponte::rem::csi::parse(&bytes).expect("parses");
+        assert_eq!(doc.erds.domain, domain);
+        assert_eq!(doc.erds.governing_body, body);
+        assert_eq!(doc.scheme.sequence, 3);
+        assert_eq!(
+            doc.erds.profiles,
+            vec![ponte::rem::csi::REM_BASELINE.to_owned()]
+        );
+        let now = time::OffsetDateTime::now_utc();
+        let v = ponte::rem::csi::verify(&bytes, &[], Some(domain), Some(body), now).expect("reads");
+        assert!(
+            matches!(v.signature, ponte::rem::csi::CsiSignature::Invalid(_)),
+            "{f}: {:?}",
+            v.signature
+        );
+        assert!(!v.acceptable());
+        // The example's TLS certificate is a placeholder, and the document is past CSINextUpdate.
+        assert!(
+            v.deviations.iter().any(|d| d.contains("TLSCertificate")),
+            "{:?}",
+            v.deviations
+        );
+        assert!(v.stale);
+        // The three examples have the same capabilities (Table C.9 equivalence) but the TLS one.
+        let a = ponte::rem::csi::parse(&std::fs::read(csi("CSI_CCA.xml")).expect("a")).expect("a");
+        let d = ponte::rem::csi::equivalence(&a, &doc);
+        assert_eq!(d, vec!["TLSCertificate missing or unreadable".to_owned()]);
+    }
+}
+
+#[test]
+fn discovery_goes_from_mx_to_supply_point_to_service_to_capabilities() {
+    let Some(dns) = common::Dns::start(
+        &[
+            ("peer.test", "mx.peer.test", 10),
+            ("customer.test", "mx.peer.test", 5),
+            ("old.test", "mx.old.test", 10),
+            ("stranger.test", "mx.stranger.test", 10),
+        ],
+        &[("mx.peer.test", "127.0.0.1")],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The peer's capability document, signed with its service identity (rem-ec), served here.
+    let good = sign(
+        &csi_xml(
+            "mx.peer.test",
+            "Ponte Test TSP",
+            "rem-ec.pem",
+            "http://uri.etsi.org/19532/v1#/REMbaseline",
+        ),
+        "rem-ec",
+    );
+    let base = common::serve_http(vec![("/csi.xml".to_owned(), good)], "application/xml");
+    let csi_url = format!("{base}/csi.xml");
+    let tl = list_xml(
+        "IT",
+        1,
+        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+        &[],
+        "Ponte Test TSP",
+        &[
+            Svc {
+                service_type: REM_Q,
+                name: "Peer REM",
+                cert: "rem-ec.pem",
+                statuses: &[(GRANTED, "2025-01-01T00:00:00Z")],
+                supply_points: &["smtp:mx.peer.test:25", &csi_url],
+            },
+            Svc {
+                service_type: REM_Q,
+                name: "Old REM",
+                cert: "rem-rsa.pem",
+                statuses: &[
+                    (GRANTED, "2025-01-01T00:00:00Z"),
+                    (WITHDRAWN, "2026-06-01T00:00:00Z"),
+                ],
+                supply_points: &["smtp:mx.old.test:25"],
+            },
+        ],
+    );
+    let tl_path = dir.path().join("tl.xml");
+    std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write");
+    let show = |domains: &[&str]| {
+        let mut args = vec!["trust", "show"];
+        args.extend_from_slice(domains);
+        let tl_s = s(&tl_path);
+        let anchor = s(&pki("tl-signer.pem"));
+        args.extend_from_slice(&[
+            "--list",
+            &tl_s,
+            "--anchor",
+            &anchor,
+            "--dns",
+            &dns.addr,
+            "--at",
+            "2026-12-01T00:00:00Z",
+            "--json",
+        ]);
+        let o = run_ponte(&args);
+        let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        (
+            o.status.code().unwrap_or(-1),
+            lines,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, v, err) = show(&["peer.test", "customer.test"]);
+    assert_eq!(code, 0, "{v:?} {err}");
+    for r in &v {
+        assert_eq!(r["qualified"], true, "{r}");
+        assert_eq!(r["peer"], "mx.peer.test");
+        let m = &r["mx"][0];
+        assert_eq!(m["service"]["service_name"], "Peer REM");
+        assert_eq!(m["service"]["status"], GRANTED);
+        assert_eq!(m["service"]["list_verified"], true);
+        let c = &m["csi"][0];
+        assert_eq!(c["url"], csi_url.as_str());
+        assert_eq!(c["signature"]["verified"], true, "{c}");
+        assert_eq!(c["acceptable"], true, "{c}");
+        assert_eq!(c["erds_domain"], "mx.peer.test");
+        assert_eq!(
+            c["tls_certificate"],
+            "C=IT, O=Ponte Test REM, CN=Ponte Test REM e-seal EC"
+        );
+    }
+    // A withdrawn service, a host in no list, a domain without MX: refused, with the reason.
+    let (code, v, _) = show(&["old.test", "stranger.test", "none.test"]);
+    assert_eq!(code, 1);
+    assert_eq!(v[0]["qualified"], false);
+    assert_eq!(v[0]["mx"][0]["service"]["status"], WITHDRAWN);
+    assert!(v[0]["mx"][0]["csi"].is_null());
+    assert_eq!(v[1]["qualified"], false);
+    assert!(v[1]["mx"][0]["service"].is_null());
+    assert!(
+        v[1]["mx"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ServiceSupplyPoint")
+    );
+    assert_eq!(v[2]["qualified"], false);
+    assert!(
+        v[2]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no MX"),
+        "{}",
+        v[2]
+    );
+}

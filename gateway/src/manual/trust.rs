@@ -63,6 +63,28 @@
 //! `list_verified`, `supply_points`, `matched_by` (`certificate`, `public-key`, `issued-by`),
 //! `reason` when not qualified, and `lists`: the status of every list loaded.
 //!
+//! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
+//!
+//! The `https://` supply point of a REM service is its Capability and Security Information
+//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify`] judges it: its XAdES
+//! signature (optional in the schema; c.3.1.11) must verify and its signer be the service's
+//! digital identity or a certificate issued by it (c.3.1.12); a signed document is read from
+//! the signed octets; the REM baseline values are checked (`version` `EN319532v1`,
+//! `ERDSMetadata` `EN319522v1.1.1`, `IdentifierSchemeName` `http`, the REM baseline profile,
+//! no expiry and no scheduled delivery, LoA substantial, basic consignment, a readable
+//! `TLSCertificate`), `ERDSDomain` must be the MX host and `ERDSGoverningBody` the TSP name;
+//! a document past `CSINextUpdate` is stale. [`crate::rem::csi::equivalence`] compares two
+//! documents as Table C.9 and C.12 say (values for the capability fields, presence for
+//! `ERDSId`, `ERDSDomain`, `ERDSGoverningBody`, `TLSCertificate`). The ETSI examples
+//! `CSI_CC*.xml` parse; their signatures are placeholders and are refused.
+//!
+//! `ponte trust show DOMAIN...` runs the pre-relay steps of C.2.3.3.3 for each domain: the MX
+//! records, for each MX host the services whose `smtp:` supply point is that host, the status
+//! at T, and for a granted qualified REM service its capability documents. JSON per domain:
+//! `domain`, `qualified`, `peer` (the first qualified MX host), `mx` [{`host`, `preference`,
+//! `service` (as `trust check`), `csi` [{`url`, `signature`, `acceptable`, `deviations`,
+//! `erds_domain`, `tls_certificate`, ...}]}], `reason`.
+//!
 //! ## For the gateway
 //!
 //! Load once, keep the [`crate::tl::TrustedLists`] (cheap to clone, immutable), refresh on a
