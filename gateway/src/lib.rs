@@ -23,6 +23,7 @@ pub mod correlate;
 pub mod crypto;
 pub mod error;
 pub mod fetch;
+pub mod holders;
 pub mod index;
 pub mod manual;
 pub mod mappings;
