@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod index;
 pub mod mappings;
 pub mod pec;
+pub mod queue;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -52,6 +53,9 @@ enum Command {
     /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// The running gateway's queue, through its ops API: list, show, retry, discard.
+    #[command(subcommand)]
+    Queue(queue::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
         Command::Trust(cmd) => trust::run(cmd),
+        Command::Queue(cmd) => queue::run(cmd),
     };
     match outcome {
         Ok(code) => code,
