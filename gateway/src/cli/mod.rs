@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod config;
+pub mod conformance;
 pub mod evidence;
 pub mod index;
 pub mod mappings;
@@ -47,6 +48,9 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
+    #[command(subcommand)]
+    Conformance(conformance::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Conformance(cmd) => conformance::run(cmd),
     };
     match outcome {
         Ok(code) => code,
