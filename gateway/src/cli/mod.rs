@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod config;
+pub mod conformance;
 pub mod evidence;
 pub mod index;
 pub mod mappings;
 pub mod pec;
+pub mod queue;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -49,9 +51,15 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
+    #[command(subcommand)]
+    Conformance(conformance::Command),
     /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// The running gateway's queue, through its ops API: list, show, retry, discard.
+    #[command(subcommand)]
+    Queue(queue::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -65,7 +73,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
+        Command::Queue(cmd) => queue::run(cmd),
     };
     match outcome {
         Ok(code) => code,

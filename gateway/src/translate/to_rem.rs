@@ -514,17 +514,9 @@ async fn receipt_from_pec(
             ),
         )));
     };
-    let digest = facts.digest.clone();
     let rems_id = dispatch.rem_message_id.clone().unwrap_or_default();
     let ua = dispatch.rem_ua_message_id.clone().unwrap_or_default();
-    let sender = facts.sender.clone();
     let recipients = facts.recipients.clone();
-    let subject = facts.subject.clone();
-    let submitted = OffsetDateTime::parse(
-        &facts.submission_time,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap_or(d.data);
     // C, D and E events are about one recipient: the daticert's consegna, or the only one.
     let per_recipient = row.per_recipient
         || matches!(
@@ -546,43 +538,26 @@ async fn receipt_from_pec(
     } else {
         None
     };
-    let details = d.errore_esteso.clone();
-    let evidence_id = cx.rem_identifier(now);
-    let rems_plain = rems_id.trim_matches(|c| c == '<' || c == '>').to_string();
-    let evidence = super::evidence::EvidenceInput {
-        event: event.clone(),
-        reasons: reasons
-            .iter()
-            .map(|r| (r.clone(), details.clone()))
-            .collect(),
-        evidence_id: evidence_id.clone(),
-        issuer_name: &cx.config.identity.provider_name,
-        issuer_country: &cx.config.identity.country,
-        policies: &cx.config.policy.applicable,
-        sender_email: &sender,
-        sender_person_id: Some(person_identifier(&cx.config.identity.country, &sender)),
-        // Every evidence of one message states the same about its sender: what the dispatch's
-        // stated.
-        sender_assurance: dispatch
-            .sender_assurance
-            .as_ref()
-            .and_then(assurance::to_evidence),
-        recipients: &recipients,
-        refers_to_recipient: refers_to.as_deref(),
-        ua_message_id: &ua,
-        rems_message_id: &rems_plain,
-        digest_b64: &digest,
-        submission_time: submitted,
-        event_time: d.data,
-        subject: Some(&subject),
-        untrusted_recipients: &[],
-        // B events name the counterpart: the PEC provider that issued this receipt.
-        external_erds_name: matches!(event.clause().and_then(|c| c.chars().next()), Some('B'))
-            .then_some(d.gestore_emittente.as_str()),
-        external_system: None,
+    let about = RemAbout {
+        rems_message_id: rems_id.clone(),
+        ua_message_id: ua.clone(),
+        facts,
+        // Every evidence of one message states the same about its sender: what the
+        // dispatch's stated.
+        sender_assurance: dispatch.sender_assurance.clone(),
     };
-    let xml = match sign_evidence(cx, &evidence, now, &mut notes).await? {
-        Ok(x) => x,
+    let spec = ReceiptSpec {
+        event: event.clone(),
+        reasons: reasons.clone(),
+        details: d.errore_esteso.clone(),
+        refers_to: refers_to.as_deref(),
+        // B events name the counterpart: the PEC provider that issued this receipt.
+        external_erds: matches!(event.clause().and_then(|c| c.chars().next()), Some('B'))
+            .then_some(d.gestore_emittente.as_str()),
+        event_time: d.data,
+    };
+    let issued = match rem_receipt(cx, &about, &spec, now, &mut notes).await? {
+        Ok(i) => i,
         Err(why) => {
             return Ok(Err(Refusal::new(
                 Some(&input),
@@ -591,37 +566,7 @@ async fn receipt_from_pec(
             )));
         }
     };
-    let prefix = cx
-        .tables
-        .subjects
-        .rem
-        .pattern
-        .replace("{event}", event.name());
-    let own_id = cx.rem_identifier(now);
-    let from = format!("<{}>", cx.config.identity.rem_service_address);
-    let bytes = assemble(
-        cx,
-        &RemOut {
-            message_type: MessageType::Receipt,
-            event: &event,
-            reasons: &reasons,
-            evidence_id: &evidence_id,
-            xml,
-            digest: &digest,
-            ua_message_id: &ua,
-            sender: &sender,
-            relay_to_non_erds: None,
-            from: &from,
-            to: std::slice::from_ref(&sender),
-            reply_to: None,
-            subject: &format!("{prefix}{subject}"),
-            original_subject: &subject,
-            message_id: &own_id,
-            in_reply_to: Some(&rems_id),
-            original: None,
-        },
-        now,
-    )?;
+    let (evidence_id, own_id, bytes) = (issued.evidence_id, issued.message_id, issued.bytes);
     let record = Record {
         direction: crate::correlate::Direction::PecToRem,
         created: crate::pec::zone::rfc3339(now),
@@ -751,6 +696,145 @@ fn translated(
         record,
         notes,
     }
+}
+
+/// What a REM receipt is about: the REM dispatch (its Message-ID, the user's identifier) and
+/// the facts every receipt about it repeats (digest, submission time, parties, subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemAbout {
+    /// The dispatch's `Message-ID` (with `<>`).
+    pub rems_message_id: String,
+    /// Its `REM-UAMessageIdentifier`.
+    pub ua_message_id: String,
+    /// Digest, T0, sender, recipients, subject.
+    pub facts: DispatchFacts,
+    /// What the dispatch's evidence stated about the sender's identity (every evidence of
+    /// one message states the same), from its correlation record.
+    pub sender_assurance: Option<crate::correlate::SenderAssurance>,
+}
+
+/// What a REM receipt says.
+#[derive(Debug, Clone)]
+pub struct ReceiptSpec<'a> {
+    /// The event.
+    pub event: Event,
+    /// Its reasons (at least one for the events that need one).
+    pub reasons: Vec<Reason>,
+    /// The details written with each reason (e.g. the PEC errore-esteso, or why a dispatch
+    /// was rejected).
+    pub details: Option<String>,
+    /// The recipient a per-recipient event (C, D, E) is about.
+    pub refers_to: Option<&'a str>,
+    /// The counterpart provider's name, for B events (REM baseline M05).
+    pub external_erds: Option<&'a str>,
+    /// When the event happened.
+    pub event_time: OffsetDateTime,
+}
+
+/// A REM receipt made by [`rem_receipt`].
+#[derive(Debug, Clone)]
+pub struct IssuedReceipt {
+    /// The signed REM message (CRLF).
+    pub bytes: Vec<u8>,
+    /// Its `Message-ID` (without `<>`).
+    pub message_id: String,
+    /// Its evidence's identifier.
+    pub evidence_id: String,
+}
+
+/// A signed REM receipt about `about`: the evidence of `spec` (XAdES, time-stamped when a TSA
+/// is configured) in a REM message from the REM service address to the dispatch's sender.
+/// `Ok(Err(why))`: the evidence rules refuse the facts; `Err`: signing or the TSA failed.
+pub async fn rem_receipt(
+    cx: &Context,
+    about: &RemAbout,
+    spec: &ReceiptSpec<'_>,
+    now: OffsetDateTime,
+    notes: &mut Vec<String>,
+) -> Result<Result<IssuedReceipt, String>, super::Error> {
+    let facts = &about.facts;
+    let submitted = OffsetDateTime::parse(
+        &facts.submission_time,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or(spec.event_time);
+    let evidence_id = cx.rem_identifier(now);
+    let rems_plain = about
+        .rems_message_id
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let evidence = super::evidence::EvidenceInput {
+        event: spec.event.clone(),
+        reasons: spec
+            .reasons
+            .iter()
+            .map(|r| (r.clone(), spec.details.clone()))
+            .collect(),
+        evidence_id: evidence_id.clone(),
+        issuer_name: &cx.config.identity.provider_name,
+        issuer_country: &cx.config.identity.country,
+        policies: &cx.config.policy.applicable,
+        sender_email: &facts.sender,
+        sender_person_id: Some(person_identifier(
+            &cx.config.identity.country,
+            &facts.sender,
+        )),
+        sender_assurance: about
+            .sender_assurance
+            .as_ref()
+            .and_then(assurance::to_evidence),
+        recipients: &facts.recipients,
+        refers_to_recipient: spec.refers_to,
+        ua_message_id: &about.ua_message_id,
+        rems_message_id: &rems_plain,
+        digest_b64: &facts.digest,
+        submission_time: submitted,
+        event_time: spec.event_time,
+        subject: Some(&facts.subject),
+        untrusted_recipients: &[],
+        external_erds_name: spec.external_erds,
+        external_system: None,
+    };
+    let xml = match sign_evidence(cx, &evidence, now, notes).await? {
+        Ok(x) => x,
+        Err(why) => return Ok(Err(why)),
+    };
+    let prefix = cx
+        .tables
+        .subjects
+        .rem
+        .pattern
+        .replace("{event}", spec.event.name());
+    let own_id = cx.rem_identifier(now);
+    let from = format!("<{}>", cx.config.identity.rem_service_address);
+    let bytes = assemble(
+        cx,
+        &RemOut {
+            message_type: MessageType::Receipt,
+            event: &spec.event,
+            reasons: &spec.reasons,
+            evidence_id: &evidence_id,
+            xml,
+            digest: &facts.digest,
+            ua_message_id: &about.ua_message_id,
+            sender: &facts.sender,
+            relay_to_non_erds: None,
+            from: &from,
+            to: std::slice::from_ref(&facts.sender),
+            reply_to: None,
+            subject: &format!("{prefix}{}", facts.subject),
+            original_subject: &facts.subject,
+            message_id: &own_id,
+            in_reply_to: Some(&about.rems_message_id),
+            original: None,
+        },
+        now,
+    )?;
+    Ok(Ok(IssuedReceipt {
+        bytes,
+        message_id: own_id,
+        evidence_id,
+    }))
 }
 
 /// Builds, signs and (when a TSA is configured) time-stamps an evidence. `Ok(Err(why))`: the
