@@ -26,6 +26,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sign an unsigned ERDS evidence (XAdES-B-B, or B-T with --tsa).
     Sign(SignArgs),
+    /// Extend a signed evidence to XAdES-B-LT (validation data) or B-LTA (archive time-stamp).
+    Extend(super::evidence_extend::ExtendArgs),
 }
 
 /// Arguments of `ponte evidence verify`.
@@ -75,6 +77,7 @@ pub fn run(cmd: Command) -> Outcome {
     match cmd {
         Command::Verify(args) => verify(args),
         Command::Sign(args) => sign(args),
+        Command::Extend(args) => super::evidence_extend::extend(args),
     }
 }
 
@@ -95,7 +98,8 @@ fn verify(args: VerifyArgs) -> Outcome {
         at,
     };
     let bytes = read_file(&args.file)?;
-    let report = xades::verify(&bytes, &opts).map_err(|e| Failure::at(&args.file, e))?;
+    let (report, long_term) =
+        xades::longterm::verify(&bytes, &opts).map_err(|e| Failure::at(&args.file, e))?;
     let parsed = report.signed_content().map(evidence::parse);
     let (summary, evidence_error) = match parsed {
         Some(Ok(ev)) => (Some(ev.summary()), None),
@@ -105,15 +109,22 @@ fn verify(args: VerifyArgs) -> Outcome {
         ),
         None => (None, None),
     };
-    let chain_ok =
-        opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted);
+    let chain_ok = match &long_term {
+        Some(lt) => lt.trusted(),
+        None => {
+            opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted)
+        }
+    };
     let ok = report.signature.valid() && chain_ok && evidence_error.is_none();
-    let out = describe(
+    let mut out = describe(
         &report,
         summary.as_ref(),
         evidence_error.as_deref(),
         !opts.anchors.is_empty(),
     );
+    if let Some(lt) = &long_term {
+        super::evidence_extend::describe_long_term(&mut out, lt, !opts.anchors.is_empty());
+    }
     if args.json {
         println!("{out}");
     } else {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod config;
 pub mod evidence;
+pub mod evidence_extend;
 pub mod index;
 pub mod mappings;
 pub mod pec;
