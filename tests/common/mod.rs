@@ -391,21 +391,32 @@ impl Drop for Dns {
 /// `content_type`; other paths get 404. Returns its base URL (`http://127.0.0.1:<port>`).
 pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    serve_on(listener, move |path| {
-        files.iter().find(|(p, _)| p == path).map(|(_, b)| b.clone())
-    }, content_type)
+    serve_on(
+        listener,
+        move |path| {
+            files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, b)| b.clone())
+        },
+        content_type,
+    )
 }
 
 /// Like [`serve_http`], serving the files of `dir` as they are at each request (`/NAME`).
 pub fn serve_dir(dir: PathBuf, content_type: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    serve_on(listener, move |path| {
-        let name = path.trim_start_matches('/');
-        if name.is_empty() || name.contains('/') || name.contains("..") {
-            return None;
-        }
-        std::fs::read(dir.join(name)).ok()
-    }, content_type)
+    serve_on(
+        listener,
+        move |path| {
+            let name = path.trim_start_matches('/');
+            if name.is_empty() || name.contains('/') || name.contains("..") {
+                return None;
+            }
+            std::fs::read(dir.join(name)).ok()
+        },
+        content_type,
+    )
 }
 
 fn serve_on(

@@ -78,7 +78,10 @@ pub fn extend(a: ExtendArgs) -> Outcome {
     )
     .map_err(fail)?;
     if let Some(why) = &report.signature.invalid {
-        return Err(Failure::at(&a.file, format!("the signature is not valid: {why}")));
+        return Err(Failure::at(
+            &a.file,
+            format!("the signature is not valid: {why}"),
+        ));
     }
     let fetcher = Fetcher::default();
     let run = async {
@@ -94,8 +97,8 @@ pub fn extend(a: ExtendArgs) -> Outcome {
             signed = xades::augment_b_t(&signed, &token).map_err(fail)?;
         }
         let doc = ponte::xml::parse(&signed).map_err(|e| Failure::at(&a.file, e))?;
-        let sig_node = ponte::xades::wrapping::locate_signature(&doc)
-            .map_err(|e| Failure::at(&a.file, e))?;
+        let sig_node =
+            ponte::xades::wrapping::locate_signature(&doc).map_err(|e| Failure::at(&a.file, e))?;
         let parsed = ponte::xades::structure::parse_signature(&doc, sig_node)
             .map_err(|e| Failure::at(&a.file, e))?;
         let embedded = extend::embedded(&doc, sig_node);
@@ -125,11 +128,16 @@ pub fn extend(a: ExtendArgs) -> Outcome {
                 .map_err(|e| Failure::at(&a.file, e))?;
             signed = extend::augment_b_lt(&signed, &data).map_err(fail)?;
         } else if a.to == "B-LT" {
-            return Err(Failure::at(&a.file, "already B-LT (CertificateValues present)"));
+            return Err(Failure::at(
+                &a.file,
+                "already B-LT (CertificateValues present)",
+            ));
         }
         if a.to == "B-LTA" {
             let Some(url) = &a.tsa else {
-                return Err(Failure("--to B-LTA needs --tsa URL for the archive time-stamp".into()));
+                return Err(Failure(
+                    "--to B-LTA needs --tsa URL for the archive time-stamp".into(),
+                ));
             };
             if let Some((_, _, tokens)) = embedded.archive_timestamps.last() {
                 // Renewal: the previous archive time-stamp's validation data first.
@@ -203,5 +211,6 @@ pub fn describe_long_term(out: &mut Value, lt: &LongTerm, judged: bool) {
         })).collect::<Vec<_>>(),
         "revoked": lt.revoked.as_ref().map(|(s, at, _)| json!({"subject": s, "at": rfc3339(*at)})),
         "incomplete": lt.incomplete,
+        "unusable": lt.unusable,
     });
 }

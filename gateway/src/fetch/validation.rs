@@ -26,7 +26,10 @@ pub enum CollectError {
 
 /// The path of `leaf` through `pool` (certificate, issuer), up to a self-signed certificate or
 /// as far as issuers are known.
-pub fn path_of<'a>(leaf: &'a Certificate, pool: &'a [Certificate]) -> Vec<(&'a Certificate, &'a Certificate)> {
+pub fn path_of<'a>(
+    leaf: &'a Certificate,
+    pool: &'a [Certificate],
+) -> Vec<(&'a Certificate, &'a Certificate)> {
     let mut out = Vec::new();
     let mut cur = leaf;
     for _ in 0..8 {
@@ -64,8 +67,10 @@ pub async fn collect(
                     url: url.clone(),
                     reason: e.to_string(),
                 })?;
-                crl.verify(issuer)
-                    .map_err(|reason| CollectError::Bad { url: url.clone(), reason })?;
+                crl.verify(issuer).map_err(|reason| CollectError::Bad {
+                    url: url.clone(),
+                    reason,
+                })?;
                 if !data.crls.contains(&got.body) {
                     data.crls.push(got.body);
                 }
@@ -76,14 +81,22 @@ pub async fn collect(
                     reason: e.to_string(),
                 })?;
                 let got = fetcher
-                    .post(&url, "application/ocsp-request", &req, "application/ocsp-response")
+                    .post(
+                        &url,
+                        "application/ocsp-request",
+                        &req,
+                        "application/ocsp-response",
+                    )
                     .await?;
                 let resp = OcspResponse::from_der(&got.body).map_err(|e| CollectError::Bad {
                     url: url.clone(),
                     reason: e.to_string(),
                 })?;
                 resp.verify(issuer, resp.produced_at)
-                    .map_err(|reason| CollectError::Bad { url: url.clone(), reason })?;
+                    .map_err(|reason| CollectError::Bad {
+                        url: url.clone(),
+                        reason,
+                    })?;
                 if resp.status_of(cert, issuer).is_none() {
                     return Err(CollectError::Bad {
                         url,

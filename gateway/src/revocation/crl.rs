@@ -92,7 +92,10 @@ impl Crl {
     /// Whether this CRL is `issuer`'s and its signature verifies under `issuer`'s key.
     pub fn verify(&self, issuer: &Certificate) -> Result<(), String> {
         if self.issuer_der != issuer.subject_der {
-            return Err(format!("the CRL is issued by {}, not {}", self.issuer, issuer.subject));
+            return Err(format!(
+                "the CRL is issued by {}, not {}",
+                self.issuer, issuer.subject
+            ));
         }
         let alg = self
             .algorithm
@@ -126,5 +129,68 @@ impl Crl {
             next_update: self.next_update,
             source: "crl",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../tests/data/revocation/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("test data")
+    }
+
+    #[test]
+    fn a_crl_of_the_test_provider_ca_lists_its_revoked_certificate() {
+        let crl = Crl::from_der(&data("provider-ca-revoked.crl")).expect("crl");
+        let ca = crate::x509::load_pem(
+            &std::fs::read(format!(
+                "{}/../tests/pki/provider-ca.pem",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("ca"),
+        )
+        .expect("pem")
+        .remove(0);
+        crl.verify(&ca).expect("verifies under the provider CA");
+        let revoked = crate::x509::load_pem(&data("revoked.pem"))
+            .expect("pem")
+            .remove(0);
+        assert!(crl.covers(&revoked));
+        let e = crl.status_of(&revoked);
+        assert!(
+            matches!(
+                e.status,
+                Status::Revoked {
+                    reason: Some(1),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let other = crate::x509::load_pem(
+            &std::fs::read(format!(
+                "{}/../tests/pki/rem-rsa.pem",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("rem"),
+        )
+        .expect("pem")
+        .remove(0);
+        assert_eq!(crl.status_of(&other).status, Status::Good);
+        let root = crate::x509::load_pem(
+            &std::fs::read(format!(
+                "{}/../tests/pki/root-ca.pem",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("root"),
+        )
+        .expect("pem")
+        .remove(0);
+        assert!(crl.verify(&root).is_err());
     }
 }

@@ -122,7 +122,10 @@ fn single(raw: &[u8]) -> Result<Single, String> {
     };
     let tu = expect(st.rest, 0x18, "thisUpdate")?;
     let next_update = match tlv(tu.rest) {
-        Some(n) if n.tag == 0xa0 => Some(time(expect(n.content, 0x18, "nextUpdate")?.raw, "nextUpdate")?),
+        Some(n) if n.tag == 0xa0 => Some(time(
+            expect(n.content, 0x18, "nextUpdate")?.raw,
+            "nextUpdate",
+        )?),
         _ => None,
     };
     Ok(Single {
@@ -160,8 +163,16 @@ fn parse_basic(der: &[u8], full: &[u8]) -> Result<OcspResponse, String> {
     }
     let rid = tlv(body).ok_or("responderID truncated")?;
     let responder = match rid.tag {
-        0xa1 => ResponderId::Name(expect(rid.content, 0x30, "responderID byName")?.raw.to_vec()),
-        0xa2 => ResponderId::KeyHash(expect(rid.content, 0x04, "responderID byKey")?.content.to_vec()),
+        0xa1 => ResponderId::Name(
+            expect(rid.content, 0x30, "responderID byName")?
+                .raw
+                .to_vec(),
+        ),
+        0xa2 => ResponderId::KeyHash(
+            expect(rid.content, 0x04, "responderID byKey")?
+                .content
+                .to_vec(),
+        ),
         other => return Err(format!("responderID tag 0x{other:02x}")),
     };
     let produced = expect(rid.rest, 0x18, "producedAt")?;

@@ -80,6 +80,10 @@ impl ValidationData {
     }
 }
 
+/// One archive time-stamp as found: its element, its canonicalization (or the unknown URI),
+/// its tokens.
+pub type ArchiveTimeStamp = (NodeId, Result<C14nAlgorithm, String>, Vec<Vec<u8>>);
+
 /// What the unsigned properties of a signature hold, for the long-term levels.
 #[derive(Clone, Debug, Default)]
 pub struct Embedded {
@@ -89,7 +93,7 @@ pub struct Embedded {
     /// Whether `CertificateValues` or `RevocationValues` is present.
     pub has_lt_values: bool,
     /// The archive time-stamps, in order: (element, canonicalization, tokens).
-    pub archive_timestamps: Vec<(NodeId, Result<C14nAlgorithm, String>, Vec<Vec<u8>>)>,
+    pub archive_timestamps: Vec<ArchiveTimeStamp>,
 }
 
 fn b64_text(doc: &Document, id: NodeId) -> Option<Vec<u8>> {
@@ -147,10 +151,15 @@ pub fn embedded(doc: &Document, sig: NodeId) -> Embedded {
                 let mut alg = Ok(C14nAlgorithm::INCLUSIVE_10);
                 let mut tokens = Vec::new();
                 for c in doc.child_elements(p) {
-                    if doc.element(c).is_some_and(|e| e.is(Some(uri::DSIG), "CanonicalizationMethod")) {
+                    if doc
+                        .element(c)
+                        .is_some_and(|e| e.is(Some(uri::DSIG), "CanonicalizationMethod"))
+                    {
                         let a = doc.attribute(c, None, "Algorithm").unwrap_or_default();
                         alg = C14nAlgorithm::from_uri(a).ok_or_else(|| a.to_owned());
-                    } else if doc.element(c).is_some_and(|e| e.is(Some(uri::XADES), "EncapsulatedTimeStamp"))
+                    } else if doc
+                        .element(c)
+                        .is_some_and(|e| e.is(Some(uri::XADES), "EncapsulatedTimeStamp"))
                         && let Some(t) = b64_text(doc, c)
                     {
                         tokens.push(t);
@@ -172,8 +181,8 @@ pub(crate) fn archive_input(
     before: Option<NodeId>,
     alg: C14nAlgorithm,
 ) -> Result<Vec<u8>, Error> {
-    let plans = wrapping::plan_references(doc, sig)
-        .map_err(|i| Error::NotAugmentable(i.to_string()))?;
+    let plans =
+        wrapping::plan_references(doc, sig).map_err(|i| Error::NotAugmentable(i.to_string()))?;
     let mut ordered = [&plans.document, &plans.signed_properties];
     ordered.sort_by_key(|p| p.index);
     let mut out = Vec::new();
@@ -191,7 +200,12 @@ pub(crate) fn archive_input(
     }
     // 2. SignedInfo, SignatureValue, KeyInfo.
     out.extend(c14n(doc, &NodeSet::subtree(sig.signed_info), alg, &[])?);
-    out.extend(c14n(doc, &NodeSet::subtree(sig.signature_value_node), alg, &[])?);
+    out.extend(c14n(
+        doc,
+        &NodeSet::subtree(sig.signature_value_node),
+        alg,
+        &[],
+    )?);
     if let Some(ki) = doc.first_child_named(sig.node, Some(uri::DSIG), "KeyInfo") {
         out.extend(c14n(doc, &NodeSet::subtree(ki), alg, &[])?);
     }
@@ -221,7 +235,10 @@ fn single_signature(doc: &Document) -> Result<NodeId, Error> {
     match sigs.as_slice() {
         [] => Err(Error::NotSigned),
         [one] => Ok(*one),
-        more => Err(Error::NotAugmentable(format!("{} ds:Signature elements", more.len()))),
+        more => Err(Error::NotAugmentable(format!(
+            "{} ds:Signature elements",
+            more.len()
+        ))),
     }
 }
 
@@ -275,7 +292,9 @@ pub fn augment_b_lt(signed: &[u8], data: &ValidationData) -> Result<Vec<u8>, Err
         ));
     }
     if embedded(&doc, sig.node).has_lt_values {
-        return Err(Error::NotAugmentable("already B-LT (CertificateValues present)".into()));
+        return Err(Error::NotAugmentable(
+            "already B-LT (CertificateValues present)".into(),
+        ));
     }
     let (certs, rev) = data.values_xml();
     let insert = format!(
@@ -292,14 +311,21 @@ pub fn augment_b_lt(signed: &[u8], data: &ValidationData) -> Result<Vec<u8>, Err
 
 /// Adds a `xadesv141:TimeStampValidationData` (the validation data of an archive time-stamp,
 /// before a further one is added).
-pub fn add_timestamp_validation_data(signed: &[u8], data: &ValidationData) -> Result<Vec<u8>, Error> {
+pub fn add_timestamp_validation_data(
+    signed: &[u8],
+    data: &ValidationData,
+) -> Result<Vec<u8>, Error> {
     let (certs, rev) = data.values_xml();
     let mut inner = String::new();
     if !certs.is_empty() {
-        inner.push_str(&format!("<xades:CertificateValues>{certs}</xades:CertificateValues>"));
+        inner.push_str(&format!(
+            "<xades:CertificateValues>{certs}</xades:CertificateValues>"
+        ));
     }
     if !rev.is_empty() {
-        inner.push_str(&format!("<xades:RevocationValues>{rev}</xades:RevocationValues>"));
+        inner.push_str(&format!(
+            "<xades:RevocationValues>{rev}</xades:RevocationValues>"
+        ));
     }
     append_unsigned(
         signed,
@@ -317,7 +343,9 @@ pub fn archive_timestamp_data(signed: &[u8]) -> Result<Vec<u8>, Error> {
     let doc = xml::parse(signed)?;
     let sig = parsed(&doc)?;
     if !embedded(&doc, sig.node).has_lt_values {
-        return Err(Error::NotAugmentable("not B-LT: add the validation data first".into()));
+        return Err(Error::NotAugmentable(
+            "not B-LT: add the validation data first".into(),
+        ));
     }
     archive_input(&doc, &sig, None, C14nAlgorithm::EXCLUSIVE)
 }

@@ -92,6 +92,8 @@ pub struct LongTerm {
     pub revoked: Option<(String, OffsetDateTime, Option<u8>)>,
     /// Certificates that name revocation pointers but have no embedded revocation data.
     pub incomplete: Vec<String>,
+    /// Embedded validation data that could not be read or does not verify: why.
+    pub unusable: Vec<String>,
 }
 
 impl LongTerm {
@@ -174,12 +176,15 @@ fn archive(
                         v.valid = tv.valid();
                         v.trusted = trusted_of(&tv);
                         v.time = tv.info.as_ref().map(|i| i.gen_time.instant());
-                        v.reason = tv.invalid.as_ref().map(ToString::to_string).or_else(|| {
-                            match &tv.trusted {
-                                Some(tsp::Trust::NotTrusted(r)) => Some(format!("TSA not trusted: {r}")),
-                                _ => None,
-                            }
-                        });
+                        v.reason =
+                            tv.invalid.as_ref().map(ToString::to_string).or_else(|| {
+                                match &tv.trusted {
+                                    Some(tsp::Trust::NotTrusted(r)) => {
+                                        Some(format!("TSA not trusted: {r}"))
+                                    }
+                                    _ => None,
+                                }
+                            });
                     }
                 }
             }
@@ -231,18 +236,21 @@ fn status_of(
     crls: &[Crl],
     ocsps: &[OcspResponse],
     at: OffsetDateTime,
+    unusable: &mut Vec<String>,
 ) -> Option<Evidence> {
     let mut all: Vec<Evidence> = Vec::new();
     for c in crls.iter().filter(|c| c.covers(cert)) {
-        if c.verify(issuer).is_ok() {
-            all.push(c.status_of(cert));
+        match c.verify(issuer) {
+            Ok(()) => all.push(c.status_of(cert)),
+            Err(why) => unusable.push(format!("CRL of {}: {why}", c.issuer)),
         }
     }
     for o in ocsps {
-        if let Some(e) = o.status_of(cert, issuer)
-            && o.verify(issuer, at).is_ok()
-        {
-            all.push(e);
+        if let Some(e) = o.status_of(cert, issuer) {
+            match o.verify(issuer, at) {
+                Ok(()) => all.push(e),
+                Err(why) => unusable.push(format!("OCSP response about {}: {why}", cert.subject)),
+            }
         }
     }
     let revoked = all
@@ -290,18 +298,21 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<(Report, Option<LongTe
         .iter()
         .filter_map(|d| Certificate::from_der(d).ok())
         .collect();
-    let crls: Vec<Crl> = emb
-        .data
-        .crls
-        .iter()
-        .filter_map(|d| Crl::from_der(d).ok())
-        .collect();
-    let ocsps: Vec<OcspResponse> = emb
-        .data
-        .ocsps
-        .iter()
-        .filter_map(|d| OcspResponse::from_der(d).ok())
-        .collect();
+    let mut unusable = Vec::new();
+    let mut crls: Vec<Crl> = Vec::new();
+    for d in &emb.data.crls {
+        match Crl::from_der(d) {
+            Ok(c) => crls.push(c),
+            Err(e) => unusable.push(e.to_string()),
+        }
+    }
+    let mut ocsps: Vec<OcspResponse> = Vec::new();
+    for d in &emb.data.ocsps {
+        match OcspResponse::from_der(d) {
+            Ok(o) => ocsps.push(o),
+            Err(e) => unusable.push(e.to_string()),
+        }
+    }
     let (archive_timestamps, poe_archive) = archive(&doc, &sig, &emb, opts, &embedded_certs, at)?;
 
     // The signature time-stamp, judged at the archive POE (or T).
@@ -344,7 +355,13 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<(Report, Option<LongTe
         let now = x509::verify_chain(&signer, &pool, &opts.anchors, at, Usage::EmailProtection);
         match poe {
             Some(t) if !now.trusted => (
-                Some(x509::verify_chain(&signer, &pool, &opts.anchors, t, Usage::EmailProtection)),
+                Some(x509::verify_chain(
+                    &signer,
+                    &pool,
+                    &opts.anchors,
+                    t,
+                    Usage::EmailProtection,
+                )),
                 t,
             ),
             _ => (Some(now), at),
@@ -356,7 +373,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<(Report, Option<LongTe
     let mut revoked = None;
     let mut incomplete = Vec::new();
     for (c, issuer) in path(&signer, &pool, &opts.anchors) {
-        let evidence = status_of(c, issuer, &crls, &ocsps, judged_at);
+        let evidence = status_of(c, issuer, &crls, &ocsps, judged_at, &mut unusable);
         let note = if evidence.is_some() {
             None
         } else if revocation::pointers::crl_urls(c).is_empty()
@@ -402,6 +419,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<(Report, Option<LongTe
             revocation,
             revoked,
             incomplete,
+            unusable,
         }),
     ))
 }
