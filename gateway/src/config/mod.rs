@@ -27,9 +27,13 @@ use crate::x509::Certificate;
 
 pub mod check;
 pub mod load;
+pub mod service;
 pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
+pub use service::{
+    Delivery, Limits, Ops, PecRelay, Relay, Route, Service, Smtp, Spool, Timers, TlsFiles, TlsMode,
+};
 
 /// The file name of the correlation store when `[correlation] path` is not given; it is
 /// placed in the folder of the configuration file.
@@ -199,6 +203,9 @@ pub struct Config {
     pub correlation_path: PathBuf,
     /// Whether REM evidence is attached to PEC output as `<Event>.xml` (default true).
     pub attach_evidence: bool,
+    /// The gateway service's settings (`[smtp]`, `[[route]]`, `[pec]`, `[spool]`, `[ops]`,
+    /// `[timers]`, `[limits]`, `[delivery]`); every key has a default.
+    pub service: Service,
     /// The warning-severity problems found when loading (a certificate expiring soon, an
     /// expired anchor kept for old messages, ...). [`Config::load`] does not log them: a
     /// command that answers one message would print them before every result. `ponte config
