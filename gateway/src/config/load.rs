@@ -197,6 +197,7 @@ impl Reader {
             mappings_dir: mappings_dir?,
             correlation_path: correlation_path?,
             attach_evidence,
+            warnings: Vec::new(),
         })
     }
 
