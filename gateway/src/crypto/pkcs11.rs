@@ -9,7 +9,7 @@
 //! has; `CKM_ECDSA_SHA256` is not universal). The token answers `r || s`, which is what
 //! XML-DSig wants; CMS gets it re-encoded as a DER `Ecdsa-Sig-Value`.
 //!
-//! Sessions: one module context per module file and one [`Token`] per (module, slot) in the
+//! Sessions: one module context per module file and one token state per (module, slot) in the
 //! process, shared by every key of that token. The first session opened logs in (`C_Login`
 //! with the user PIN, once); further sessions, opened only when signatures run concurrently,
 //! share that login (PKCS#11 login state is per application and token). Sessions go back to

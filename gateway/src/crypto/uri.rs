@@ -244,8 +244,22 @@ fn allowed(c: char, query: bool) -> bool {
         || (query && matches!(c, '/' | '?' | '|'))
 }
 
-/// Percent-decodes `value` of attribute `name`, checking each raw character.
+/// Percent-decodes `value` of attribute `name`, checking each raw character. For `pin-value`
+/// the error does not show the offending characters (they are part of the PIN).
 fn decode(name: &str, value: &str, query: bool) -> Result<Vec<u8>, Error> {
+    decode_shown(name, value, query).map_err(|e| {
+        if name == "pin-value" {
+            value_error(
+                name,
+                "bad percent-encoding, or a character that must be percent-encoded (not shown)",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn decode_shown(name: &str, value: &str, query: bool) -> Result<Vec<u8>, Error> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -303,13 +317,21 @@ fn value_error(name: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn split_attr<'a>(part: &'static str, attr: &'a str) -> Result<(&'a str, &'a str), Error> {
+/// What stands for a piece of the query in an error when the query holds a `pin-value` (an
+/// unencoded `&` in the PIN would make a piece of it look like an attribute).
+const HIDDEN: &str = "(not shown: the query holds a pin-value)";
+
+fn split_attr<'a>(
+    part: &'static str,
+    attr: &'a str,
+    redact: bool,
+) -> Result<(&'a str, &'a str), Error> {
     match attr.split_once('=') {
         Some((n, v)) if !n.is_empty() => Ok((n, v)),
         _ => Err(Error::NotAttribute {
             part,
-            text: if attr.starts_with("pin-value") {
-                "pin-value...".to_string()
+            text: if redact || attr.starts_with("pin-value") {
+                HIDDEN.to_string()
             } else {
                 attr.to_string()
             },
@@ -389,7 +411,7 @@ impl Pkcs11Uri {
         let mut shown = String::from(SCHEME);
         shown.push_str(path);
         for attr in path.split(';').filter(|a| !a.is_empty()) {
-            let (name, raw) = split_attr("path", attr)?;
+            let (name, raw) = split_attr("path", attr, false)?;
             let val = decode(name, raw, false)?;
             match name {
                 "token" => set(&mut u.token, name, text(name, val)?)?,
@@ -447,8 +469,9 @@ impl Pkcs11Uri {
             let mut shown_q = Vec::new();
             let mut pin_source = None;
             let mut pin_value = None;
+            let redact = query.contains("pin-value");
             for attr in query.split('&').filter(|a| !a.is_empty()) {
-                let (name, raw) = split_attr("query", attr)?;
+                let (name, raw) = split_attr("query", attr, redact)?;
                 let val = decode(name, raw, true)?;
                 match name {
                     "module-path" => {
@@ -467,7 +490,11 @@ impl Pkcs11Uri {
                     other => {
                         return Err(Error::Unknown {
                             part: "query",
-                            name: other.to_string(),
+                            name: if redact {
+                                HIDDEN.to_string()
+                            } else {
+                                other.to_string()
+                            },
                             known: QUERY_KNOWN,
                         });
                     }
@@ -595,9 +622,18 @@ mod tests {
         let debug = format!("{u:?}");
         assert!(!debug.contains("s3cr"), "{debug}");
         assert!(!shown.contains("s3cr"), "{shown}");
-        // A malformed pin-value attribute is not echoed either.
-        let e = Pkcs11Uri::parse("pkcs11:?pin-value").unwrap_err();
-        assert!(!e.to_string().contains("s3cr"));
+        // Nor is any piece of a malformed query that holds a PIN.
+        for uri in [
+            "pkcs11:?pin-value",
+            "pkcs11:?pin-value=s3cr%zz",
+            "pkcs11:?pin-value=s3cr et",
+            "pkcs11:?pin-value=ab&s3cr",
+            "pkcs11:?pin-value=ab&s3cr=et",
+        ] {
+            let e = Pkcs11Uri::parse(uri).expect_err(uri);
+            assert!(!e.to_string().contains("s3cr"), "{uri}: {e}");
+            assert!(!format!("{e:?}").contains("s3cr"), "{uri}: {e:?}");
+        }
     }
 
     #[test]
