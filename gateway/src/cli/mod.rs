@@ -12,6 +12,8 @@ pub mod index;
 pub mod mappings;
 pub mod pec;
 pub mod translate;
+pub mod trust;
+pub mod trust_show;
 pub mod tsa;
 pub mod verify;
 
@@ -47,6 +49,9 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -60,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Trust(cmd) => trust::run(cmd),
     };
     match outcome {
         Ok(code) => code,

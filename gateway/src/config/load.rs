@@ -38,7 +38,20 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "rem_chain",
         ],
     ),
-    ("trust", &["pec_anchors", "rem_anchors", "tsa_anchors"]),
+    (
+        "trust",
+        &[
+            "pec_anchors",
+            "rem_anchors",
+            "tsa_anchors",
+            "lists",
+            "list_anchors",
+            "allow_unsigned_lists",
+            "refresh",
+            "cache_dir",
+            "dns_servers",
+        ],
+    ),
     (
         "index",
         &[
@@ -56,7 +69,45 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("mappings", &["dir"]),
     ("correlation", &["path"]),
     ("output", &["attach_evidence"]),
+    // The gateway service (`ponte serve`): see `super::service`.
+    (
+        "smtp",
+        &[
+            "listen",
+            "hostname",
+            "tls_cert",
+            "tls_key",
+            "max_message_bytes",
+            "max_recipients",
+            "max_connections",
+            "command_timeout",
+            "data_timeout",
+        ],
+    ),
+    ("route", &["domain", "relay", "tls"]),
+    ("pec", &["relay", "tls"]),
+    ("spool", &["path"]),
+    ("ops", &["listen", "token_file"]),
+    ("timers", &["warning", "final"]),
+    (
+        "limits",
+        &["max_recipients", "max_total_bytes", "refused_attachments"],
+    ),
+    (
+        "delivery",
+        &[
+            "outbox",
+            "first_retry",
+            "max_retry",
+            "max_age",
+            "per_destination",
+            "timeout",
+        ],
+    ),
 ];
+
+/// Tables that are arrays of tables (`[[route]]`).
+pub const ARRAY_TABLES: &[&str] = &["route"];
 
 /// The outcome of reading a configuration file that is readable TOML.
 #[derive(Debug)]
@@ -133,7 +184,7 @@ fn file_problem(e: Error) -> Problem {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "a string",
         Value::Integer(_) => "an integer",
@@ -146,28 +197,38 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Collects problems while reading.
-struct Reader {
-    base: PathBuf,
-    problems: Vec<Problem>,
+pub(super) struct Reader {
+    pub(super) base: PathBuf,
+    pub(super) problems: Vec<Problem>,
 }
 
 /// One table of the file (absent tables read as empty).
-struct Section<'t> {
-    name: &'static str,
-    table: Option<&'t Table>,
+pub(super) struct Section<'t> {
+    pub(super) name: &'static str,
+    pub(super) table: Option<&'t Table>,
 }
 
 impl Reader {
-    fn error(&mut self, key: impl Into<String>, path: Option<&Path>, msg: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        key: impl Into<String>,
+        path: Option<&Path>,
+        msg: impl Into<String>,
+    ) {
         self.problems.push(Problem::error(key, path, msg));
     }
 
-    fn resolve(&self, value: &str) -> PathBuf {
+    pub(super) fn resolve(&self, value: &str) -> PathBuf {
         self.base.join(value)
     }
 
     /// A string key naming a file, resolved from the configuration's folder.
-    fn path_key(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<PathBuf> {
+    pub(super) fn path_key(
+        &mut self,
+        s: &Section<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<PathBuf> {
         let v = self.string(s, key, required)?;
         Some(self.resolve(&v))
     }
@@ -187,6 +248,7 @@ impl Reader {
         let attach_evidence = self
             .boolean(&self.section(root, "output"), "attach_evidence")
             .unwrap_or(true);
+        let service = super::service::read(self, root);
         Some(Config {
             path: abs.to_path_buf(),
             identity: identity?,
@@ -197,6 +259,7 @@ impl Reader {
             mappings_dir: mappings_dir?,
             correlation_path: correlation_path?,
             attach_evidence,
+            service: service?,
             warnings: Vec::new(),
         })
     }
@@ -220,7 +283,7 @@ impl Reader {
                 continue;
             };
             match value {
-                Value::Table(t) => {
+                Value::Table(t) if !ARRAY_TABLES.contains(&name.as_str()) => {
                     for k in t.keys() {
                         if !keys.contains(&k.as_str()) {
                             self.error(
@@ -231,6 +294,38 @@ impl Reader {
                         }
                     }
                 }
+                Value::Array(items) if ARRAY_TABLES.contains(&name.as_str()) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let Value::Table(t) = item else {
+                            self.error(
+                                format!("{name}[{i}]"),
+                                None,
+                                format!("expected a table ([[{name}]]), found {}", type_name(item)),
+                            );
+                            continue;
+                        };
+                        for k in t.keys() {
+                            if !keys.contains(&k.as_str()) {
+                                self.error(
+                                    format!("{name}[{i}].{k}"),
+                                    None,
+                                    format!(
+                                        "unknown key (known in [[{name}]]: {})",
+                                        keys.join(", ")
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ if ARRAY_TABLES.contains(&name.as_str()) => self.error(
+                    name.clone(),
+                    None,
+                    format!(
+                        "expected an array of tables ([[{name}]]), found {}",
+                        type_name(value)
+                    ),
+                ),
                 other => self.error(
                     name.clone(),
                     None,
@@ -240,19 +335,19 @@ impl Reader {
         }
     }
 
-    fn section<'t>(&self, root: &'t Table, name: &'static str) -> Section<'t> {
+    pub(super) fn section<'t>(&self, root: &'t Table, name: &'static str) -> Section<'t> {
         Section {
             name,
             table: root.get(name).and_then(Value::as_table),
         }
     }
 
-    fn value<'t>(&self, s: &Section<'t>, key: &str) -> Option<&'t Value> {
+    pub(super) fn value<'t>(&self, s: &Section<'t>, key: &str) -> Option<&'t Value> {
         s.table.and_then(|t| t.get(key))
     }
 
     /// A string key; `required` records a problem when it is missing.
-    fn string(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<String> {
+    pub(super) fn string(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<String> {
         let full = format!("{}.{key}", s.name);
         match self.value(s, key) {
             None if required => {
@@ -277,7 +372,7 @@ impl Reader {
     }
 
     /// An array of strings; missing reads as `Some(empty)`.
-    fn strings(&mut self, s: &Section<'_>, key: &str) -> Option<Vec<String>> {
+    pub(super) fn strings(&mut self, s: &Section<'_>, key: &str) -> Option<Vec<String>> {
         let full = format!("{}.{key}", s.name);
         match self.value(s, key) {
             None => Some(Vec::new()),
@@ -310,7 +405,7 @@ impl Reader {
         }
     }
 
-    fn boolean(&mut self, s: &Section<'_>, key: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, s: &Section<'_>, key: &str) -> Option<bool> {
         match self.value(s, key) {
             None => None,
             Some(Value::Boolean(b)) => Some(*b),
@@ -517,11 +612,13 @@ impl Reader {
             }
             lists.push(loaded.map(|l| l.into_iter().map(|(c, _)| c).collect::<Vec<_>>()));
         }
+        let trusted_lists = super::trust_lists::read(s.table, &self.base, now, &mut self.problems);
         let mut it = lists.into_iter();
         Some(Trust {
             pec_anchors: it.next()??,
             rem_anchors: it.next()??,
             tsa_anchors: it.next()??,
+            lists: trusted_lists?,
         })
     }
 

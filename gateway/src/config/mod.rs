@@ -27,8 +27,13 @@ use crate::x509::Certificate;
 
 pub mod check;
 pub mod load;
+pub mod service;
+pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
+pub use service::{
+    Delivery, Limits, Ops, PecRelay, Relay, Route, Service, Smtp, Spool, Timers, TlsFiles, TlsMode,
+};
 
 /// The file name of the correlation store when `[correlation] path` is not given; it is
 /// placed in the folder of the configuration file.
@@ -198,6 +203,9 @@ pub struct Config {
     pub correlation_path: PathBuf,
     /// Whether REM evidence is attached to PEC output as `<Event>.xml` (default true).
     pub attach_evidence: bool,
+    /// The gateway service's settings (`[smtp]`, `[[route]]`, `[pec]`, `[spool]`, `[ops]`,
+    /// `[timers]`, `[limits]`, `[delivery]`); every key has a default.
+    pub service: Service,
     /// The warning-severity problems found when loading (a certificate expiring soon, an
     /// expired anchor kept for old messages, ...). [`Config::load`] does not log them: a
     /// command that answers one message would print them before every result. `ponte config
@@ -240,6 +248,8 @@ pub struct Trust {
     pub rem_anchors: Vec<Certificate>,
     /// Anchors for RFC 3161 time-stamp tokens (in evidence, and the configured TSA's answers).
     pub tsa_anchors: Vec<Certificate>,
+    /// The trusted lists (TS 119 612): where they are, who signs them, the cache.
+    pub lists: trust_lists::TrustLists,
 }
 
 /// Where the providers' index comes from (`[index]`).
