@@ -115,24 +115,84 @@ fn verify(args: VerifyArgs) -> Outcome {
 pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades::Error> {
     let report = xades::verify(bytes, opts)?;
     let parsed = report.signed_content().map(evidence::parse);
-    let (summary, evidence_error) = match parsed {
-        Some(Ok(ev)) => (Some(ev.summary()), None),
+    let (summary, evidence_error, parts) = match parsed {
+        Some(Ok(ev)) => (Some(ev.summary()), None, Some(components(&ev))),
         Some(Err(e)) => (
             None,
             Some(format!("the signed content is not an ERDS evidence: {e}")),
+            None,
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     let chain_ok =
         opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted);
     let ok = report.signature.valid() && chain_ok && evidence_error.is_none();
-    let out = describe(
+    let mut out = describe(
         &report,
         summary.as_ref(),
         evidence_error.as_deref(),
         !opts.anchors.is_empty(),
     );
+    if let (Some(c), Some(o)) = (parts, out.as_object_mut()) {
+        o.insert("components".into(), c);
+    }
     Ok((out, ok))
+}
+
+/// The components of an evidence whose presence EN 319 532-4 Table C.27 fixes per event
+/// (`components` of `--json`), as read from the signed octets.
+fn components(ev: &evidence::Evidence) -> Value {
+    let uci = ev.user_content_info.as_ref();
+    let extensions: Vec<&str> = ev
+        .extensions
+        .iter()
+        .map(|e| match e {
+            evidence::Extension::General { .. } => "general",
+            evidence::Extension::Relay { .. } => "relay",
+            evidence::Extension::Unknown { .. } => "unknown",
+        })
+        .collect();
+    let untrusted: Vec<u64> = ev
+        .extensions
+        .iter()
+        .flat_map(|e| match e {
+            evidence::Extension::General { info, .. } => info.untrusted_path_to_recipient.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let relay_refers_to: Vec<u64> = ev
+        .extensions
+        .iter()
+        .flat_map(|e| match e {
+            evidence::Extension::Relay { info, .. } => info.refers_to.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    json!({
+        "version": ev.version,
+        "issuer_policy_ids": ev.issuer_policy_ids,
+        "issuer": {"legal_name": ev.issuer.legal_name_value()},
+        "sender": ev.sender.mailto_address(),
+        "sender_person_id": ev.sender.person_identifier(),
+        "recipients": ev.recipients.iter().map(|r| r.mailto_address()).collect::<Vec<_>>(),
+        "submission_time": ev.submission_time.map(rfc3339),
+        "refers_to_recipient": ev.refers_to_recipient,
+        "message_identifier": ev.message_identifier.as_ref().map(|m| m.value.clone()),
+        "app_layer_identifier": uci.and_then(|u| u.app_layer_identifier.clone()),
+        "parts": uci.map(|u| u.parts.iter().map(|p| json!({
+            "identifier": p.identifier,
+            "content_type": p.content_type,
+            "digest_method": p.digest_method,
+            "digest_value": p.digest_value,
+        })).collect::<Vec<_>>()),
+        "forwarded_to_external_system": ev.forwarded_to_external_system,
+        "external_erds": ev.external_erds.as_ref().map(|e| json!({"legal_name": e.legal_name_value()})),
+        "extensions": extensions,
+        "untrusted_path_to_recipient": untrusted,
+        "relay_refers_to": relay_refers_to,
+        "subject": ev.subject(),
+        "unknown_critical_extension": ev.has_unknown_critical_extension(),
+    })
 }
 
 fn describe(

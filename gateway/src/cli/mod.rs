@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod index;
 pub mod mappings;
 pub mod pec;
+pub mod queue;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -56,6 +57,9 @@ enum Command {
     /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// The running gateway's queue, through its ops API: list, show, retry, discard.
+    #[command(subcommand)]
+    Queue(queue::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Translate(args) => translate::run(args),
         Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
+        Command::Queue(cmd) => queue::run(cmd),
     };
     match outcome {
         Ok(code) => code,

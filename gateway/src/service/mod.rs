@@ -21,6 +21,7 @@ use crate::config::Service as Settings;
 use crate::translate::Context;
 
 pub mod metrics;
+pub mod ops;
 pub mod process;
 pub mod spool;
 
