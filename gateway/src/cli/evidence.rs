@@ -5,7 +5,7 @@
 //!   the signed content is not an ERDS evidence: `evidence_error` says why), 2 = unreadable
 //!   input or usage error. The evidence fields are parsed from the signed octets only, so
 //!   they are `null` when the signature is not valid.
-//! * `ponte evidence sign IN.xml --key KEY.pem --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
+//! * `ponte evidence sign IN.xml --key KEY.pem|pkcs11:URI --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
 //!   signs an unsigned evidence: XAdES-B-B, or B-T with `--tsa`.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Failure, Outcome, load_certs, read_file, rfc3339, write_output};
+use super::{Failure, Outcome, load_certs, load_key, read_file, rfc3339, write_output};
 use ponte::rem::evidence;
 use ponte::xades::{self, At, Report, SignOptions, Signer, VerifyOptions};
 
@@ -55,7 +55,8 @@ pub struct VerifyArgs {
 pub struct SignArgs {
     /// The unsigned evidence (XML, UTF-8).
     pub input: PathBuf,
-    /// The signing key (PKCS#8 PEM, RSA or ECDSA P-256).
+    /// The signing key: a PKCS#8 PEM file (RSA or ECDSA P-256), or a `pkcs11:` URI (RFC 7512)
+    /// naming a key in a token.
     #[arg(long)]
     pub key: PathBuf,
     /// The signing certificate (PEM; the first certificate is used).
@@ -321,15 +322,14 @@ fn print_text(file: &Path, v: &Value) {
 
 fn sign(args: SignArgs) -> Outcome {
     let input = read_file(&args.input)?;
-    let key_pem = read_file(&args.key)?;
-    let key = ponte::crypto::SigningKey::from_pkcs8_pem(&key_pem)
-        .map_err(|e| Failure::at(&args.key, e))?;
+    let key = load_key(&args.key)?;
     let cert = load_certs(std::slice::from_ref(&args.cert))?
         .into_iter()
         .next()
         .ok_or_else(|| Failure::at(&args.cert, "no certificate"))?;
     let chain = load_certs(&args.chain)?;
-    let signer = Signer::new(key, cert, chain).map_err(|e| Failure::at(&args.key, e))?;
+    let signer = Signer::new(key, cert, chain)
+        .map_err(|e| Failure(format!("{}: {e}", super::key_label(&args.key))))?;
     let opts = SignOptions {
         signing_time: OffsetDateTime::now_utc(),
         id: None,
