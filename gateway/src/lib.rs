@@ -21,6 +21,7 @@ pub mod cms;
 pub mod config;
 pub mod correlate;
 pub mod crypto;
+pub mod discovery;
 pub mod error;
 pub mod fetch;
 pub mod holders;
