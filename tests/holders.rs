@@ -653,3 +653,37 @@ fn the_kit_dispatch_states_its_senders_assurance_to_the_pec_recipient() {
         "{text}"
     );
 }
+
+#[test]
+fn config_check_names_every_holders_problem() {
+    let w = World::new();
+    std::fs::write(
+        w.path("bad.jsonl"),
+        "{\"mailbox\":\"a@x.it\",\"verified\":true}\n{\"verified\":1}\n",
+    )
+    .expect("write");
+    w.configure(
+        "\n[holders]\nfile = \"bad.jsonl\"\nurl = \"ftp://x\"\nunverified = \"maybe\"\npositive_ttl = \"10\"\n\
+         platform_addresses = [\"10.0.0.0/40\"]\n[holders.method_uris]\nfax = \"urn:x\"\n",
+    );
+    let o = run_ponte([
+        "config".to_string(),
+        "check".into(),
+        w.config.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    for (key, what) in [
+        ("holders:", "one source only"),
+        ("holders.file:", "line 2"),
+        ("holders.unverified:", "\"maybe\""),
+        ("holders.positive_ttl:", "no unit"),
+        ("holders.platform_addresses[0]:", "prefix length"),
+        ("holders.method_uris.fax:", "unknown method"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(what)),
+            "{key} {what} not in:\n{err}"
+        );
+    }
+}
