@@ -261,7 +261,7 @@ fn bench(c: &mut Criterion) {
         Err(e) => panic!("local address: {e}"),
     };
     let cert = tsa.cert_path().display().to_string();
-    let server = rt.spawn(ponte::tsp::server::serve(
+    let server = rt.spawn(ponte::service::tsa::serve(
         listener,
         tsa,
         Arc::new(|| WHEN),

@@ -22,7 +22,9 @@ use crate::translate::Context;
 
 pub mod metrics;
 pub mod process;
+pub mod smtp;
 pub mod spool;
+pub mod tsa;
 
 pub use metrics::Metrics;
 pub use spool::Spool;

@@ -7,6 +7,7 @@
 pub mod context;
 pub mod evidence;
 pub mod identity;
+pub mod notices;
 pub mod receipt;
 pub mod report;
 pub mod texts;
