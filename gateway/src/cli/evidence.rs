@@ -95,7 +95,24 @@ fn verify(args: VerifyArgs) -> Outcome {
         at,
     };
     let bytes = read_file(&args.file)?;
-    let report = xades::verify(&bytes, &opts).map_err(|e| Failure::at(&args.file, e))?;
+    let (out, ok) = report(&bytes, &opts).map_err(|e| Failure::at(&args.file, e))?;
+    if args.json {
+        println!("{out}");
+    } else {
+        print_text(&args.file, &out);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What `ponte evidence verify --json` prints about `bytes`, and whether the signature is
+/// valid (and trusted when anchors are given) over an ERDS evidence. `Err` when the bytes
+/// are not XML the verifier reads at all.
+pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades::Error> {
+    let report = xades::verify(bytes, opts)?;
     let parsed = report.signed_content().map(evidence::parse);
     let (summary, evidence_error) = match parsed {
         Some(Ok(ev)) => (Some(ev.summary()), None),
@@ -114,16 +131,7 @@ fn verify(args: VerifyArgs) -> Outcome {
         evidence_error.as_deref(),
         !opts.anchors.is_empty(),
     );
-    if args.json {
-        println!("{out}");
-    } else {
-        print_text(&args.file, &out);
-    }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok((out, ok))
 }
 
 fn describe(
@@ -166,6 +174,7 @@ fn describe(
             "judged_at": sig.judged_at.map(rfc3339),
             "chain_trusted": chain_trusted,
             "chain": sig.chain.as_ref().map(|c| c.path.clone()),
+            "invalid": sig.invalid.as_ref().map(|i| i.kind()),
             "reason": reason,
         },
         "timestamp": {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod config;
+pub mod conformance;
 pub mod evidence;
 pub mod index;
 pub mod mappings;
@@ -49,6 +50,9 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
+    #[command(subcommand)]
+    Conformance(conformance::Command),
     /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
     #[command(subcommand)]
     Trust(trust::Command),
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
     };
     match outcome {
