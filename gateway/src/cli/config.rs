@@ -87,8 +87,10 @@ fn summary_json(c: &Config) -> Value {
         "rem_service_address": id.rem_service_address,
         "pec_cert": id.pec_cert.subject,
         "pec_chain": id.pec_chain.len(),
+        "pec_key_pkcs11": id.pec_key.pkcs11_uri(),
         "rem_cert": id.rem_cert.subject,
         "rem_chain": id.rem_chain.len(),
+        "rem_key_pkcs11": id.rem_key.pkcs11_uri(),
         "pec_anchors": c.trust.pec_anchors.len(),
         "rem_anchors": c.trust.rem_anchors.len(),
         "tsa_anchors": c.trust.tsa_anchors.len(),
@@ -98,7 +100,15 @@ fn summary_json(c: &Config) -> Value {
         "mappings": c.mappings_dir.as_ref().map(|d| d.display().to_string()),
         "correlation": c.correlation_path.display().to_string(),
         "attach_evidence": c.attach_evidence,
+        "holders": c.holders.as_ref().map(|h| h.describe()),
     })
+}
+
+/// `, key in token URI` for a PKCS#11 key (the PIN never shown), nothing for a key file.
+fn in_token(key: &ponte::crypto::SigningKey) -> String {
+    key.pkcs11_uri()
+        .map(|u| format!(", key in token {u}"))
+        .unwrap_or_default()
 }
 
 fn summary_text(c: &Config) -> String {
@@ -110,15 +120,17 @@ fn summary_text(c: &Config) -> String {
             id.provider_name, id.domain, id.country
         ),
         format!(
-            "PEC signer:  {} (+{} chain)",
+            "PEC signer:  {} (+{} chain){}",
             id.pec_cert.subject,
-            id.pec_chain.len()
+            id.pec_chain.len(),
+            in_token(&id.pec_key)
         ),
         format!(
-            "REM signer:  {} (+{} chain), service address {}",
+            "REM signer:  {} (+{} chain), service address {}{}",
             id.rem_cert.subject,
             id.rem_chain.len(),
-            id.rem_service_address
+            id.rem_service_address,
+            in_token(&id.rem_key)
         ),
         format!(
             "anchors:     {} PEC, {} REM, {} TSA",
@@ -146,6 +158,13 @@ fn summary_text(c: &Config) -> String {
             } else {
                 "not attached"
             }
+        ),
+        format!(
+            "holders:     {}",
+            c.holders.as_ref().map_or(
+                "none configured (no sender assurance stated)".to_owned(),
+                |h| h.describe()
+            )
         ),
     ];
     lines.push(String::new());

@@ -367,7 +367,10 @@ impl Inproc<'_> {
                 "ua_message_id": p.ua_message_id,
                 "size": p.bytes.len(),
             }),
-            Err(e) => unreadable(e),
+            Err(e) => json!({
+                "exit": 2,
+                "error": {"kind": super::verify::rem_error_kind(&e).0, "message": e.to_string()},
+            }),
         })
     }
 

@@ -257,8 +257,13 @@ fn rem_header_fields(raw: &[u8]) -> serde_json::Map<String, Value> {
 
 /// The stable name of a REM message reading error (for reports and conformance vectors), and
 /// the header field it is about.
-fn rem_error_kind(e: &rem::Error) -> (&'static str, Option<&'static str>) {
+pub fn rem_error_kind(e: &rem::Error) -> (&'static str, Option<&'static str>) {
     match e {
+        rem::Error::OriginalNoHeader => ("original-no-header", None),
+        rem::Error::OriginalNoMessageId => ("original-no-message-id", None),
+        rem::Error::OriginalManyMessageIds { .. } => ("original-many-message-ids", None),
+        rem::Error::OriginalEmptyMessageId => ("original-empty-message-id", None),
+        rem::Error::OriginalAlreadyPrepared => ("original-already-prepared", None),
         rem::Error::Mime(_) => ("not-mime", None),
         rem::Error::MissingHeader(h) => ("missing-header", Some(*h)),
         rem::Error::DuplicateHeader { name, .. } => ("duplicate-header", Some(*name)),

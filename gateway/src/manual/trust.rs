@@ -6,7 +6,7 @@
 //! `ServiceSupplyPoint` of that service (EN 319 532-4 C.2.3.2, C.2.3.3). This chapter says how
 //! Ponte reads, verifies and keeps the lists, and what it answers.
 //!
-//! ## Loading the lists ([`crate::tl::load`])
+//! ## Loading the lists ([`crate::tl::load()`])
 //!
 //! `[trust] lists` names files or `http(s)://` URLs: the EU list of the lists (LOTL), national
 //! lists, or both. For a list of lists (its `TSLType` ends in `listofthelists`), every
@@ -66,7 +66,7 @@
 //! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
 //!
 //! The `https://` supply point of a REM service is its Capability and Security Information
-//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify`] judges it: its XAdES
+//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify()`] judges it: its XAdES
 //! signature (optional in the schema; c.3.1.11) must verify and its signer be the service's
 //! digital identity or a certificate issued by it (c.3.1.12); a signed document is read from
 //! the signed octets; the REM baseline values are checked (`version` `EN319532v1`,
@@ -87,14 +87,21 @@
 //!
 //! ## For the gateway
 //!
-//! Load once, keep the [`crate::tl::TrustedLists`] (cheap to clone, immutable), refresh on a
-//! timer with [`crate::tl::load`] in [`crate::tl::LoadMode::Fetch`] mode and swap the new value
-//! in:
-//! * pre-relay (S-REMS side, C.2.3.3.3): MX of the recipient domain
-//!   ([`crate::fetch::Resolver::mx`]) → [`crate::tl::TrustedLists::supply_points_for`] (host, T):
-//!   the first verdict that is qualified names the service, its identities and its supply
-//!   points; no qualified verdict for any MX host means the peer is not trusted (RelayFailure);
-//! * post-relay (R-REMS side): the signer certificate of a REM message or evidence →
-//!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time);
-//! * time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime);
-//! * pinned identities: [`crate::tl::TrustedLists::rem_identities_at`].
+//! * Hold a [`crate::discovery::TrustStore`] (built from [`crate::config::trust_lists::TrustLists::sources`]):
+//!   `open` loads (young cached copies as they are), `lists()` gives the immutable
+//!   [`crate::tl::TrustedLists`] snapshot to answer from, and on the service's timer
+//!   `due(now)` / `refresh(now)` fetch everything again and swap the result in (refused or
+//!   unreachable lists keep answering from their accepted copy; the report says which).
+//! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
+//!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
+//!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
+//!   MX host to deliver to, with its verdict (service identities, TSP, supply points) and its
+//!   capability documents (`TLSCertificate`: the certificate the peer's SMTP server must
+//!   present); `refusal` says why there is none (RelayFailure with reason
+//!   `R_ERDS_NotIdentified`).
+//! * Incoming (post-relay): the signer certificate of a REM message or evidence →
+//!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
+//!   and the service; the PEM `rem_anchors` stay an override.
+//! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
+//! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
+//!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.
