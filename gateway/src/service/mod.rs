@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::Service as Settings;
 use crate::translate::Context;
 
+pub mod delivery;
 pub mod metrics;
 pub mod process;
 pub mod spool;
