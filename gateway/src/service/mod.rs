@@ -22,6 +22,7 @@ use crate::translate::Context;
 
 pub mod delivery;
 pub mod metrics;
+pub mod ops;
 pub mod process;
 pub mod spool;
 

@@ -209,7 +209,8 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let mut outputs = Vec::with_capacity(built.len());
     for b in &built {
         let id = &cx.config.identity;
-        let bytes = b.sign(&id.pec_key, &id.pec_cert, &id.pec_chain)?;
+        // A receipt states the evidence's event time; its signature is made now.
+        let bytes = b.sign_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?;
         outputs.push(Output {
             described: Described {
                 format: "pec",

@@ -727,7 +727,10 @@ pub async fn rem_receipt(
         issuer_country: &cx.config.identity.country,
         policies: &cx.config.policy.applicable,
         sender_email: &facts.sender,
-        sender_person_id: Some(person_identifier(&cx.config.identity.country, &facts.sender)),
+        sender_person_id: Some(person_identifier(
+            &cx.config.identity.country,
+            &facts.sender,
+        )),
         sender_assurance: None,
         recipients: &facts.recipients,
         refers_to_recipient: spec.refers_to,

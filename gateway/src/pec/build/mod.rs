@@ -185,6 +185,19 @@ impl Built {
         cert: &crate::x509::Certificate,
         chain: &[crate::x509::Certificate],
     ) -> Result<Vec<u8>, crate::smime::Error> {
+        self.sign_at(key, cert, chain, self.date)
+    }
+
+    /// [`Built::sign`] with another CMS signingTime: when the message states an earlier
+    /// instant than the one it is signed at (a receipt translated from an evidence carries the
+    /// evidence's event time), the signingTime must still say when the signature was made.
+    pub fn sign_at(
+        &self,
+        key: &crate::crypto::SigningKey,
+        cert: &crate::x509::Certificate,
+        chain: &[crate::x509::Certificate],
+        signing_time: OffsetDateTime,
+    ) -> Result<Vec<u8>, crate::smime::Error> {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
@@ -196,7 +209,7 @@ impl Built {
             key,
             signer: cert,
             chain,
-            signing_time: self.date,
+            signing_time,
             protocol: crate::smime::SmimeProtocol::Pec,
         })
     }

@@ -39,6 +39,8 @@ use crate::correlate::{Record, normalize_id};
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
 const MSGIDS: TableDefinition<&str, u64> = TableDefinition::new("message_ids");
+/// An output's `Message-ID` (normalised) → (its message, its index).
+const OUTPUT_IDS: TableDefinition<&str, (u64, u32)> = TableDefinition::new("output_ids");
 const ACTIVE: TableDefinition<u64, ()> = TableDefinition::new("active");
 const DUE_PROCESSING: TableDefinition<(u64, u64), ()> = TableDefinition::new("due_processing");
 const DELIVERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("deliveries");
@@ -165,6 +167,7 @@ impl Embedded {
         {
             txn.open_table(MESSAGES).map_err(db_err)?;
             txn.open_table(MSGIDS).map_err(db_err)?;
+            txn.open_table(OUTPUT_IDS).map_err(db_err)?;
             txn.open_table(ACTIVE).map_err(db_err)?;
             txn.open_table(DUE_PROCESSING).map_err(db_err)?;
             txn.open_table(DELIVERIES).map_err(db_err)?;
@@ -395,6 +398,13 @@ impl Inner {
                     ids
                 ),
             });
+            let key = normalize_id(&o.message_id);
+            if !key.is_empty() {
+                txn.open_table(OUTPUT_IDS)
+                    .map_err(db_err)?
+                    .insert(key, (m.id, index))
+                    .map_err(db_err)?;
+            }
             m.outputs.push(Output {
                 index,
                 kind: o.kind,
@@ -664,6 +674,16 @@ impl Inner {
         let r = self.db.begin_read().map_err(db_err)?;
         let t = r.open_table(MSGIDS).map_err(db_err)?;
         Ok(t.get(normalize_id(mid)).map_err(db_err)?.map(|g| g.value()))
+    }
+
+    fn lookup_output_id(&self, mid: &str) -> Result<Option<(MessageId, u32)>> {
+        let key = normalize_id(mid);
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let r = self.db.begin_read().map_err(db_err)?;
+        let t = r.open_table(OUTPUT_IDS).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|g| g.value()))
     }
 
     fn claim_due(
@@ -1139,6 +1159,14 @@ impl Inner {
     fn quarantine(&self, id: MessageId, reason: &str, now: OffsetDateTime) -> Result<()> {
         let txn = self.db.begin_write().map_err(db_err)?;
         let mut row = Inner::load_row(&txn, id)?;
+        if matches!(row.message.state, State::Delivered | State::Quarantined) {
+            return Err(Error::WrongState {
+                what: "message",
+                id,
+                state: row.message.state.as_str().into(),
+                action: "quarantine",
+            });
+        }
         if let Some(at) = row.message.next_attempt.take() {
             txn.open_table(DUE_PROCESSING)
                 .map_err(db_err)?
@@ -1270,6 +1298,11 @@ impl Spool for Embedded {
     async fn by_message_id(&self, message_id: &str) -> Result<Option<MessageId>> {
         let mid = message_id.to_owned();
         self.blocking(move |i| i.lookup_msgid(&mid)).await
+    }
+
+    async fn by_output_message_id(&self, message_id: &str) -> Result<Option<(MessageId, u32)>> {
+        let mid = message_id.to_owned();
+        self.blocking(move |i| i.lookup_output_id(&mid)).await
     }
 
     async fn receive(
@@ -1851,6 +1884,77 @@ mod tests {
                 .await
                 .unwrap_or_default();
             assert_eq!(listed.len(), 1);
+        });
+    }
+
+    #[test]
+    fn outputs_are_found_by_message_id_and_quarantine_refuses_final_states() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        rt().block_on(async {
+            let s = Embedded::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            let id = s
+                .receive(
+                    incoming("<o@x>"),
+                    Some(Processed {
+                        mapping: Some("busta-trasporto".into()),
+                        outputs: vec![output(0), output(1)],
+                        ..Processed::default()
+                    }),
+                    now(),
+                )
+                .await
+                .map(Received::id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            // With or without brackets; an input's Message-ID is not an output's.
+            assert_eq!(
+                s.by_output_message_id("<out1@ponte.test>").await.ok(),
+                Some(Some((id, 1)))
+            );
+            assert_eq!(
+                s.by_output_message_id("out0@ponte.test").await.ok(),
+                Some(Some((id, 0)))
+            );
+            assert_eq!(s.by_output_message_id("<o@x>").await.ok(), Some(None));
+            assert_eq!(s.by_output_message_id("").await.ok(), Some(None));
+            // Kept across reopening.
+            drop(s);
+            let s = Embedded::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                s.by_output_message_id("<out0@ponte.test>").await.ok(),
+                Some(Some((id, 0)))
+            );
+            // Delivered: quarantine does not apply.
+            for d in s
+                .claim_deliveries(now(), DEFAULT_LEASE_TEST, 10)
+                .await
+                .unwrap_or_default()
+            {
+                s.delivery_done(d.id, Attempt::Delivered("250 ok".into()), now())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            assert_eq!(
+                s.message(id).await.map(|m| m.state).ok(),
+                Some(State::Delivered)
+            );
+            assert!(matches!(
+                s.quarantine(id, "operator", now()).await,
+                Err(Error::WrongState {
+                    action: "quarantine",
+                    ..
+                })
+            ));
+            // Quarantined once; a second time is refused.
+            let other = s
+                .receive(incoming("<q@x>"), None, now())
+                .await
+                .map(Received::id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(s.quarantine(other, "operator", now()).await.is_ok());
+            assert!(matches!(
+                s.quarantine(other, "again", now()).await,
+                Err(Error::WrongState { .. })
+            ));
         });
     }
 

@@ -531,6 +531,11 @@ pub trait Spool: Send + Sync + std::fmt::Debug {
     /// The message whose `Message-ID` is `message_id`, if stored.
     async fn by_message_id(&self, message_id: &str) -> Result<Option<MessageId>>;
 
+    /// The message that made the output whose `Message-ID` is `message_id` (with or without
+    /// `<>`), and the output's index among its outputs: how the ops API follows a correlation
+    /// record to the spool message on the other side.
+    async fn by_output_message_id(&self, message_id: &str) -> Result<Option<(MessageId, u32)>>;
+
     /// Stores a received message durably (body and state synced to disk before returning),
     /// with its processing when it was processed before the reply (then it is `queued`, or
     /// `failed` for a refusal), else as `received`. Idempotent on the `Message-ID`.
@@ -623,6 +628,8 @@ pub trait Spool: Send + Sync + std::fmt::Debug {
     async fn retry(&self, id: MessageId, now: OffsetDateTime) -> Result<State>;
 
     /// Puts a message aside (never deletes it): its pending deliveries and timers stop.
+    /// [`Error::WrongState`] for a message that is delivered (nothing is left to stop) or
+    /// already quarantined.
     async fn quarantine(&self, id: MessageId, reason: &str, now: OffsetDateTime) -> Result<()>;
 
     /// Figures for metrics.
