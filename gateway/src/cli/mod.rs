@@ -15,6 +15,7 @@ pub mod mappings;
 pub mod pec;
 pub mod queue;
 pub mod serve;
+pub mod submit;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -55,6 +56,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run the gateway service: SMTP in, translation, SMTP out, PEC timers, the ops API.
     Serve(serve::ServeArgs),
+    /// Hand a message file to an SMTP server (the gateway, a relay) and print its reply.
+    Submit(submit::SubmitArgs),
     /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
     #[command(subcommand)]
     Conformance(conformance::Command),
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Submit(args) => submit::run(args),
         Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
         Command::Queue(cmd) => queue::run(cmd),

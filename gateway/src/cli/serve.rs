@@ -88,7 +88,8 @@ async fn serve(args: ServeArgs) -> Outcome {
         // The development TSA, in this process, on a loopback port of its own.
         let tsa_dir = dir.join("tsa");
         let tsa = Arc::new(
-            ponte::tsp::server::DevTsa::open(&tsa_dir, now).map_err(|e| Failure::at(&tsa_dir, e))?,
+            ponte::tsp::server::DevTsa::open(&tsa_dir, now)
+                .map_err(|e| Failure::at(&tsa_dir, e))?,
         );
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "TSA").await?;
         let tsa_addr = listener
@@ -111,12 +112,25 @@ async fn serve(args: ServeArgs) -> Outcome {
         let Some(path) = args.config.clone() else {
             return Err(Failure("serve: give --config FILE or --dev".into()));
         };
-        (path, None, SocketAddr::from(([0, 0, 0, 0], 0)), SocketAddr::from(([0, 0, 0, 0], 0)))
+        (
+            path,
+            None,
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+        )
     };
     let config = ponte::config::Config::load(&config_path).map_err(|e| Failure(e.to_string()))?;
     config.log_warnings();
-    let smtp_addr = if args.dev { smtp_addr } else { args.smtp.unwrap_or(config.service.smtp.listen) };
-    let ops_addr = if args.dev { ops_addr } else { args.ops.unwrap_or(config.service.ops.listen) };
+    let smtp_addr = if args.dev {
+        smtp_addr
+    } else {
+        args.smtp.unwrap_or(config.service.smtp.listen)
+    };
+    let ops_addr = if args.dev {
+        ops_addr
+    } else {
+        args.ops.unwrap_or(config.service.ops.listen)
+    };
     let spool_dir = config.service.spool.path.clone();
     let spool: Arc<dyn service::Spool> = Arc::new(
         service::spool::embedded::Embedded::open(&spool_dir)
@@ -156,13 +170,20 @@ async fn serve(args: ServeArgs) -> Outcome {
             "smtp:   {smtp_local}{}",
             if tls.is_some() { " (STARTTLS)" } else { "" }
         );
-        let _ = writeln!(out, "ops:    http://{ops_local}/ (metrics at /metrics, API at /api/)");
+        let _ = writeln!(
+            out,
+            "ops:    http://{ops_local}/ (metrics at /metrics, API at /api/)"
+        );
         let _ = writeln!(out, "spool:  {}", spool_dir.display());
         if let Some((setup, _)) = &dev_setup {
             let _ = writeln!(
                 out,
                 "try: sh '{}'",
-                setup.try_script.display().to_string().replace('\'', "'\\''")
+                setup
+                    .try_script
+                    .display()
+                    .to_string()
+                    .replace('\'', "'\\''")
             );
         }
         let _ = out.flush();

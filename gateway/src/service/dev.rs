@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use time::OffsetDateTime;
 
@@ -98,7 +98,10 @@ pub struct Setup {
 fn dn(cn: &str) -> DistinguishedName {
     let mut d = DistinguishedName::new();
     d.push(DnType::CountryName, "IT");
-    d.push(DnType::OrganizationName, "Ponte development (NOT FOR PRODUCTION)");
+    d.push(
+        DnType::OrganizationName,
+        "Ponte development (NOT FOR PRODUCTION)",
+    );
     d.push(DnType::CommonName, cn);
     d
 }
@@ -135,9 +138,8 @@ fn make_pki(dir: &Path, now: OffsetDateTime, made: &mut Vec<String>) -> Result<(
         p.key_usages = usages;
         p.extended_key_usages = vec![eku];
         if let Some(e) = email {
-            p.subject_alt_names.push(SanType::Rfc822Name(
-                e.try_into().map_err(pki)?,
-            ));
+            p.subject_alt_names
+                .push(SanType::Rfc822Name(e.try_into().map_err(pki)?));
         }
         for d in dns {
             p.subject_alt_names
@@ -181,14 +183,30 @@ fn make_pki(dir: &Path, now: OffsetDateTime, made: &mut Vec<String>) -> Result<(
         ExtendedKeyUsagePurpose::ServerAuth,
         vec![KeyUsagePurpose::DigitalSignature],
     )?;
-    write(&pki_dir.join("pec.key.pem"), pec_key.serialize_pem().as_bytes(), true)?;
+    write(
+        &pki_dir.join("pec.key.pem"),
+        pec_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     write(&pki_dir.join("pec.pem"), pec.pem().as_bytes(), false)?;
-    write(&pki_dir.join("rem.key.pem"), rem_key.serialize_pem().as_bytes(), true)?;
+    write(
+        &pki_dir.join("rem.key.pem"),
+        rem_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     write(&pki_dir.join("rem.pem"), rem.pem().as_bytes(), false)?;
-    write(&pki_dir.join("smtp.key.pem"), tls_key.serialize_pem().as_bytes(), true)?;
+    write(
+        &pki_dir.join("smtp.key.pem"),
+        tls_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     write(&pki_dir.join("smtp.pem"), tls.pem().as_bytes(), false)?;
     // The root last: its presence says the folder is complete.
-    write(&pki_dir.join("root-ca.pem"), root_cert.pem().as_bytes(), false)?;
+    write(
+        &pki_dir.join("root-ca.pem"),
+        root_cert.pem().as_bytes(),
+        false,
+    )?;
     made.push(format!(
         "{}: development root CA, PEC and REM identities, STARTTLS certificate (ECDSA P-256)",
         pki_dir.display()
@@ -200,7 +218,9 @@ fn make_pki(dir: &Path, now: OffsetDateTime, made: &mut Vec<String>) -> Result<(
 fn index_snapshot(pec_pem: &[u8]) -> Result<String, Error> {
     use base64::Engine;
     let certs = crate::x509::load_pem(pec_pem).map_err(pki)?;
-    let cert = certs.first().ok_or_else(|| Error::Pki("no PEC certificate".into()))?;
+    let cert = certs
+        .first()
+        .ok_or_else(|| Error::Pki("no PEC certificate".into()))?;
     let sha1 = crate::crypto::digest(crate::crypto::DigestAlgorithm::Sha1, cert.der());
     let hash = sha1
         .iter()
@@ -285,7 +305,10 @@ pub fn prepare(
     if !index.is_file() {
         let pem = std::fs::read(pki_dir.join("pec.pem")).map_err(io(&pki_dir))?;
         write(&index, index_snapshot(&pem)?.as_bytes(), false)?;
-        made.push(format!("{}: index snapshot listing {PROVIDER}", index.display()));
+        made.push(format!(
+            "{}: index snapshot listing {PROVIDER}",
+            index.display()
+        ));
     }
     let token = dir.join("ops.token");
     if !token.is_file() {
@@ -301,7 +324,10 @@ pub fn prepare(
     let original = dir.join("sample").join("original.eml");
     if !original.is_file() {
         write(&original, sample(now).as_bytes(), false)?;
-        made.push(format!("{}: a sample message for {RECIPIENT}", original.display()));
+        made.push(format!(
+            "{}: a sample message for {RECIPIENT}",
+            original.display()
+        ));
     }
     let outbox = dir.join("outbox");
     std::fs::create_dir_all(&outbox).map_err(io(&outbox))?;
@@ -397,8 +423,16 @@ mod tests {
         std::fs::copy(tsa_id.cert_path(), &tsa).unwrap_or_else(|e| panic!("{e}"));
         let smtp: SocketAddr = "127.0.0.1:2525".parse().unwrap_or_else(|e| panic!("{e}"));
         let ops: SocketAddr = "127.0.0.1:9025".parse().unwrap_or_else(|e| panic!("{e}"));
-        let s = prepare(dir.path(), smtp, ops, "http://127.0.0.1:3161/", &tsa, Path::new("/bin/ponte"), now)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s = prepare(
+            dir.path(),
+            smtp,
+            ops,
+            "http://127.0.0.1:3161/",
+            &tsa,
+            Path::new("/bin/ponte"),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(s.made.len() >= 4, "{:?}", s.made);
         let root = std::fs::read(dir.path().join("pki/root-ca.pem")).unwrap_or_default();
         // Loads as a configuration: keys match certificates, anchors read, snapshot parses.
@@ -407,17 +441,31 @@ mod tests {
         assert_eq!(cfg.service.smtp.listen, smtp);
         // The PEC identity chains to the root and is the index's provider.
         let index = cfg.index.open().unwrap_or_else(|e| panic!("{e}"));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
         let owners = rt
             .block_on(index.check_signer(cfg.identity.pec_cert.der()))
             .map(|a| a.owners.len())
             .unwrap_or(0);
         assert_eq!(owners, 1);
         // A second start makes nothing new and keeps the PKI.
-        let again = prepare(dir.path(), smtp, ops, "http://127.0.0.1:3162/", &tsa, Path::new("/bin/ponte"), now)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let again = prepare(
+            dir.path(),
+            smtp,
+            ops,
+            "http://127.0.0.1:3162/",
+            &tsa,
+            Path::new("/bin/ponte"),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(again.made.is_empty(), "{:?}", again.made);
-        assert_eq!(std::fs::read(dir.path().join("pki/root-ca.pem")).unwrap_or_default(), root);
+        assert_eq!(
+            std::fs::read(dir.path().join("pki/root-ca.pem")).unwrap_or_default(),
+            root
+        );
         let text = std::fs::read_to_string(&again.config).unwrap_or_default();
         assert!(text.contains("http://127.0.0.1:3162/") && text.contains("NOT FOR PRODUCTION"));
         let script = std::fs::read_to_string(&again.try_script).unwrap_or_default();

@@ -141,10 +141,7 @@ pub async fn run(
         let (gw, s) = (Arc::clone(&gw), shutdown.clone());
         tasks.spawn(async move { delivery::run(gw, s).await });
     }
-    if matches!(
-        gw.cx.config.index,
-        crate::config::IndexSource::Ldap { .. }
-    ) {
+    if matches!(gw.cx.config.index, crate::config::IndexSource::Ldap { .. }) {
         let (gw, mut s) = (Arc::clone(&gw), shutdown.clone());
         tasks.spawn(async move {
             loop {

@@ -95,7 +95,15 @@ pub fn rem_about(raw: &[u8]) -> Option<RemAbout> {
         .and_then(|e| e.subject().map(str::to_string))
         .or_else(|| msg.subject.clone())
         .unwrap_or_default();
+    let sender_assurance = evidence.as_ref().and_then(|e| {
+        let issuer = e.issuer.legal_name_value().map(str::to_owned);
+        e.sender
+            .assurance
+            .as_ref()
+            .and_then(|d| super::assurance::from_evidence(d, issuer.as_deref()))
+    });
     Some(RemAbout {
+        sender_assurance,
         rems_message_id: msg.message_id.clone()?,
         ua_message_id: meta.ua_message_id.clone(),
         facts: DispatchFacts {
