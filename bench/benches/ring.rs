@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ponte_bench::CpuTime;
 use ring::rand::SystemRandom;
 use ring::signature::{self, KeyPair, RsaKeyPair, UnparsedPublicKey};
 use std::hint::black_box;
@@ -27,7 +28,7 @@ fn pem_der(pem: &str) -> Vec<u8> {
     }
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let key = match RsaKeyPair::from_pkcs8(&pem_der(KEY)) {
         Ok(k) => k,
         Err(e) => panic!("rem-rsa.key.pem: {e}"),
@@ -71,5 +72,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = ponte_bench::cpu_criterion();
+    targets = bench
+}
 criterion_main!(benches);

@@ -37,6 +37,7 @@ use ponte::smime::{SignRequest, SmimeProtocol, TrustTime};
 use ponte::translate::{Context, Judge, to_pec, to_rem};
 use ponte::tsp::server::DevTsa;
 use ponte::x509::load_pem;
+use ponte_bench::CpuTime;
 use std::hint::black_box;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -202,13 +203,7 @@ fn context(config: Config) -> Context {
         Ok(i) => i,
         Err(e) => panic!("index: {e}"),
     };
-    match Context::new(
-        config,
-        tables,
-        index,
-        Box::new(Discard),
-        "bench".into(),
-    ) {
+    match Context::new(config, tables, index, Box::new(Discard), "bench".into()) {
         Ok(c) => c,
         Err(e) => panic!("context: {e}"),
     }
@@ -258,7 +253,7 @@ fn evidence_of(rem: &[u8]) -> Vec<u8> {
     }
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -382,5 +377,9 @@ fn bench(c: &mut Criterion) {
     server.abort();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = ponte_bench::cpu_criterion();
+    targets = bench
+}
 criterion_main!(benches);
