@@ -1,6 +1,7 @@
 //! End-to-end tests of the providers' index against a real OpenLDAP `slapd` (Debian 2.5),
 //! started on a free loopback port in a temporary directory and loaded with Ponte's own
-//! printed schema: 1,000 providers and 50,000 domains, paged search past the size limit,
+//! printed schema: 1,000 providers and 50,000 domains, paged search past the size limit (and,
+//! under slapd's default limits, the directory read in parts by providerName prefix),
 //! lookups (present, absent, mixed case, trailing dot), the signer check, stale-if-error when
 //! the directory stops, and snapshot round trips (Ponte's own and `slapcat`'s LDIF).
 
@@ -197,10 +198,18 @@ fn generate_ldif(f: &Fixture) -> String {
     s
 }
 
-/// Writes slapd.conf (core + cosine + Ponte's printed schema; size limit 500 per search as
-/// slapd's default, unlimited in total for paged searches),
+/// The size limits of [`start_slapd`]: 500 per search as slapd's default, unlimited in total
+/// for paged searches.
+const PAGED_UNLIMITED: &str = "sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited\n";
+
+/// Writes slapd.conf (core + cosine + Ponte's printed schema; [`PAGED_UNLIMITED`]),
 /// loads `data` with slapadd, starts slapd, waits until it accepts connections.
 fn start_slapd(dir: &Path, data: &str) -> Slapd {
+    start_slapd_with(dir, data, PAGED_UNLIMITED)
+}
+
+/// [`start_slapd`] with `limits` as the global size-limit lines ("" for slapd's defaults).
+fn start_slapd_with(dir: &Path, data: &str, limits: &str) -> Slapd {
     let schema = ponte_ok(&["index", "schema"]);
     let schema_path = dir.join("igpec.schema");
     std::fs::write(&schema_path, schema).expect("write schema");
@@ -219,7 +228,7 @@ fn start_slapd(dir: &Path, data: &str) -> Slapd {
              modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
              pidfile {}\n\
              TLSCertificateFile {}\nTLSCertificateKeyFile {}\n\
-             sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited\n\
+             {limits}\
              database mdb\nmaxsize 1073741824\n\
              suffix \"o=postacert\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
              directory {}\n\
@@ -375,6 +384,9 @@ fn igpec_directory_end_to_end() {
     assert_eq!(code, 0, "{sync}");
     assert_eq!(sync["providers"], PROVIDERS);
     assert_eq!(sync["domains"], PROVIDERS * DOMAINS_PER_PROVIDER);
+    // size.prtotal=unlimited: one paged search read it all.
+    assert_eq!(sync["read"]["method"], "paged", "{sync}");
+    assert_eq!(sync["read"]["searches"], 1, "{sync}");
     let seconds = sync["seconds"].as_f64().expect("seconds");
     assert!(seconds > 0.0);
     eprintln!(
@@ -663,4 +675,107 @@ fn schema_ldif_form_loads_into_cn_config() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("olcAttributeTypes:").count(), 7, "{text}");
     assert_eq!(text.matches("olcObjectClasses:").count(), 2, "{text}");
+}
+
+/// The names of the capped directory: most share the prefix `Gestore ` (the split must go
+/// deep), some start with a character outside the split alphabet (`Ä`, read through the
+/// complement), one is equal to a prefix (`Gestore`), others differ only in case or carry
+/// punctuation.
+fn capped_names() -> Vec<String> {
+    let mut v: Vec<String> = (0..650).map(|i| format!("Gestore {i:04}")).collect();
+    v.extend((0..40).map(|i| format!("Ärzte PEC {i:02}")));
+    v.extend(
+        [
+            "Gestore",
+            "gestore minuscolo",
+            "Posta (Prova) & Figli",
+            "123 Posta S.r.l.",
+            "Ω Omega PEC",
+            "Zeta-Mail S.p.A.",
+        ]
+        .map(String::from),
+    );
+    v
+}
+
+#[test]
+fn index_sync_mirrors_a_directory_beyond_the_default_size_limit() {
+    if !oracles() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let f = fixture();
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let names = capped_names();
+    assert!(names.len() > 500);
+    let mut data = String::from("dn: o=postacert\nobjectClass: organization\no: postacert\n\n");
+    for (i, name) in names.iter().enumerate() {
+        data.push_str(&format!(
+            "dn: providerName={name},o=postacert\nobjectClass: top\nobjectClass: provider\n\
+             providerName: {name}\nmailReceipt: posta-certificata@p{i}.test\n\
+             providerCertificateHash: {}\nproviderCertificate;binary:: {}\n\
+             managedDomains: p{i}.test\nmanagedDomains: pec.p{i}.test\n\n",
+            f.provider_ca.sha1_colons,
+            b64(&f.provider_ca.der),
+        ));
+    }
+    // No sizelimit line: slapd's defaults (500 entries, paged searches included).
+    let slapd = start_slapd_with(tmp.path(), &data, "");
+    // The oracle: ldapsearch's own paged search stops at the limit too.
+    let paged = Command::new("ldapsearch")
+        .args(["-x", "-LLL", "-H", &slapd.url, "-b", "o=postacert"])
+        .args(["-E", "pr=100/noprompt", "(objectClass=provider)", "dn"])
+        .output()
+        .expect("ldapsearch");
+    assert_eq!(
+        paged.status.code(),
+        Some(4),
+        "expected sizeLimitExceeded for a paged search under the default limits: {}",
+        String::from_utf8_lossy(&paged.stderr)
+    );
+    let listed = String::from_utf8_lossy(&paged.stdout)
+        .matches("dn:")
+        .count();
+    assert!(listed <= 500, "{listed}");
+
+    let snap = tmp.path().join("capped.ldif");
+    let snap_s = snap.to_str().expect("utf-8 path");
+    let (code, sync) = json_of(&[
+        "index", "sync", "--ldap", &slapd.url, "-o", snap_s, "--json",
+    ]);
+    assert_eq!(code, 0, "{sync}");
+    assert_eq!(sync["providers"], names.len(), "{sync}");
+    assert_eq!(sync["domains"], names.len() * 2, "{sync}");
+    assert_eq!(sync["read"]["method"], "split-by-name", "{sync}");
+    assert_eq!(sync["read"]["server_limit_seen"], 500, "{sync}");
+    assert!(sync["read"]["searches"].as_u64().unwrap_or(0) > 1, "{sync}");
+    // "gestore 0" holds 650 names: the split went past it.
+    assert!(
+        sync["read"]["deepest_prefix"].as_u64().unwrap_or(0) >= 10,
+        "{sync}"
+    );
+    eprintln!("capped directory read: {}", sync["read"]);
+
+    // Every name is in the snapshot exactly once.
+    let text = std::fs::read_to_string(&snap).expect("snapshot");
+    let parsed = index::ldif::parse(&text).expect("snapshot parses");
+    let mut got: Vec<String> = parsed
+        .directory
+        .providers()
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    got.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    // The summary line says how the directory was read.
+    let out = ponte_ok(&["index", "sync", "--ldap", &slapd.url, "-o", snap_s]);
+    assert!(
+        out.contains(&format!("{} providers", names.len()))
+            && out.contains("capped the paged search at 500")
+            && out.contains("providerName prefix"),
+        "{out}"
+    );
 }

@@ -50,6 +50,12 @@ pub enum Error {
     /// The correlation store unreadable or unwritable.
     #[error(transparent)]
     Correlate(#[from] crate::correlate::Error),
+    /// Network fetching (HTTP, DNS) failed.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::Error),
+    /// A trusted list unreadable.
+    #[error(transparent)]
+    Tl(#[from] crate::tl::Error),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

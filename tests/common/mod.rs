@@ -309,3 +309,121 @@ pub fn xmlsec1_verifies(file: &Path) -> bool {
     }
     o.status.success()
 }
+
+/// A loopback DNS server (Debian `dnsmasq`) in its own process, answering only what it is
+/// told (no upstream, no hosts file), killed (by its own PID) when dropped.
+pub struct Dns {
+    child: Child,
+    /// Its address (`127.0.0.1:<port>`).
+    pub addr: String,
+}
+
+impl Dns {
+    /// Starts dnsmasq with `mx` records (domain, exchange host, preference) and `a` records
+    /// (host, IPv4 address). `None` when dnsmasq is not installed (outside CI).
+    pub fn start(mx: &[(&str, &str, u16)], a: &[(&str, &str)]) -> Option<Dns> {
+        if !have("dnsmasq") {
+            eprintln!("skipped: dnsmasq is not installed");
+            return None;
+        }
+        for _ in 0..5 {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.local_addr())
+                .map(|a| a.port())
+                .expect("free port");
+            let mut cmd = Command::new("dnsmasq");
+            cmd.args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--user=",
+                "--log-facility=-",
+            ])
+            .arg(format!("--port={port}"));
+            let mut tlds: Vec<&str> = Vec::new();
+            for (domain, host, pref) in mx {
+                cmd.arg(format!("--mx-host={domain},{host},{pref}"));
+                let tld = domain.rsplit('.').next().unwrap_or(domain);
+                if !tlds.contains(&tld) {
+                    tlds.push(tld);
+                }
+            }
+            // Answered here only: an unknown name under these is NXDOMAIN, not REFUSED.
+            for tld in tlds {
+                cmd.arg(format!("--local=/{tld}/"));
+            }
+            for (host, ip) in a {
+                cmd.arg(format!("--host-record={host},{ip}"));
+            }
+            let mut child = cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn dnsmasq");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            match child.try_wait() {
+                Ok(None) => {
+                    return Some(Dns {
+                        child,
+                        addr: format!("127.0.0.1:{port}"),
+                    });
+                }
+                _ => continue, // the port was taken meanwhile: try another
+            }
+        }
+        panic!("dnsmasq did not start");
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback HTTP server in a thread of the test, serving `files` (path → bytes) with
+/// `content_type`; other paths get 404. Returns its base URL (`http://127.0.0.1:<port>`).
+pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = vec![0u8; 65536];
+            let mut n = 0;
+            while n < buf.len() {
+                match s.read(&mut buf[n..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let answer = match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut a = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    a.extend_from_slice(body);
+                    a
+                }
+                None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = s.write_all(&answer);
+        }
+    });
+    base
+}

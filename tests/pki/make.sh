@@ -71,5 +71,6 @@ key tsa rsa;         issue tsa "/C=IT/O=Ponte Test/CN=Ponte Test TSA (not qualif
 key rogue-ca rsa;    selfsigned rogue-ca "/C=XX/O=Rogue/CN=Rogue Root CA"
 key rogue rsa;       issue rogue "/C=XX/O=Rogue/CN=Rogue Signer" rogue-ca smime rogue@rogue.test
 cat pec-rsa.pem provider-ca.pem > pec-rsa.chain.pem
+bash make-trust.sh   # the trusted-list signers and the OCSP responder
 rm -f ext.cnf.tmp ./*.srl
 ls

@@ -266,8 +266,8 @@ async fn lookup(domain: &str, source: &SourceArgs, json: bool) -> Outcome {
 async fn sync(args: &LdapArgs, output: &Path, json: bool) -> Outcome {
     let cfg = args.conn.config(&args.ldap)?;
     let started = Instant::now();
-    let dir = cfg
-        .fetch_directory()
+    let (dir, read) = cfg
+        .fetch_directory_reported()
         .await
         .map_err(|e| Failure(format!("{}: {e}", args.ldap)))?;
     let seconds = started.elapsed().as_secs_f64();
@@ -284,10 +284,26 @@ async fn sync(args: &LdapArgs, output: &Path, json: bool) -> Outcome {
             "domains": dir.domain_count(),
             "seconds": seconds,
             "output": output.display().to_string(),
+            "read": {
+                "method": if read.split { "split-by-name" } else { "paged" },
+                "searches": read.searches,
+                "capped_searches": read.capped,
+                "server_limit_seen": (read.capped > 0).then_some(read.largest_capped),
+                "deepest_prefix": read.deepest_prefix,
+                "page_size": cfg.page_size,
+            },
         }))?;
     } else {
+        let how = if read.split {
+            format!(
+                "the server capped the paged search at {} entries: read in {} searches by providerName prefix (up to {} characters)",
+                read.largest_capped, read.searches, read.deepest_prefix
+            )
+        } else {
+            format!("one paged search, pages of {}", cfg.page_size)
+        };
         println!(
-            "{}: {} providers, {} domains in {seconds:.3} s",
+            "{}: {} providers, {} domains in {seconds:.3} s ({how})",
             output.display(),
             dir.providers().len(),
             dir.domain_count()

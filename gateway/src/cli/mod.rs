@@ -12,6 +12,8 @@ pub mod index;
 pub mod mappings;
 pub mod pec;
 pub mod translate;
+pub mod trust;
+pub mod trust_show;
 pub mod tsa;
 pub mod verify;
 
@@ -47,6 +49,9 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -60,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Trust(cmd) => trust::run(cmd),
     };
     match outcome {
         Ok(code) => code,
@@ -70,14 +76,26 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `PONTE_LOG` (default: warnings).
+/// Logs go to stderr, filtered by `PONTE_LOG` (default: warnings), with ANSI colours only
+/// when stderr is a terminal and `NO_COLOR` is unset: a harness reading stderr gets plain
+/// lines.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PONTE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .try_init();
+}
+
+/// Whether log lines are coloured: on a terminal, unless `NO_COLOR` is set to anything
+/// non-empty (no-color.org).
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// A failure that ends the command with exit code 2: one line naming the input and the cause.
@@ -161,4 +179,16 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 /// 8 random bytes in hex: the per-process part of the identifiers a command makes.
 pub fn random_seed() -> Result<String, Failure> {
     ponte::translate::Context::random_seed().map_err(|e| Failure(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(super::colour(true, None));
+        assert!(super::colour(true, Some(OsStr::new(""))));
+        assert!(!super::colour(true, Some(OsStr::new("1"))));
+        assert!(!super::colour(false, None));
+    }
 }

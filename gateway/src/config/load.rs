@@ -38,7 +38,20 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "rem_chain",
         ],
     ),
-    ("trust", &["pec_anchors", "rem_anchors", "tsa_anchors"]),
+    (
+        "trust",
+        &[
+            "pec_anchors",
+            "rem_anchors",
+            "tsa_anchors",
+            "lists",
+            "list_anchors",
+            "allow_unsigned_lists",
+            "refresh",
+            "cache_dir",
+            "dns_servers",
+        ],
+    ),
     (
         "index",
         &[
@@ -197,6 +210,7 @@ impl Reader {
             mappings_dir: mappings_dir?,
             correlation_path: correlation_path?,
             attach_evidence,
+            warnings: Vec::new(),
         })
     }
 
@@ -491,11 +505,13 @@ impl Reader {
             }
             lists.push(loaded.map(|l| l.into_iter().map(|(c, _)| c).collect::<Vec<_>>()));
         }
+        let trusted_lists = super::trust_lists::read(s.table, &self.base, now, &mut self.problems);
         let mut it = lists.into_iter();
         Some(Trust {
             pec_anchors: it.next()??,
             rem_anchors: it.next()??,
             tsa_anchors: it.next()??,
+            lists: trusted_lists?,
         })
     }
 

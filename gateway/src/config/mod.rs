@@ -27,6 +27,7 @@ use crate::x509::Certificate;
 
 pub mod check;
 pub mod load;
+pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
 
@@ -198,6 +199,12 @@ pub struct Config {
     pub correlation_path: PathBuf,
     /// Whether REM evidence is attached to PEC output as `<Event>.xml` (default true).
     pub attach_evidence: bool,
+    /// The warning-severity problems found when loading (a certificate expiring soon, an
+    /// expired anchor kept for old messages, ...). [`Config::load`] does not log them: a
+    /// command that answers one message would print them before every result. `ponte config
+    /// check` lists them, and the long-running service logs them at start-up
+    /// ([`Config::log_warnings`]) and exposes them to its metrics.
+    pub warnings: Vec<Problem>,
 }
 
 /// Ponte's identity as a PEC provider and as a REM provider, with its keys loaded.
@@ -234,6 +241,8 @@ pub struct Trust {
     pub rem_anchors: Vec<Certificate>,
     /// Anchors for RFC 3161 time-stamp tokens (in evidence, and the configured TSA's answers).
     pub tsa_anchors: Vec<Certificate>,
+    /// The trusted lists (TS 119 612): where they are, who signs them, the cache.
+    pub lists: trust_lists::TrustLists,
 }
 
 /// Where the providers' index comes from (`[index]`).
@@ -416,7 +425,8 @@ pub struct Policy {
 
 impl Config {
     /// Loads the configuration at `path`, judging certificate validity now. Fails on the first
-    /// error-severity problem (warnings are logged with `tracing`); [`check()`] lists them all.
+    /// error-severity problem; warnings are kept in [`Config::warnings`], not logged
+    /// ([`check()`] lists them all).
     pub fn load(path: &Path) -> Result<Config, Error> {
         Config::load_at(path, OffsetDateTime::now_utc())
     }
@@ -429,8 +439,11 @@ impl Config {
             config,
         } = inspect(path, now)?;
         let errors = problems.iter().filter(|p| p.is_error()).count();
-        for w in problems.iter().filter(|p| !p.is_error()) {
-            tracing::warn!(config = %abs.display(), "{w}");
+        if errors == 0
+            && let Some(mut config) = config
+        {
+            config.warnings = problems;
+            return Ok(config);
         }
         match (problems.into_iter().find(Problem::is_error), config) {
             (None, Some(config)) => Ok(config),
@@ -446,6 +459,16 @@ impl Config {
                 first: Box::new(Problem::error("(file)", None, "configuration incomplete")),
                 errors: 1,
             }),
+        }
+    }
+}
+
+impl Config {
+    /// Logs each of [`Config::warnings`] as a `tracing` warning naming the file: for the
+    /// long-running service at start-up, not for commands that answer one message.
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!(config = %self.path.display(), "{w}");
         }
     }
 }

@@ -134,9 +134,10 @@ impl LdapConfig {
         }
     }
 
-    /// Runs one paged subtree search and converts every provider entry.
-    async fn search(&self, filter: &str) -> Result<Vec<Provider>, Error> {
-        let mut ldap = self.connect().await?;
+    /// Runs one paged subtree search on `ldap` and converts every provider entry; a search
+    /// the server stops with sizeLimitExceeded (or adminLimitExceeded) is
+    /// [`Searched::Capped`], any other result code other than success an error.
+    async fn search_on(&self, ldap: &mut ldap3::Ldap, filter: &str) -> Result<Searched, Error> {
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(self.page_size)),
@@ -154,15 +155,34 @@ impl LdapConfig {
             }
         }
         let res = stream.finish().await;
-        let _ = ldap.unbind().await;
-        if res.rc != 0 {
-            return Err(Error::Search {
+        match res.rc {
+            0 => Ok(Searched::Complete(providers)),
+            RC_SIZE_LIMIT | RC_ADMIN_LIMIT => Ok(Searched::Capped {
+                names: providers.into_iter().map(|p| p.name).collect(),
+                message: result_text(res.rc, &res.text),
+            }),
+            rc => Err(Error::Search {
                 url: self.url.clone(),
                 base: self.base.clone(),
-                message: result_text(res.rc, &res.text),
-            });
+                message: result_text(rc, &res.text),
+            }),
         }
-        Ok(providers)
+    }
+
+    /// One search on a fresh connection; a capped search is an error here (the caller
+    /// expects few entries).
+    async fn search(&self, filter: &str) -> Result<Vec<Provider>, Error> {
+        let mut ldap = self.connect().await?;
+        let r = self.search_on(&mut ldap, filter).await;
+        let _ = ldap.unbind().await;
+        match r? {
+            Searched::Complete(p) => Ok(p),
+            Searched::Capped { message, .. } => Err(Error::Search {
+                url: self.url.clone(),
+                base: self.base.clone(),
+                message,
+            }),
+        }
     }
 
     /// Decodes a SearchResultEntry without panicking on a malformed one (ldap3's
@@ -207,12 +227,108 @@ impl LdapConfig {
         Ok((dn, attrs))
     }
 
-    /// Reads the whole index (every `objectClass=provider` entry under the base).
+    /// Reads the whole index (every `objectClass=provider` entry under the base); see
+    /// [`LdapConfig::fetch_directory_reported`].
     pub async fn fetch_directory(&self) -> Result<Directory, Error> {
-        let providers = self
-            .with_deadline(self.search("(objectClass=provider)"))
-            .await?;
-        Ok(Directory::new(providers))
+        Ok(self.fetch_directory_reported().await?.0)
+    }
+
+    /// Reads the whole index, and says how it was read.
+    ///
+    /// One paged search (RFC 2696) first. A server that caps results even for paged
+    /// searches (OpenLDAP's default `sizelimit 500` also bounds a paged search through
+    /// `size.prtotal`) stops it with sizeLimitExceeded; then the directory is read in parts
+    /// by the first characters of `providerName` (the IGPEC schema gives it a SUBSTR rule,
+    /// no ORDERING, so prefixes rather than ranges): `(providerName=a*)`, `(providerName=b*)`,
+    /// ... over [`NAME_ALPHABET`], plus the rest — names starting with none of them, or
+    /// equal to the prefix itself — as the complement `(&(providerName=P*)(!(|...)))`, so the
+    /// parts cover the directory whatever characters the names use. A part that is capped
+    /// again is split again, one character deeper, up to [`MAX_PREFIX_CHARS`]. Entries are
+    /// kept once per DN (case-insensitive matching may put one entry in two parts). All
+    /// searches share one connection.
+    pub async fn fetch_directory_reported(&self) -> Result<(Directory, ReadReport), Error> {
+        self.with_deadline(self.read_all()).await
+    }
+
+    async fn read_all(&self) -> Result<(Directory, ReadReport), Error> {
+        let mut ldap = self.connect().await?;
+        let r = self.read_all_on(&mut ldap).await;
+        let _ = ldap.unbind().await;
+        r
+    }
+
+    async fn read_all_on(&self, ldap: &mut ldap3::Ldap) -> Result<(Directory, ReadReport), Error> {
+        let mut report = ReadReport::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut providers = Vec::new();
+        let mut first_cap: Option<String> = None;
+        let mut todo = vec![Part::Prefix(String::new())];
+        while let Some(part) = todo.pop() {
+            let filter = match &part {
+                Part::Prefix(p) if p.is_empty() => "(objectClass=provider)".to_owned(),
+                Part::Prefix(p) => prefix_filter(p),
+                Part::Except { prefix, heavy } => except_filter(prefix, heavy),
+                Part::Rest { prefix, children } => rest_filter(prefix, children),
+            };
+            report.searches += 1;
+            let (names, message) = match self.search_on(ldap, &filter).await? {
+                Searched::Complete(found) => {
+                    for p in found {
+                        if seen.insert(p.dn.to_lowercase()) {
+                            providers.push(p);
+                        }
+                    }
+                    continue;
+                }
+                Searched::Capped { names, message } => (names, message),
+            };
+            report.capped += 1;
+            report.largest_capped = report.largest_capped.max(names.len());
+            let message = first_cap.get_or_insert(message).clone();
+            if report.capped == 1 {
+                report.split = true;
+                tracing::info!(url = %self.url, %message, "the directory caps results; reading it by providerName prefixes");
+            }
+            let too_many = |what: String| Error::Search {
+                url: self.url.clone(),
+                base: self.base.clone(),
+                message: format!("{message}; {what}"),
+            };
+            match part {
+                Part::Prefix(prefix) => {
+                    if prefix.chars().count() >= MAX_PREFIX_CHARS {
+                        return Err(too_many(format!(
+                            "still capped after splitting by providerName down to {prefix:?}"
+                        )));
+                    }
+                    report.deepest_prefix = report.deepest_prefix.max(prefix.chars().count() + 1);
+                    let children = extensions(&prefix);
+                    // The most common next character among what came back: read that child
+                    // on its own and the prefix without it in one search, which is enough
+                    // when the names share a long prefix; else every child and the rest.
+                    match heaviest(&prefix, &children, &names) {
+                        Some(heavy) => {
+                            todo.push(Part::Except {
+                                prefix,
+                                heavy: heavy.clone(),
+                            });
+                            todo.push(Part::Prefix(heavy));
+                        }
+                        None => split_all(&prefix, children, None, &mut todo),
+                    }
+                }
+                Part::Except { prefix, heavy } => {
+                    let children = extensions(&prefix);
+                    split_all(&prefix, children, Some(&heavy), &mut todo);
+                }
+                Part::Rest { prefix, .. } => {
+                    return Err(too_many(format!(
+                        "the providers whose name starts with {prefix:?} followed by none of {NAME_ALPHABET:?} are still too many"
+                    )));
+                }
+            }
+        }
+        Ok((Directory::new(providers), report))
     }
 
     /// Asks the directory which provider manages `domain` (already normalised).
@@ -243,13 +359,163 @@ impl LdapConfig {
     }
 }
 
+/// RFC 4511 sizeLimitExceeded.
+const RC_SIZE_LIMIT: u32 = 4;
+/// RFC 4511 adminLimitExceeded (OpenLDAP's `size.unchecked`, other servers' caps).
+const RC_ADMIN_LIMIT: u32 = 11;
+
+/// The characters a `providerName` prefix is extended by when a capped directory is read in
+/// parts: letters (one case: the matching rule ignores case), digits, the space and the
+/// punctuation of company names. Names continuing with any other character are read through
+/// the complement of these ([`LdapConfig::fetch_directory_reported`]).
+pub const NAME_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyz0123456789 .-&',()/_+@!";
+
+/// The longest `providerName` prefix a capped directory is split down to.
+pub const MAX_PREFIX_CHARS: usize = 64;
+
+/// What one search returned.
+enum Searched {
+    /// Every matching entry.
+    Complete(Vec<Provider>),
+    /// The server stopped the search at its limit.
+    Capped {
+        /// The names of the entries that came before it stopped.
+        names: Vec<String>,
+        /// The result code and text.
+        message: String,
+    },
+}
+
+/// How a directory was read ([`LdapConfig::fetch_directory_reported`]): `ponte index sync`
+/// prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Searches made (the first, whole one included).
+    pub searches: usize,
+    /// Whether the directory was read in parts by `providerName` prefix (the first search
+    /// was capped).
+    pub split: bool,
+    /// Searches the server capped (sizeLimitExceeded / adminLimitExceeded).
+    pub capped: usize,
+    /// The most entries a capped search returned before it stopped (the server's limit, as
+    /// seen from here).
+    pub largest_capped: usize,
+    /// The longest prefix searched, in characters (0 when not split).
+    pub deepest_prefix: usize,
+}
+
+/// One part of a capped directory still to read.
+enum Part {
+    /// The providers whose name starts with the prefix (all of them for `""`).
+    Prefix(String),
+    /// Those starting with `prefix` but not with `heavy` (read on its own).
+    Except {
+        /// The prefix.
+        prefix: String,
+        /// Its most common one-character extension.
+        heavy: String,
+    },
+    /// Those starting with `prefix` that none of `children` matches.
+    Rest {
+        /// The prefix.
+        prefix: String,
+        /// Its extensions, each read on its own.
+        children: Vec<String>,
+    },
+}
+
+/// Queues every child of `prefix` (but `skip`, already read) and the rest of it.
+fn split_all(prefix: &str, children: Vec<String>, skip: Option<&str>, todo: &mut Vec<Part>) {
+    for c in children.iter().filter(|c| Some(c.as_str()) != skip) {
+        todo.push(Part::Prefix(c.clone()));
+    }
+    todo.push(Part::Rest {
+        prefix: prefix.to_owned(),
+        children,
+    });
+}
+
+/// The child of `prefix` most of `names` continue with (compared in lower case), if any.
+fn heaviest(prefix: &str, children: &[String], names: &[String]) -> Option<String> {
+    let lower = prefix.to_lowercase();
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in names {
+        let n = n.to_lowercase();
+        let Some(rest) = n.strip_prefix(lower.as_str()) else {
+            continue;
+        };
+        let Some(c) = rest.chars().next() else {
+            continue;
+        };
+        // Every child is the prefix and one character.
+        if let Some(child) = children.iter().find(|ch| ch.ends_with(c)) {
+            *counts.entry(child.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(c, _)| c.to_owned())
+}
+
+/// `(&(objectClass=provider)(providerName=P*)(!(providerName=H*)))`.
+fn except_filter(prefix: &str, heavy: &str) -> String {
+    let mut f = String::from("(&(objectClass=provider)");
+    if !prefix.is_empty() {
+        f.push_str(&format!("(providerName={}*)", ldap3::ldap_escape(prefix)));
+    }
+    f.push_str(&format!(
+        "(!(providerName={}*)))",
+        ldap3::ldap_escape(heavy)
+    ));
+    f
+}
+
+/// `(&(objectClass=provider)(providerName=P*))`, `P` escaped.
+fn prefix_filter(prefix: &str) -> String {
+    format!(
+        "(&(objectClass=provider)(providerName={}*))",
+        ldap3::ldap_escape(prefix)
+    )
+}
+
+/// The one-character extensions of `prefix` over [`NAME_ALPHABET`] searched when it is
+/// capped. Not a space at the start or after a space: the matching rule's insignificant-space
+/// handling (RFC 4518 §2.6.1) ignores leading spaces and counts a run of spaces as one, so
+/// `"gestore  "` would match what `"gestore "` matched and the split would not progress.
+fn extensions(prefix: &str) -> Vec<String> {
+    let space_ok = !prefix.is_empty() && !prefix.ends_with(' ');
+    NAME_ALPHABET
+        .chars()
+        .filter(|&c| c != ' ' || space_ok)
+        .map(|c| format!("{prefix}{c}"))
+        .collect()
+}
+
+/// The providers under `prefix` (everything for `""`) that none of `children` matches: the
+/// name equal to the prefix, or continuing with a character the children do not use. As the
+/// server evaluates both, the children and the rest cover the prefix, whatever its matching
+/// rule does with case and spaces.
+fn rest_filter(prefix: &str, children: &[String]) -> String {
+    let mut f = String::from("(&(objectClass=provider)");
+    if !prefix.is_empty() {
+        f.push_str(&format!("(providerName={}*)", ldap3::ldap_escape(prefix)));
+    }
+    f.push_str("(!(|");
+    for p in children {
+        f.push_str(&format!("(providerName={}*)", ldap3::ldap_escape(p)));
+    }
+    f.push_str(")))");
+    f
+}
+
 /// An LDAP result code with its RFC 4511 name and the server's text.
 fn result_text(rc: u32, text: &str) -> String {
     let name = match rc {
         1 => "operationsError",
         2 => "protocolError",
         3 => "timeLimitExceeded",
-        4 => "sizeLimitExceeded (the server caps results; check its size.prtotal limit)",
+        4 => "sizeLimitExceeded (the server caps results)",
         7 => "authMethodNotSupported",
         8 => "strongerAuthRequired",
         11 => "adminLimitExceeded",
@@ -300,6 +566,65 @@ mod tests {
             );
         }
         assert!(LdapConfig::new("LDAPS://idx.test:636").check_url().is_ok());
+    }
+
+    #[test]
+    fn split_filters_cover_a_prefix_and_escape_it() {
+        assert_eq!(
+            prefix_filter("a(b*"),
+            "(&(objectClass=provider)(providerName=a\\28b\\2a*))"
+        );
+        let rest = rest_filter("ge", &extensions("ge"));
+        assert!(
+            rest.starts_with("(&(objectClass=provider)(providerName=ge*)(!(|(providerName=gea*)")
+        );
+        assert!(rest.ends_with("(providerName=ge!*))))"), "{rest}");
+        assert_eq!(
+            rest.matches("(providerName=").count(),
+            NAME_ALPHABET.chars().count() + 1
+        );
+        // At the top, the rest has no prefix clause.
+        let top = rest_filter("", &extensions(""));
+        assert!(top.starts_with("(&(objectClass=provider)(!(|(providerName=a*)"));
+        // No space first or after a space (insignificant there); one after a letter.
+        assert!(!extensions("").iter().any(|p| p == " "));
+        assert!(!extensions("ge ").iter().any(|p| p == "ge  "));
+        assert!(extensions("ge").iter().any(|p| p == "ge "));
+        assert_eq!(extensions("ge").len(), NAME_ALPHABET.chars().count());
+        assert_eq!(
+            except_filter("ge", "ges"),
+            "(&(objectClass=provider)(providerName=ge*)(!(providerName=ges*)))"
+        );
+        assert_eq!(
+            except_filter("", "g"),
+            "(&(objectClass=provider)(!(providerName=g*)))"
+        );
+    }
+
+    #[test]
+    fn the_heaviest_child_is_the_most_common_next_character() {
+        let names = ["Gestore 1", "gestore 2", "GESTIONE", "Altro", "Gestore"].map(String::from);
+        let top = extensions("");
+        assert_eq!(heaviest("", &top, &names).as_deref(), Some("g"));
+        let ge = extensions("gest");
+        assert_eq!(heaviest("gest", &ge, &names).as_deref(), Some("gesto"));
+        // Nothing continues with a character of the alphabet: no heavy child.
+        assert_eq!(heaviest("x", &extensions("x"), &names), None);
+        let only_equal = ["Gestore"].map(String::from);
+        assert_eq!(
+            heaviest("gestore", &extensions("gestore"), &only_equal),
+            None
+        );
+        // Extensions are distinct and lower case (the matching rule ignores case).
+        let mut cs: Vec<char> = NAME_ALPHABET.chars().collect();
+        cs.sort_unstable();
+        cs.dedup();
+        assert_eq!(cs.len(), NAME_ALPHABET.chars().count());
+        assert!(
+            !NAME_ALPHABET
+                .chars()
+                .any(|c| c.is_ascii_uppercase() || c == '*')
+        );
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ pub mod schema;
 pub mod signer;
 
 pub use cache::{CachePolicy, Clock, ManualClock, SystemClock};
-pub use client::LdapConfig;
+pub use client::{LdapConfig, ReadReport};
 pub use model::{CertHash, Directory, Provider, normalize_domain, sha256_fingerprint};
 pub use resolver::{Answer, AnswerSource, Index, Source};
 pub use signer::{MatchedBy, SignerMatch};

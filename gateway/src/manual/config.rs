@@ -67,7 +67,11 @@
 //!   (peers may trust it through other anchors, but Ponte could not verify its own output);
 //! - `index.base` without `index.ldap`, a policy listed twice: **warning**.
 //!
-//! Start-up (`Config::load`) refuses the first error and logs the warnings.
+//! Loading (`Config::load`) refuses the first error and keeps the warnings in
+//! `Config::warnings` without logging them: `ponte translate` and the other commands that
+//! answer one input print nothing before their result (a certificate expiring in 20 days is
+//! not news for every message). `ponte config check` lists them, the service logs them once
+//! at start-up (`Config::log_warnings`) and its metrics expose them.
 //!
 //! ## The correlation store
 //!

@@ -15,9 +15,22 @@
 //! certificate store, or only against the anchors given with `--ca-file`), binds with a DN
 //! and a password file or anonymously, and bounds the connection and each operation with a timeout (`--timeout`,
 //! default 10 s). A full read uses the paged-results control (RFC 2696, pages of 500), so a
-//! directory larger than the server's per-search size limit is read completely; the server
-//! must still allow the *total* (OpenLDAP: `size.prtotal`), otherwise the error names
-//! `sizeLimitExceeded`.
+//! directory larger than the server's per-search size limit is read completely when the server
+//! allows the *total*. OpenLDAP's defaults do not (`sizelimit 500` also bounds a paged search,
+//! through `size.prtotal`): when the server stops the search with `sizeLimitExceeded` (or
+//! `adminLimitExceeded`), Ponte reads the directory in parts by the first characters of
+//! `providerName`, on the same connection. The schema gives `providerName` a substring rule and
+//! no ordering rule, hence prefixes rather than ranges: the part `P` is read as
+//! `(providerName=P*)`; when that is capped too, its most common next character `c` (among the
+//! names that did come back) is read as `P` + `c` and the rest as `P* and not (P+c)*` in one
+//! search; if that rest is still capped, every one-character extension of `P` (letters, digits,
+//! space, `.-&',()/_+@!`) is read on its own, and the names continuing with any other character
+//! (or equal to `P`) through the complement of all of them, so the parts always cover the
+//! directory. A part still capped at 64 characters is an error naming it. Entries are kept
+//! once per DN. `ponte index sync` reports how it read: `read` {`method` (`paged` or
+//! `split-by-name`), `searches`, `capped_searches`, `server_limit_seen` (the most entries a
+//! capped search returned), `deepest_prefix`, `page_size`} in `--json`, and in the summary
+//! line. The same reading serves the mirror's refresh.
 //!
 //! `ponte index schema` prints the IGPEC schema for OpenLDAP (`include` it from
 //! `slapd.conf`); `--format ldif` prints the same as a `cn=ponte-igpec,cn=schema,cn=config`

@@ -7,6 +7,7 @@ pub mod index;
 pub mod pec;
 pub mod rem;
 pub mod translate;
+pub mod trust;
 pub mod tsp;
 pub mod xades;
 pub mod xml;

@@ -64,6 +64,28 @@ impl Tables {
             .map(|(_, r)| r)
     }
 
+    /// Whether `row` (what [`Tables::pec_to_rem`] chose for a PEC message of `kind` with
+    /// daticert `errore`) translates it without looking at that `errore` although it says
+    /// something the row does not: a value other than `nessuno`, or any value when other
+    /// rows of the kind depend on the errore class (`non-accettazione` with
+    /// `errore="nessuno"`). The translation then says so in its notes: the message went
+    /// through the kind-level row, as a REM reason without a row of its own goes through
+    /// the event-level one.
+    pub fn pec_errore_unmatched(&self, kind: &str, errore: Option<&str>, row: &EventRow) -> bool {
+        let Some(errore) = errore else {
+            return false;
+        };
+        if row.pec.errore.is_some() {
+            return false;
+        }
+        errore != "nessuno"
+            || self
+                .events
+                .row
+                .iter()
+                .any(|r| r.direction.pec_to_rem() && r.pec.kind == kind && r.pec.errore.is_some())
+    }
+
     /// The row that translates a REM `message` (`dispatch` or `receipt`) carrying an evidence
     /// of `event` with `reasons` towards PEC, if any.
     ///
@@ -163,6 +185,33 @@ mod tests {
         );
         // A row for another kind never matches; an unknown kind finds nothing.
         assert_eq!(id(t.pec_to_rem("sconosciuto", None, None, false)), None);
+    }
+
+    #[test]
+    fn an_errore_without_a_row_goes_through_the_kind_level_row() {
+        let t = tables();
+        // A non-accettazione with errore="nessuno" (or outside the DTD): the kind-level row.
+        for errore in ["nessuno", "no-dest", "sconosciuto"] {
+            let row = t.pec_to_rem("non-accettazione", Some(errore), None, false);
+            assert_eq!(id(row), Some("non-accettazione-any"), "{errore}");
+            let row = row.expect("row");
+            assert_eq!(row.rem.event.as_deref(), Some("SubmissionRejection"));
+            assert!(t.pec_errore_unmatched("non-accettazione", Some(errore), row));
+        }
+        let row = t.pec_to_rem("errore-consegna", Some("nessuno"), None, false);
+        assert_eq!(id(row), Some("errore-consegna-any"));
+        assert!(t.pec_errore_unmatched("errore-consegna", Some("nessuno"), row.expect("row")));
+        // The rows of their own still win, and are not noted.
+        let row = t.pec_to_rem("non-accettazione", Some("virus"), None, false);
+        assert_eq!(id(row), Some("non-accettazione-virus"));
+        assert!(!t.pec_errore_unmatched("non-accettazione", Some("virus"), row.expect("row")));
+        // A kind whose rows never look at errore: only an errore other than nessuno is noted.
+        let row = t
+            .pec_to_rem("accettazione", Some("nessuno"), None, false)
+            .expect("row");
+        assert!(!t.pec_errore_unmatched("accettazione", Some("nessuno"), row));
+        assert!(t.pec_errore_unmatched("accettazione", Some("altro"), row));
+        assert!(!t.pec_errore_unmatched("accettazione", None, row));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! builds, reads and verifies the REM message of EN 319 532-3 that carries them. The manual chapter
 //! [`crate::manual::rem`] explains the namespaces, the open enums and what is kept verbatim.
 
+pub mod csi;
 pub mod evidence;
 pub mod message;
 
@@ -18,6 +19,9 @@ pub enum Error {
     /// cannot be built.
     #[error(transparent)]
     Message(#[from] message::Error),
+    /// A capability and security information document unreadable.
+    #[error(transparent)]
+    Csi(#[from] csi::Error),
     /// The document is larger than the configured limit.
     #[error("evidence is {size} bytes, more than the limit of {limit}")]
     TooLarge {

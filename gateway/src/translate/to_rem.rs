@@ -131,6 +131,17 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             ),
         )));
     };
+    if cx
+        .tables
+        .pec_errore_unmatched(kind.name(), errore.as_deref(), row)
+    {
+        notes.push(format!(
+            "daticert errore {:?} has no row of its own for {}: translated by the kind-level row {}",
+            errore.as_deref().unwrap_or_default(),
+            kind.name(),
+            row.id
+        ));
+    }
     let (Some(event_name), true) = (row.rem.event.as_deref(), row.rem.message != "none") else {
         return Ok(Err(Refusal::new(
             Some(&input),

@@ -1,0 +1,100 @@
+//! # Trusted lists and REM peers (TS 119 612, EN 319 532-4 common service interface)
+//!
+//! A REM provider's identity is the *service digital identity* of a qualified REM service in
+//! an EU trusted list (ETSI TS 119 612): the certificate that seals its REM messages and
+//! evidence. It is reached through the MX of the recipient's domain, which must be a
+//! `ServiceSupplyPoint` of that service (EN 319 532-4 C.2.3.2, C.2.3.3). This chapter says how
+//! Ponte reads, verifies and keeps the lists, and what it answers.
+//!
+//! ## Loading the lists ([`crate::tl::load`])
+//!
+//! `[trust] lists` names files or `http(s)://` URLs: the EU list of the lists (LOTL), national
+//! lists, or both. For a list of lists (its `TSLType` ends in `listofthelists`), every
+//! `OtherTSLPointer` to an XML list (MIME type `application/vnd.etsi.tsl+xml`, or a location
+//! ending in `.xml`) that is not itself a list of lists is followed, one level deep: a
+//! national list's pointer back to the LOTL is not.
+//!
+//! Each list is then judged ([`crate::tl::verify`]):
+//! * its enveloped XAdES signature is verified by the crate's XAdES verifier (one signature,
+//!   the last child of the root, the whole document minus the signature and the
+//!   `SignedProperties` covered, every digest and the signature value, wrapping defences);
+//! * the signer must be allowed: for a list found through a pointer, one of the certificates
+//!   of the pointer's `ServiceDigitalIdentities` (same certificate or same public key); for a
+//!   list given directly, one of `list_anchors` (same certificate, same public key, or a CA
+//!   that issued the signer's certificate). The signer's certificate must be valid at the
+//!   list's `ListIssueDateTime`;
+//! * the list is read from the octets the signature covers, never from the document around
+//!   them.
+//!
+//! A broken signature is always refused. An unsigned list, or one signed by a key that is not
+//! allowed, is refused unless `allow_unsigned_lists = true` (or `--allow-unsigned`), which is
+//! for tests only (the ETSI example lists of EN 319 532-4 are unsigned): such a list is
+//! accepted as *not verified*, and every answer built on it says so (`list_verified: false`,
+//! `unsigned_lists: true` and a warning in `ponte trust check --json`).
+//!
+//! ## The cache, refresh and unreachable sources
+//!
+//! The last accepted copy of every source (the exact bytes) is kept in `[trust] cache_dir`
+//! (default `tl-cache` beside the configuration), with the time it was fetched; a copy is
+//! written only after it was accepted, and it is judged again whenever it is read back.
+//! `ponte trust check` and `ponte trust show` use a cached copy younger than `refresh`
+//! (default 6 h) without fetching; `ponte trust sync` fetches every source. When a source is
+//! unreachable, or serves a list that is refused, or a validly signed list whose
+//! `TSLSequenceNumber` is lower than the accepted copy's (a replay of a superseded list), the
+//! accepted copy keeps answering, and the status says why and how old it is
+//! (`outcome: cached-fallback`, `reason`, `age_seconds`). A list past its `NextUpdate` is
+//! used, marked `stale`.
+//!
+//! ## The answers ([`crate::tl::TrustedLists`])
+//!
+//! A certificate is the digital identity of a service when it is one of the `X509Certificate`s
+//! of the service's `ServiceDigitalIdentity` (current information or any
+//! `ServiceHistoryInstance`), or has the same public key. For a time-stamping service the
+//! TSU certificate may also be issued by such a certificate. Subject names and SKIs alone never
+//! identify a service. The status at an instant T is the one of the latest period (current or
+//! historical) whose `StatusStartingTime` is at or before T. *Qualified REM service at T*
+//! means: that period's type is `http://uri.etsi.org/TrstSvc/Svctype/EDS/REM/Q` and its
+//! status `.../Svcstatus/granted`; *qualified TSU at T*: type `.../Svctype/TSA/QTST`, granted.
+//!
+//! `ponte trust check CERT.pem (--config FILE | --list TL.xml... [--allow-unsigned]
+//! [--anchor PEM]...) [--at T] [--json]` exits 0 when the certificate is either at T, 1
+//! when not, and prints `qualified`, `service_type`, `status` (URIs as in the list),
+//! `status_since`, `service_name`, `tsp_name`, `list` (the source of the list that says so),
+//! `list_verified`, `supply_points`, `matched_by` (`certificate`, `public-key`, `issued-by`),
+//! `reason` when not qualified, and `lists`: the status of every list loaded.
+//!
+//! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
+//!
+//! The `https://` supply point of a REM service is its Capability and Security Information
+//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify`] judges it: its XAdES
+//! signature (optional in the schema; c.3.1.11) must verify and its signer be the service's
+//! digital identity or a certificate issued by it (c.3.1.12); a signed document is read from
+//! the signed octets; the REM baseline values are checked (`version` `EN319532v1`,
+//! `ERDSMetadata` `EN319522v1.1.1`, `IdentifierSchemeName` `http`, the REM baseline profile,
+//! no expiry and no scheduled delivery, LoA substantial, basic consignment, a readable
+//! `TLSCertificate`), `ERDSDomain` must be the MX host and `ERDSGoverningBody` the TSP name;
+//! a document past `CSINextUpdate` is stale. [`crate::rem::csi::equivalence`] compares two
+//! documents as Table C.9 and C.12 say (values for the capability fields, presence for
+//! `ERDSId`, `ERDSDomain`, `ERDSGoverningBody`, `TLSCertificate`). The ETSI examples
+//! `CSI_CC*.xml` parse; their signatures are placeholders and are refused.
+//!
+//! `ponte trust show DOMAIN...` runs the pre-relay steps of C.2.3.3.3 for each domain: the MX
+//! records, for each MX host the services whose `smtp:` supply point is that host, the status
+//! at T, and for a granted qualified REM service its capability documents. JSON per domain:
+//! `domain`, `qualified`, `peer` (the first qualified MX host), `mx` [{`host`, `preference`,
+//! `service` (as `trust check`), `csi` [{`url`, `signature`, `acceptable`, `deviations`,
+//! `erds_domain`, `tls_certificate`, ...}]}], `reason`.
+//!
+//! ## For the gateway
+//!
+//! Load once, keep the [`crate::tl::TrustedLists`] (cheap to clone, immutable), refresh on a
+//! timer with [`crate::tl::load`] in [`crate::tl::LoadMode::Fetch`] mode and swap the new value
+//! in:
+//! * pre-relay (S-REMS side, C.2.3.3.3): MX of the recipient domain
+//!   ([`crate::fetch::Resolver::mx`]) → [`crate::tl::TrustedLists::supply_points_for`] (host, T):
+//!   the first verdict that is qualified names the service, its identities and its supply
+//!   points; no qualified verdict for any MX host means the peer is not trusted (RelayFailure);
+//! * post-relay (R-REMS side): the signer certificate of a REM message or evidence →
+//!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time);
+//! * time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime);
+//! * pinned identities: [`crate::tl::TrustedLists::rem_identities_at`].
