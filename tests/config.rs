@@ -486,7 +486,10 @@ fn example_configuration_checks_and_lists_every_key() {
     for (section, keys) in ponte::config::load::SCHEMA {
         let t = table
             .get(*section)
-            .and_then(|v| v.as_table())
+            .and_then(|v| match v {
+                toml::Value::Array(items) => items.first().and_then(|i| i.as_table()),
+                other => other.as_table(),
+            })
             .unwrap_or_else(|| panic!("[{section}] missing from the example"));
         for k in *keys {
             // `snapshot` is shown commented out next to `ldap` (the two forms of [index]).
@@ -645,4 +648,50 @@ fn directory_connection_options() {
     assert_line(&err, "index.bind_dn", &["needs index.password_file"]);
     assert_line(&err, "index.timeout_seconds", &["0 is not from 1 to 600"]);
     assert_eq!(err.lines().count(), 3, "{err}");
+}
+
+#[test]
+fn service_keys_are_checked_and_named() {
+    let s = Setup::new();
+    let mut text = std::fs::read_to_string(s.config()).expect("read");
+    text.push_str(
+        "\n[smtp]\nlisten = \"localhost:25\"\nmax_message_bytes = 0\n\
+         [[route]]\ndomain = \"*.rem.example.eu\"\nrelay = \"mx:99999\"\ntls = \"maybe\"\n\
+         [[route]]\nrelay = \"mx.example.eu\"\nport = 25\n\
+         [timers]\nwarning = \"24h\"\nfinal = \"12h\"\n\
+         [limits]\nrefused_attachments = [\"exe\"]\n\
+         [delivery]\nfirst_retry = \"2h\"\nmax_retry = \"1h\"\nmax_age = \"forever\"\n",
+    );
+    std::fs::write(s.config(), text).expect("write");
+    let err = expect_problems(&s);
+    assert_line(&err, "smtp.listen", &["\"localhost:25\"", "IP:PORT"]);
+    assert_line(&err, "smtp.max_message_bytes", &["0 is not from 1"]);
+    assert_line(&err, "route[0].relay", &["99999", "1-65535"]);
+    assert_line(
+        &err,
+        "route[0].tls",
+        &["\"maybe\"", "none, starttls or required"],
+    );
+    assert_line(&err, "route[1].port", &["unknown key"]);
+    assert_line(&err, "route[1].domain", &["missing (required)"]);
+    assert_line(
+        &err,
+        "timers.final",
+        &["12h", "not after timers.warning (24h)"],
+    );
+    assert_line(
+        &err,
+        "limits.refused_attachments[0]",
+        &["\"exe\"", "MIME type"],
+    );
+    assert_line(
+        &err,
+        "delivery.max_age",
+        &["\"forever\"", "a whole number and a unit"],
+    );
+    assert_line(
+        &err,
+        "delivery.first_retry",
+        &["2h is longer than delivery.max_retry (1h)"],
+    );
 }

@@ -644,3 +644,50 @@ fn mutated_kit_evidence_never_panics_and_round_trips_when_it_parses() {
     );
     eprintln!("mutations: {parsed} parsed and round-tripped, {refused} refused");
 }
+
+/// What `ponte evidence verify` reads is the signed octets (Exclusive C14N of the document):
+/// there `xmlns:saml` sits on each `saml:Attribute`, which must not make the eIDAS attributes
+/// unreadable. The issuer's LegalName and the sender's PersonIdentifier used to be kept as
+/// raw XML from the signed octets, so a verified kit evidence reported neither.
+#[test]
+fn attributes_read_the_same_from_the_signed_octets() {
+    if !common::kit_available() {
+        return;
+    }
+    let opts = ponte::xades::VerifyOptions {
+        anchors: Vec::new(),
+        intermediates: Vec::new(),
+        tsa_anchors: Vec::new(),
+        at: ponte::xades::At::SigningTime,
+    };
+    for file in kit_files() {
+        let xml = std::fs::read(&file).expect("read");
+        let whole = evidence::parse(&xml).expect("parse");
+        let report = ponte::xades::verify(&xml, &opts).expect("verify");
+        let signed = report.signed_content().expect("valid signature");
+        assert!(
+            String::from_utf8_lossy(signed).contains("<saml:Attribute xmlns:saml="),
+            "{}: the canonical form declares saml on the attribute",
+            file.display()
+        );
+        let covered = evidence::parse(signed).expect("parse signed octets");
+        assert_eq!(
+            covered.issuer.legal_name_value(),
+            whole.issuer.legal_name_value(),
+            "{}",
+            file.display()
+        );
+        assert!(
+            covered.issuer.legal_name_value().is_some(),
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            covered.sender.person_identifier(),
+            whole.sender.person_identifier(),
+            "{}",
+            file.display()
+        );
+        assert_eq!(covered.summary(), whole.summary(), "{}", file.display());
+    }
+}

@@ -236,3 +236,213 @@ fn translate_prints_no_configuration_warning_and_config_check_does() {
     );
     assert!(!err.contains('\u{1b}'), "ANSI escape in {err:?}");
 }
+
+const NAMIRIAL: &str = "pec/real/namirial-busta-trasporto-2024.crlf.eml";
+const NAMIRIAL_ID: &str = "opec21192.20241205000210.24820.46.1.184@sicurezzapostale.it";
+const NAMIRIAL_UA: &str = "<2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>";
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// The values of header `name` in the header block of `msg` (unfolded).
+fn header(msg: &[u8], name: &str) -> Vec<String> {
+    let end = find(msg, b"\r\n\r\n").unwrap_or(msg.len());
+    let head = String::from_utf8_lossy(&msg[..end])
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
+    head.split("\r\n")
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// `ponte verify FILE --json`.
+fn verify_json(file: &Path) -> Value {
+    let o = run_ponte([
+        "verify".to_string(),
+        file.display().to_string(),
+        "--json".into(),
+    ]);
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{}: {e}: {}", file.display(), stderr(&o)))
+}
+
+/// The signed content of a REM message, as `openssl cms -verify` gives it (test PKI root).
+fn rem_content(w: &World, msg: &Path) -> Vec<u8> {
+    let out = w.path("content.tmp");
+    let o = Command::new("openssl")
+        .args([
+            "cms", "-verify", "-inform", "SMIME", "-purpose", "any", "-in",
+        ])
+        .arg(msg)
+        .arg("-CAfile")
+        .arg(pki("root-ca.pem"))
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "openssl cms -verify: {}", stderr(&o));
+    std::fs::read(&out).expect("content")
+}
+
+#[test]
+fn the_namirial_envelope_carries_the_senders_own_message_id_to_rem() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let out = w.path("namirial.rem.eml");
+    let (code, v) = w.translate(
+        &corpus_file(NAMIRIAL),
+        "rem",
+        &out,
+        &["--at", "signing-time"],
+    );
+    assert_eq!(code, 0, "{v}");
+    let msg = std::fs::read(&out).expect("output");
+    // The sender UA's Message-ID (X-Riferimento-Message-ID / daticert msgid) ...
+    assert_eq!(header(&msg, "REM-UAMessageIdentifier"), vec![NAMIRIAL_UA]);
+    // ... and the provider's identifier (the identificativo) as the REM message identifier.
+    let id = format!("<{NAMIRIAL_ID}>");
+    assert_eq!(header(&msg, "Message-ID"), vec![id.clone()]);
+    assert_eq!(v["output"]["message_id"], id.as_str(), "{v}");
+    let c = &v["correlation"];
+    assert_eq!(c["pec_identificativo"], NAMIRIAL_ID, "{v}");
+    assert_eq!(c["pec_msgid"], NAMIRIAL_UA, "{v}");
+    assert_eq!(c["rem_ua_message_id"], NAMIRIAL_UA, "{v}");
+    assert_eq!(c["rem_message_id"], id.as_str(), "{v}");
+    // Inside the signed content: the attached original and the evidence say the same.
+    let content = String::from_utf8_lossy(&rem_content(&w, &out)).into_owned();
+    assert!(
+        content.contains(&format!(
+            "\r\nMessage-ID: {id}\r\nREM-UAMessageIdentifier: {NAMIRIAL_UA}\r\n"
+        )),
+        "the attached original's identifiers"
+    );
+    let ev_b64: String = {
+        let at = content
+            .find("filename=\"SubmissionAcceptance.xml\"")
+            .expect("evidence part");
+        let body = &content[at..];
+        let start = body.find("\r\n\r\n").expect("part body") + 4;
+        body[start..]
+            .split("\r\n--")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    use base64::Engine as _;
+    let ev = base64::engine::general_purpose::STANDARD
+        .decode(ev_b64)
+        .expect("evidence base64");
+    let ev = String::from_utf8(ev).expect("utf-8 evidence");
+    assert!(
+        ev.contains("<AppLayerIdentifier>&lt;2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com&gt;</AppLayerIdentifier>"),
+        "AppLayerIdentifier"
+    );
+    assert!(
+        ev.contains(&format!("MessageIdentifier>{NAMIRIAL_ID}</")),
+        "MessageIdentifier"
+    );
+}
+
+#[test]
+fn a_receipt_for_the_namirial_dispatch_comes_back_with_both_identifiers() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let namirial = corpus_file(NAMIRIAL);
+    let (code, v) = w.translate(
+        &namirial,
+        "rem",
+        &w.path("dispatch.rem.eml"),
+        &["--at", "signing-time"],
+    );
+    assert_eq!(code, 0, "{v}");
+    // The delivery receipt a recipient's provider issues for the envelope (test PKI), as PEC.
+    let receipt = w.path("consegna.eml");
+    let o = run_ponte([
+        "pec".to_string(),
+        "receipt".into(),
+        "--type".into(),
+        "avvenuta-consegna".into(),
+        "--for".into(),
+        namirial.display().to_string(),
+        "--recipient".into(),
+        "osj12@yahoo.com".into(),
+        "--key".into(),
+        pki("pec-rsa.key.pem").display().to_string(),
+        "--cert".into(),
+        pki("pec-rsa.pem").display().to_string(),
+        "--chain".into(),
+        pki("provider-ca.pem").display().to_string(),
+        "--provider".into(),
+        "Gestore Prova S.p.A.".into(),
+        "-o".into(),
+        receipt.display().to_string(),
+    ]);
+    assert!(o.status.success(), "pec receipt: {}", stderr(&o));
+    // PEC → REM: the REM receipt about the dispatch names both.
+    let rem = w.path("consegna.rem.eml");
+    let (code, r) = w.translate(&receipt, "rem", &rem, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["output"]["event"], "ContentConsignment", "{r}");
+    let msg = std::fs::read(&rem).expect("rem receipt");
+    assert_eq!(header(&msg, "REM-UAMessageIdentifier"), vec![NAMIRIAL_UA]);
+    assert_eq!(
+        header(&msg, "In-Reply-To"),
+        vec![format!("<{NAMIRIAL_ID}>")]
+    );
+    // REM → PEC: the PEC receipt carries the identificativo and the sender's msgid, both
+    // with the correlation store (this world) and without it (a fresh one: from the REM
+    // identifiers alone).
+    let fresh = World::new();
+    for (label, world) in [("linked", &w), ("stateless", &fresh)] {
+        let back = world.path(&format!("consegna.{label}.pec.eml"));
+        let (code, b) = world.translate(&rem, "pec", &back, &[]);
+        assert_eq!(code, 0, "{label}: {b}");
+        assert_eq!(b["output"]["type"], "avvenuta-consegna", "{label}: {b}");
+        let j = verify_json(&back);
+        assert_eq!(
+            j["pec"]["daticert"]["identificativo"], NAMIRIAL_ID,
+            "{label}: {j}"
+        );
+        assert_eq!(j["pec"]["daticert"]["msgid"], NAMIRIAL_UA, "{label}: {j}");
+        assert_eq!(
+            j["pec"]["riferimento_message_id"], NAMIRIAL_UA,
+            "{label}: {j}"
+        );
+        assert_eq!(
+            b["correlation"]["pec_identificativo"], NAMIRIAL_ID,
+            "{label}: {b}"
+        );
+        assert_eq!(b["correlation"]["pec_msgid"], NAMIRIAL_UA, "{label}: {b}");
+    }
+}
+
+#[test]
+fn a_rem_dispatch_becomes_an_envelope_whose_msgid_is_the_senders_own() {
+    let w = World::new();
+    let input = common::kit("Intra-REM-flow/REM_Dispatch.RA01.eml");
+    let raw = std::fs::read(&input).expect("kit dispatch");
+    let ua = header(&raw, "REM-UAMessageIdentifier");
+    let rems = header(&raw, "Message-ID");
+    assert_eq!(ua.len(), 1);
+    let out = w.path("dispatch.pec.eml");
+    let (code, v) = w.translate(&input, "pec", &out, &["--at", "signing-time"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["output"]["type"], "posta-certificata", "{v}");
+    let j = verify_json(&out);
+    assert_eq!(j["pec"]["daticert"]["msgid"], ua[0].as_str(), "{j}");
+    assert_eq!(j["pec"]["riferimento_message_id"], ua[0].as_str(), "{j}");
+    assert_ne!(j["pec"]["daticert"]["msgid"], rems[0].as_str(), "{j}");
+    // The REM message identifier stays in the correlation record.
+    assert_eq!(v["correlation"]["rem_message_id"], rems[0].as_str(), "{v}");
+    assert_eq!(v["correlation"]["pec_msgid"], ua[0].as_str(), "{v}");
+}

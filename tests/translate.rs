@@ -748,3 +748,41 @@ fn the_evidence_attachment_can_be_switched_off() {
     );
     assert!(parts.iter().any(|(h, _)| h.contains("daticert.xml")));
 }
+
+/// A PEC receipt translated from a REM evidence states the evidence's event time (daticert
+/// `data`), but its CMS signingTime is when Ponte signed it: judged at its signing time, its
+/// signature chains (it used to claim the evidence's 2022 instant, before the gateway's
+/// certificate existed, so `--at signing-time` judged the chain in 2022 and failed).
+#[test]
+fn a_translated_receipt_is_signed_at_the_translation_time() {
+    let w = World::new();
+    let input = corpus_file(&format!(
+        "{KIT}/Intra-REM-flow/REM_ContentConsignment1.RD01.eml"
+    ));
+    let out = w.path("consegna.eml");
+    let (code, v) = w.translate(&input, "pec", &out, &["--at", "signing-time"]);
+    assert_eq!(code, 0, "{v}");
+    let o = run_ponte([
+        "verify".to_string(),
+        out.display().to_string(),
+        "--trust".into(),
+        pki("root-ca.pem").display().to_string(),
+        "--at".into(),
+        "signing-time".into(),
+        "--json".into(),
+    ]);
+    let j: Value = serde_json::from_slice(&o.stdout).expect("verify json");
+    assert_eq!(j["signature"]["chain_trusted"], true, "{j}");
+    let signed = j["signature"]["signing_time"]
+        .as_str()
+        .expect("signing_time");
+    assert!(
+        signed > "2026",
+        "signingTime {signed} is the translation's, not 2022"
+    );
+    let data = j["pec"]["daticert"]["data"].as_str().expect("data");
+    assert!(
+        data.starts_with("2022-08-03"),
+        "daticert data {data} is the event's"
+    );
+}

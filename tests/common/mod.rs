@@ -390,8 +390,41 @@ impl Drop for Dns {
 /// A loopback HTTP server in a thread of the test, serving `files` (path → bytes) with
 /// `content_type`; other paths get 404. Returns its base URL (`http://127.0.0.1:<port>`).
 pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> String {
-    use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    serve_on(
+        listener,
+        move |path| {
+            files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, b)| b.clone())
+        },
+        content_type,
+    )
+}
+
+/// Like [`serve_http`], serving the files of `dir` as they are at each request (`/NAME`).
+pub fn serve_dir(dir: PathBuf, content_type: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    serve_on(
+        listener,
+        move |path| {
+            let name = path.trim_start_matches('/');
+            if name.is_empty() || name.contains('/') || name.contains("..") {
+                return None;
+            }
+            std::fs::read(dir.join(name)).ok()
+        },
+        content_type,
+    )
+}
+
+fn serve_on(
+    listener: std::net::TcpListener,
+    files: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
+    content_type: &'static str,
+) -> String {
+    use std::io::{Read, Write};
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -409,14 +442,14 @@ pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> 
             }
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
             let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let answer = match files.iter().find(|(p, _)| *p == path) {
-                Some((_, body)) => {
+            let answer = match files(&path) {
+                Some(body) => {
                     let mut a = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                         body.len()
                     )
                     .into_bytes();
-                    a.extend_from_slice(body);
+                    a.extend_from_slice(&body);
                     a
                 }
                 None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -426,4 +459,241 @@ pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> 
         }
     });
     base
+}
+
+/// Whether the SMTP sink can run: Debian's `python3-aiosmtpd` under `/usr/bin/python3` (a
+/// pyenv `python3` first on PATH has no aiosmtpd). Required in CI (`.ci/run` installs it):
+/// missing there, this panics instead of skipping.
+pub fn have_smtp_sink() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3-aiosmtpd is required in CI but /usr/bin/python3 cannot import aiosmtpd (.ci/run installs it)"
+        );
+        eprintln!("skipped: /usr/bin/python3 has no aiosmtpd (apt-get install python3-aiosmtpd)");
+    }
+    ok
+}
+
+/// A message the sink received.
+#[derive(Debug, Clone)]
+pub struct SinkMessage {
+    /// Its number (1, 2, ...).
+    pub n: u64,
+    /// The DATA content exactly as received (dot-unstuffed).
+    pub body: Vec<u8>,
+    /// MAIL FROM.
+    pub mail_from: String,
+    /// The RCPT TO the sink accepted.
+    pub rcpt_tos: Vec<String>,
+    /// The number of the connection it came on (as in `connections.log`).
+    pub connection: u64,
+    /// Whether the session was under TLS.
+    pub tls: bool,
+}
+
+/// A real SMTP server in its own process (`tests/peers/smtp_sink.py`, on aiosmtpd), killed
+/// (by its own PID) when dropped. What it receives lands in [`SmtpSink::dir`].
+pub struct SmtpSink {
+    child: Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its folder (`N.eml`, `N.json`, `connections.log`).
+    pub dir: PathBuf,
+    args: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free loopback port with its folder in a fresh temporary folder, with
+    /// extra options of `smtp_sink.py` (`--refuse-file F`, `--reject-rcpt RE`, `--defer-rcpt
+    /// RE`, `--reject-data`, `--tls-cert C --tls-key K`, `--require-tls`). `None` when
+    /// python3-aiosmtpd is missing outside CI (see [`have_smtp_sink`]).
+    pub fn start(args: &[&str]) -> Option<SmtpSink> {
+        if !have_smtp_sink() {
+            return None;
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("sink");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Some(SmtpSink::spawn("127.0.0.1:0", dir, args, Some(tmp)))
+    }
+
+    /// Starts a sink on `listen` (`HOST:PORT`) keeping its messages in `dir` (numbering goes on
+    /// from what is there): a peer restarted by a test.
+    pub fn start_at(listen: &str, dir: &Path, args: &[&str]) -> Option<SmtpSink> {
+        if !have_smtp_sink() {
+            return None;
+        }
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Some(SmtpSink::spawn(listen, dir.to_path_buf(), args, None))
+    }
+
+    fn spawn(
+        listen: &str,
+        dir: PathBuf,
+        args: Vec<String>,
+        tmp: Option<tempfile::TempDir>,
+    ) -> SmtpSink {
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(repo().join("tests/peers/smtp_sink.py"))
+            .arg("--listen")
+            .arg(listen)
+            .arg("--dir")
+            .arg(&dir)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn /usr/bin/python3 tests/peers/smtp_sink.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let addr = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|a| a.parse().ok());
+        match (read, addr) {
+            (Ok(_), Some(addr)) => SmtpSink {
+                child,
+                addr,
+                dir,
+                args,
+                _tmp: tmp,
+            },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("smtp_sink.py did not get ready (first line {line:?})");
+            }
+        }
+    }
+
+    /// `127.0.0.1:PORT`, for a `relay` key.
+    pub fn relay(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops it (the peer goes away: connections are refused).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same address and folder, with the same options.
+    pub fn restart(&mut self) {
+        self.stop();
+        let args = std::mem::take(&mut self.args);
+        let tmp = self._tmp.take();
+        let listen = self.addr.to_string();
+        let dir = self.dir.clone();
+        // The old child is reaped already: dropping it (kill on an exited child) does nothing.
+        *self = SmtpSink::spawn(&listen, dir, args, tmp);
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<SinkMessage> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(n) = name
+                .strip_suffix(".json")
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let meta: Value = serde_json::from_slice(&std::fs::read(e.path()).expect("read json"))
+                .expect("sink json");
+            let body = std::fs::read(self.dir.join(format!("{n}.eml"))).expect("read eml");
+            let strings = |k: &str| -> Vec<String> {
+                meta[k]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            out.push(SinkMessage {
+                n,
+                body,
+                mail_from: meta["mail_from"].as_str().unwrap_or_default().to_string(),
+                rcpt_tos: strings("rcpt_tos"),
+                connection: meta["connection"].as_u64().unwrap_or(0),
+                tls: meta["tls"].as_bool().unwrap_or(false),
+            });
+        }
+        out.sort_by_key(|m| m.n);
+        out
+    }
+
+    /// Waits (up to `timeout`) until at least `n` messages have arrived; returns them.
+    pub fn wait_messages(&self, n: usize, timeout: std::time::Duration) -> Vec<SinkMessage> {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let m = self.messages();
+            if m.len() >= n || std::time::Instant::now() > until {
+                return m;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Connections accepted so far (lines of `connections.log`).
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("connections.log"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TLS server certificate for loopback peers (`127.0.0.1`, `::1`, `localhost`) issued by a
+/// CA of its own, written into `dir` as `ca.pem`, `cert.pem` (leaf then CA) and `key.pem`
+/// (PKCS#8). Returns (ca, cert, key).
+pub fn loopback_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Ponte test TLS CA (not for production)");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("leaf key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &issuer).expect("leaf certificate");
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_path, ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(&cert_path, format!("{}{}", cert.pem(), ca_cert.pem())).expect("write cert.pem");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write key.pem");
+    (ca_path, cert_path, key_path)
 }

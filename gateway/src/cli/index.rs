@@ -18,9 +18,7 @@ use rustls_pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
 
 use super::{Failure, Outcome, read_file, write_output};
-use ponte::index::{
-    self, CachePolicy, Index, LdapConfig, Provider, SystemClock, ldif, schema, signer,
-};
+use ponte::index::{self, CachePolicy, Index, LdapConfig, SystemClock, ldif, schema, signer};
 
 /// `ponte index ...`
 #[derive(Debug, clap::Subcommand)]
@@ -204,16 +202,6 @@ fn open(source: &SourceArgs) -> Result<(Index, String), Failure> {
     }
 }
 
-fn provider_json(p: &Provider) -> Value {
-    json!({
-        "name": p.name,
-        "mail_receipt": p.mail_receipt,
-        "certificates": p.fingerprints(),
-        "domains_count": p.domains.len(),
-        "dn": p.dn,
-    })
-}
-
 fn print_json(v: &Value) -> Result<(), Failure> {
     let mut s = serde_json::to_string_pretty(v).map_err(|e| Failure(format!("json: {e}")))?;
     s.push('\n');
@@ -228,18 +216,7 @@ async fn lookup(domain: &str, source: &SourceArgs, json: bool) -> Outcome {
         Err(e) => return Err(Failure(format!("{label}: {e}"))),
     };
     if json {
-        let mut v = json!({
-            "domain": a.domain,
-            "certified": a.certified(),
-            "provider": a.provider.as_deref().map(provider_json),
-            "source": a.source.as_str(),
-            "age_seconds": a.age.as_secs(),
-            "stale": a.stale,
-        });
-        if let (Some(e), Some(obj)) = (&a.directory_error, v.as_object_mut()) {
-            obj.insert("directory_error".into(), json!(e));
-        }
-        print_json(&v)?;
+        print_json(&a.to_json())?;
     } else {
         let what = match &a.provider {
             Some(p) => format!(
@@ -333,7 +310,7 @@ async fn check_signer(cert: &Path, source: &SourceArgs, json: bool) -> Outcome {
     if json {
         print_json(&json!({
             "certificate": fp,
-            "provider": first.map(|m| provider_json(&m.provider)),
+            "provider": first.map(|m| m.provider.to_json()),
             "matched_by": first.map(|m| m.by.as_str()),
             "owners": ans.owners.iter().map(|m| m.provider.name.clone()).collect::<Vec<_>>(),
             "source": ans.source.as_str(),

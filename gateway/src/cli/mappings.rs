@@ -51,10 +51,9 @@ fn read(dir: Option<&PathBuf>) -> Result<Tables, Failure> {
 fn show(json: bool, dir: Option<PathBuf>) -> Outcome {
     let tables = read(dir.as_ref())?;
     let text = if json {
-        let mut s = serde_json::to_string_pretty(&tables)
-            .map_err(|e| Failure(format!("mappings: cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
+        tables
+            .to_json()
+            .map_err(|e| Failure(format!("mappings: cannot write JSON: {e}")))?
     } else {
         human(&tables)
     };

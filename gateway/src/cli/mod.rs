@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod config;
+pub mod conformance;
 pub mod evidence;
+pub mod evidence_extend;
 pub mod index;
 pub mod mappings;
 pub mod pec;
+pub mod queue;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -49,9 +52,15 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
+    #[command(subcommand)]
+    Conformance(conformance::Command),
     /// Trusted lists (TS 119 612) and REM peer discovery: check a certificate, sync, show a domain.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// The running gateway's queue, through its ops API: list, show, retry, discard.
+    #[command(subcommand)]
+    Queue(queue::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -65,7 +74,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
+        Command::Queue(cmd) => queue::run(cmd),
     };
     match outcome {
         Ok(code) => code,
@@ -164,10 +175,27 @@ pub fn load_cert(path: &Path) -> Result<ponte::x509::Certificate, Failure> {
     }
 }
 
-/// Reads a PKCS#8 PEM private key (RSA or ECDSA P-256).
+/// Opens a `--key`: a PKCS#8 PEM private key file (RSA or ECDSA P-256), or a `pkcs11:` URI
+/// (RFC 7512) naming a key in a token (a relative `pin-source` is resolved from the working
+/// directory). A failure names the file, or the URI without its PIN.
 pub fn load_key(path: &Path) -> Result<ponte::crypto::SigningKey, Failure> {
+    if let Some(reference) = path.to_str().filter(|s| ponte::crypto::is_pkcs11_uri(s)) {
+        return ponte::crypto::SigningKey::open(reference, Path::new(""))
+            .map_err(|e| Failure(format!("--key: {e}")));
+    }
     let pem = read_file(path)?;
     ponte::crypto::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Failure::at(path, e))
+}
+
+/// How a `--key` is named in messages: the file, or the URI with any `pin-value` hidden (the
+/// argument itself is never echoed, as it may hold the PIN).
+pub fn key_label(path: &Path) -> String {
+    match path.to_str().filter(|s| ponte::crypto::is_pkcs11_uri(s)) {
+        Some(reference) => ponte::crypto::Pkcs11Uri::parse(reference)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| "--key (a pkcs11: URI)".to_string()),
+        None => path.display().to_string(),
+    }
 }
 
 /// RFC 3339 rendering (UTC offsets kept as given).

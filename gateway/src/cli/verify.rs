@@ -1,8 +1,10 @@
-//! `ponte verify FILE [--trust PEM]... [--at RFC3339|signing-time] [--json]`
+//! `ponte verify FILE [--trust PEM]... [--tsa-trust PEM]... [--at RFC3339|signing-time] [--json]`
 //!
 //! Integrity and trust are two verdicts: exit 0 when the signature is valid (and, with
 //! `--trust`, the chain is trusted at the chosen instant), 1 when not (unsigned, tampered,
-//! untrusted), 2 when the file cannot be read.
+//! untrusted), 2 when the file cannot be read. A REM message is also verified as one (its
+//! evidences, the digest of its original, the REM-* header fields of EN 319 532-4 Table
+//! C.26): `--json` reports it under `rem`; the exit code stays the S/MIME verdict.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,16 +14,22 @@ use time::OffsetDateTime;
 
 use super::{Failure, Outcome, load_certs, read_file, rfc3339};
 use ponte::pec::PecMessage;
+use ponte::rem::message as rem;
 use ponte::smime::{self, TrustTime};
+use ponte::x509::Certificate;
 
 /// Arguments of `ponte verify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The message (.eml), CRLF or LF line endings.
     pub file: PathBuf,
-    /// Trust anchors (PEM, may hold several certificates); repeatable.
+    /// Trust anchors (PEM, may hold several certificates); repeatable. For a REM message
+    /// they also judge the evidences' signers.
     #[arg(long)]
     pub trust: Vec<PathBuf>,
+    /// Trust anchors for the time-stamps of a REM message's evidences (PEM); repeatable.
+    #[arg(long = "tsa-trust")]
+    pub tsa_trust: Vec<PathBuf>,
     /// When to judge the chain: an RFC 3339 instant, or `signing-time` (the CMS signingTime). Default: now.
     #[arg(long)]
     pub at: Option<String>,
@@ -38,14 +46,49 @@ pub fn run(args: Args) -> Outcome {
     )
     .map_err(|e| Failure(format!("--at: {e}")))?;
     let anchors = load_certs(&args.trust)?;
+    let tsa_anchors = load_certs(&args.tsa_trust)?;
+    let file = args.file.display().to_string();
+    let (out, ok) =
+        report(&file, &raw, &anchors, &tsa_anchors, at).map_err(|e| Failure::at(&args.file, e))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure(e.to_string()))?;
+        println!("{text}");
+    } else {
+        let state = if ok { "valid" } else { "NOT valid" };
+        let show = |v: &Value| v.as_str().unwrap_or("?").to_string();
+        println!(
+            "{file}: {} {}: signature {state}{}",
+            show(&out["format"]),
+            show(&out["type"]),
+            out["signature"]["reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
 
-    let verdict = smime::verify(&raw).map_err(|e| Failure::at(&args.file, e))?;
-    let chain = (!args.trust.is_empty() && verdict.present && verdict.valid)
-        .then(|| smime::trust(&verdict, &anchors, &[], at));
+/// What `ponte verify --json` prints about `raw`, and whether the message is valid (and
+/// trusted when `anchors` are given). `Err` when the bytes cannot be read as a message.
+pub fn report(
+    file: &str,
+    raw: &[u8],
+    anchors: &[Certificate],
+    tsa_anchors: &[Certificate],
+    at: TrustTime,
+) -> Result<(Value, bool), smime::Error> {
+    let verdict = smime::verify(raw)?;
+    let chain = (!anchors.is_empty() && verdict.present && verdict.valid)
+        .then(|| smime::trust(&verdict, anchors, &[], at));
 
     // What was signed is what we describe: the signed entity when there is one, so that a
     // PEC's daticert is read from the bytes the provider vouched for.
-    let (format, kind, final_notice, pec) = describe(&raw, &verdict.signed_content);
+    let (format, kind, final_notice, pec) = describe(raw, &verdict.signed_content);
 
     let ok = verdict.present && verdict.valid && chain.as_ref().is_none_or(|c| c.trusted);
     let reason = if !verdict.present {
@@ -60,45 +103,32 @@ pub fn run(args: Args) -> Outcome {
             )
         })
     };
-
-    if args.json {
-        let mut out = json!({
-            "file": args.file.display().to_string(),
-            "format": format,
-            "type": kind,
-            "signature": {
-                "present": verdict.present,
-                "valid": verdict.present && verdict.valid,
-                "digest": verdict.digest,
-                "signer": verdict.signer,
-                "signing_time": verdict.signing_time.map(rfc3339),
-                "chain_trusted": chain.as_ref().map(|c| c.trusted),
-                "chain": chain.as_ref().map(|c| json!({"path": c.path, "reason": c.reason})),
-                "reason": reason,
-                "notes": verdict.notes,
-            },
-        });
-        if final_notice {
-            out["final"] = Value::Bool(true);
-        }
-        if let Some(pec) = pec {
-            out["pec"] = pec;
-        }
-        let text = serde_json::to_string_pretty(&out).map_err(|e| Failure(e.to_string()))?;
-        println!("{text}");
-    } else {
-        let state = if ok { "valid" } else { "NOT valid" };
-        println!(
-            "{}: {format} {kind}: signature {state}{}",
-            args.file.display(),
-            reason.map(|r| format!(" ({r})")).unwrap_or_default()
-        );
+    let mut out = json!({
+        "file": file,
+        "format": format,
+        "type": kind,
+        "signature": {
+            "present": verdict.present,
+            "valid": verdict.present && verdict.valid,
+            "digest": verdict.digest,
+            "signer": verdict.signer,
+            "signing_time": verdict.signing_time.map(rfc3339),
+            "chain_trusted": chain.as_ref().map(|c| c.trusted),
+            "chain": chain.as_ref().map(|c| json!({"path": c.path, "reason": c.reason})),
+            "reason": reason,
+            "notes": verdict.notes,
+        },
+    });
+    if final_notice {
+        out["final"] = Value::Bool(true);
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if let Some(pec) = pec {
+        out["pec"] = pec;
+    }
+    if format == "rem" {
+        out["rem"] = rem_report(raw, anchors, tsa_anchors, at);
+    }
+    Ok((out, ok))
 }
 
 /// Format ("pec" | "rem" | "mail"), type, whether it is the 24 h final notice, and the PEC
@@ -107,8 +137,24 @@ fn describe(raw: &[u8], signed: &[u8]) -> (&'static str, String, bool, Option<Va
     if let Some(event) = rem_event(raw) {
         return ("rem", event, false, None);
     }
-    let Ok(msg) = PecMessage::parse(raw) else {
-        return ("mail", "mail".into(), false, None);
+    let msg = match PecMessage::parse(raw) {
+        Ok(m) => m,
+        Err(e) => {
+            // A message with PEC headers whose daticert.xml is refused is still a PEC message
+            // of that type: say so, and why its daticert is not reported.
+            return match ponte::pec::classify(raw) {
+                Ok((_, kind)) if kind.is_pec() => (
+                    "pec",
+                    kind.name().to_string(),
+                    false,
+                    Some(json!({
+                        "daticert": null,
+                        "error": {"kind": pec_error_kind(&e), "message": e.to_string()},
+                    })),
+                ),
+                _ => ("mail", "mail".into(), false, None),
+            };
+        }
     };
     let kind = msg.kind().clone();
     if !kind.is_pec() {
@@ -133,6 +179,25 @@ fn describe(raw: &[u8], signed: &[u8]) -> (&'static str, String, bool, Option<Va
     ("pec", kind.name().to_string(), final_notice, Some(pec))
 }
 
+/// The stable name of a PEC reading error (for reports and conformance vectors).
+pub fn pec_error_kind(e: &ponte::pec::Error) -> &'static str {
+    use ponte::pec::Error as E;
+    match e {
+        E::MessageUnreadable => "message-unreadable",
+        E::DaticertTooLarge { .. } => "daticert-too-large",
+        E::DaticertTooDeep { .. } => "daticert-too-deep",
+        E::DaticertNotUtf8 { .. } => "daticert-not-utf8",
+        E::DaticertDoctype => "daticert-doctype",
+        E::DaticertEntity(_) => "daticert-entity",
+        E::DaticertMalformed { .. } => "daticert-malformed",
+        E::DaticertRoot(_) => "daticert-root",
+        E::DaticertMissing(_) => "daticert-missing",
+        E::DaticertDate { .. } => "daticert-date",
+        E::DaticertEncoding => "daticert-encoding",
+        _ => "other",
+    }
+}
+
 /// A REM message (EN 319 532-3) carries `REM-MetadataVersion` / `REM-MessageType` at the top;
 /// its type is the event of the evidence it carries (`REM-EventIdentifier`, last URI segment).
 fn rem_event(raw: &[u8]) -> Option<String> {
@@ -151,4 +216,152 @@ fn rem_event(raw: &[u8]) -> Option<String> {
             .and_then(|uri| uri.rsplit('/').next().map(str::to_string))
             .unwrap_or_else(|| "unknown".into()),
     )
+}
+
+/// The `REM-*` fields of the top header as written (name → values in order, unfolded and
+/// trimmed), read without judging them: a missing or repeated field shows as such.
+fn rem_header_fields(raw: &[u8]) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let mut current: Option<(String, String)> = None;
+    let push = |f: Option<(String, String)>, out: &mut serde_json::Map<String, Value>| {
+        if let Some((n, v)) = f
+            && n.to_ascii_lowercase().starts_with("rem-")
+        {
+            let entry = out.entry(n).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = entry {
+                a.push(Value::String(v.trim().to_string()));
+            }
+        }
+    };
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let text = String::from_utf8_lossy(line);
+        if text.starts_with([' ', '\t']) {
+            if let Some((_, v)) = current.as_mut() {
+                v.push(' ');
+                v.push_str(text.trim());
+            }
+            continue;
+        }
+        push(current.take(), &mut out);
+        current = text
+            .split_once(':')
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()));
+    }
+    push(current, &mut out);
+    out
+}
+
+/// The stable name of a REM message reading error (for reports and conformance vectors), and
+/// the header field it is about.
+pub fn rem_error_kind(e: &rem::Error) -> (&'static str, Option<&'static str>) {
+    match e {
+        rem::Error::OriginalNoHeader => ("original-no-header", None),
+        rem::Error::OriginalNoMessageId => ("original-no-message-id", None),
+        rem::Error::OriginalManyMessageIds { .. } => ("original-many-message-ids", None),
+        rem::Error::OriginalEmptyMessageId => ("original-empty-message-id", None),
+        rem::Error::OriginalAlreadyPrepared => ("original-already-prepared", None),
+        rem::Error::Mime(_) => ("not-mime", None),
+        rem::Error::MissingHeader(h) => ("missing-header", Some(*h)),
+        rem::Error::DuplicateHeader { name, .. } => ("duplicate-header", Some(*name)),
+        rem::Error::EmptyHeader(h) => ("empty-header", Some(*h)),
+        rem::Error::NotMixed(_) => ("not-mixed", None),
+        rem::Error::TooManySections { .. } => ("too-many-sections", None),
+        rem::Error::BadPart { .. } => ("bad-part", None),
+        rem::Error::Smime(_) => ("smime", None),
+        _ => ("other", None),
+    }
+}
+
+fn last_segment(uri: &str) -> String {
+    uri.rsplit(['/', '#']).next().unwrap_or(uri).to_string()
+}
+
+/// `rem`: the verdict of [`rem::verify_with`] (S/MIME and trust, every evidence, the digest of
+/// the original, the user's Message-ID, the header's event and evidence id) and the REM-*
+/// fields as written.
+fn rem_report(
+    raw: &[u8],
+    anchors: &[Certificate],
+    tsa_anchors: &[Certificate],
+    at: TrustTime,
+) -> Value {
+    let headers = rem_header_fields(raw);
+    let opts = rem::VerifyOptions {
+        anchors: anchors.to_vec(),
+        intermediates: Vec::new(),
+        tsa_anchors: tsa_anchors.to_vec(),
+        at,
+    };
+    let v = match rem::verify_with(raw, &opts) {
+        Ok(v) => v,
+        Err(e) => {
+            let (kind, header) = rem_error_kind(&e);
+            return json!({
+                "valid": false,
+                "headers": headers,
+                "error": {"kind": kind, "header": header, "message": e.to_string()},
+            });
+        }
+    };
+    let judged = !anchors.is_empty();
+    let evidences: Vec<Value> = v
+        .evidences
+        .iter()
+        .map(|e| {
+            let r = e.verdict.as_ref();
+            let sig = r.map(|r| &r.signature);
+            let ts = r.map(|r| &r.timestamp);
+            json!({
+                "filename": e.filename,
+                "valid": e.valid(),
+                "trusted": if judged { e.trusted() } else { None },
+                "level": sig.and_then(|s| s.level.map(|l| l.to_string())),
+                "invalid": sig.and_then(|s| s.invalid.as_ref().map(|i| i.kind())),
+                "reason": sig.and_then(|s| s.invalid.as_ref().map(ToString::to_string)),
+                "event": e.summary.as_ref().map(|s| s.event.clone()),
+                "event_uri": e.summary.as_ref().map(|s| s.event_uri.clone()),
+                "reasons": e.summary.as_ref().map(|s| s.reasons.iter().map(|r| r.code.clone().unwrap_or_else(|| r.uri.clone())).collect::<Vec<_>>()),
+                "evidence_id": e.summary.as_ref().map(|s| s.evidence_id.clone()),
+                "timestamp": {
+                    "present": ts.map(|t| t.present),
+                    "valid": ts.filter(|t| t.present).map(|t| t.valid),
+                    "trusted": ts.and_then(|t| t.trusted()),
+                },
+                "unreadable": e.unreadable,
+            })
+        })
+        .collect();
+    let md = &v.message.metadata;
+    json!({
+        "valid": v.valid(),
+        "headers": headers,
+        "message_type": last_segment(&md.message_type.uri()),
+        "event": md.event.name(),
+        "reasons": md.reasons.iter().map(|r| r.code().map_or_else(|| r.uri().to_string(), str::to_string)).collect::<Vec<_>>(),
+        "signed": v.message.signed,
+        "smime_trusted": if judged { Some(v.trust.trusted) } else { None },
+        "original": v.message.original.is_some(),
+        "introduction": v.message.intro_text.is_some(),
+        "evidences": evidences,
+        "pdf_evidences": v.message.pdf_evidences.len(),
+        "extensions": v.message.extensions.len(),
+        "digest": {
+            "consistent": v.digest.consistent,
+            "algorithm": v.digest.algorithm,
+            "header_value": v.digest.header_value,
+            "recomputed": v.digest.recomputed,
+            "problems": v.digest.problems,
+        },
+        "ua_message_id": {
+            "consistent": v.ua_message_id.consistent,
+            "problems": v.ua_message_id.problems,
+        },
+        "header_event_matches": v.header_event_matches,
+        "header_evidence_id_matches": v.header_evidence_id_matches,
+        "notes": v.message.notes,
+    })
 }

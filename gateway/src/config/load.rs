@@ -69,7 +69,45 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("mappings", &["dir"]),
     ("correlation", &["path"]),
     ("output", &["attach_evidence"]),
+    // The gateway service (`ponte serve`): see `super::service`.
+    (
+        "smtp",
+        &[
+            "listen",
+            "hostname",
+            "tls_cert",
+            "tls_key",
+            "max_message_bytes",
+            "max_recipients",
+            "max_connections",
+            "command_timeout",
+            "data_timeout",
+        ],
+    ),
+    ("route", &["domain", "relay", "tls"]),
+    ("pec", &["relay", "tls"]),
+    ("spool", &["path"]),
+    ("ops", &["listen", "token_file"]),
+    ("timers", &["warning", "final"]),
+    (
+        "limits",
+        &["max_recipients", "max_total_bytes", "refused_attachments"],
+    ),
+    (
+        "delivery",
+        &[
+            "outbox",
+            "first_retry",
+            "max_retry",
+            "max_age",
+            "per_destination",
+            "timeout",
+        ],
+    ),
 ];
+
+/// Tables that are arrays of tables (`[[route]]`).
+pub const ARRAY_TABLES: &[&str] = &["route"];
 
 /// The outcome of reading a configuration file that is readable TOML.
 #[derive(Debug)]
@@ -146,7 +184,7 @@ fn file_problem(e: Error) -> Problem {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "a string",
         Value::Integer(_) => "an integer",
@@ -159,28 +197,38 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Collects problems while reading.
-struct Reader {
-    base: PathBuf,
-    problems: Vec<Problem>,
+pub(super) struct Reader {
+    pub(super) base: PathBuf,
+    pub(super) problems: Vec<Problem>,
 }
 
 /// One table of the file (absent tables read as empty).
-struct Section<'t> {
-    name: &'static str,
-    table: Option<&'t Table>,
+pub(super) struct Section<'t> {
+    pub(super) name: &'static str,
+    pub(super) table: Option<&'t Table>,
 }
 
 impl Reader {
-    fn error(&mut self, key: impl Into<String>, path: Option<&Path>, msg: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        key: impl Into<String>,
+        path: Option<&Path>,
+        msg: impl Into<String>,
+    ) {
         self.problems.push(Problem::error(key, path, msg));
     }
 
-    fn resolve(&self, value: &str) -> PathBuf {
+    pub(super) fn resolve(&self, value: &str) -> PathBuf {
         self.base.join(value)
     }
 
     /// A string key naming a file, resolved from the configuration's folder.
-    fn path_key(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<PathBuf> {
+    pub(super) fn path_key(
+        &mut self,
+        s: &Section<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<PathBuf> {
         let v = self.string(s, key, required)?;
         Some(self.resolve(&v))
     }
@@ -200,6 +248,7 @@ impl Reader {
         let attach_evidence = self
             .boolean(&self.section(root, "output"), "attach_evidence")
             .unwrap_or(true);
+        let service = super::service::read(self, root);
         Some(Config {
             path: abs.to_path_buf(),
             identity: identity?,
@@ -210,6 +259,7 @@ impl Reader {
             mappings_dir: mappings_dir?,
             correlation_path: correlation_path?,
             attach_evidence,
+            service: service?,
             warnings: Vec::new(),
         })
     }
@@ -233,7 +283,7 @@ impl Reader {
                 continue;
             };
             match value {
-                Value::Table(t) => {
+                Value::Table(t) if !ARRAY_TABLES.contains(&name.as_str()) => {
                     for k in t.keys() {
                         if !keys.contains(&k.as_str()) {
                             self.error(
@@ -244,6 +294,38 @@ impl Reader {
                         }
                     }
                 }
+                Value::Array(items) if ARRAY_TABLES.contains(&name.as_str()) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let Value::Table(t) = item else {
+                            self.error(
+                                format!("{name}[{i}]"),
+                                None,
+                                format!("expected a table ([[{name}]]), found {}", type_name(item)),
+                            );
+                            continue;
+                        };
+                        for k in t.keys() {
+                            if !keys.contains(&k.as_str()) {
+                                self.error(
+                                    format!("{name}[{i}].{k}"),
+                                    None,
+                                    format!(
+                                        "unknown key (known in [[{name}]]: {})",
+                                        keys.join(", ")
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ if ARRAY_TABLES.contains(&name.as_str()) => self.error(
+                    name.clone(),
+                    None,
+                    format!(
+                        "expected an array of tables ([[{name}]]), found {}",
+                        type_name(value)
+                    ),
+                ),
                 other => self.error(
                     name.clone(),
                     None,
@@ -253,19 +335,19 @@ impl Reader {
         }
     }
 
-    fn section<'t>(&self, root: &'t Table, name: &'static str) -> Section<'t> {
+    pub(super) fn section<'t>(&self, root: &'t Table, name: &'static str) -> Section<'t> {
         Section {
             name,
             table: root.get(name).and_then(Value::as_table),
         }
     }
 
-    fn value<'t>(&self, s: &Section<'t>, key: &str) -> Option<&'t Value> {
+    pub(super) fn value<'t>(&self, s: &Section<'t>, key: &str) -> Option<&'t Value> {
         s.table.and_then(|t| t.get(key))
     }
 
     /// A string key; `required` records a problem when it is missing.
-    fn string(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<String> {
+    pub(super) fn string(&mut self, s: &Section<'_>, key: &str, required: bool) -> Option<String> {
         let full = format!("{}.{key}", s.name);
         match self.value(s, key) {
             None if required => {
@@ -290,7 +372,7 @@ impl Reader {
     }
 
     /// An array of strings; missing reads as `Some(empty)`.
-    fn strings(&mut self, s: &Section<'_>, key: &str) -> Option<Vec<String>> {
+    pub(super) fn strings(&mut self, s: &Section<'_>, key: &str) -> Option<Vec<String>> {
         let full = format!("{}.{key}", s.name);
         match self.value(s, key) {
             None => Some(Vec::new()),
@@ -323,7 +405,7 @@ impl Reader {
         }
     }
 
-    fn boolean(&mut self, s: &Section<'_>, key: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, s: &Section<'_>, key: &str) -> Option<bool> {
         match self.value(s, key) {
             None => None,
             Some(Value::Boolean(b)) => Some(*b),
@@ -348,12 +430,37 @@ impl Reader {
         }
     }
 
-    fn key_file(&mut self, s: &Section<'_>, key: &str) -> Option<(SigningKey, PathBuf)> {
-        let path = self.path_key(s, key, true)?;
+    /// A key: a PKCS#8 PEM file (resolved from the configuration's folder) or a `pkcs11:` URI
+    /// (RFC 7512; the token is opened and logged in now, a relative `pin-source` resolved from
+    /// the configuration's folder). The path is `None` for a URI.
+    fn key_file(&mut self, s: &Section<'_>, key: &str) -> Option<(SigningKey, Option<PathBuf>)> {
         let full = format!("{}.{key}", s.name);
+        let value = self.string(s, key, true)?;
+        if crate::crypto::is_pkcs11_uri(&value) {
+            return match SigningKey::open(&value, &self.base) {
+                Ok(k) => {
+                    if k.pkcs11_uri().is_some()
+                        && crate::crypto::Pkcs11Uri::parse(&value).is_ok_and(|u| u.has_pin_value())
+                    {
+                        self.problems.push(Problem::warning(
+                            full,
+                            None,
+                            "the PIN is written in the configuration (pin-value): prefer \
+                             pin-source=file:/path to a file only the gateway can read",
+                        ));
+                    }
+                    Some((k, None))
+                }
+                Err(e) => {
+                    self.error(full, None, e.to_string());
+                    None
+                }
+            };
+        }
+        let path = self.resolve(&value);
         let pem = self.read_file(&full, &path)?;
         match SigningKey::from_pkcs8_pem(&pem) {
-            Ok(k) => Some((k, path)),
+            Ok(k) => Some((k, Some(path))),
             Err(e) => {
                 self.error(
                     full,
@@ -448,7 +555,7 @@ impl Reader {
         let rem_chain = self.cert_files(&s, "rem_chain");
         for (side, key, cert) in [("pec", &pec_key, &pec_cert), ("rem", &rem_key, &rem_cert)] {
             if let (Some((k, kp)), Some((c, cp))) = (key, cert) {
-                check::key_matches(side, k, kp, c, cp, &mut self.problems);
+                check::key_matches(side, k, kp.as_deref(), c, cp, &mut self.problems);
             }
         }
         for (key, cert) in [

@@ -27,9 +27,13 @@ use crate::x509::Certificate;
 
 pub mod check;
 pub mod load;
+pub mod service;
 pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
+pub use service::{
+    Delivery, Limits, Ops, PecRelay, Relay, Route, Service, Smtp, Spool, Timers, TlsFiles, TlsMode,
+};
 
 /// The file name of the correlation store when `[correlation] path` is not given; it is
 /// placed in the folder of the configuration file.
@@ -199,6 +203,9 @@ pub struct Config {
     pub correlation_path: PathBuf,
     /// Whether REM evidence is attached to PEC output as `<Event>.xml` (default true).
     pub attach_evidence: bool,
+    /// The gateway service's settings (`[smtp]`, `[[route]]`, `[pec]`, `[spool]`, `[ops]`,
+    /// `[timers]`, `[limits]`, `[delivery]`); every key has a default.
+    pub service: Service,
     /// The warning-severity problems found when loading (a certificate expiring soon, an
     /// expired anchor kept for old messages, ...). [`Config::load`] does not log them: a
     /// command that answers one message would print them before every result. `ponte config
@@ -218,13 +225,13 @@ pub struct Identity {
     pub country: String,
     /// The REM service address (default `rem-service@<domain>`).
     pub rem_service_address: String,
-    /// The key that signs PEC messages (PKCS#8).
+    /// The key that signs PEC messages (a PKCS#8 file, or a `pkcs11:` URI: in a token).
     pub pec_key: SigningKey,
     /// The certificate of `pec_key`.
     pub pec_cert: Certificate,
     /// The intermediates sent with PEC signatures (may be empty).
     pub pec_chain: Vec<Certificate>,
-    /// The key that seals REM messages and evidence (PKCS#8).
+    /// The key that seals REM messages and evidence (a PKCS#8 file, or a `pkcs11:` URI).
     pub rem_key: SigningKey,
     /// The certificate of `rem_key`.
     pub rem_cert: Certificate,

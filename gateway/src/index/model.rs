@@ -245,6 +245,19 @@ impl Provider {
             .map(|c| hex(&sha256_fingerprint(c)))
             .collect()
     }
+
+    /// The provider as JSON, as `ponte index lookup --json`, `ponte index check-signer --json`
+    /// and `GET /api/index/{domain}` show it: `name`, `mail_receipt`, `certificates` (SHA-256
+    /// fingerprints), `domains_count`, `dn`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "mail_receipt": self.mail_receipt,
+            "certificates": self.fingerprints(),
+            "domains_count": self.domains.len(),
+            "dn": self.dn,
+        })
+    }
 }
 
 /// The whole index in memory: providers, and the maps used to answer quickly.

@@ -76,6 +76,25 @@ impl Answer {
     pub fn certified(&self) -> bool {
         self.provider.is_some()
     }
+
+    /// The answer as JSON, as `ponte index lookup --json` prints it and
+    /// `GET /api/index/{domain}` answers: `domain`, `certified`, `provider` (see
+    /// [`Provider::to_json`], `null` when not certified), `source` (`ldap`, `cache`,
+    /// `snapshot`), `age_seconds`, `stale`, and `directory_error` when stale.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "domain": self.domain,
+            "certified": self.certified(),
+            "provider": self.provider.as_deref().map(Provider::to_json),
+            "source": self.source.as_str(),
+            "age_seconds": self.age.as_secs(),
+            "stale": self.stale,
+        });
+        if let (Some(e), Some(obj)) = (&self.directory_error, v.as_object_mut()) {
+            obj.insert("directory_error".into(), serde_json::json!(e));
+        }
+        v
+    }
 }
 
 /// The signer check's answer.

@@ -83,7 +83,10 @@
 //! `REM-UAMessageIdentifier: <the user's id>` is inserted right after it. This reproduces the
 //! AgID kit byte for byte (`*.clean_from_user.eml` → `*.to_attach_to_dispatch.eml`, all three
 //! flows) and its digest vector (`ePggZQ9/...ov9k=`). An original without `Message-ID` is
-//! refused: the user's identifier is evidence, and Ponte does not invent one. The digest
+//! refused: the user's identifier is evidence, and Ponte does not invent one. When the
+//! original's Message-ID is not the user's — a PEC `postacert.eml` carries the provider's
+//! identificativo there and the user's in `X-Riferimento-Message-ID` —
+//! [`crate::rem::message::prepare_original_with`] takes the user's as `REM-UAMessageIdentifier`. The digest
 //! (`REM-DigestValue`, the evidence's `PartInfo`) is SHA-256 over exactly those bytes; the CRLF
 //! before the next MIME boundary belongs to the boundary and is not digested.
 //!

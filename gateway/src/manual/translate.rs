@@ -24,10 +24,29 @@
 //!
 //! 1. A transport envelope (`X-Trasporto: posta-certificata`) becomes a **dispatch**. Its
 //!    `postacert.eml` is prepared as EN 319 532-3 §6.2.4 / rem.md §4.6 say: CRLF line endings,
-//!    exactly one final CRLF, a new Message-ID made by Ponte, the user's Message-ID kept in
-//!    `REM-UAMessageIdentifier` right after it. The SHA-256 of those bytes is
+//!    exactly one final CRLF, the REM message identifier as Message-ID, the sender UA's
+//!    Message-ID in `REM-UAMessageIdentifier` right after it. The SHA-256 of those bytes is
 //!    `REM-DigestValue` and the evidence's PartInfo digest (the AgID vector
 //!    `ePggZQ9/Uwbe6ui/mqn+moZJcfkdFVIluG1B4a3ov9k=` is a test).
+//!
+//!    **Which identifier goes where.** Each side has two: the sender UA's own Message-ID (PEC:
+//!    `X-Riferimento-Message-ID` and daticert `msgid` — the access point replaced the
+//!    original's Message-ID with its identificativo, pec.md §1.4; REM:
+//!    `REM-UAMessageIdentifier` and the evidence's `AppLayerIdentifier`, "the Message-ID value
+//!    of the original message submitted by the ERD-UA", EN 319 532-3 §4.3 and NOTE 2 of §4.2,
+//!    which describes exactly this replacement), and the provider's identifier of the message
+//!    (PEC: the `identificativo`; REM: the `Message-ID` of the dispatch and the evidence's
+//!    `MessageIdentifier`, MD11 / M01, "the identifier of the original message as generated
+//!    by the S-ERDS", EN 319 522-2 §6.2.11). Each goes to its counterpart: the Namirial
+//!    envelope's dispatch says `REM-UAMessageIdentifier:
+//!    <2839ed57-e664-4020-bb69-6a8cb92d05a6@email.android.com>` and `Message-ID:
+//!    <opec21192.20241205000210.24820.46.1.184@sicurezzapostale.it>`. (The sender UA's
+//!    Message-ID is the original's `X-Riferimento-Message-ID`, else the daticert `msgid`, else
+//!    the original's Message-ID; an identificativo that is not a valid Message-ID is replaced
+//!    by an identifier of Ponte's, with a note.) REM receipts about the dispatch then name both
+//!    (`In-Reply-To`, `MessageIdentifier`, `REM-UAMessageIdentifier`), so the PEC receipt
+//!    made from one carries the identificativo and the msgid again — from the correlation
+//!    record, or from the REM identifiers alone when there is none.
 //! 2. The **evidence** (SubmissionAcceptance RA01 for a dispatch) is issued by Ponte: issuer =
 //!    `[identity] provider_name`, sender and recipients by e-mail with the Policy-IT
 //!    PersonIdentifier for the sender, EventTime = SubmissionTime = the daticert `data` (the
@@ -53,10 +72,12 @@
 //!
 //! ## REM → PEC
 //!
-//! 1. A **dispatch** becomes a busta di trasporto signed with the PEC identity: the original is
-//!    carried byte-exact as `postacert.eml` (it keeps the REM Message-ID and its
-//!    `REM-UAMessageIdentifier`), the daticert names Ponte's provider. A ReceivedFromNonERDS
-//!    dispatch becomes a busta di anomalia.
+//! 1. A **dispatch** becomes a busta di trasporto signed with the PEC identity, as a PEC access
+//!    point would make it: the sender UA's Message-ID (`REM-UAMessageIdentifier`) is the daticert
+//!    `msgid` and `X-Riferimento-Message-ID`, the original is carried as `postacert.eml` with
+//!    its Message-ID replaced by Ponte's identificativo (it keeps its
+//!    `REM-UAMessageIdentifier`), the daticert names Ponte's provider. The REM Message-ID is kept
+//!    in the correlation record. A ReceivedFromNonERDS dispatch becomes a busta di anomalia.
 //! 2. A **receipt** becomes the mapped PEC receipt ([`crate::translate::receipt`]): `tipo` and
 //!    `errore` from the row, `errore-esteso` = the row's status code, the issuer and the REM
 //!    reason code with its text, `consegna` = the recipient the evidence refers to, `data` =

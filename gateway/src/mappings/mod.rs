@@ -69,4 +69,12 @@ impl Tables {
             Err(Error::Invalid { problems })
         }
     }
+
+    /// The tables as pretty-printed JSON (the model, field for field), ending with a newline:
+    /// what `ponte mappings show --json` prints and `GET /api/mappings` answers.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        let mut s = serde_json::to_string_pretty(self)?;
+        s.push('\n');
+        Ok(s)
+    }
 }

@@ -20,7 +20,8 @@ use super::report::{Described, Outcome, Output, Refusal, RefusalKind, Translatio
 use super::to_rem::{bare_address, reason_label};
 use crate::correlate::{DispatchFacts, Record};
 use crate::pec::build::{
-    AnomalyInput, Built, EnvelopeInput, ExtraPart, SUBJECT_KEY_ANOMALY, SUBJECT_KEY_ENVELOPE,
+    AnomalyInput, Built, EnvelopeInput, ExtraPart, Extras, SUBJECT_KEY_ANOMALY,
+    SUBJECT_KEY_ENVELOPE,
 };
 use crate::rem::evidence::{Evidence, Reason};
 use crate::rem::message::MessageType;
@@ -158,7 +159,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
                 &mut ids,
             )
         } else {
-            crate::pec::build::envelope(
+            // The sender UA's Message-ID is REM-UAMessageIdentifier (the original's
+            // Message-ID is the S-REMS identifier): it becomes msgid and
+            // X-Riferimento-Message-ID, as a PEC access point would have written them.
+            crate::pec::build::envelope_with(
                 &EnvelopeInput {
                     original,
                     provider: &provider,
@@ -168,6 +172,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
                     extra_parts: &attach,
                 },
                 &mut ids,
+                &Extras {
+                    user_message_id: Some(meta.ua_message_id.as_str()),
+                    text_notes: &[],
+                },
             )
         };
         match r {
@@ -201,7 +209,8 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     let mut outputs = Vec::with_capacity(built.len());
     for b in &built {
         let id = &cx.config.identity;
-        let bytes = b.sign(&id.pec_key, &id.pec_cert, &id.pec_chain)?;
+        // A receipt states the evidence's event time; its signature is made now.
+        let bytes = b.sign_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?;
         outputs.push(Output {
             described: Described {
                 format: "pec",

@@ -119,6 +119,33 @@ pub enum Invalid {
     SignatureMismatch(String),
 }
 
+impl Invalid {
+    /// The kind's stable name (kebab-case), for reports and conformance vectors: harnesses
+    /// compare it instead of the message text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Invalid::NoSignature => "no-signature",
+            Invalid::MultipleSignatures { .. } => "multiple-signatures",
+            Invalid::SignatureNotLast(_) => "signature-not-last",
+            Invalid::DuplicateId(_) => "duplicate-id",
+            Invalid::Malformed(_) => "malformed",
+            Invalid::MarkupInValue { .. } => "markup-in-value",
+            Invalid::WhitespaceInDigest { .. } => "whitespace-in-digest",
+            Invalid::BadBase64 { .. } => "bad-base64",
+            Invalid::NotXades(_) => "not-xades",
+            Invalid::UnexpectedObjectContent(_) => "unexpected-object-content",
+            Invalid::ReferenceNotAllowed(_) => "reference-not-allowed",
+            Invalid::TransformNotAllowed { .. } => "transform-not-allowed",
+            Invalid::UnsupportedAlgorithm { .. } => "unsupported-algorithm",
+            Invalid::NoCertificate => "no-certificate",
+            Invalid::CertificateUnreadable { .. } => "certificate-unreadable",
+            Invalid::SigningCertificateMismatch(_) => "signing-certificate-mismatch",
+            Invalid::DigestMismatch(_) => "digest-mismatch",
+            Invalid::SignatureMismatch(_) => "signature-mismatch",
+        }
+    }
+}
+
 /// The instant at which the chains are judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum At {

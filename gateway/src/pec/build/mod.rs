@@ -185,6 +185,19 @@ impl Built {
         cert: &crate::x509::Certificate,
         chain: &[crate::x509::Certificate],
     ) -> Result<Vec<u8>, crate::smime::Error> {
+        self.sign_at(key, cert, chain, self.date)
+    }
+
+    /// [`Built::sign`] with another CMS signingTime: when the message states an earlier
+    /// instant than the one it is signed at (a receipt translated from an evidence carries the
+    /// evidence's event time), the signingTime must still say when the signature was made.
+    pub fn sign_at(
+        &self,
+        key: &crate::crypto::SigningKey,
+        cert: &crate::x509::Certificate,
+        chain: &[crate::x509::Certificate],
+        signing_time: OffsetDateTime,
+    ) -> Result<Vec<u8>, crate::smime::Error> {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
@@ -196,7 +209,7 @@ impl Built {
             key,
             signer: cert,
             chain,
-            signing_time: self.date,
+            signing_time,
             protocol: crate::smime::SmimeProtocol::Pec,
         })
     }
@@ -596,9 +609,38 @@ pub struct EnvelopeInput<'a> {
     pub extra_parts: &'a [ExtraPart],
 }
 
+/// What a gateway adds to an envelope it builds from a message that was not submitted by a
+/// PEC user (a REM dispatch): [`envelope_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The sender UA's own Message-ID when the original's `Message-ID` is not it (a REM
+    /// original carries the S-REMS identifier there and the user's in
+    /// `REM-UAMessageIdentifier`): it becomes the daticert `msgid` and
+    /// `X-Riferimento-Message-ID`. `None`: the original's `Message-ID`.
+    pub user_message_id: Option<&'a str>,
+    /// Paragraphs added to the text part, after the standard text.
+    pub text_notes: &'a [String],
+}
+
 /// Builds the transport envelope (busta di trasporto) for `input.original`.
 pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
-    let o = read_original(input.original, "the transport envelope")?;
+    envelope_with(input, ids, &Extras::default())
+}
+
+/// [`envelope`] with what a gateway adds ([`Extras`]).
+pub fn envelope_with(
+    input: &EnvelopeInput<'_>,
+    ids: &mut dyn IdentifierSource,
+    extras: &Extras<'_>,
+) -> Result<Built, Error> {
+    let mut o = read_original(input.original, "the transport envelope")?;
+    if let Some(ua) = extras
+        .user_message_id
+        .map(str::trim)
+        .filter(|u| !u.is_empty() && !u.contains(['\r', '\n']))
+    {
+        o.message_id = angle(ua);
+    }
     let at = zone::to_rome(input.at);
     let identificativo = ids.identifier(input.provider, at);
     let daticert = Daticert {
@@ -628,6 +670,7 @@ pub fn envelope(input: &EnvelopeInput<'_>, ids: &mut dyn IdentifierSource) -> Re
         daticert: &daticert,
         anomaly: false,
         receipt: None,
+        notes: extras.text_notes,
     });
     let inner = assemble(
         &identificativo,
@@ -699,6 +742,7 @@ pub fn anomaly(input: &AnomalyInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         daticert: &facts,
         anomaly: true,
         receipt: None,
+        notes: &[],
     });
     let carried = mime::to_crlf_cow(received);
     let inner = assemble(
@@ -921,6 +965,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         daticert: &daticert,
         anomaly: false,
         receipt: Some(kind),
+        notes: &[],
     });
     let inner = assemble(
         &own_id,
@@ -1110,6 +1155,54 @@ mod tests {
             check("X", "a\r\nb"),
             Err(Error::HeaderInjection { .. })
         ));
+    }
+
+    #[test]
+    fn an_envelope_with_the_senders_own_message_id_and_a_note() {
+        // A REM original: the S-REMS identifier as Message-ID, the user's in
+        // REM-UAMessageIdentifier.
+        let original = b"From: a@rem.test\r\nTo: b@pec.prova.test\r\nSubject: s\r\nMessage-ID: <rems-1@rem.test>\r\nREM-UAMessageIdentifier: <ua-1@client.test>\r\n\r\nbody\r\n";
+        let provider = Provider {
+            name: "Gestore Prova".into(),
+            domain: "pec.prova.test".into(),
+        };
+        let input = EnvelopeInput {
+            original,
+            provider: &provider,
+            external: &[],
+            at: time::macros::datetime!(2027-03-01 08:00 UTC),
+            subject_prefix: "POSTA CERTIFICATA: ",
+            extra_parts: &[],
+        };
+        let mut ids = SequenceIdentifiers {
+            seed: "t".into(),
+            next: 1,
+        };
+        let notes = ["Livello di garanzia: nota di prova".to_string()];
+        let b = envelope_with(
+            &input,
+            &mut ids,
+            &Extras {
+                user_message_id: Some("<ua-1@client.test>"),
+                text_notes: &notes,
+            },
+        )
+        .expect("envelope");
+        let d = b.daticert.clone().expect("daticert");
+        assert_eq!(d.msgid.as_deref(), Some("<ua-1@client.test>"));
+        assert_eq!(
+            b.header("X-Riferimento-Message-ID").as_deref(),
+            Some("<ua-1@client.test>")
+        );
+        let inner = String::from_utf8_lossy(&b.inner);
+        assert!(inner.contains("X-Riferimento-Message-ID: <ua-1@client.test>\r\n"));
+        assert!(inner.contains("nota di prova"), "{inner}");
+        // Without extras: the original's Message-ID, as for a user's submission.
+        let plain = envelope(&input, &mut ids).expect("envelope");
+        assert_eq!(
+            plain.daticert.and_then(|d| d.msgid).as_deref(),
+            Some("<rems-1@rem.test>")
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub(super) struct Facts<'a> {
     pub daticert: &'a Daticert,
     pub anomaly: bool,
     pub receipt: Option<ReceiptKind>,
+    /// Paragraphs added after the standard text (e.g. the sender's identity assurance of a
+    /// message translated from REM).
+    pub notes: &'a [String],
 }
 
 fn kind_label(t: &TipoDestinatario) -> &'static str {
@@ -179,7 +182,8 @@ fn content(f: &Facts<'_>) -> (String, Vec<String>) {
 
 /// The text/plain and text/html bodies (LF line breaks; the writer makes them CRLF).
 pub(super) fn render(f: &Facts<'_>) -> (String, String) {
-    let (title, lines) = content(f);
+    let (title, mut lines) = content(f);
+    lines.extend(f.notes.iter().cloned());
     let mut plain = format!("{title}\n\n");
     for l in &lines {
         plain.push_str(l);

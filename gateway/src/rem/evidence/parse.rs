@@ -432,7 +432,16 @@ fn saml_attribute(el: &Element) -> Option<SamlAttribute> {
     let simple_attrs = el.attrs.iter().all(|a| {
         a.ns.is_none() && matches!(a.local.as_str(), "Name" | "FriendlyName" | "NameFormat")
     });
-    if !simple_attrs || !el.decls.is_empty() {
+    // A declaration that binds a standard prefix to its standard namespace changes nothing
+    // (the writer declares them all on the root): Exclusive C14N puts `xmlns:saml` on the
+    // first element that uses it, so the signed octets of every evidence carry one here.
+    let standard_decls = el.decls.iter().all(|d| {
+        STANDARD_NAMESPACES
+            .iter()
+            .chain(&[("xsi", NS_XSI)])
+            .any(|(p, u)| d.prefix == *p && d.uri == *u)
+    });
+    if !simple_attrs || !standard_decls {
         return None;
     }
     let seq = Seq::of(el).ok()?;

@@ -21,7 +21,7 @@ mod wire;
 
 pub use build::{BuildInput, build};
 pub use parse::{EvidencePart, ExtensionPart, RemMessage, SectionType, parse};
-pub use prepare::{PreparedOriginal, digest_original, prepare_original};
+pub use prepare::{PreparedOriginal, digest_original, prepare_original, prepare_original_with};
 pub use verify::{
     DigestCheck, EvidenceCheck, RemVerdict, UaMessageIdCheck, VerifyOptions, verify, verify_with,
 };

@@ -71,8 +71,22 @@ pub(crate) fn angle_id(what: &'static str, id: &str) -> Result<String, Error> {
 }
 
 /// Prepares `original` for attachment with `rems_message_id` (the REM message's Message-ID,
-/// with or without `<>`).
+/// with or without `<>`); the user's identifier is the original's `Message-ID`.
 pub fn prepare_original(original: &[u8], rems_message_id: &str) -> Result<PreparedOriginal, Error> {
+    prepare_original_with(original, rems_message_id, None)
+}
+
+/// [`prepare_original`] when the original's `Message-ID` is not the user's: a PEC original
+/// (`postacert.eml`) carries the provider's identificativo there and the sender UA's
+/// Message-ID in `X-Riferimento-Message-ID` (pec.md §1.4). `user_message_id` (as written,
+/// normally with `<>`) then becomes `REM-UAMessageIdentifier`; `None` or an empty value falls
+/// back to the original's `Message-ID`. The original must still have exactly one
+/// `Message-ID` field, which becomes `rems_message_id` as before.
+pub fn prepare_original_with(
+    original: &[u8],
+    rems_message_id: &str,
+    user_message_id: Option<&str>,
+) -> Result<PreparedOriginal, Error> {
     let rems = angle_id("REMS Message-ID", rems_message_id)?;
     let mut crlf = crate::mime::write::to_crlf_cow(original);
     let mut end = crlf.len();
@@ -109,9 +123,18 @@ pub fn prepare_original(original: &[u8], rems_message_id: &str) -> Result<Prepar
         [one] => *one,
         more => return Err(Error::OriginalManyMessageIds { count: more.len() }),
     };
-    let ua = field.unfolded();
+    let ua = match user_message_id.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(u) => u.to_owned(),
+        None => field.unfolded(),
+    };
     if ua.is_empty() {
         return Err(Error::OriginalEmptyMessageId);
+    }
+    if ua.contains(['\r', '\n']) {
+        return Err(Error::BadMessageId {
+            what: "user Message-ID",
+            value: ua,
+        });
     }
     let mut bytes = Vec::with_capacity(crlf.len() + rems.len() + ua.len() + 40);
     bytes.extend_from_slice(crlf.get(..field.start).unwrap_or_default());
@@ -163,6 +186,27 @@ mod tests {
         assert_eq!(p.ua_message_id, "<u1@x>");
         assert_eq!(p.digest, digest_original(&p.bytes));
         assert!(check_prepared(&p.bytes).is_ok());
+    }
+
+    #[test]
+    fn a_pec_original_keeps_the_senders_own_identifier() {
+        // postacert.eml: the provider's identificativo as Message-ID, the sender's in
+        // X-Riferimento-Message-ID (kept as it is).
+        let raw = b"From: a@x\r\nMessage-ID: <opec1@pec.x>\r\nX-Riferimento-Message-ID: <ua@client>\r\n\r\nb\r\n";
+        let p =
+            prepare_original_with(raw, "<opec1@pec.x>", Some(" <ua@client> ")).expect("prepared");
+        assert_eq!(p.ua_message_id, "<ua@client>");
+        assert_eq!(
+            p.bytes,
+            b"From: a@x\r\nMessage-ID: <opec1@pec.x>\r\nREM-UAMessageIdentifier: <ua@client>\r\nX-Riferimento-Message-ID: <ua@client>\r\n\r\nb\r\n"
+        );
+        // An empty override is no override.
+        let p = prepare_original_with(raw, "<r@rems>", Some("")).expect("prepared");
+        assert_eq!(p.ua_message_id, "<opec1@pec.x>");
+        assert!(matches!(
+            prepare_original_with(raw, "<r@rems>", Some("<a@b>\r\nBcc: x")),
+            Err(Error::BadMessageId { .. })
+        ));
     }
 
     #[test]

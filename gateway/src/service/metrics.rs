@@ -1,0 +1,215 @@
+//! The service's metrics, rendered as text for `GET /metrics` (OpenMetrics, which Prometheus
+//! reads). Counters and histograms are updated where things happen; the gauges that describe
+//! the queue and the index are set from the spool's and the index's figures at each scrape.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `ponte_messages_total` | counter | `direction` (`pec-to-rem`, `rem-to-pec`), `outcome` (`accepted`, `refused-smtp`, `translated`, `refused`, `delivered`, `failed`, `quarantined`, `duplicate`, `tempfail`) |
+//! | `ponte_deliveries_total` | counter | `destination` (`pec`, `rem`, `outbox`), `outcome` (`delivered`, `deferred`, `failed`) |
+//! | `ponte_queue_depth` | gauge | messages not in a final state |
+//! | `ponte_queue_oldest_seconds` | gauge | age of the oldest of them |
+//! | `ponte_deliveries_queued` | gauge | deliveries waiting |
+//! | `ponte_timers` | gauge | PEC timers waiting |
+//! | `ponte_index_age_seconds` | gauge | age of the index's last full read (or its snapshot) |
+//! | `ponte_tsa_request_seconds` | histogram | time-stamp requests to the TSA |
+//! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
+//! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// `direction` and `outcome` of `ponte_messages_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MessageLabels {
+    /// `pec-to-rem` or `rem-to-pec`.
+    pub direction: String,
+    /// What happened.
+    pub outcome: String,
+}
+
+/// `destination` and `outcome` of `ponte_deliveries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `pec`, `rem` or `outbox`.
+    pub destination: String,
+    /// `delivered`, `deferred` or `failed`.
+    pub outcome: String,
+}
+
+/// `kind` of `ponte_notices_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NoticeLabels {
+    /// `warning`, `final`, `non-delivery`, `rejection`.
+    pub kind: String,
+}
+
+/// Every metric of the service, registered once.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `ponte_messages_total`.
+    pub messages: Family<MessageLabels, Counter>,
+    /// `ponte_deliveries_total`.
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    /// `ponte_notices_total`.
+    pub notices: Family<NoticeLabels, Counter>,
+    /// `ponte_queue_depth`.
+    pub queue_depth: Gauge,
+    /// `ponte_queue_oldest_seconds`.
+    pub queue_oldest_seconds: Gauge,
+    /// `ponte_deliveries_queued`.
+    pub deliveries_queued: Gauge,
+    /// `ponte_timers`.
+    pub timers: Gauge,
+    /// `ponte_index_age_seconds`.
+    pub index_age_seconds: Gauge,
+    /// `ponte_tsa_request_seconds`.
+    pub tsa_request_seconds: Histogram,
+    /// `ponte_smtp_sessions`.
+    pub smtp_sessions: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ponte");
+        let messages = Family::<MessageLabels, Counter>::default();
+        registry.register(
+            "messages",
+            "Messages by direction and outcome",
+            messages.clone(),
+        );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by destination and outcome",
+            deliveries.clone(),
+        );
+        let notices = Family::<NoticeLabels, Counter>::default();
+        registry.register(
+            "notices",
+            "Notices the gateway issued on its own (PEC timers, non-delivery, REM rejections)",
+            notices.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "queue_depth",
+            "Messages not in a final state",
+            queue_depth.clone(),
+        );
+        let queue_oldest_seconds = Gauge::default();
+        registry.register(
+            "queue_oldest_seconds",
+            "Age of the oldest message not in a final state",
+            queue_oldest_seconds.clone(),
+        );
+        let deliveries_queued = Gauge::default();
+        registry.register(
+            "deliveries_queued",
+            "Deliveries waiting for an attempt",
+            deliveries_queued.clone(),
+        );
+        let timers = Gauge::default();
+        registry.register("timers", "PEC timers waiting", timers.clone());
+        let index_age_seconds = Gauge::default();
+        registry.register(
+            "index_age_seconds",
+            "Age of the providers' index data",
+            index_age_seconds.clone(),
+        );
+        let tsa_request_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "tsa_request_seconds",
+            "Time-stamp requests to the TSA",
+            tsa_request_seconds.clone(),
+        );
+        let smtp_sessions = Gauge::default();
+        registry.register("smtp_sessions", "SMTP sessions open", smtp_sessions.clone());
+        Metrics {
+            registry,
+            messages,
+            deliveries,
+            notices,
+            queue_depth,
+            queue_oldest_seconds,
+            deliveries_queued,
+            timers,
+            index_age_seconds,
+            tsa_request_seconds,
+            smtp_sessions,
+        }
+    }
+
+    /// Counts a message outcome.
+    pub fn message(&self, direction: &str, outcome: &str) {
+        self.messages
+            .get_or_create(&MessageLabels {
+                direction: direction.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a delivery attempt.
+    pub fn delivery(&self, destination: &str, outcome: &str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                destination: destination.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a notice.
+    pub fn notice(&self, kind: &str) {
+        self.notices
+            .get_or_create(&NoticeLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_its_name() {
+        let m = Metrics::new();
+        m.message("pec-to-rem", "translated");
+        m.delivery("rem", "delivered");
+        m.queue_depth.set(3);
+        m.tsa_request_seconds.observe(0.004);
+        let text = m.render();
+        for needle in [
+            "ponte_messages_total{direction=\"pec-to-rem\",outcome=\"translated\"} 1",
+            "ponte_deliveries_total{destination=\"rem\",outcome=\"delivered\"} 1",
+            "ponte_queue_depth 3",
+            "ponte_queue_oldest_seconds 0",
+            "ponte_index_age_seconds 0",
+            "ponte_tsa_request_seconds_count 1",
+            "ponte_smtp_sessions 0",
+        ] {
+            assert!(text.contains(needle), "{needle} not in\n{text}");
+        }
+    }
+}
