@@ -383,31 +383,29 @@ pub fn scan(src: &dyn Source) -> Result<Structure, Unscannable> {
             .header_value(&HeaderName::ContentType)
             .and_then(|c| c.as_content_type());
         let (is_multipart, mut mime) = mime_type(ct, state.mime_type);
-        if is_multipart {
-            if let Some(b) = ct.and_then(|c| c.attribute("boundary")) {
-                let b = b.as_bytes().to_vec();
-                let d = delimiter(&b);
-                if let Some(i) = src.find(&d, pos)? {
-                    pos = skip_crlf(src, i + d.len())?;
-                    parts.push(Part {
-                        offset_header,
-                        offset_body,
-                        offset_end: 0,
-                        head: head(headers, Encoding::None),
-                        body: Body::Multipart(Vec::new()),
-                    });
-                    let child = State {
-                        mime_type: mime,
-                        boundary: Some(b),
-                        part_id: id,
-                        sub_part_ids: Vec::new(),
-                        message: false,
-                    };
-                    stack.push(std::mem::replace(&mut state, child));
-                    continue;
-                }
-                mime = MimeType::TextOther;
+        if is_multipart && let Some(b) = ct.and_then(|c| c.attribute("boundary")) {
+            let b = b.as_bytes().to_vec();
+            let d = delimiter(&b);
+            if let Some(i) = src.find(&d, pos)? {
+                pos = skip_crlf(src, i + d.len())?;
+                parts.push(Part {
+                    offset_header,
+                    offset_body,
+                    offset_end: 0,
+                    head: head(headers, Encoding::None),
+                    body: Body::Multipart(Vec::new()),
+                });
+                let child = State {
+                    mime_type: mime,
+                    boundary: Some(b),
+                    part_id: id,
+                    sub_part_ids: Vec::new(),
+                    message: false,
+                };
+                stack.push(std::mem::replace(&mut state, child));
+                continue;
             }
+            mime = MimeType::TextOther;
         }
         let enc = encoding(&headers);
         if mime == MimeType::Message {
