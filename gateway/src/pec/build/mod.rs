@@ -836,6 +836,16 @@ fn default_detail(errore: &Errore, provider: &Provider) -> String {
 
 /// Builds a receipt or notice about `input.about`.
 pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
+    receipt_with(input, ids, &Extras::default())
+}
+
+/// [`receipt`] with paragraphs added to its text ([`Extras::text_notes`]; the user's
+/// Message-ID of a receipt is the envelope's, so [`Extras::user_message_id`] is not used).
+pub fn receipt_with(
+    input: &ReceiptInput<'_>,
+    ids: &mut dyn IdentifierSource,
+    extras: &Extras<'_>,
+) -> Result<Built, Error> {
     const WHAT: &str = "the receipt";
     let missing = |m: &str| Error::BuildInput {
         what: WHAT,
@@ -965,7 +975,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         daticert: &daticert,
         anomaly: false,
         receipt: Some(kind),
-        notes: &[],
+        notes: extras.text_notes,
     });
     let inner = assemble(
         &own_id,

@@ -1498,6 +1498,7 @@ mod tests {
                 output_message_id: "<out0@ponte.test>".into(),
                 kind: "dispatch".into(),
                 dispatch: None,
+                sender_assurance: None,
             };
             s.processed(
                 id,
