@@ -104,6 +104,8 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "max_age",
             "per_destination",
             "timeout",
+            "tls_anchors",
+            "mx_port",
         ],
     ),
 ];

@@ -9,6 +9,7 @@ pub mod context;
 pub mod evidence;
 pub mod identity;
 pub mod notice;
+pub mod notices;
 pub mod receipt;
 pub mod report;
 pub mod texts;
