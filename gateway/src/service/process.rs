@@ -121,11 +121,9 @@ pub async fn accept(gw: &Gateway, envelope: Envelope, body: Vec<u8>) -> Reply {
     };
     let outcome = translate(gw, c.format, &body, &judge).await;
     let processed = match outcome {
-        Ok(Ok(t)) => match limits(gw, &c, &envelope, &body, &t) {
+        Ok(Ok(t)) => match limits(gw, &c, &envelope, &body, &t).await {
             None => Some(outputs(gw, &c, &envelope, &body, &t, now).await),
-            Some(why) => {
-                Some(rejection(gw, &body, RefusalKind::Unbuildable, "limits", &why, now).await)
-            }
+            Some((code, why)) => Some(rejection(gw, &body, code, &why, now).await),
         },
         Ok(Err(r)) if r.kind.is_authenticity() => {
             let mut e = super::spool::LegalEvent::new(
@@ -366,13 +364,8 @@ async fn outputs(
                     if !kinds.is_empty() {
                         p.stop_timers.push(TimerStop {
                             about: ident,
-                            recipients: consegna.map(|r| vec![r]).unwrap_or_else(|| {
-                                t.record
-                                    .dispatch
-                                    .as_ref()
-                                    .map(|d| d.recipients.clone())
-                                    .unwrap_or_default()
-                            }),
+                            // No consegna: about the message as a whole (every recipient).
+                            recipients: consegna.map(|r| vec![r]).unwrap_or_default(),
                             kinds,
                         });
                     }
@@ -455,17 +448,41 @@ fn sender_provider(body: &[u8]) -> Option<String> {
     })
 }
 
-/// A REM dispatch beyond the access point's limits: why, or `None` when within them.
-fn limits(
+/// A REM dispatch this access point must not carry into PEC: a recipient outside the PEC
+/// domains of the index (RB21), or beyond the limits (RB06). The reason code and why, or
+/// `None`.
+async fn limits(
     gw: &Gateway,
     c: &Classified,
     env: &Envelope,
     body: &[u8],
     t: &Translation,
-) -> Option<String> {
+) -> Option<(&'static str, String)> {
     if c.format != Format::Rem || c.kind != "dispatch" {
         return None;
     }
+    let mut outside = Vec::new();
+    for r in &env.rcpt_to {
+        match gw.cx.index.lookup(&domain_of(r)).await {
+            Ok(a) if a.certified() => {}
+            Ok(_) => outside.push(r.clone()),
+            Err(e) => outside.push(format!("{r} ({e})")),
+        }
+    }
+    if !outside.is_empty() {
+        return Some((
+            "RB21",
+            format!(
+                "not a PEC mailbox of the index: {}",
+                outside.join(", ")
+            ),
+        ));
+    }
+    within(gw, env, body, t).map(|w| ("RB06", w))
+}
+
+/// The access point's size, recipient and attachment limits.
+fn within(gw: &Gateway, env: &Envelope, body: &[u8], t: &Translation) -> Option<String> {
     let l = gw.settings().limits.clone();
     let n = env.rcpt_to.len().max(1);
     if n > l.max_recipients {
@@ -537,6 +554,22 @@ async fn refused(
     now: OffsetDateTime,
 ) -> Processed {
     match (c.format, c.kind.as_str()) {
+        (Format::Pec, "posta-certificata") if r.kind == RefusalKind::HolderUnverified => {
+            // The sender's identity is not confirmed: the submission is not accepted.
+            let mut p = Processed {
+                refused: Some((r.kind.as_str().to_string(), r.reason())),
+                ..Processed::default()
+            };
+            match crate::translate::notice::non_accettazione(&gw.cx, body, r, now) {
+                Ok(o) => {
+                    gw.metrics.notice("non-acceptance");
+                    let to = header_recipients(&o.bytes);
+                    p.outputs.push(pec_output(gw, &o, to));
+                }
+                Err(e) => p.notes.push(format!("no non-accettazione could be issued: {e}")),
+            }
+            p
+        }
         (Format::Pec, "posta-certificata") => {
             let mut p = Processed {
                 refused: Some((r.kind.as_str().to_string(), r.reason())),
@@ -570,7 +603,9 @@ async fn refused(
                 RefusalKind::Incomplete | RefusalKind::Malformed => "RB02",
                 _ => "RB06",
             };
-            rejection(gw, body, r.kind, code, &r.reason(), now).await
+            let mut p = rejection(gw, body, code, &r.reason(), now).await;
+            p.refused = Some((r.kind.as_str().to_string(), r.reason()));
+            p
         }
         _ => Processed {
             refused: Some((r.kind.as_str().to_string(), r.reason())),
@@ -580,23 +615,16 @@ async fn refused(
     }
 }
 
-/// A REM dispatch refused after acceptance: the RelayRejection evidence back to its sender.
-/// `code` is the reason (`RB02`, `RB06`), or `limits` for the access point's limits (RB06).
-async fn rejection(
-    gw: &Gateway,
-    body: &[u8],
-    kind: RefusalKind,
-    code: &str,
-    why: &str,
-    now: OffsetDateTime,
-) -> Processed {
-    let (label, code) = if code == "limits" {
-        ("limits".to_string(), "RB06")
-    } else {
-        (kind.as_str().to_string(), code)
+/// A REM dispatch refused after acceptance: the RelayRejection evidence (reason `code`:
+/// RB02 format, RB06 policy or limits, RB21 recipient not registered) back to its sender.
+async fn rejection(gw: &Gateway, body: &[u8], code: &str, why: &str, now: OffsetDateTime) -> Processed {
+    let label = match code {
+        "RB21" => "recipient-not-pec",
+        "RB02" => "format",
+        _ => "limits",
     };
     let mut p = Processed {
-        refused: Some((label, why.to_string())),
+        refused: Some((label.to_string(), why.to_string())),
         ..Processed::default()
     };
     match relay_evidence(gw, body, code, Some(why.to_string()), now).await {
@@ -842,12 +870,12 @@ async fn process_stored(gw: &Gateway, id: super::spool::MessageId) -> Result<(),
     let outcome = translate(gw, c.format, &body, &judge).await;
     let dir = direction(c.format);
     let p = match outcome {
-        Ok(Ok(t)) => match limits(gw, &c, &m.envelope, &body, &t) {
+        Ok(Ok(t)) => match limits(gw, &c, &m.envelope, &body, &t).await {
             None => {
                 gw.metrics.message(dir, "translated");
                 outputs(gw, &c, &m.envelope, &body, &t, now).await
             }
-            Some(why) => rejection(gw, &body, RefusalKind::Unbuildable, "limits", &why, now).await,
+            Some((code, why)) => rejection(gw, &body, code, &why, now).await,
         },
         Ok(Err(r)) => {
             gw.metrics.message(dir, "refused");

@@ -479,6 +479,9 @@ impl Inner {
                 if !stop.kinds.contains(&timer.timer.kind) {
                     continue;
                 }
+                if stop.recipients.is_empty() {
+                    timer.timer.recipients.clear();
+                }
                 timer
                     .timer
                     .recipients
