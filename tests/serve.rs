@@ -167,3 +167,359 @@ fn pec_and_rem_flows_end_to_end_between_two_gateways() {
     assert_eq!(a.stop(), Some(0), "{}", a.log());
     assert_eq!(b.stop(), Some(0), "{}", b.log());
 }
+
+/// A gateway of Gestore Prova whose REM mail goes to `rem` and PEC mail to `pec`.
+fn prova(tsa: Option<&DevTsa>, rem: &SmtpSink, pec: &SmtpSink, extra: &str) -> Gateway {
+    Gateway::new(
+        Provider::Prova,
+        tsa,
+        &format!(
+            "[[route]]\ndomain = \"*\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n{extra}",
+            rem.relay(),
+            pec.relay()
+        ),
+    )
+}
+
+fn submit_envelope(g: &Gateway, dir: &Path, id: &str) -> std::io::Result<common::gateway::Sent> {
+    let env = envelope(dir, Provider::Prova, &original(MARIO, ANNA, "Prova", id), id);
+    let raw = std::fs::read(&env).expect("read");
+    send(g.smtp, "posta-certificata@pec.prova.test", &[ANNA], &raw)
+}
+
+#[test]
+fn timers_send_the_preavviso_and_the_final_notice() {
+    let (Some(rem), Some(pec)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    let mut g = prova(None, &rem, &pec, "[timers]\nwarning = \"2s\"\nfinal = \"4s\"\n");
+    g.start();
+    let w = tempfile::tempdir().expect("tempdir");
+    let r = submit_envelope(&g, w.path(), "timer-1").expect("send");
+    assert_eq!(r.code, 250, "{r:?}");
+    assert_eq!(rem.wait_messages(1, Duration::from_secs(30)).len(), 1);
+    // No evidence comes back: at 2 s the preavviso, at 4 s the final notice (5.4.1).
+    let got = pec.wait_messages(2, Duration::from_secs(30));
+    assert_eq!(got.len(), 2, "{}", g.log());
+    let mut finals = Vec::new();
+    for (i, m) in got.iter().enumerate() {
+        let f = w.path().join(format!("notice-{i}.eml"));
+        std::fs::write(&f, &m.body).expect("write");
+        let v = verify(&f);
+        assert_eq!(v["type"], "preavviso-errore-consegna", "{v}");
+        assert_eq!(v["signature"]["chain_trusted"], true, "{v}");
+        assert_eq!(m.rcpt_tos, vec![MARIO.to_string()]);
+        finals.push(v["final"].as_bool().unwrap_or(false));
+    }
+    assert_eq!(finals, vec![false, true]);
+    // They survive a restart: nothing fires twice.
+    g.stop();
+    g.start();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pec.messages().len(), 2);
+    assert!(g.metric("ponte_notices_total{kind=\"warning\"}") >= 0.0);
+}
+
+#[test]
+fn timers_survive_a_restart_before_they_fire() {
+    let (Some(rem), Some(pec)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    let mut g = prova(None, &rem, &pec, "[timers]\nwarning = \"3s\"\nfinal = \"60s\"\n");
+    g.start();
+    let w = tempfile::tempdir().expect("tempdir");
+    assert_eq!(submit_envelope(&g, w.path(), "timer-2").expect("send").code, 250);
+    rem.wait_messages(1, Duration::from_secs(30));
+    g.kill9();
+    std::thread::sleep(Duration::from_secs(1));
+    g.start();
+    let got = pec.wait_messages(1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "the warning fired after the restart\n{}", g.log());
+}
+
+#[test]
+fn a_peer_down_then_up_gets_everything_and_the_queue_rises_and_falls() {
+    let w = tempfile::tempdir().expect("tempdir");
+    let refuse = w.path().join("refuse");
+    std::fs::write(&refuse, b"down").expect("write");
+    let refuse_arg = refuse.display().to_string();
+    let (Some(rem), Some(pec)) = (
+        SmtpSink::start(&["--refuse-file", &refuse_arg]),
+        SmtpSink::start(&[]),
+    ) else {
+        return;
+    };
+    let mut g = prova(None, &rem, &pec, "");
+    g.start();
+    for i in 0..5 {
+        let r = submit_envelope(&g, w.path(), &format!("down-{i}")).expect("send");
+        assert_eq!(r.code, 250, "{r:?}");
+    }
+    g.wait_for("the deliveries to be deferred", Duration::from_secs(20), || {
+        g.metric("ponte_deliveries_total{destination=\"rem\",outcome=\"deferred\"}") >= 5.0
+    });
+    assert_eq!(g.metric("ponte_queue_depth"), 5.0);
+    assert!(rem.messages().is_empty());
+    std::fs::remove_file(&refuse).expect("rm");
+    let got = rem.wait_messages(5, Duration::from_secs(30));
+    assert_eq!(got.len(), 5, "{}", g.log());
+    g.wait_for("the queue to drain", Duration::from_secs(10), || {
+        g.metric("ponte_queue_depth") == 0.0
+    });
+    // Each message once: five distinct dispatches.
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|m| header(&m.body, "Message-ID").join(""))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+}
+
+#[test]
+fn with_the_tsa_down_nothing_leaves_unstamped_and_the_queue_drains_when_it_returns() {
+    let (Some(rem), Some(pec)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    // A TSA that is not there yet: its port is reserved in the configuration.
+    let port = common::gateway::free_port();
+    let tsa_dir = tempfile::tempdir().expect("tempdir");
+    let tsa_data = tsa_dir.path().join("tsa");
+    // Make the TSA's identity first, so its certificate can be the anchor.
+    let first = common::ponte()
+        .args(["tsa", "serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(&tsa_data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tsa");
+    wait_port(port);
+    kill(first);
+    let mut g = prova(None, &rem, &pec, "");
+    let mut text = std::fs::read_to_string(&g.config).expect("read");
+    text = text.replace(
+        &format!("tsa_anchors = [\"{}\"]", pki("root-ca.pem").display()),
+        &format!("tsa_anchors = [\"{}\"]", tsa_data.join("tsa.pem").display()),
+    );
+    text.push_str(&format!("[tsa]\nurl = \"http://127.0.0.1:{port}/\"\n"));
+    std::fs::write(&g.config, text).expect("write");
+    g.start();
+    let w = tempfile::tempdir().expect("tempdir");
+    for i in 0..3 {
+        let r = submit_envelope(&g, w.path(), &format!("tsa-{i}")).expect("send");
+        assert_eq!(r.code, 250, "{r:?}");
+        assert!(r.text.contains("deferred"), "{r:?}");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(rem.messages().is_empty(), "nothing leaves without its time-stamp");
+    assert_eq!(g.metric("ponte_queue_depth"), 3.0);
+    // The TSA returns: the queue drains, every evidence B-T.
+    let back = common::ponte()
+        .args(["tsa", "serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(&tsa_data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tsa");
+    wait_port(port);
+    let got = rem.wait_messages(3, Duration::from_secs(90));
+    kill(back);
+    assert_eq!(got.len(), 3, "{}", g.log());
+    for m in &got {
+        assert!(
+            String::from_utf8_lossy(&m.body).contains("REM-EventIdentifier"),
+            "a REM message"
+        );
+        let f = w.path().join(format!("tsa-out-{}.eml", m.n));
+        std::fs::write(&f, &m.body).expect("write");
+        let content = openssl_verify(&f, &pki("root-ca.pem"));
+        let ev = section(&content, "rem_message/xml_evidence").expect("evidence");
+        assert!(String::from_utf8_lossy(&ev).contains("SignatureTimeStamp"), "B-T");
+    }
+}
+
+fn wait_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port}");
+}
+
+fn kill(mut c: std::process::Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+#[test]
+fn nothing_acknowledged_is_lost_when_the_gateway_is_killed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (Some(rem), Some(pec)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    let mut g = prova(None, &rem, &pec, "");
+    g.start();
+    let w = tempfile::tempdir().expect("tempdir");
+    const N: usize = 200;
+    let bodies: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let id = format!("crash-{i}");
+            let env = envelope(w.path(), Provider::Prova, &original(MARIO, ANNA, "Crash", &id), &id);
+            std::fs::read(env).expect("read")
+        })
+        .collect();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let addr = g.smtp;
+    let sender = {
+        let acked = Arc::clone(&acked);
+        std::thread::spawn(move || {
+            let mut retries = 0;
+            for body in &bodies {
+                // Like an MTA: what did not get 250 is sent again until it does.
+                loop {
+                    match send(addr, "posta-certificata@pec.prova.test", &[ANNA], body) {
+                        Ok(r) if r.code == 250 => break,
+                        Ok(r) => assert!(r.code / 100 == 4, "refused: {r:?}"),
+                        Err(_) => {}
+                    }
+                    retries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                acked.fetch_add(1, Ordering::SeqCst);
+            }
+            retries
+        })
+    };
+    for at in [60, 130] {
+        while acked.load(Ordering::SeqCst) < at {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        g.kill9();
+        std::thread::sleep(Duration::from_millis(300));
+        g.start();
+    }
+    let retries = sender.join().expect("sender");
+    assert!(retries > 0, "the kills interrupted nothing");
+    let got = rem.wait_messages(N, Duration::from_secs(120));
+    // Every input once: one distinct dispatch per original (its REM-UAMessageIdentifier).
+    // A dispatch handed to the peer just before a kill may be handed again after the restart
+    // (same message, same Message-ID: at-least-once towards peers, as every MTA).
+    let mut per_input = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for m in &got {
+        per_input
+            .entry(header(&m.body, "REM-UAMessageIdentifier").join(""))
+            .or_default()
+            .insert(header(&m.body, "Message-ID").join(""));
+    }
+    assert_eq!(per_input.len(), N, "every acknowledged message delivered\n{}", g.log());
+    assert!(
+        per_input.values().all(|ids| ids.len() == 1),
+        "an input became two different dispatches"
+    );
+    let resent = got.len() - N;
+    assert!(resent <= 8, "{resent} dispatches handed to the peer twice");
+    g.wait_for("the queue to drain", Duration::from_secs(20), || {
+        g.metric("ponte_queue_depth") == 0.0
+    });
+}
+
+/// A small tmpfs mounted for the test (unmounted on drop); `None` where the machine does not
+/// let the test mount one.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs { dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_gets_452_and_never_250_for_mail_it_could_not_store() {
+    let (Some(rem), Some(pec)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("4m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (the spool's write failures are also unit-tested)");
+        return;
+    };
+    let mut g = Gateway::in_dir(
+        fs.dir.path(),
+        Provider::Prova,
+        None,
+        &format!(
+            "[[route]]\ndomain = \"*\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            rem.relay(),
+            pec.relay()
+        ),
+    );
+    // Ballast, removed later: the disk has room again, the spool must take mail again.
+    let ballast = fs.dir.path().join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1024 * 1024]).expect("ballast");
+    g.start();
+    let w = tempfile::tempdir().expect("tempdir");
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..400 {
+        let id = format!("full-{i}");
+        let r = submit_envelope(&g, w.path(), &id)
+            .unwrap_or_else(|e| panic!("send {id}: {e}\n{}", g.log()));
+        match r.code {
+            250 => accepted.push(id),
+            451 | 452 => {
+                refused += 1;
+                if refused >= 3 {
+                    break;
+                }
+            }
+            other => panic!("unexpected {other}: {r:?}"),
+        }
+    }
+    assert!(refused >= 3, "the disk never filled ({} accepted)", accepted.len());
+    assert!(!accepted.is_empty());
+    // Room again: accepted again, without a restart.
+    std::fs::remove_file(&ballast).expect("rm ballast");
+    let mut again = None;
+    for i in 0..5 {
+        let id = format!("room-{i}");
+        let r = submit_envelope(&g, w.path(), &id).expect("send");
+        if r.code == 250 {
+            again = Some(id);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    accepted.push(again.unwrap_or_else(|| panic!("no 250 once the disk had room\n{}", g.log())));
+    // Everything acknowledged was stored: it is all delivered.
+    let got = rem.wait_messages(accepted.len(), Duration::from_secs(60));
+    let uas: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|m| header(&m.body, "REM-UAMessageIdentifier").join(""))
+        .collect();
+    for id in &accepted {
+        assert!(uas.contains(&format!("<{id}@mittente.test>")), "{id} acknowledged but not delivered");
+    }
+    // The service still answers.
+    assert_eq!(g.get("/healthz").0, 200);
+    g.kill9();
+}

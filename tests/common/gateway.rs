@@ -77,6 +77,8 @@ pub struct Gateway {
     pub token: String,
     child: Option<Child>,
     starts: u32,
+    /// Where its stdout and stderr go (not in `dir`, which may be a small file system).
+    logs: tempfile::TempDir,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -164,6 +166,7 @@ timeout = "10s"
             token,
             child: None,
             starts: 0,
+            logs: tempfile::tempdir().expect("tempdir"),
             _tmp: None,
         }
     }
@@ -172,8 +175,8 @@ timeout = "10s"
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
         self.starts += 1;
-        let out = self.dir.join(format!("stdout.{}", self.starts));
-        let err = self.dir.join(format!("stderr.{}", self.starts));
+        let out = self.logs.path().join(format!("stdout.{}", self.starts));
+        let err = self.logs.path().join(format!("stderr.{}", self.starts));
         let child = ponte()
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -248,7 +251,8 @@ timeout = "10s"
     pub fn log(&self) -> String {
         (1..=self.starts)
             .map(|n| {
-                std::fs::read_to_string(self.dir.join(format!("stderr.{n}"))).unwrap_or_default()
+                std::fs::read_to_string(self.logs.path().join(format!("stderr.{n}")))
+                    .unwrap_or_default()
             })
             .collect::<Vec<_>>()
             .join("\n--- restart ---\n")

@@ -763,10 +763,10 @@ pub async fn timer_notices(
     p
 }
 
-/// The wait before processing attempt `attempts + 1`: 30 s doubling, at most 10 minutes.
-fn processing_backoff(attempts: u32) -> Duration {
-    let secs = 30u64.saturating_mul(1u64 << attempts.min(5));
-    Duration::from_secs(secs.min(600))
+/// The wait before processing attempt `attempts + 1`: `[delivery] first_retry`, doubling, at
+/// most `[delivery] max_retry` (the same schedule as deliveries, without jitter).
+fn processing_backoff(attempts: u32, first: Duration, max: Duration) -> Duration {
+    first.saturating_mul(1u32 << attempts.min(16)).min(max)
 }
 
 /// Processes the messages stored without a translation (the TSA was down, the translation
@@ -806,7 +806,8 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
                 })) => (reason, poison, attempts),
                 Err(e) => (format!("processing panicked: {e}"), true, 0),
             };
-            let retry_at = now + processing_backoff(attempts);
+            let d = gw.settings().delivery.clone();
+            let retry_at = now + processing_backoff(attempts, d.first_retry, d.max_retry);
             match gw
                 .spool
                 .processing_failed(id, &reason, poison, retry_at, now)
@@ -980,9 +981,11 @@ mod tests {
     }
 
     #[test]
-    fn processing_backs_off_to_ten_minutes() {
-        assert_eq!(processing_backoff(0), Duration::from_secs(30));
-        assert_eq!(processing_backoff(1), Duration::from_secs(60));
-        assert_eq!(processing_backoff(9), Duration::from_secs(600));
+    fn processing_backs_off_like_deliveries() {
+        let (f, m) = (Duration::from_secs(60), Duration::from_secs(3600));
+        assert_eq!(processing_backoff(0, f, m), Duration::from_secs(60));
+        assert_eq!(processing_backoff(1, f, m), Duration::from_secs(120));
+        assert_eq!(processing_backoff(9, f, m), Duration::from_secs(3600));
+        assert_eq!(processing_backoff(40, f, m), Duration::from_secs(3600));
     }
 }
