@@ -333,7 +333,10 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> 
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     // Chunked bodies: keep the JSON or text between the chunk sizes.
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(&body)
     } else {
         body

@@ -472,10 +472,7 @@ async fn limits(
     if !outside.is_empty() {
         return Some((
             "RB21",
-            format!(
-                "not a PEC mailbox of the index: {}",
-                outside.join(", ")
-            ),
+            format!("not a PEC mailbox of the index: {}", outside.join(", ")),
         ));
     }
     within(gw, env, body, t).map(|w| ("RB06", w))
@@ -617,7 +614,13 @@ async fn refused(
 
 /// A REM dispatch refused after acceptance: the RelayRejection evidence (reason `code`:
 /// RB02 format, RB06 policy or limits, RB21 recipient not registered) back to its sender.
-async fn rejection(gw: &Gateway, body: &[u8], code: &str, why: &str, now: OffsetDateTime) -> Processed {
+async fn rejection(
+    gw: &Gateway,
+    body: &[u8],
+    code: &str,
+    why: &str,
+    now: OffsetDateTime,
+) -> Processed {
     let label = match code {
         "RB21" => "recipient-not-pec",
         "RB02" => "format",
