@@ -765,3 +765,128 @@ fn discovery_goes_from_mx_to_supply_point_to_service_to_capabilities() {
         v[2]
     );
 }
+
+#[test]
+fn lists_are_fetched_over_https_and_the_server_is_judged_against_the_system_store() {
+    if !corpus_present() || !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("openssl");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    std::fs::write(
+        d.join("srv.cnf"),
+        "[srv]\nbasicConstraints = critical, CA:false\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n",
+    )
+    .expect("cnf");
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-out",
+        "srv.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        &s(&pki("provider-ca.pem")),
+        "-CAkey",
+        &s(&pki("provider-ca.key.pem")),
+        "-CAcreateserial",
+        "-CAserial",
+        "srv.srl",
+        "-days",
+        "2",
+        "-extfile",
+        "srv.cnf",
+        "-extensions",
+        "srv",
+        "-out",
+        "srv.pem",
+    ]);
+    std::fs::copy(csi("TL_CCB.xml"), d.join("tl.xml")).expect("copy");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    // openssl's own TLS server, serving the folder (-WWW): the independent peer.
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-WWW",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+            "srv.pem",
+            "-key",
+            "srv.key",
+            "-cert_chain",
+        ])
+        .arg(pki("provider-ca.pem"))
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s_server");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let url = format!("https://127.0.0.1:{port}/tl.xml");
+    let rb = etsi_certs(d)
+        .into_iter()
+        .find(|(cn, _)| cn == "RB-REMS provider")
+        .expect("RB")
+        .1;
+    let ask = |roots: &Path| {
+        let o = common::ponte()
+            .args([
+                "trust",
+                "check",
+                &s(&rb),
+                "--list",
+                &url,
+                "--allow-unsigned",
+                "--json",
+            ])
+            .env("SSL_CERT_FILE", roots)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("ponte");
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        (o.status.code().unwrap_or(-1), v)
+    };
+    // The test root as the system store: the list is fetched and answers.
+    let (code, v) = ask(&pki("root-ca.pem"));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["list"], url.as_str());
+    assert_eq!(v["lists"][0]["outcome"], "fetched");
+    // Another root: the server is not trusted, nothing is fetched.
+    let (code, v) = ask(&pki("rogue-ca.pem"));
+    assert_eq!(code, 1, "{v}");
+    let reason = v["lists"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("unreachable") && reason.contains("TLS"),
+        "{reason}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

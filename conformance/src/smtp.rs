@@ -6,17 +6,19 @@
 //!
 //! Case parameters: `mail_from` (default: the input's `From` address), `rcpt_to` (a list;
 //! default: the input's `To` and `Cc` addresses), `collect` (how many messages to wait for
-//! when the gateway accepts, default 1), `collect_seconds` (how long, default 20).
+//! when the gateway accepts, default 1), `collect_seconds` (how long, default 20), `before`
+//! (inputs sent first, their outputs collected and set aside: an envelope before its receipts).
 //!
 //! The observation: `exit` (0 accepted, 1 refused, 2 not delivered at all), `smtp` {`code`,
 //! `reply`}, `translated` (accepted and at least one message collected), `collected`,
 //! `outputs` and `output` (the first) {`format` (`rem` / `pec` / `mail`), `type`, `event`,
 //! `envelope` {`from`, `to`}, `headers` {NAME: [values]} (the `REM-*`, `X-*`, `Subject`,
-//! `From`, `To`, `Message-ID` fields), `size`}.
+//! `From`, `To`, `Message-ID` fields), `size`}, `before` [{`exit`, `smtp`, `collected`}].
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -389,8 +391,63 @@ impl Subject for SmtpSubject {
     }
 
     fn observe(&self, req: &Request<'_>) -> Result<Value, SubjectError> {
-        let raw = std::fs::read(req.input)
-            .map_err(|e| SubjectError(format!("{}: {e}", req.input.display())))?;
+        let secs = req
+            .params
+            .get("collect_seconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(20);
+        // The inputs sent first (the envelope before its receipts), each answered and its
+        // output collected and set aside, so that the gateway knows them.
+        let mut before = Vec::new();
+        for b in req.strs("before") {
+            let (exit, code, _) = self.send(Path::new(b), None, &[])?;
+            let got = if exit == 0 {
+                self.sink
+                    .wait_for(1, Duration::from_secs(secs), self.settle)
+                    .len()
+            } else {
+                0
+            };
+            before.push(json!({"file": b, "exit": exit, "smtp": {"code": code}, "collected": got}));
+        }
+        let rcpt = req.strs("rcpt_to");
+        let (exit, code, text) = self.send(req.input, req.str("mail_from"), &rcpt)?;
+        let collect_n = req
+            .params
+            .get("collect")
+            .and_then(Value::as_u64)
+            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let collected = if exit == 0 {
+            self.sink
+                .wait_for(collect_n, Duration::from_secs(secs), self.settle)
+        } else {
+            Vec::new()
+        };
+        let outputs: Vec<Value> = collected.iter().map(describe).collect();
+        Ok(json!({
+            "exit": exit,
+            "smtp": {"code": code, "reply": text},
+            "translated": exit == 0 && !outputs.is_empty(),
+            "collected": outputs.len(),
+            "output": outputs.first().cloned().unwrap_or(Value::Null),
+            "outputs": outputs,
+            "before": before,
+        }))
+    }
+}
+
+impl SmtpSubject {
+    /// Sends one file (envelope: `mail_from` / `rcpt_to`, else the file's From, To and Cc);
+    /// what was collected before is set aside. (exit: 0 accepted, 1 refused, 2 not delivered;
+    /// the reply code; its text.)
+    fn send(
+        &self,
+        input: &Path,
+        mail_from: Option<&str>,
+        rcpt_to: &[&str],
+    ) -> Result<(u8, Option<u16>, String), SubjectError> {
+        let raw =
+            std::fs::read(input).map_err(|e| SubjectError(format!("{}: {e}", input.display())))?;
         let fields = header_fields(&raw);
         let header = |name: &str| {
             fields
@@ -399,15 +456,11 @@ impl Subject for SmtpSubject {
                 .flat_map(|(_, v)| addresses(v))
                 .collect::<Vec<_>>()
         };
-        let from = match req.str("mail_from") {
+        let from = match mail_from {
             Some(f) => f.to_string(),
             None => header("From").into_iter().next().unwrap_or_default(),
         };
-        let mut to: Vec<String> = req
-            .strs("rcpt_to")
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let mut to: Vec<String> = rcpt_to.iter().map(|s| s.to_string()).collect();
         if to.is_empty() {
             to = header("To");
             to.extend(header("Cc"));
@@ -431,42 +484,17 @@ impl Subject for SmtpSubject {
             .timeout(Some(Duration::from_secs(60)))
             .build();
         self.sink.drain();
-        let (exit, code, text) = match transport.send_raw(&envelope, body) {
+        Ok(match transport.send_raw(&envelope, body) {
             Ok(resp) => (
                 0,
-                resp.code().to_string(),
+                resp.code().to_string().parse().ok(),
                 resp.message().collect::<Vec<_>>().join(" "),
             ),
             Err(e) => match e.status() {
-                Some(c) => (1, c.to_string(), e.to_string()),
-                None => (2, String::new(), e.to_string()),
+                Some(c) => (1, c.to_string().parse().ok(), e.to_string()),
+                None => (2, None, e.to_string()),
             },
-        };
-        let collect_n = req
-            .params
-            .get("collect")
-            .and_then(Value::as_u64)
-            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        let secs = req
-            .params
-            .get("collect_seconds")
-            .and_then(Value::as_u64)
-            .unwrap_or(20);
-        let collected = if exit == 0 {
-            self.sink
-                .wait_for(collect_n, Duration::from_secs(secs), self.settle)
-        } else {
-            Vec::new()
-        };
-        let outputs: Vec<Value> = collected.iter().map(describe).collect();
-        Ok(json!({
-            "exit": exit,
-            "smtp": {"code": code.parse::<u16>().ok(), "reply": text},
-            "translated": exit == 0 && !outputs.is_empty(),
-            "collected": outputs.len(),
-            "output": outputs.first().cloned().unwrap_or(Value::Null),
-            "outputs": outputs,
-        }))
+        })
     }
 }
 

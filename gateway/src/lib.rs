@@ -29,6 +29,7 @@ pub mod mappings;
 pub mod mime;
 pub mod pec;
 pub mod rem;
+pub mod revocation;
 pub mod service;
 pub mod smime;
 pub mod tl;

@@ -390,8 +390,41 @@ impl Drop for Dns {
 /// A loopback HTTP server in a thread of the test, serving `files` (path → bytes) with
 /// `content_type`; other paths get 404. Returns its base URL (`http://127.0.0.1:<port>`).
 pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> String {
-    use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    serve_on(
+        listener,
+        move |path| {
+            files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, b)| b.clone())
+        },
+        content_type,
+    )
+}
+
+/// Like [`serve_http`], serving the files of `dir` as they are at each request (`/NAME`).
+pub fn serve_dir(dir: PathBuf, content_type: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    serve_on(
+        listener,
+        move |path| {
+            let name = path.trim_start_matches('/');
+            if name.is_empty() || name.contains('/') || name.contains("..") {
+                return None;
+            }
+            std::fs::read(dir.join(name)).ok()
+        },
+        content_type,
+    )
+}
+
+fn serve_on(
+    listener: std::net::TcpListener,
+    files: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
+    content_type: &'static str,
+) -> String {
+    use std::io::{Read, Write};
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -409,14 +442,14 @@ pub fn serve_http(files: Vec<(String, Vec<u8>)>, content_type: &'static str) -> 
             }
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
             let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let answer = match files.iter().find(|(p, _)| *p == path) {
-                Some((_, body)) => {
+            let answer = match files(&path) {
+                Some(body) => {
                     let mut a = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                         body.len()
                     )
                     .into_bytes();
-                    a.extend_from_slice(body);
+                    a.extend_from_slice(&body);
                     a
                 }
                 None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"

@@ -87,8 +87,10 @@ fn summary_json(c: &Config) -> Value {
         "rem_service_address": id.rem_service_address,
         "pec_cert": id.pec_cert.subject,
         "pec_chain": id.pec_chain.len(),
+        "pec_key_pkcs11": id.pec_key.pkcs11_uri(),
         "rem_cert": id.rem_cert.subject,
         "rem_chain": id.rem_chain.len(),
+        "rem_key_pkcs11": id.rem_key.pkcs11_uri(),
         "pec_anchors": c.trust.pec_anchors.len(),
         "rem_anchors": c.trust.rem_anchors.len(),
         "tsa_anchors": c.trust.tsa_anchors.len(),
@@ -101,6 +103,13 @@ fn summary_json(c: &Config) -> Value {
     })
 }
 
+/// `, key in token URI` for a PKCS#11 key (the PIN never shown), nothing for a key file.
+fn in_token(key: &ponte::crypto::SigningKey) -> String {
+    key.pkcs11_uri()
+        .map(|u| format!(", key in token {u}"))
+        .unwrap_or_default()
+}
+
 fn summary_text(c: &Config) -> String {
     let id = &c.identity;
     let mut lines = vec![
@@ -110,15 +119,17 @@ fn summary_text(c: &Config) -> String {
             id.provider_name, id.domain, id.country
         ),
         format!(
-            "PEC signer:  {} (+{} chain)",
+            "PEC signer:  {} (+{} chain){}",
             id.pec_cert.subject,
-            id.pec_chain.len()
+            id.pec_chain.len(),
+            in_token(&id.pec_key)
         ),
         format!(
-            "REM signer:  {} (+{} chain), service address {}",
+            "REM signer:  {} (+{} chain), service address {}{}",
             id.rem_cert.subject,
             id.rem_chain.len(),
-            id.rem_service_address
+            id.rem_service_address,
+            in_token(&id.rem_key)
         ),
         format!(
             "anchors:     {} PEC, {} REM, {} TSA",

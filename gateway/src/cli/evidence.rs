@@ -5,7 +5,7 @@
 //!   the signed content is not an ERDS evidence: `evidence_error` says why), 2 = unreadable
 //!   input or usage error. The evidence fields are parsed from the signed octets only, so
 //!   they are `null` when the signature is not valid.
-//! * `ponte evidence sign IN.xml --key KEY.pem --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
+//! * `ponte evidence sign IN.xml --key KEY.pem|pkcs11:URI --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
 //!   signs an unsigned evidence: XAdES-B-B, or B-T with `--tsa`.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Failure, Outcome, load_certs, read_file, rfc3339, write_output};
+use super::{Failure, Outcome, load_certs, load_key, read_file, rfc3339, write_output};
 use ponte::rem::evidence;
 use ponte::xades::{self, At, Report, SignOptions, Signer, VerifyOptions};
 
@@ -26,6 +26,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sign an unsigned ERDS evidence (XAdES-B-B, or B-T with --tsa).
     Sign(SignArgs),
+    /// Extend a signed evidence to XAdES-B-LT (validation data) or B-LTA (archive time-stamp).
+    Extend(super::evidence_extend::ExtendArgs),
 }
 
 /// Arguments of `ponte evidence verify`.
@@ -53,7 +55,8 @@ pub struct VerifyArgs {
 pub struct SignArgs {
     /// The unsigned evidence (XML, UTF-8).
     pub input: PathBuf,
-    /// The signing key (PKCS#8 PEM, RSA or ECDSA P-256).
+    /// The signing key: a PKCS#8 PEM file (RSA or ECDSA P-256), or a `pkcs11:` URI (RFC 7512)
+    /// naming a key in a token.
     #[arg(long)]
     pub key: PathBuf,
     /// The signing certificate (PEM; the first certificate is used).
@@ -75,6 +78,7 @@ pub fn run(cmd: Command) -> Outcome {
     match cmd {
         Command::Verify(args) => verify(args),
         Command::Sign(args) => sign(args),
+        Command::Extend(args) => super::evidence_extend::extend(args),
     }
 }
 
@@ -110,9 +114,10 @@ fn verify(args: VerifyArgs) -> Outcome {
 
 /// What `ponte evidence verify --json` prints about `bytes`, and whether the signature is
 /// valid (and trusted when anchors are given) over an ERDS evidence. `Err` when the bytes
-/// are not XML the verifier reads at all.
+/// are not XML the verifier reads at all. With long-term validation data (B-LT, B-LTA) the
+/// verdict is the long-term one (`long_term` in the object).
 pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades::Error> {
-    let report = xades::verify(bytes, opts)?;
+    let (report, long_term) = xades::longterm::verify(bytes, opts)?;
     let parsed = report.signed_content().map(evidence::parse);
     let (summary, evidence_error, parts) = match parsed {
         Some(Ok(ev)) => (Some(ev.summary()), None, Some(components(&ev))),
@@ -123,8 +128,12 @@ pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades
         ),
         None => (None, None, None),
     };
-    let chain_ok =
-        opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted);
+    let chain_ok = match &long_term {
+        Some(lt) => lt.trusted(),
+        None => {
+            opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted)
+        }
+    };
     let ok = report.signature.valid() && chain_ok && evidence_error.is_none();
     let mut out = describe(
         &report,
@@ -134,6 +143,9 @@ pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades
     );
     if let (Some(c), Some(o)) = (parts, out.as_object_mut()) {
         o.insert("components".into(), c);
+    }
+    if let Some(lt) = &long_term {
+        super::evidence_extend::describe_long_term(&mut out, lt, !opts.anchors.is_empty());
     }
     Ok((out, ok))
 }
@@ -310,15 +322,14 @@ fn print_text(file: &Path, v: &Value) {
 
 fn sign(args: SignArgs) -> Outcome {
     let input = read_file(&args.input)?;
-    let key_pem = read_file(&args.key)?;
-    let key = ponte::crypto::SigningKey::from_pkcs8_pem(&key_pem)
-        .map_err(|e| Failure::at(&args.key, e))?;
+    let key = load_key(&args.key)?;
     let cert = load_certs(std::slice::from_ref(&args.cert))?
         .into_iter()
         .next()
         .ok_or_else(|| Failure::at(&args.cert, "no certificate"))?;
     let chain = load_certs(&args.chain)?;
-    let signer = Signer::new(key, cert, chain).map_err(|e| Failure::at(&args.key, e))?;
+    let signer = Signer::new(key, cert, chain)
+        .map_err(|e| Failure(format!("{}: {e}", super::key_label(&args.key))))?;
     let opts = SignOptions {
         signing_time: OffsetDateTime::now_utc(),
         id: None,

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 pub mod config;
 pub mod conformance;
 pub mod evidence;
+pub mod evidence_extend;
 pub mod index;
 pub mod mappings;
 pub mod pec;
@@ -174,10 +175,27 @@ pub fn load_cert(path: &Path) -> Result<ponte::x509::Certificate, Failure> {
     }
 }
 
-/// Reads a PKCS#8 PEM private key (RSA or ECDSA P-256).
+/// Opens a `--key`: a PKCS#8 PEM private key file (RSA or ECDSA P-256), or a `pkcs11:` URI
+/// (RFC 7512) naming a key in a token (a relative `pin-source` is resolved from the working
+/// directory). A failure names the file, or the URI without its PIN.
 pub fn load_key(path: &Path) -> Result<ponte::crypto::SigningKey, Failure> {
+    if let Some(reference) = path.to_str().filter(|s| ponte::crypto::is_pkcs11_uri(s)) {
+        return ponte::crypto::SigningKey::open(reference, Path::new(""))
+            .map_err(|e| Failure(format!("--key: {e}")));
+    }
     let pem = read_file(path)?;
     ponte::crypto::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Failure::at(path, e))
+}
+
+/// How a `--key` is named in messages: the file, or the URI with any `pin-value` hidden (the
+/// argument itself is never echoed, as it may hold the PIN).
+pub fn key_label(path: &Path) -> String {
+    match path.to_str().filter(|s| ponte::crypto::is_pkcs11_uri(s)) {
+        Some(reference) => ponte::crypto::Pkcs11Uri::parse(reference)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| "--key (a pkcs11: URI)".to_string()),
+        None => path.display().to_string(),
+    }
 }
 
 /// RFC 3339 rendering (UTC offsets kept as given).

@@ -25,7 +25,8 @@ pub enum Command {
 /// The provider's signing identity, shared by both commands.
 #[derive(Debug, clap::Args)]
 pub struct Identity {
-    /// The provider's private key, PKCS#8 PEM (RSA or ECDSA P-256).
+    /// The provider's private key: a PKCS#8 PEM file (RSA or ECDSA P-256), or a `pkcs11:` URI
+    /// (RFC 7512) naming a key in a token.
     #[arg(long)]
     pub key: PathBuf,
     /// The provider's signing certificate (PEM).
@@ -190,13 +191,11 @@ impl Loaded {
         let key = load_key(&id.key)?;
         let cert = load_cert(&id.cert)?;
         if !key.matches_spki(&cert.spki_der) {
-            return Err(Failure::at(
-                &id.key,
-                format!(
-                    "this key does not belong to the certificate {}",
-                    id.cert.display()
-                ),
-            ));
+            return Err(Failure(format!(
+                "{}: this key does not belong to the certificate {}",
+                super::key_label(&id.key),
+                id.cert.display()
+            )));
         }
         let chain = load_certs(&id.chain)?;
         let domain = match &id.domain {

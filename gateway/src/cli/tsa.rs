@@ -24,9 +24,17 @@ pub enum Command {
         #[arg(long)]
         listen: String,
         /// Directory keeping its key, certificate and serial counter
-        /// (default: `ponte-tsa` under the OS temporary directory).
+        /// (default: `ponte-tsa` under the OS temporary directory); only the serial counter
+        /// with --key.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Sign with this key instead of the one made in --data: a PKCS#8 PEM file, or a
+        /// `pkcs11:` URI (RFC 7512) naming a key in a token. Needs --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// The certificate of --key (PEM, with the timeStamping extended key usage).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
     },
     /// Get a time-stamp for FILE (SHA-256 imprint, random nonce, certReq) or send a DER
     /// query made elsewhere (--query); checks the answer, writes the TimeStampResp (or the
@@ -86,7 +94,12 @@ pub enum Command {
 /// Runs a `ponte tsa` command.
 pub fn run(cmd: Command) -> Outcome {
     match cmd {
-        Command::Serve { listen, data } => serve(&listen, data),
+        Command::Serve {
+            listen,
+            data,
+            key,
+            cert,
+        } => serve(&listen, data, key.as_deref().zip(cert.as_deref())),
         Command::Stamp {
             file,
             query,
@@ -133,10 +146,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure(format!("tokio runtime: {e}")))
 }
 
-fn serve(listen: &str, data: Option<PathBuf>) -> Outcome {
+fn serve(listen: &str, data: Option<PathBuf>, identity: Option<(&Path, &Path)>) -> Outcome {
     let dir = data.unwrap_or_else(server::default_data_dir);
     let now = time::OffsetDateTime::now_utc();
-    let tsa = Arc::new(server::DevTsa::open(&dir, now).map_err(|e| Failure::at(&dir, e))?);
+    let tsa = match identity {
+        None => server::DevTsa::open(&dir, now).map_err(|e| Failure::at(&dir, e))?,
+        Some((key, cert)) => {
+            let signing_key = super::load_key(key)?;
+            server::DevTsa::with_key(&dir, signing_key, cert)
+                .map_err(|e| Failure(format!("{}: {e}", super::key_label(key))))?
+        }
+    };
+    let tsa = Arc::new(tsa);
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

@@ -28,31 +28,53 @@ fn date(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-/// The key of `side` (`pec` or `rem`) must be the private half of its certificate's public key.
+/// The key of `side` (`pec` or `rem`) must be the private half of its certificate's public key:
+/// the public keys are compared, then the key proves it by use (it signs a random challenge,
+/// in the token for a PKCS#11 key, and ring verifies it with the certificate's public key), so
+/// a token that logs in but refuses to sign, or a key not allowed to sign, is found here.
+/// `key_path` is the key file (`None` for a `pkcs11:` URI, named in the message instead).
 pub fn key_matches(
     side: &str,
     key: &SigningKey,
-    key_path: &Path,
+    key_path: Option<&Path>,
     cert: &Certificate,
     cert_path: &Path,
     out: &mut Vec<Problem>,
 ) {
-    if key.matches_spki(&cert.spki_der) {
-        return;
-    }
     let kind = match key.kind() {
         KeyKind::Rsa => "an RSA key",
         KeyKind::EcdsaP256 => "an ECDSA P-256 key",
     };
-    out.push(Problem::error(
-        format!("identity.{side}_key"),
-        Some(key_path),
-        format!(
-            "{kind} that does not match the certificate of identity.{side}_cert ({}, subject {}): the public keys differ",
-            cert_path.display(),
-            cert.subject
-        ),
-    ));
+    let what = match key.pkcs11_uri() {
+        Some(uri) => format!("{kind} in the token {uri}"),
+        None => kind.to_string(),
+    };
+    let mismatch = |how: &str| {
+        Problem::error(
+            format!("identity.{side}_key"),
+            key_path,
+            format!(
+                "{what} that does not match the certificate of identity.{side}_cert ({}, subject {}): {how}",
+                cert_path.display(),
+                cert.subject
+            ),
+        )
+    };
+    if !key.matches_spki(&cert.spki_der) {
+        out.push(mismatch("the public keys differ"));
+        return;
+    }
+    match key.prove(&cert.spki_der) {
+        Ok(Ok(())) => {}
+        Ok(Err(failure)) => out.push(mismatch(&format!(
+            "a challenge it signed does not verify with the certificate's key ({failure})"
+        ))),
+        Err(e) => out.push(Problem::error(
+            format!("identity.{side}_key"),
+            key_path,
+            format!("{what} could not sign a challenge: {e}"),
+        )),
+    }
 }
 
 /// An identity certificate (or chain certificate) at `now`: errors outside validity, a warning

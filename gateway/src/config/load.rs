@@ -430,12 +430,37 @@ impl Reader {
         }
     }
 
-    fn key_file(&mut self, s: &Section<'_>, key: &str) -> Option<(SigningKey, PathBuf)> {
-        let path = self.path_key(s, key, true)?;
+    /// A key: a PKCS#8 PEM file (resolved from the configuration's folder) or a `pkcs11:` URI
+    /// (RFC 7512; the token is opened and logged in now, a relative `pin-source` resolved from
+    /// the configuration's folder). The path is `None` for a URI.
+    fn key_file(&mut self, s: &Section<'_>, key: &str) -> Option<(SigningKey, Option<PathBuf>)> {
         let full = format!("{}.{key}", s.name);
+        let value = self.string(s, key, true)?;
+        if crate::crypto::is_pkcs11_uri(&value) {
+            return match SigningKey::open(&value, &self.base) {
+                Ok(k) => {
+                    if k.pkcs11_uri().is_some()
+                        && crate::crypto::Pkcs11Uri::parse(&value).is_ok_and(|u| u.has_pin_value())
+                    {
+                        self.problems.push(Problem::warning(
+                            full,
+                            None,
+                            "the PIN is written in the configuration (pin-value): prefer \
+                             pin-source=file:/path to a file only the gateway can read",
+                        ));
+                    }
+                    Some((k, None))
+                }
+                Err(e) => {
+                    self.error(full, None, e.to_string());
+                    None
+                }
+            };
+        }
+        let path = self.resolve(&value);
         let pem = self.read_file(&full, &path)?;
         match SigningKey::from_pkcs8_pem(&pem) {
-            Ok(k) => Some((k, path)),
+            Ok(k) => Some((k, Some(path))),
             Err(e) => {
                 self.error(
                     full,
@@ -530,7 +555,7 @@ impl Reader {
         let rem_chain = self.cert_files(&s, "rem_chain");
         for (side, key, cert) in [("pec", &pec_key, &pec_cert), ("rem", &rem_key, &rem_cert)] {
             if let (Some((k, kp)), Some((c, cp))) = (key, cert) {
-                check::key_matches(side, k, kp, c, cp, &mut self.problems);
+                check::key_matches(side, k, kp.as_deref(), c, cp, &mut self.problems);
             }
         }
         for (key, cert) in [

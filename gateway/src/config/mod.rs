@@ -225,13 +225,13 @@ pub struct Identity {
     pub country: String,
     /// The REM service address (default `rem-service@<domain>`).
     pub rem_service_address: String,
-    /// The key that signs PEC messages (PKCS#8).
+    /// The key that signs PEC messages (a PKCS#8 file, or a `pkcs11:` URI: in a token).
     pub pec_key: SigningKey,
     /// The certificate of `pec_key`.
     pub pec_cert: Certificate,
     /// The intermediates sent with PEC signatures (may be empty).
     pub pec_chain: Vec<Certificate>,
-    /// The key that seals REM messages and evidence (PKCS#8).
+    /// The key that seals REM messages and evidence (a PKCS#8 file, or a `pkcs11:` URI).
     pub rem_key: SigningKey,
     /// The certificate of `rem_key`.
     pub rem_cert: Certificate,

@@ -42,7 +42,7 @@ pub struct TrustLists {
 }
 
 impl TrustLists {
-    /// What [`crate::tl::load`] needs.
+    /// What [`crate::tl::load()`] needs.
     pub fn sources(&self) -> crate::tl::Sources {
         crate::tl::Sources {
             lists: self.lists.clone(),

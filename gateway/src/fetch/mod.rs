@@ -12,6 +12,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod validation;
 
 pub use dns::{Mx, Resolver};
 pub use http::{Fetcher, HttpOptions};

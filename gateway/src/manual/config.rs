@@ -15,7 +15,7 @@
 //! | `identity.domain` | yes | the gateway's mail domain (normalised: lower case, no trailing dot) |
 //! | `identity.country` | no, `"IT"` | ISO 3166-1 alpha-2 code |
 //! | `identity.rem_service_address` | no, `rem-service@<domain>` | the sender of REM receipts |
-//! | `identity.pec_key`, `identity.pec_cert` | yes | PKCS#8 PEM key (RSA or ECDSA P-256) and its one certificate, signing PEC |
+//! | `identity.pec_key`, `identity.pec_cert` | yes | the key signing PEC — a PKCS#8 PEM file (RSA or ECDSA P-256), or a `pkcs11:` URI naming a key in an HSM (see [Keys in an HSM](#keys-in-an-hsm-pkcs11)) — and its one certificate |
 //! | `identity.pec_chain` | no, `[]` | PEM files of intermediates sent with PEC signatures |
 //! | `identity.rem_key`, `identity.rem_cert`, `identity.rem_chain` | yes, yes, no | the same for the REM e-seal |
 //! | `trust.pec_anchors`, `trust.rem_anchors`, `trust.tsa_anchors` | yes, not empty | PEM files of trust anchors (a file may hold several) |
@@ -43,7 +43,10 @@
 //! than with serde's `deny_unknown_fields`, which stops at the first), a value of the wrong
 //! type, a required key missing, a file that cannot be read (the key and the resolved path are
 //! named), a PEM file without a certificate or a key that is not PKCS#8, **a key that does not
-//! match its certificate** (the public keys are compared), an empty anchor list, a certificate
+//! match its certificate** (the public keys are compared, then the key signs a random challenge
+//! that ring verifies with the certificate's public key: a token key is logged in and used),
+//! a `pkcs11:` URI that does not parse (the attribute is named), a token key that cannot be
+//! opened (module, token, object, PIN: the URI is named, the PIN never), an empty anchor list, a certificate
 //! outside its validity, a URL that does not parse (`ldap://`/`ldaps://` for the directory,
 //! `http://` for the TSA, with a host and a port from 1 to 65535), a policy that
 //! is not an absolute URI, a snapshot that is not LDAP LDIF, a mappings directory whose tables
@@ -65,13 +68,59 @@
 //!   while it was valid);
 //! - an identity certificate that does not chain to the anchors of its side: **warning**
 //!   (peers may trust it through other anchors, but Ponte could not verify its own output);
-//! - `index.base` without `index.ldap`, a policy listed twice: **warning**.
+//! - `index.base` without `index.ldap`, a policy listed twice: **warning**;
+//! - a `pkcs11:` key whose PIN is written in the URI (`pin-value`): **warning** (the PIN is
+//!   then in the configuration file; `pin-source` names a file only the gateway reads).
 //!
 //! Loading (`Config::load`) refuses the first error and keeps the warnings in
 //! `Config::warnings` without logging them: `ponte translate` and the other commands that
 //! answer one input print nothing before their result (a certificate expiring in 20 days is
 //! not news for every message). `ponte config check` lists them, the service logs them once
 //! at start-up (`Config::log_warnings`) and its metrics expose them.
+//!
+//! ## Keys in an HSM (PKCS#11)
+//!
+//! `identity.pec_key`, `identity.rem_key`, every `--key` of the command line and the key of
+//! the development TSA (`ponte tsa serve --key URI --cert CERT.pem`) may name a private key in
+//! a PKCS#11 token instead of a file, with an RFC 7512 URI:
+//!
+//! ```text
+//! pec_key = "pkcs11:token=ponte;object=pec?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/ponte/pin"
+//! ```
+//!
+//! - **Path attributes** (before `?`, separated by `;`) select the token and the key:
+//!   `token` (label), `manufacturer`, `serial`, `model`; `slot-id`, `slot-description`,
+//!   `slot-manufacturer`; `library-manufacturer`, `library-description`, `library-version`
+//!   (`MAJOR[.MINOR]`, checked against the module); `object` (the key's `CKA_LABEL`), `id`
+//!   (its `CKA_ID`, bytes, e.g. `id=%01`), `type` (must be `private` when given). Exactly one
+//!   initialised token and exactly one private key must match; otherwise the error says how
+//!   many did (and, for tokens, which labels are present).
+//! - **Query attributes** (after `?`, separated by `&`): `module-path` (required: the module's
+//!   shared library, loaded at run time; `module-name` alone is refused), `pin-source` (a
+//!   `file:` URI or a plain path; relative paths are resolved from the configuration's folder,
+//!   from the working directory on the command line; the PIN is the file's first line) or
+//!   `pin-value` (the PIN itself: a warning in a configuration).
+//! - Values are percent-decoded; characters RFC 7512 does not allow raw (a space, `/` in the
+//!   path part, `#`, ...) must be percent-encoded. An attribute Ponte does not know, vendor
+//!   `x-` attributes included, is refused by name; so is an attribute given twice.
+//!
+//! The token only signs; the CMS and XAdES structures stay Ponte's. RSA keys sign with
+//! `CKM_SHA256_RSA_PKCS` (the same bytes ring makes from PKCS#8: PKCS#1 v1.5 is deterministic),
+//! ECDSA P-256 keys with `CKM_ECDSA` over a SHA-256 digest computed by ring. The key needs
+//! `CKA_SIGN`; a key with `CKA_ALWAYS_AUTHENTICATE` (a login before every signature) is
+//! refused. For an EC key, keep its public key object (same label and id) in the token so that
+//! it can be compared with the certificate; without it, the match is proved by signing.
+//!
+//! Sessions: the module is loaded and initialised once per process; each token is logged in
+//! once (at start-up, when the configuration loads) and its sessions are pooled and reused by
+//! every key and thread (at most 16 at once). When the token drops (an HSM restart, a removed
+//! token: `CKR_SESSION_HANDLE_INVALID`, `CKR_DEVICE_REMOVED`, `CKR_USER_NOT_LOGGED_IN`, ...)
+//! the pool is thrown away, the token found again, logged in again and the signature retried
+//! once; a second failure is an error naming the URI and the `CKR_` code.
+//!
+//! Errors name the URI as written, with a `pin-value` shown as `***`; the PIN appears in no
+//! message and no `Debug` output. A wrong PIN reads
+//! `identity.pec_key: pkcs11:token=ponte;object=pec?...: the token "ponte" refused the PIN (CKR_PIN_INCORRECT)`.
 //!
 //! ## The correlation store
 //!

@@ -6,7 +6,7 @@
 //! `ServiceSupplyPoint` of that service (EN 319 532-4 C.2.3.2, C.2.3.3). This chapter says how
 //! Ponte reads, verifies and keeps the lists, and what it answers.
 //!
-//! ## Loading the lists ([`crate::tl::load`])
+//! ## Loading the lists ([`crate::tl::load()`])
 //!
 //! `[trust] lists` names files or `http(s)://` URLs: the EU list of the lists (LOTL), national
 //! lists, or both. For a list of lists (its `TSLType` ends in `listofthelists`), every
@@ -66,7 +66,7 @@
 //! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
 //!
 //! The `https://` supply point of a REM service is its Capability and Security Information
-//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify`] judges it: its XAdES
+//! document (EN 319 532-4 C.2.3.4). [`crate::rem::csi::verify()`] judges it: its XAdES
 //! signature (optional in the schema; c.3.1.11) must verify and its signer be the service's
 //! digital identity or a certificate issued by it (c.3.1.12); a signed document is read from
 //! the signed octets; the REM baseline values are checked (`version` `EN319532v1`,
@@ -88,7 +88,7 @@
 //! ## For the gateway
 //!
 //! Load once, keep the [`crate::tl::TrustedLists`] (cheap to clone, immutable), refresh on a
-//! timer with [`crate::tl::load`] in [`crate::tl::LoadMode::Fetch`] mode and swap the new value
+//! timer with [`crate::tl::load()`] in [`crate::tl::LoadMode::Fetch`] mode and swap the new value
 //! in:
 //! * pre-relay (S-REMS side, C.2.3.3.3): MX of the recipient domain
 //!   ([`crate::fetch::Resolver::mx`]) → [`crate::tl::TrustedLists::supply_points_for`] (host, T):

@@ -81,6 +81,11 @@
 //! and certificate are made on first start and reused afterwards; a directory with one and
 //! not the other is refused rather than overwritten. Serial numbers start at 1 and increase by
 //! one per token; each is written to `serial` (write then rename) before the token leaves.
+//! `--key KEY --cert CERT.pem` replaces the generated identity: the key is a PKCS#8 file or a
+//! `pkcs11:` URI naming a key in a token (see `ponte::manual::config`, "Keys in an HSM"), the
+//! certificate must match it (checked at start) and carry the timeStamping extended key usage,
+//! and DIR keeps only `serial`. A key in an HSM answers the first objection above; the clock,
+//! the self-signed or test certificate and the placeholder policy still make it NOT qualified.
 //! It accepts SHA-256, SHA-384 and SHA-512 imprints; other algorithms get a rejection with
 //! `badAlg`, unreadable requests `badDataFormat`, another `reqPolicy` `unacceptedPolicy`,
 //! request extensions `unacceptedExtension`. It echoes the nonce, includes its certificate

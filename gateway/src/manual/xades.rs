@@ -108,8 +108,43 @@
 //! emailProtection when the certificate has the extension — the same certificate signs the REM
 //! messages (S/MIME). Time-stamp tokens are judged at the same instant.
 //!
+//! ## Long-term levels: B-LT and B-LTA ([`crate::xades::extend`], [`crate::xades::longterm`])
+//!
+//! `ponte evidence extend FILE --to B-LT|B-LTA` adds, as unsigned properties only (XML-DSig
+//! verifiers such as xmlsec1 still verify the signature):
+//! * **B-LT**: `xades:CertificateValues` (the signer's path, the trust anchors given with
+//!   `--trust`, the time-stamping units and the OCSP responders) and `xades:RevocationValues`:
+//!   for every certificate of those paths that names a CRL distribution point or an OCSP
+//!   responder (authorityInfoAccess), the CRL (GET) and the OCSP response (POST
+//!   `application/ocsp-request`, SHA-1 CertID), each verified under the certificate's issuer
+//!   ([`crate::revocation`]) before it is embedded as received;
+//! * **B-LTA**: a `xadesv141:ArchiveTimeStamp` from `--tsa` over, with Exclusive C14N
+//!   (EN 319 132-1 §5.5.2.2): what each reference digests, `SignedInfo`, `SignatureValue`,
+//!   `KeyInfo`, every unsigned signature property before it, the other `ds:Object`s. Again on a
+//!   B-LTA evidence: the previous archive time-stamp's validation data goes into a
+//!   `xadesv141:TimeStampValidationData`, then a new archive time-stamp (renewal, before the
+//!   last TSA certificate expires).
+//!
+//! `ponte evidence verify` then validates with the embedded data ([`crate::xades::longterm`]):
+//! the archive time-stamps from the last (judged at `--at`) to the first (each at the next
+//! one's time); the signature time-stamp at the first archive time-stamp's time (or at
+//! `--at`), whose genTime is then the proof of existence (POE) of the signature; the signer's
+//! chain at `--at`, or at the POE when it does not hold at `--at` (expired certificates);
+//! and revocation from the embedded CRLs and OCSP responses. **A certificate of the signer's
+//! path revoked at R makes the signature invalid at every instant from R on**, even when the
+//! signature was time-stamped before R: Ponte does not rescue signatures made before a
+//! revocation, because the revocation's reason (a key compromise) may have started before R.
+//! This is stricter than the past-signature validation of EN 319 102-1, on purpose. The level
+//! reported is `B-LT` / `B-LTA` only when the data is complete (every certificate that names a
+//! revocation service has embedded data) and the archive time-stamps hold.
+//!
+//! Not checked in the long-term validation: the revocation of time-stamping units and of
+//! delegated OCSP responders (they carry id-pkix-ocsp-nocheck or are anchors), freshness rules
+//! beyond "issued by the certificate's issuer" (the data is what was fetched at extension
+//! time; its `thisUpdate` is reported). No external oracle checks archive time-stamps (xmlsec1
+//! ignores XAdES properties): sign and verify share [`crate::xades::extend`]'s input function.
+//!
 //! ## Limits
 //!
-//! Not done: revocation (CRL/OCSP), B-LT/B-LTA (`xades141` validation data, archive
-//! time-stamps), `SignaturePolicyIdentifier` evaluation, counter-signatures, references other
+//! Not done: `SignaturePolicyIdentifier` evaluation, counter-signatures, references other
 //! than the two of the evidence profile, SHA-1 reference digests (refused).

@@ -12,7 +12,7 @@
 //! * [`lookup`] indexes the accepted lists ([`TrustedLists`]) and answers "is this certificate
 //!   the digital identity of a granted qualified REM service (or QTST unit) at time T", "which
 //!   service has this MX host as supply point";
-//! * [`load`] gets lists from files or URLs through [`crate::fetch`], follows a list of lists
+//! * [`mod@load`] gets lists from files or URLs through [`crate::fetch`], follows a list of lists
 //!   to the lists it points at, keeps the last accepted copy of each in a disk [`cache`], and
 //!   answers from that copy, with its age, when a source is unreachable or serves a list that
 //!   is refused.

@@ -70,6 +70,16 @@ impl Tsu {
     /// A TSU from a PKCS#8 key and its certificate (DER). The key must match the certificate.
     pub fn new(pkcs8: &[u8], cert_der: &[u8], policy: ObjectIdentifier) -> Result<Self, Error> {
         let key = SigningKey::from_pkcs8_der(pkcs8).map_err(|e| Error::Key(e.to_string()))?;
+        Self::with_key(key, cert_der, policy)
+    }
+
+    /// A TSU from a loaded key (PKCS#8 or in a PKCS#11 token) and its certificate (DER). The
+    /// key must match the certificate.
+    pub fn with_key(
+        key: SigningKey,
+        cert_der: &[u8],
+        policy: ObjectIdentifier,
+    ) -> Result<Self, Error> {
         let cert = crate::x509::Certificate::from_der(cert_der)
             .map_err(|e| Error::Certificate(e.to_string()))?;
         if !key.matches_spki(&cert.spki_der) {
@@ -282,6 +292,9 @@ pub fn make_dev_identity(now: time::OffsetDateTime) -> Result<(Vec<u8>, Vec<u8>)
     )
     .map_err(|_| Error::Key("P-256 key generation failed".into()))?;
     let key = SigningKey::from_pkcs8_der(pkcs8.as_ref()).map_err(|e| Error::Key(e.to_string()))?;
+    let public = key
+        .public_key_bytes()
+        .ok_or_else(|| Error::Key("the generated key shows no public key".into()))?;
 
     let mut serial = [0u8; 16];
     rng.fill(&mut serial).map_err(|_| Error::Random)?;
@@ -303,10 +316,9 @@ pub fn make_dev_identity(now: time::OffsetDateTime) -> Result<(Vec<u8>, Vec<u8>)
             oid: crate::crypto::oids::EC_PUBLIC_KEY,
             parameters: Some(ec_params),
         },
-        subject_public_key: BitString::from_bytes(key.public_key_bytes())
-            .map_err(Error::der("SPKI"))?,
+        subject_public_key: BitString::from_bytes(public).map_err(Error::der("SPKI"))?,
     };
-    let ski = crate::crypto::digest(HashAlg::Sha1, key.public_key_bytes());
+    let ski = crate::crypto::digest(HashAlg::Sha1, public);
     let extensions = vec![
         extension(
             &BasicConstraints {

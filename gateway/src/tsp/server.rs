@@ -6,6 +6,10 @@
 //! - `serial`: the last serial number issued, in decimal. Each token's serial is written
 //!   there before the token leaves, so serials stay unique and increasing across restarts.
 //!
+//! Or it is given its key and certificate ([`DevTsa::with_key`]: a PKCS#8 file or a key in a
+//! PKCS#11 token, with a certificate carrying the timeStamping EKU), and the directory keeps
+//! only `serial`.
+//!
 //! It answers `POST` with `Content-Type: application/timestamp-query` (any path) with a
 //! `TimeStampResp` (`application/timestamp-reply`), also for rejections as RFC 3161 wants;
 //! other methods get 405, other content types 415, bodies over 64 KiB 413.
@@ -27,6 +31,7 @@ use tokio::net::TcpListener;
 
 use super::Error;
 use super::issue::{Answered, DEV_POLICY, Tsu, make_dev_identity};
+use crate::crypto::SigningKey;
 
 /// Largest request body accepted.
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -46,6 +51,7 @@ pub fn default_data_dir() -> PathBuf {
 pub struct DevTsa {
     tsu: Tsu,
     dir: PathBuf,
+    cert_path: PathBuf,
     serial: Mutex<u64>,
 }
 
@@ -127,28 +133,35 @@ impl DevTsa {
             }
             (false, true) => return Err(Error::Key(format!("{} is missing", key_path.display()))),
         };
-        let serial = match std::fs::read_to_string(&serial_path) {
-            Ok(s) => s.trim().parse::<u64>().map_err(|_| Error::Io {
-                path: serial_path.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "not a decimal serial",
-                ),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(io(&serial_path)(e)),
-        };
+        let serial = read_serial(&serial_path)?;
         let tsu = Tsu::new(&key, &cert, DEV_POLICY)?;
         Ok(Self {
             tsu,
             dir: dir.to_path_buf(),
+            cert_path,
+            serial: Mutex::new(serial),
+        })
+    }
+
+    /// A TSA signing with `key` (PKCS#8 or in a PKCS#11 token) under the certificate in the
+    /// PEM file `cert_path` (which must match the key); `dir` keeps only the serial counter.
+    pub fn with_key(dir: &Path, key: SigningKey, cert_path: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let cert = CertificateDer::from_pem_file(cert_path)
+            .map_err(|e| Error::Certificate(format!("{}: {e}", cert_path.display())))?;
+        let serial = read_serial(&dir.join("serial"))?;
+        let tsu = Tsu::with_key(key, cert.as_ref(), DEV_POLICY)?;
+        Ok(Self {
+            tsu,
+            dir: dir.to_path_buf(),
+            cert_path: cert_path.to_path_buf(),
             serial: Mutex::new(serial),
         })
     }
 
     /// The TSA's certificate file.
     pub fn cert_path(&self) -> PathBuf {
-        self.dir.join("tsa.pem")
+        self.cert_path.clone()
     }
 
     /// The unit.
@@ -179,6 +192,18 @@ impl DevTsa {
         now: time::OffsetDateTime,
     ) -> Result<(Vec<u8>, Answered), Error> {
         self.tsu.answer(request, now, || self.next_serial())
+    }
+}
+
+/// The last serial issued (0 when the file does not exist yet).
+fn read_serial(serial_path: &Path) -> Result<u64, Error> {
+    match std::fs::read_to_string(serial_path) {
+        Ok(s) => s.trim().parse::<u64>().map_err(|_| Error::Io {
+            path: serial_path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a decimal serial"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io(serial_path)(e)),
     }
 }
 

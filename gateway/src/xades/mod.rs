@@ -15,6 +15,8 @@
 //! The chapter `manual::xades` explains what is signed, how wrapping is resisted and what
 //! B-B and B-T mean here.
 
+pub mod extend;
+pub mod longterm;
 pub mod sign;
 pub mod structure;
 pub mod verify;

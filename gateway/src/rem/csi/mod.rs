@@ -2,7 +2,7 @@
 //! `CSI19352v117-202201.xsd`): what a REM service supports and the TLS certificate of its
 //! SMTP endpoint, published at the `https://` `ServiceSupplyPoint` of its trusted-list entry.
 //!
-//! [`parse`] reads a `CapabilityAndSecurityInformation` into a [`Csi`]; [`verify`] judges its
+//! [`mod@parse`] reads a `CapabilityAndSecurityInformation` into a [`Csi`]; [`mod@verify`] judges its
 //! XAdES signature against the service's digital identity (c.3.1.11, c.3.1.12), reads the
 //! document from the signed octets, checks the REM baseline values (Table C.9, C.12) and the
 //! consistency with the trusted list (c.3.3.1 `ERDSDomain` = the MX host, c.3.3.2
