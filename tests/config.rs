@@ -695,3 +695,36 @@ fn service_keys_are_checked_and_named() {
         &["2h is longer than delivery.max_retry (1h)"],
     );
 }
+
+#[test]
+fn delivery_tls_anchors_and_mx_port_are_checked() {
+    let s = Setup::new();
+    std::fs::write(s.root().join("empty.pem"), "not a certificate\n").expect("write");
+    let mut text = std::fs::read_to_string(s.config()).expect("read");
+    text.push_str(
+        "\n[delivery]\ntls_anchors = [\"pki/root-ca.pem\", \"absent.pem\", \"empty.pem\"]\nmx_port = 0\n",
+    );
+    std::fs::write(s.config(), &text).expect("write");
+    let err = expect_problems(&s);
+    assert_line(
+        &err,
+        "delivery.tls_anchors[1]",
+        &["absent.pem", "cannot read"],
+    );
+    assert_line(
+        &err,
+        "delivery.tls_anchors[2]",
+        &["empty.pem", "no PEM certificate"],
+    );
+    assert_line(&err, "delivery.mx_port", &["0 is not from 1 to 65535"]);
+    assert!(!err.contains("tls_anchors[0]"), "{err}");
+    // Fixed, it loads with the anchors resolved beside the file.
+    s.edit(", \"absent.pem\", \"empty.pem\"", "")
+        .edit("mx_port = 0", "mx_port = 2525");
+    let c = Config::load_at(&s.config(), NOW).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.service.delivery.tls_anchors,
+        vec![s.root().join("pki/root-ca.pem")]
+    );
+    assert_eq!(c.service.delivery.mx_port, 2525);
+}

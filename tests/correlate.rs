@@ -20,6 +20,7 @@ fn record(tag: &str) -> Record {
         output_message_id: format!("<out.{tag}@rem.prova.test>"),
         kind: "dispatch".into(),
         dispatch: None,
+        sender_assurance: None,
     }
 }
 

@@ -7,44 +7,18 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
+use common::slapd::{ROOT_DN, ROOT_PW, run_ok, start_slapd, start_slapd_with};
 use common::{have, pki, run_ponte};
 use ponte::index::{self, CachePolicy, Index, LdapConfig, ManualClock};
 use serde_json::Value;
 
 const PROVIDERS: usize = 1_000;
 const DOMAINS_PER_PROVIDER: usize = 50;
-const ROOT_DN: &str = "cn=admin,o=postacert";
-const ROOT_PW: &str = "secret";
-
-/// A running slapd; killed (and waited for) when dropped, also when a test fails.
-struct Slapd {
-    child: Option<Child>,
-    url: String,
-    ldaps_url: String,
-    conf: PathBuf,
-}
-
-impl Slapd {
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn oracles() -> bool {
     let all = [
@@ -61,22 +35,6 @@ fn oracles() -> bool {
         eprintln!("skipped: slapd / ldap-utils / openssl not installed");
     }
     all
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
 }
 
 fn ponte_ok(args: &[&str]) -> String {
@@ -196,140 +154,6 @@ fn generate_ldif(f: &Fixture) -> String {
         s.push('\n');
     }
     s
-}
-
-/// The size limits of [`start_slapd`]: 500 per search as slapd's default, unlimited in total
-/// for paged searches.
-const PAGED_UNLIMITED: &str = "sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited\n";
-
-/// Writes slapd.conf (core + cosine + Ponte's printed schema; [`PAGED_UNLIMITED`]),
-/// loads `data` with slapadd, starts slapd, waits until it accepts connections.
-fn start_slapd(dir: &Path, data: &str) -> Slapd {
-    start_slapd_with(dir, data, PAGED_UNLIMITED)
-}
-
-/// [`start_slapd`] with `limits` as the global size-limit lines ("" for slapd's defaults).
-fn start_slapd_with(dir: &Path, data: &str, limits: &str) -> Slapd {
-    let schema = ponte_ok(&["index", "schema"]);
-    let schema_path = dir.join("igpec.schema");
-    std::fs::write(&schema_path, schema).expect("write schema");
-    let db = dir.join("db");
-    std::fs::create_dir_all(&db).expect("mkdir db");
-    let port = free_port();
-    let tls_port = free_port();
-    let (crt, key) = server_certificate(dir);
-    let conf = dir.join("slapd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include {}\n\
-             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
-             pidfile {}\n\
-             TLSCertificateFile {}\nTLSCertificateKeyFile {}\n\
-             {limits}\
-             database mdb\nmaxsize 1073741824\n\
-             suffix \"o=postacert\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
-             directory {}\n\
-             index objectClass eq\nindex managedDomains eq\n\
-             access to * by * read\n",
-            schema_path.display(),
-            dir.join("slapd.pid").display(),
-            crt.display(),
-            key.display(),
-            db.display()
-        ),
-    )
-    .expect("write slapd.conf");
-    run_ok(Command::new("slaptest").arg("-u").arg("-f").arg(&conf));
-    let data_path = dir.join("data.ldif");
-    std::fs::write(&data_path, data).expect("write data");
-    let t = Instant::now();
-    run_ok(
-        Command::new("slapadd")
-            .arg("-q")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-l")
-            .arg(&data_path),
-    );
-    eprintln!(
-        "slapadd of the generated directory: {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
-    let url = format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/");
-    let child = Command::new("slapd")
-        .arg("-d")
-        .arg("0")
-        .arg("-f")
-        .arg(&conf)
-        .arg("-h")
-        .arg(&url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn slapd");
-    let slapd = Slapd {
-        child: Some(child),
-        url: format!("ldap://127.0.0.1:{port}"),
-        ldaps_url: format!("ldaps://127.0.0.1:{tls_port}"),
-        conf,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err()
-        || TcpStream::connect(("127.0.0.1", tls_port)).is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "slapd did not start listening on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    slapd
-}
-
-/// A TLS server certificate for 127.0.0.1 issued by the test provider CA (openssl).
-fn server_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let key = dir.join("server.key");
-    let csr = dir.join("server.csr");
-    let crt = dir.join("server.pem");
-    let ext = dir.join("server.ext");
-    std::fs::write(
-        &ext,
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write ext");
-    run_ok(
-        Command::new("openssl")
-            .args([
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-            ])
-            .args(["-subj", "/CN=127.0.0.1", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&csr),
-    );
-    run_ok(
-        Command::new("openssl")
-            .args(["x509", "-req", "-days", "2", "-set_serial", "7", "-in"])
-            .arg(&csr)
-            .arg("-CA")
-            .arg(pki("provider-ca.pem"))
-            .arg("-CAkey")
-            .arg(pki("provider-ca.key.pem"))
-            .arg("-extfile")
-            .arg(&ext)
-            .arg("-out")
-            .arg(&crt),
-    );
-    (crt, key)
 }
 
 fn fixture() -> Fixture {
@@ -720,7 +544,7 @@ fn index_sync_mirrors_a_directory_beyond_the_default_size_limit() {
         ));
     }
     // No sizelimit line: slapd's defaults (500 entries, paged searches included).
-    let slapd = start_slapd_with(tmp.path(), &data, "");
+    let slapd = start_slapd_with(tmp.path(), &data, "", "");
     // The oracle: ldapsearch's own paged search stops at the limit too.
     let paged = Command::new("ldapsearch")
         .args(["-x", "-LLL", "-H", &slapd.url, "-b", "o=postacert"])

@@ -99,6 +99,7 @@ fn record(dir: Direction, ident: &str, rem: &str, out: &str, input: &str, kind: 
         output_message_id: out.into(),
         kind: kind.into(),
         dispatch: None,
+        sender_assurance: None,
     }
 }
 

@@ -890,3 +890,56 @@ fn lists_are_fetched_over_https_and_the_server_is_judged_against_the_system_stor
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn the_gateway_trust_store_refreshes_and_keeps_the_accepted_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (lotl, tl, signed) = make_lists(dir.path(), 3);
+    let anchors =
+        ponte::x509::load_pem(&std::fs::read(pki("lotl-signer.pem")).expect("pem")).expect("pem");
+    let sources = ponte::tl::Sources {
+        lists: vec![s(&lotl)],
+        anchors,
+        allow_unsigned: false,
+        cache_dir: Some(dir.path().join("cache")),
+        refresh: std::time::Duration::from_secs(3600),
+        base_dir: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let rem_ec = ponte::x509::load_pem(&std::fs::read(pki("rem-ec.pem")).expect("pem"))
+        .expect("pem")
+        .remove(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let (store, report) =
+            ponte::discovery::TrustStore::open(sources, ponte::fetch::Fetcher::default(), now)
+                .await;
+        assert!(report.all_fresh());
+        assert!(!store.due(now + time::Duration::minutes(30)));
+        assert!(store.due(now + time::Duration::hours(2)));
+        assert!(
+            store
+                .lists()
+                .qualified_rem_service(rem_ec.der(), now)
+                .qualified()
+        );
+        // The served TL is tampered with: the refresh keeps the accepted copy.
+        std::fs::write(
+            &tl,
+            signed.replace("Ponte Test REM EC", "Ponte Test REM XX"),
+        )
+        .expect("tamper");
+        let report = store.refresh(now + time::Duration::hours(2)).await;
+        assert!(!report.all_fresh());
+        let v = store.lists().qualified_rem_service(rem_ec.der(), now);
+        assert!(v.qualified());
+        assert_eq!(
+            v.service.expect("service").service_name,
+            "Ponte Test REM EC"
+        );
+        assert!(!store.due(now + time::Duration::hours(2)));
+    });
+}

@@ -1,36 +1,43 @@
-//! PEC → REM translation through the library, for signed transport envelopes of about 10 KB
-//! and 1 MB: S/MIME verification and trust of the envelope, the index look-up of its signer,
-//! the mapping row, the REM dispatch (evidence built and XAdES-signed, message S/MIME-sealed)
-//! and the correlation record.
+//! Translation through the library, one thread, for signed transport envelopes of about 10 KB,
+//! 1 MB and 25 MB: PEC → REM (S/MIME verification and trust of the envelope, the index look-up
+//! of its signer, the mapping row, the REM dispatch: evidence built and XAdES-signed, message
+//! S/MIME-sealed) and REM → PEC of that dispatch (S/MIME and XAdES verification and trust, the
+//! digests, the PEC transport envelope signed); and the evidence alone (XAdES-B-B sign of the
+//! dispatch's evidence model, and its verification with trust, as REM → PEC does it).
 //!
-//! Two groups:
-//! - `translate/to_rem`: the context has no `[tsa]`, so every evidence stays **XAdES-B-B**
-//!   (no time-stamp); this is the cost of the translation itself.
-//! - `translate/to_rem_tsa`: the same with `[tsa]` pointing at an in-process development TSA
-//!   (`ponte::tsp::server::DevTsa`) on a loopback port of the same runtime, so every evidence
-//!   gets an RFC 3161 time-stamp over HTTP (XAdES-B-T); the difference is the TSA's cost.
+//! Groups (what `bench/report.sh` reads):
+//! - `translate/to_rem/<size>`, `translate/to_pec/<size>`: no `[tsa]`, so every evidence stays
+//!   **XAdES-B-B**: the cost of the translation itself;
+//! - `evidence/sign`, `evidence/verify`;
+//! - `translate/to_rem_tsa/<size>` (10KB, 1MB): `[tsa]` points at an in-process development
+//!   TSA (`ponte::tsp::server::DevTsa`) on a loopback port of the same runtime, so every
+//!   evidence gets an RFC 3161 time-stamp over HTTP (XAdES-B-T); the difference is the TSA's.
 //!
 //! The context is built from a configuration in a temporary folder (the test PKI: `pec-rsa`
 //! signs the envelopes, `rem-rsa` seals the output; `[index]` absent, so the embedded snapshot,
-//! which lists `pec-rsa`), with a [`MemoryStore`]. Every instant is fixed
-//! ([`WHEN`]); the envelopes are made once, before measuring.
+//! which lists `pec-rsa`), with a store that keeps nothing (the correlation store is the
+//! service's: a store growing by one record per iteration would measure its look-ups). Every
+//! instant is fixed ([`WHEN`]); the inputs are made once, before measuring.
 //!
-//! Run (short measurements, as in the README):
+//! Run (short measurements, as `bench/report.sh` does):
 //! `cargo bench -p ponte-bench --bench translate -- --warm-up-time 1 --measurement-time 3`.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use ponte::config::Config;
-use ponte::correlate::MemoryStore;
+use ponte::correlate::{Record, Store};
 use ponte::crypto::SigningKey;
 use ponte::mappings::Tables;
 use ponte::pec::build::{self, EnvelopeInput, Provider, SequenceIdentifiers};
 use ponte::smime::{SignRequest, SmimeProtocol, TrustTime};
-use ponte::translate::{Context, Judge, to_rem};
+use ponte::translate::{Context, Judge, to_pec, to_rem};
 use ponte::tsp::server::DevTsa;
 use ponte::x509::load_pem;
+use ponte_bench::CpuTime;
 use std::hint::black_box;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -175,6 +182,18 @@ path = "correlation.jsonl"
     }
 }
 
+/// Keeps nothing, finds nothing.
+struct Discard;
+
+impl Store for Discard {
+    fn record(&self, _: &Record) -> Result<(), ponte::correlate::Error> {
+        Ok(())
+    }
+    fn find(&self, _: &str) -> Result<Vec<Record>, ponte::correlate::Error> {
+        Ok(Vec::new())
+    }
+}
+
 fn context(config: Config) -> Context {
     let tables = match Tables::load(config.mappings_dir.as_deref()) {
         Ok(t) => t,
@@ -184,37 +203,57 @@ fn context(config: Config) -> Context {
         Ok(i) => i,
         Err(e) => panic!("index: {e}"),
     };
-    match Context::new(
-        config,
-        tables,
-        index,
-        Box::new(MemoryStore::new()),
-        "bench".into(),
-    ) {
+    match Context::new(config, tables, index, Box::new(Discard), "bench".into()) {
         Ok(c) => c,
         Err(e) => panic!("context: {e}"),
     }
 }
 
-/// Translates once and checks that a REM dispatch came out (a benchmark of refusals would
-/// measure nothing useful).
-fn check(rt: &tokio::runtime::Runtime, cx: &Context, raw: &[u8], judge: &Judge, tsa: bool) {
-    match rt.block_on(to_rem::translate(cx, raw, judge)) {
-        Ok(Ok(t)) => {
-            assert_eq!(t.outputs.len(), 1, "one REM message out");
-            let stamped = !t.notes.iter().any(|n| n.contains("XAdES-B-B"));
-            assert_eq!(
-                stamped, tsa,
-                "time-stamped evidence iff a TSA: {:?}",
-                t.notes
-            );
+/// Translates once and checks that one message came out, time-stamped iff `tsa` (a benchmark
+/// of refusals would measure nothing useful); returns it.
+fn check(
+    rt: &tokio::runtime::Runtime,
+    cx: &Context,
+    raw: &[u8],
+    judge: &Judge,
+    to: &str,
+    tsa: bool,
+) -> Vec<u8> {
+    let outcome = match to {
+        "rem" => rt.block_on(to_rem::translate(cx, raw, judge)),
+        _ => rt.block_on(to_pec::translate(cx, raw, judge)),
+    };
+    match outcome {
+        Ok(Ok(mut t)) => {
+            assert_eq!(t.outputs.len(), 1, "one message out");
+            if to == "rem" {
+                let stamped = !t.notes.iter().any(|n| n.contains("XAdES-B-B"));
+                assert_eq!(
+                    stamped, tsa,
+                    "time-stamped evidence iff a TSA: {:?}",
+                    t.notes
+                );
+            }
+            t.outputs.remove(0).bytes
         }
-        Ok(Err(refusal)) => panic!("refused: {}", refusal.reason()),
-        Err(e) => panic!("translation failed: {e}"),
+        Ok(Err(refusal)) => panic!("to {to}: refused: {}", refusal.reason()),
+        Err(e) => panic!("to {to}: translation failed: {e}"),
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// The XML evidence of a REM message (its `*.xml` section, by plain byte search).
+fn evidence_of(rem: &[u8]) -> Vec<u8> {
+    let parsed = match ponte::rem::message::parse::parse(rem) {
+        Ok(p) => p,
+        Err(e) => panic!("REM output unreadable: {e}"),
+    };
+    match parsed.evidences.into_iter().next() {
+        Some(e) => e.bytes,
+        None => panic!("no evidence in the REM output"),
+    }
+}
+
+fn bench(c: &mut Criterion<CpuTime>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -230,20 +269,74 @@ fn bench(c: &mut Criterion) {
         trust_at: TrustTime::At(WHEN),
     };
     let plain = context(config(dir.path(), None));
-    let sizes = [("10KB", 10 * 1024), ("1MB", 1024 * 1024)];
-    let envelopes: Vec<(&str, Vec<u8>)> = sizes
+    // PONTE_BENCH_SIZES=10KB,1MB limits the sizes (default: all three).
+    let wanted = std::env::var("PONTE_BENCH_SIZES").unwrap_or_default();
+    let sizes: Vec<(&str, usize)> = [
+        ("10KB", 10 * 1024),
+        ("1MB", 1024 * 1024),
+        ("25MB", 25 * 1024 * 1024),
+    ]
+    .into_iter()
+    .filter(|(l, _)| wanted.is_empty() || wanted.split(',').any(|w| w == *l))
+    .collect();
+    // (label, envelope, its REM dispatch)
+    let inputs: Vec<(&str, Vec<u8>, Vec<u8>)> = sizes
         .iter()
-        .map(|(label, size)| (*label, envelope(*size, &plain.tables)))
+        .map(|(label, size)| {
+            let env = envelope(*size, &plain.tables);
+            let rem = check(&rt, &plain, &env, &judge, "rem", false);
+            check(&rt, &plain, &rem, &judge, "pec", false);
+            (*label, env, rem)
+        })
         .collect();
 
     let mut group = c.benchmark_group("translate");
-    for (label, raw) in &envelopes {
-        check(&rt, &plain, raw, &judge, false);
-        group.throughput(Throughput::Bytes(raw.len() as u64));
-        group.bench_with_input(BenchmarkId::new("to_rem", label), raw, |b, raw| {
+    for (label, env, rem) in &inputs {
+        if env.len() > 8 << 20 {
+            // About a second an iteration: ten of them, one each.
+            group.sample_size(10);
+            group.sampling_mode(SamplingMode::Flat);
+        }
+        group.throughput(Throughput::Bytes(env.len() as u64));
+        group.bench_with_input(BenchmarkId::new("to_rem", label), env, |b, raw| {
             b.iter(|| rt.block_on(to_rem::translate(&plain, black_box(raw), &judge)))
         });
+        group.throughput(Throughput::Bytes(rem.len() as u64));
+        group.bench_with_input(BenchmarkId::new("to_pec", label), rem, |b, raw| {
+            b.iter(|| rt.block_on(to_pec::translate(&plain, black_box(raw), &judge)))
+        });
     }
+    group.finish();
+
+    // The evidence of a dispatch: signed (model → XML → XAdES-B-B) and verified with trust.
+    let Some((_, _, rem)) = inputs.first() else {
+        return;
+    };
+    let signed = evidence_of(rem);
+    let model = match ponte::rem::evidence::parse(&signed) {
+        Ok(m) => m,
+        Err(e) => panic!("evidence unreadable: {e}"),
+    };
+    let vopts = ponte::xades::VerifyOptions {
+        anchors: plain.config.trust.rem_anchors.clone(),
+        intermediates: Vec::new(),
+        tsa_anchors: plain.config.trust.tsa_anchors.clone(),
+        at: ponte::xades::At::Instant(WHEN),
+    };
+    match ponte::xades::verify(&signed, &vopts) {
+        Ok(r) if r.signature.valid() => {}
+        other => panic!("the dispatch's evidence does not verify: {other:?}"),
+    }
+    let mut group = c.benchmark_group("evidence");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("sign", |b| {
+        b.iter(|| {
+            ponte::translate::evidence::sign(black_box(&model), plain.xades_signer(), None, WHEN)
+        })
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| ponte::xades::verify(black_box(&signed), &vopts))
+    });
     group.finish();
 
     // The development TSA, served by the same runtime on a loopback port.
@@ -261,7 +354,7 @@ fn bench(c: &mut Criterion) {
         Err(e) => panic!("local address: {e}"),
     };
     let cert = tsa.cert_path().display().to_string();
-    let server = rt.spawn(ponte::tsp::server::serve(
+    let server = rt.spawn(ponte::service::tsa::serve(
         listener,
         tsa,
         Arc::new(|| WHEN),
@@ -273,8 +366,8 @@ fn bench(c: &mut Criterion) {
     }
     let stamped = context(config(&tsa_dir2, Some((&url, &cert))));
     let mut group = c.benchmark_group("translate");
-    for (label, raw) in &envelopes {
-        check(&rt, &stamped, raw, &judge, true);
+    for (label, raw, _) in inputs.iter().filter(|(_, e, _)| e.len() <= 8 << 20) {
+        check(&rt, &stamped, raw, &judge, "rem", true);
         group.throughput(Throughput::Bytes(raw.len() as u64));
         group.bench_with_input(BenchmarkId::new("to_rem_tsa", label), raw, |b, raw| {
             b.iter(|| rt.block_on(to_rem::translate(&stamped, black_box(raw), &judge)))
@@ -284,5 +377,9 @@ fn bench(c: &mut Criterion) {
     server.abort();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = ponte_bench::cpu_criterion();
+    targets = bench
+}
 criterion_main!(benches);

@@ -38,6 +38,9 @@ pub enum Error {
     /// RFC 3161 request/response/token unreadable, or the TSA unreachable.
     #[error(transparent)]
     Tsp(#[from] crate::tsp::Error),
+    /// The holders' identity source (file, LDAP, HTTP) failed.
+    #[error(transparent)]
+    Holders(#[from] crate::holders::Error),
     /// Providers' index (LDAP, LDIF snapshot) failure.
     #[error(transparent)]
     Index(#[from] crate::index::Error),

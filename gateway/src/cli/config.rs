@@ -100,6 +100,7 @@ fn summary_json(c: &Config) -> Value {
         "mappings": c.mappings_dir.as_ref().map(|d| d.display().to_string()),
         "correlation": c.correlation_path.display().to_string(),
         "attach_evidence": c.attach_evidence,
+        "holders": c.holders.as_ref().map(|h| h.describe()),
     })
 }
 
@@ -157,6 +158,13 @@ fn summary_text(c: &Config) -> String {
             } else {
                 "not attached"
             }
+        ),
+        format!(
+            "holders:     {}",
+            c.holders.as_ref().map_or(
+                "none configured (no sender assurance stated)".to_owned(),
+                |h| h.describe()
+            )
         ),
     ];
     lines.push(String::new());

@@ -247,9 +247,9 @@ fn start_tsa(
     let addr = listener
         .local_addr()
         .map_err(|e| Failure(format!("conformance: TSA listener: {e}")))?;
-    let clock: server::Clock = Arc::new(OffsetDateTime::now_utc);
-    let log: server::Log = Arc::new(|_| {});
-    rt.spawn(server::serve(listener, tsa, clock, log));
+    let clock: ponte::service::tsa::Clock = Arc::new(OffsetDateTime::now_utc);
+    let log: ponte::service::tsa::Log = Arc::new(|_| {});
+    rt.spawn(ponte::service::tsa::serve(listener, tsa, clock, log));
     Ok((dir, format!("http://{addr}/"), cert))
 }
 

@@ -14,6 +14,8 @@ pub mod index;
 pub mod mappings;
 pub mod pec;
 pub mod queue;
+pub mod serve;
+pub mod submit;
 pub mod translate;
 pub mod trust;
 pub mod trust_show;
@@ -52,6 +54,10 @@ enum Command {
     Config(config::Command),
     /// Translate PEC messages to REM or REM messages to PEC (one, or a corpus with --out-dir).
     Translate(translate::TranslateArgs),
+    /// Run the gateway service: SMTP in, translation, SMTP out, PEC timers, the ops API.
+    Serve(serve::ServeArgs),
+    /// Hand a message file to an SMTP server (the gateway, a relay) and print its reply.
+    Submit(submit::SubmitArgs),
     /// The conformance suite: run it against a subject, list its cases, regenerate its vectors.
     #[command(subcommand)]
     Conformance(conformance::Command),
@@ -74,6 +80,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mappings(cmd) => mappings::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Translate(args) => translate::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Submit(args) => submit::run(args),
         Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
         Command::Queue(cmd) => queue::run(cmd),
@@ -90,17 +98,27 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Logs go to stderr, filtered by `PONTE_LOG` (default: warnings), with ANSI colours only
 /// when stderr is a terminal and `NO_COLOR` is unset: a harness reading stderr gets plain
 /// lines.
-pub fn init_tracing() {
+pub fn init_tracing(cli: &Cli) {
+    // The service says what it does (info); one-shot commands only what went wrong (warn).
+    let (default, json) = match &cli.command {
+        Command::Serve(a) => ("info", a.log_format() == serve::LogFormat::Json),
+        _ => ("warn", false),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PONTE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour(
-            std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            std::env::var_os("NO_COLOR").as_deref(),
-        ))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(false).try_init()
+    } else {
+        builder
+            .with_ansi(colour(
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ))
+            .try_init()
+    };
 }
 
 /// Whether log lines are coloured: on a terminal, unless `NO_COLOR` is set to anything

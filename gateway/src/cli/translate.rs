@@ -48,6 +48,12 @@ pub struct TranslateArgs {
     /// Translations run at once (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Believe the PEC platform's per-submission `X-Ponte-Sender-Authentication` header of the
+    /// inputs (PEC → REM), as the service does for the addresses of `[holders]
+    /// platform_addresses`. Without it the header is ignored (and noted); it is never copied
+    /// to the output.
+    #[arg(long)]
+    trust_authentication_header: bool,
 }
 
 /// Runs the command.
@@ -78,6 +84,11 @@ pub fn run(args: TranslateArgs) -> Outcome {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let to = args.to;
+    let origin = if args.trust_authentication_header {
+        translate::Origin::Platform
+    } else {
+        translate::Origin::Unknown
+    };
     let results = rt.block_on(async {
         let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut handles = Vec::with_capacity(args.inputs.len());
@@ -94,7 +105,7 @@ pub fn run(args: TranslateArgs) -> Outcome {
                     }
                 };
                 let r = match to {
-                    To::Rem => translate::to_rem::translate(&cx, &raw, &judge).await,
+                    To::Rem => translate::to_rem::translate_from(&cx, &raw, &judge, &origin).await,
                     To::Pec => translate::to_pec::translate(&cx, &raw, &judge).await,
                 };
                 (path.clone(), r.map_err(|e| Failure::at(&path, e)))

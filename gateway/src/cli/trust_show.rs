@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 
 use super::trust::{ShowArgs, list_statuses, load, parse_at, sources, verdict_json};
 use super::{Failure, Outcome, rfc3339};
+use ponte::discovery::{Discovery, discover};
 use ponte::fetch::{Fetcher, Resolver};
 use ponte::rem::csi::{self, CsiSignature};
-use ponte::tl::{TrustedLists, Verdict};
 
 fn csi_json(v: &csi::CsiVerdict, url: &str) -> Value {
     let c = v.csi.as_ref();
@@ -43,85 +43,42 @@ fn csi_json(v: &csi::CsiVerdict, url: &str) -> Value {
     })
 }
 
-async fn capabilities(
-    fetcher: &Fetcher,
-    verdict: &Verdict,
-    mx: &str,
-    at: OffsetDateTime,
-) -> Vec<Value> {
-    let Some(s) = &verdict.service else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for url in s
-        .supply_points
-        .iter()
-        .filter(|p| p.to_ascii_lowercase().starts_with("http"))
-    {
-        match fetcher.get(url, "application/xml, text/xml, */*").await {
-            Ok(f) => match csi::verify(&f.body, &s.identities, Some(mx), Some(&s.tsp_name), at) {
-                Ok(v) => out.push(csi_json(&v, url)),
-                Err(e) => {
-                    out.push(json!({"url": url, "acceptable": false, "unreadable": e.to_string()}))
-                }
-            },
-            Err(e) => out.push(json!({"url": url, "acceptable": false, "error": e.to_string()})),
-        }
-    }
-    out
-}
-
-async fn one(
-    domain: &str,
-    resolver: &Resolver,
-    fetcher: &Fetcher,
-    lists: &TrustedLists,
-    at: OffsetDateTime,
-) -> Value {
-    let mx = match resolver.mx(domain).await {
-        Ok(m) => m,
-        Err(e) => {
-            return json!({"domain": domain, "qualified": false, "mx": [], "reason": e.to_string()});
-        }
-    };
+fn one(d: &Discovery) -> Value {
     let mut hosts = Vec::new();
-    let mut peer = None;
-    for m in &mx {
-        let verdicts = lists.supply_points_for(&m.host, at);
-        let best = verdicts.first();
-        let mut entry = json!({"host": m.host, "preference": m.preference});
-        if let Some(v) = best {
-            let unverified = v.service.as_ref().is_some_and(|s| !s.list_verified);
-            entry["service"] = verdict_json(v, unverified);
-            if v.qualified() {
-                entry["csi"] = Value::Array(capabilities(fetcher, v, &m.host, at).await);
-                if peer.is_none() {
-                    peer = Some(m.host.clone());
+    for h in &d.hosts {
+        let mut entry = json!({"host": h.mx.host, "preference": h.mx.preference});
+        match &h.verdict {
+            Some(v) => {
+                let unverified = v.service.as_ref().is_some_and(|s| !s.list_verified);
+                entry["service"] = verdict_json(v, unverified);
+                if v.qualified() {
+                    entry["csi"] = Value::Array(
+                        h.capabilities
+                            .iter()
+                            .map(|c| match &c.verdict {
+                                Ok(v) => csi_json(v, &c.url),
+                                Err(e) => json!({"url": c.url, "acceptable": false, "error": e}),
+                            })
+                            .collect(),
+                    );
                 }
             }
-        } else {
-            entry["service"] = Value::Null;
-            entry["reason"] = Value::String(
-                "not a ServiceSupplyPoint of any service of the trusted lists".into(),
-            );
+            None => {
+                entry["service"] = Value::Null;
+                entry["reason"] = Value::String(
+                    "not a ServiceSupplyPoint of any service of the trusted lists".into(),
+                );
+            }
         }
         hosts.push(entry);
     }
-    let reason = if mx.is_empty() {
-        Some(format!("{domain} has no MX record"))
-    } else if peer.is_none() {
-        Some("no MX host is the supply point of a granted qualified REM service".to_owned())
-    } else {
-        None
-    };
     json!({
-        "domain": domain,
-        "at": rfc3339(at),
-        "qualified": peer.is_some(),
-        "peer": peer,
+        "domain": d.domain,
+        "at": rfc3339(d.at),
+        "qualified": d.peer.is_some(),
+        "peer": d.peer().map(|h| h.mx.host.clone()),
         "mx": hosts,
-        "reason": reason,
-        "unsigned_lists": lists.has_unverified(),
+        "reason": d.refusal.as_ref().map(ToString::to_string),
     })
 }
 
@@ -152,7 +109,10 @@ pub(crate) fn show(a: ShowArgs) -> Outcome {
         let resolver = Resolver::new(&dns)?;
         let mut out = Vec::new();
         for d in &a.domains {
-            out.push(one(d, &resolver, &fetcher, &report.lists, at).await);
+            let found = discover(d, &resolver, &fetcher, &report.lists, at, true).await;
+            let mut v = one(&found);
+            v["unsigned_lists"] = Value::Bool(report.lists.has_unverified());
+            out.push(v);
         }
         Ok::<_, ponte::fetch::Error>(out)
     })

@@ -177,9 +177,9 @@ fn serve(listen: &str, data: Option<PathBuf>, identity: Option<(&Path, &Path)>) 
             );
             let _ = out.flush();
         }
-        let clock: server::Clock = Arc::new(time::OffsetDateTime::now_utc);
-        let log: server::Log = Arc::new(|line| eprintln!("ponte tsa: {line}"));
-        server::serve(listener, tsa, clock, log)
+        let clock: ponte::service::tsa::Clock = Arc::new(time::OffsetDateTime::now_utc);
+        let log: ponte::service::tsa::Log = Arc::new(|line| eprintln!("ponte tsa: {line}"));
+        ponte::service::tsa::serve(listener, tsa, clock, log)
             .await
             .map_err(|e| Failure(format!("serve: {e}")))?;
         Ok(ExitCode::SUCCESS)

@@ -24,6 +24,9 @@ use x509_cert::attr::Attribute;
 pub enum Content<'a> {
     /// Detached: the content travels elsewhere (S/MIME multipart/signed); eContentType id-data.
     Detached(&'a [u8]),
+    /// [`Content::Detached`] whose SHA-256 the caller already computed (while writing or
+    /// scanning the content: one pass over a large message instead of two).
+    DetachedSha256([u8; 32]),
     /// Encapsulated in the SignedData with the given eContentType (e.g. id-ct-TSTInfo).
     Encapsulated {
         /// eContentType.
@@ -104,15 +107,16 @@ pub fn sign_with(
     if !key.matches_spki(&signer.spki_der) {
         return Err(Error::KeyMismatch(signer.subject.clone()));
     }
-    let (content_type, data, econtent) = match content {
-        Content::Detached(d) => (oids::ID_DATA, d, None),
+    let sha256 = DigestAlgorithm::Sha256;
+    let (content_type, content_digest, econtent) = match content {
+        Content::Detached(d) => (oids::ID_DATA, digest(sha256, d), None),
+        Content::DetachedSha256(d) => (oids::ID_DATA, d.to_vec(), None),
         Content::Encapsulated { content_type, data } => (
             content_type,
-            data,
+            digest(sha256, data),
             Some(Any::new(Tag::OctetString, data.to_vec()).map_err(enc)?),
         ),
     };
-    let sha256 = DigestAlgorithm::Sha256;
     let mut attrs = SetOfVec::new();
     attrs
         .insert(attr(
@@ -125,7 +129,7 @@ pub fn sign_with(
             .insert(attr(oids::ATTR_SIGNING_TIME, &time_der(t)?)?)
             .map_err(enc)?;
     }
-    let md = OctetString::new(digest(sha256, data)).map_err(enc)?;
+    let md = OctetString::new(content_digest).map_err(enc)?;
     attrs
         .insert(attr(oids::ATTR_MESSAGE_DIGEST, &md.to_der().map_err(enc)?)?)
         .map_err(enc)?;

@@ -69,6 +69,8 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("mappings", &["dir"]),
     ("correlation", &["path"]),
     ("output", &["attach_evidence"]),
+    // The holders' identity assurance: see `super::holders`.
+    ("holders", super::holders::KEYS),
     // The gateway service (`ponte serve`): see `super::service`.
     (
         "smtp",
@@ -102,6 +104,8 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "max_age",
             "per_destination",
             "timeout",
+            "tls_anchors",
+            "mx_port",
         ],
     ),
 ];
@@ -249,6 +253,7 @@ impl Reader {
             .boolean(&self.section(root, "output"), "attach_evidence")
             .unwrap_or(true);
         let service = super::service::read(self, root);
+        let holders = super::holders::read(self, root);
         Some(Config {
             path: abs.to_path_buf(),
             identity: identity?,
@@ -260,6 +265,7 @@ impl Reader {
             correlation_path: correlation_path?,
             attach_evidence,
             service: service?,
+            holders: holders?,
             warnings: Vec::new(),
         })
     }

@@ -26,6 +26,7 @@ use crate::index::{CachePolicy, Clock, Index, LdapConfig, SystemClock, ldif};
 use crate::x509::Certificate;
 
 pub mod check;
+pub mod holders;
 pub mod load;
 pub mod service;
 pub mod trust_lists;
@@ -90,6 +91,17 @@ pub enum Error {
     /// be used when opening the index.
     #[error("{key}: {}: {reason}", path.display())]
     IndexFile {
+        /// The configuration key naming the file.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong (the password itself is never shown).
+        reason: String,
+    },
+    /// A file of the holders' directory connection (`holders.ca_file`,
+    /// `holders.password_file`) could not be used when opening the holders' source.
+    #[error("{key}: {}: {reason}", path.display())]
+    HoldersFile {
         /// The configuration key naming the file.
         key: &'static str,
         /// The file.
@@ -206,6 +218,9 @@ pub struct Config {
     /// The gateway service's settings (`[smtp]`, `[[route]]`, `[pec]`, `[spool]`, `[ops]`,
     /// `[timers]`, `[limits]`, `[delivery]`); every key has a default.
     pub service: Service,
+    /// `[holders]`: the mailbox holders' identity source and what to do with an unconfirmed
+    /// sender; `None`: no source (the evidence states no sender assurance).
+    pub holders: Option<holders::HoldersConfig>,
     /// The warning-severity problems found when loading (a certificate expiring soon, an
     /// expired anchor kept for old messages, ...). [`Config::load`] does not log them: a
     /// command that answers one message would print them before every result. `ponte config

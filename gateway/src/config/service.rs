@@ -286,6 +286,12 @@ pub struct Delivery {
     pub per_destination: usize,
     /// Timeout of connecting and of each SMTP exchange (`timeout`).
     pub timeout: Duration,
+    /// PEM files of certificates trusted for the peers' STARTTLS certificates besides the
+    /// system's store (`tls_anchors`): a provider's private CA, a test peer's CA.
+    pub tls_anchors: Vec<PathBuf>,
+    /// The port of MX hosts (`mx_port`, default 25; Postfix's `smtp_tcp_port`): another
+    /// value only for a test network or a port-redirecting firewall.
+    pub mx_port: u16,
 }
 
 /// `"30s"`, `"5m"`, `"12h"`, `"2d"`, `"250ms"`: a positive whole number and a unit.
@@ -601,6 +607,16 @@ impl Reader {
         let per_destination =
             self.count(&s, "per_destination", DEFAULT_PER_DESTINATION as u64, 1000);
         let timeout = self.duration(&s, "timeout", DEFAULT_DELIVERY_TIMEOUT);
+        let mx_port = self.count(&s, "mx_port", 25, 65535);
+        let tls_anchors = self.strings(&s, "tls_anchors").map(|list| {
+            let paths: Vec<PathBuf> = list.iter().map(|p| self.resolve(p)).collect();
+            for (i, p) in paths.iter().enumerate() {
+                if let Err(m) = read_anchor_file(p) {
+                    self.error(format!("delivery.tls_anchors[{i}]"), Some(p), m);
+                }
+            }
+            paths
+        });
         if let (Some(a), Some(b)) = (first_retry, max_retry)
             && a > b
         {
@@ -622,6 +638,8 @@ impl Reader {
             max_age: max_age?,
             per_destination: usize::try_from(per_destination?).ok()?,
             timeout: timeout?,
+            tls_anchors: tls_anchors?,
+            mx_port: u16::try_from(mx_port?).ok()?,
         })
     }
 }
@@ -709,6 +727,26 @@ fn valid_pattern(d: &str) -> bool {
                 && l.len() <= 63
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
+}
+
+/// The certificates (DER) of a PEM file of trust anchors (`[delivery] tls_anchors`): at least
+/// one, each a certificate rustls can take as a root.
+pub fn read_anchor_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in this file".into());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for c in &certs {
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("not usable as a trust anchor: {e}"))?;
+    }
+    Ok(certs.into_iter().map(|c| c.to_vec()).collect())
 }
 
 /// The STARTTLS certificate and key are readable PEM.

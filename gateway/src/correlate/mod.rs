@@ -124,6 +124,46 @@ pub struct Record {
     /// records written before they existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch: Option<DispatchFacts>,
+    /// The sender's identity assurance the evidence states (`SenderDetails /
+    /// AssuranceLevelsDetails`): what Ponte stated from the holders' source (PEC → REM), or
+    /// what the incoming evidence stated (REM → PEC); absent: none stated ("basic").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_assurance: Option<SenderAssurance>,
+}
+
+/// The sender's identity assurance, as a REM evidence states it in the REM baseline form
+/// (`GlobalAssuranceLevel` + `AuthenticationDetails`, EN 319 532-4 C.3.4 p): `ponte translate
+/// --json` prints it as `sender_assurance`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderAssurance {
+    /// `AssuranceLevel`: the level's URI (`http://eidas.europa.eu/LoA/substantial`).
+    pub level: String,
+    /// The eIDAS level's name (`low`, `substantial`, `high`), when the URI is one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loa: Option<String>,
+    /// `PolicyID`: the policy defining the levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// `AuthenticationTime` (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_time: Option<String>,
+    /// `AuthenticationMethod`: the method's URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<String>,
+    /// The method's name in the holders' records (`spid`, `cie`, ...), when Ponte stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Whether access to the mailbox uses two factors, when Ponte stated it from the holders'
+    /// records (the evidence has no element for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<bool>,
+    /// Who said so: `holders` (the holders' source), `holders+platform` (the holders' source
+    /// and the PEC platform's per-submission authentication), `evidence` (an incoming
+    /// evidence, named by its issuer in `asserted_by`).
+    pub source: String,
+    /// Whose statement it is: the issuer of the evidence (its legal name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asserted_by: Option<String>,
 }
 
 /// What a REM receipt about a translated dispatch must repeat: the digest of the prepared
@@ -211,6 +251,7 @@ mod tests {
             output_message_id: format!("<out{n}@rem.prova.test>"),
             kind: "dispatch".into(),
             dispatch: None,
+            sender_assurance: None,
         }
     }
 

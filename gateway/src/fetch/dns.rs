@@ -95,4 +95,30 @@ impl Resolver {
             }),
         }
     }
+
+    /// The IPv4 and IPv6 addresses of `host` (A and AAAA records). A name without them (or
+    /// that does not exist) gives an empty list; a failed look-up is an error.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, Error> {
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '@') {
+            return Err(Error::DnsName {
+                name: host.to_owned(),
+                reason: "not a host name".into(),
+            });
+        }
+        let fqdn = format!("{name}.");
+        match self.inner.lookup_ip(fqdn.as_str()).await {
+            Ok(lookup) => {
+                let mut out: Vec<std::net::IpAddr> = lookup.iter().collect();
+                out.dedup();
+                Ok(out)
+            }
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+            Err(e) => Err(Error::Dns {
+                record: "A/AAAA",
+                name,
+                reason: e.to_string(),
+            }),
+        }
+    }
 }

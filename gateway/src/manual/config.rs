@@ -29,6 +29,44 @@
 //! | `mappings.dir` | no, compiled-in | a directory overriding the PEC ⇄ REM tables |
 //! | `correlation.path` | no, `correlation.jsonl` beside the configuration | the correlation store |
 //! | `output.attach_evidence` | no, `true` | attach REM evidence to PEC output as `<Event>.xml` |
+//! | `holders.file` / `holders.ldap` / `holders.url` | one of them if `[holders]` is there | the holders' identity source: JSON Lines, an LDAP directory, an HTTP endpoint (see below) |
+//! | `holders.base`, `holders.bind_dn`, `holders.password_file`, `holders.ca_file` | `base` with `ldap` | the directory's search base and connection, as for the index |
+//! | `holders.attributes` | no, see below | the LDAP attribute names of the record's fields |
+//! | `holders.timeout_seconds` | no, `10` | LDAP / HTTP timeout, 1 to 600 |
+//! | `holders.unverified` | no, `"basic"` | `"refuse"` or `"basic"`: what happens to a sender whose identity is not confirmed |
+//! | `holders.two_factor_required` | no, `false` | a holder without two-factor access counts as not confirmed |
+//! | `holders.positive_ttl`, `holders.negative_ttl`, `holders.max_stale` | no, `"10m"`, `"1m"`, `"1d"` | the answer cache: known holders, unknown mailboxes, how stale an answer may be when the source fails |
+//! | `holders.assurance_policy` | no, Policy-IT `#assurance-level-policy` | the evidence's `GlobalAssuranceLevel/PolicyID` |
+//! | `holders.method_uris` | no, Policy-IT `#authentication-method` for every method | `AuthenticationMethod` per method (`spid`, `cie`, `cns`, `signature`, `video`, `other`) |
+//! | `holders.platform_addresses` | no, `[]` | the PEC platform's addresses or prefixes (`192.0.2.10`, `10.1.0.0/16`): the only SMTP peers whose per-submission authentication header is believed |
+//!
+//! ## `[holders]`: the holders' identity assurance
+//!
+//! The holder of every PEC mailbox has their identity confirmed (SPID, CIE, CNS, a qualified
+//! signature, a recorded video session) and accesses it with two factors: that is what makes
+//! PEC valid in Europe, and what a REM evidence states about its sender
+//! (`SenderDetails/AssuranceLevelsDetails`; without it a recipient provider reads "basic"
+//! authentication). `[holders]` says where the PEC platform's records are:
+//!
+//! - `file`: JSON Lines, one holder a line, `{"mailbox", "verified" (bool), "method"
+//!   (spid|cie|cns|signature|video|other), "verified_at" (RFC 3339), "loa"
+//!   (low|substantial|high), "two_factor" (bool)}`; `mailbox` and `verified` required; other
+//!   members ignored; re-read when it changes; a later line for a mailbox replaces an earlier
+//!   one; `config check` reads it and names a bad line;
+//! - `ldap` with `base`: one subtree search `(<mailbox attribute>=<mailbox>)`; attribute names
+//!   default to `mail`, `pecHolderVerified`, `pecHolderMethod`, `pecHolderVerifiedAt`,
+//!   `pecHolderLoA`, `pecHolderTwoFactor` and are set in `[holders.attributes]` (keys
+//!   `mailbox`, `verified`, `method`, `verified_at`, `loa`, `two_factor`); booleans `TRUE` /
+//!   `FALSE`, times RFC 3339 or GeneralizedTime; two entries for a mailbox are an error;
+//! - `url`: a GET with the mailbox percent-encoded in place of `{mailbox}` (else appended as
+//!   `?mailbox=`); `200` with the same JSON object, `404` for an unknown mailbox.
+//!
+//! Mailboxes are compared in ASCII lower case. Answers are cached (moka) for `positive_ttl` /
+//! `negative_ttl`; when the source fails, an answer up to `max_stale` old is served and the
+//! translation says so in its notes; with none, the translation fails (exit 2, "holders: ..."),
+//! never refuses: the source's outage is not the sender's fault. `config check` contacts
+//! neither the directory nor the endpoint. What the evidence then says, and the
+//! per-submission header `X-Ponte-Sender-Authentication`, are in `ponte::manual::translate`.
 //!
 //! With neither `index.ldap` nor `index.snapshot` the embedded default snapshot answers; it
 //! is **test data** (the providers of `tests/pki`), as with `ponte index`.

@@ -9,7 +9,7 @@
 //!
 //! | direction | refused (exit 1) when |
 //! |---|---|
-//! | PEC → REM | the S/MIME signature is absent or does not verify; the signer does not chain to `[trust] pec_anchors` at `--at`; the signer certificate is not a provider's in the index; the type has no `pec-to-rem` row (the 12 h preavviso has none); a receipt's dispatch was never translated (the digest of the original is unknown); the evidence rules refuse the facts |
+//! | PEC → REM | the S/MIME signature is absent or does not verify; the signer does not chain to `[trust] pec_anchors` at `--at`; the signer certificate is not a provider's in the index; the type has no `pec-to-rem` row (the 12 h preavviso has none); a receipt's dispatch was never translated (the digest of the original is unknown); the sender's identity is not confirmed by `[holders]` and `unverified = "refuse"`; the evidence rules refuse the facts |
 //! | REM → PEC | not a REM message (a mandatory REM-* header missing); the S/MIME signature does not verify or does not chain to `rem_anchors`; an evidence is unreadable, invalid or untrusted; the attached original does not digest to what the signed evidences state; `REM-EventIdentifier` names no carried evidence; no `rem-to-pec` row |
 //!
 //! What the signature does not cover is noted, not refused: the top header fields of a
@@ -18,7 +18,8 @@
 //! do) is reported in `notes` and the signed evidence is believed.
 //!
 //! Failures that are not the input's fault — the TSA unreachable, the correlation store not
-//! writable, the index unavailable — are errors (exit 2), never refusals: the operator retries.
+//! writable, the index or the holders' source unavailable — are errors (exit 2), never
+//! refusals: the operator retries.
 //!
 //! ## PEC → REM
 //!
@@ -52,6 +53,37 @@
 //!    PersonIdentifier for the sender, EventTime = SubmissionTime = the daticert `data` (the
 //!    acceptance by the PEC access point, T0), XAdES-B-B with the REM key, then B-T with a
 //!    token of `[tsa] url` (without `[tsa]` it stays B-B and every report says so).
+//!
+//!    **The sender's identity assurance** (`[holders]`, [`crate::translate::assurance`]). The
+//!    sender is looked up in the holders' source. A holder whose identity was confirmed, with
+//!    an eIDAS level of assurance (and two-factor access when `two_factor_required`), gets
+//!    `SenderDetails/AssuranceLevelsDetails` in the REM baseline form (EN 319 532-4 C.3.4 p):
+//!    `GlobalAssuranceLevel/AssuranceLevel` = `http://eidas.europa.eu/LoA/<loa>`, `PolicyID` =
+//!    `assurance_policy`, `AuthenticationDetails/AuthenticationTime` and
+//!    `AuthenticationMethod` (`method_uris`). Time and method are the PEC platform's
+//!    per-submission statement when it made one, else the holder's confirmation
+//!    (`verified_at`, `method`), else the submission time (noted). Every later evidence of the
+//!    message (the REM receipts made from PEC receipts) states the same. A sender that is not
+//!    confirmed is refused with `unverified = "refuse"` (exit 1, refusal `holder-unverified`,
+//!    the reason naming the identity and why: not in the source, not verified, no level, no
+//!    two factors; the gateway answers it with a non-accettazione,
+//!    [`crate::translate::notice::non_accettazione`]), or relayed with nothing stated with
+//!    `unverified = "basic"` (noted). Without `[holders]` nothing is stated and the notes say
+//!    so. `--json` prints what was stated as `sender_assurance` {`level`, `loa`, `policy`,
+//!    `authentication_time`, `authentication_method`, `method`, `two_factor`, `source`
+//!    (`holders`, `holders+platform`), `asserted_by`} (null when nothing), also kept in the
+//!    correlation record.
+//!
+//!    **The per-submission header.** The PEC platform may add to the envelope's top header
+//!    (outside its signature) `X-Ponte-Sender-Authentication: method=<spid|cie|cns|signature|
+//!    video|other>; time=<RFC 3339>`: when and how the sender authenticated for this
+//!    submission. It is believed only from the platform: the service compares the SMTP peer
+//!    with `[holders] platform_addresses` ([`crate::translate::Origin::Peer`]); `ponte
+//!    translate` has no peer and believes it only with `--trust-authentication-header`
+//!    ([`crate::translate::Origin::Platform`]); otherwise it is ignored and the notes say why.
+//!    It never leaves Ponte: the top header is not copied, and a copy inside the carried
+//!    original (which the sender wrote) is removed from it before it is digested (noted), in
+//!    both directions.
 //! 3. The **message**: `From: "On behalf of: <sender>" <rem-service@domain>`, `To` = the
 //!    daticert recipients, `Reply-To` = the sender, `Subject: REM Dispatch: <subject>`, the REM-*
 //!    headers of 532-3 Table 2 / 532-4 Table C.26, the bilingual introduction of
@@ -77,7 +109,12 @@
 //!    `msgid` and `X-Riferimento-Message-ID`, the original is carried as `postacert.eml` with
 //!    its Message-ID replaced by Ponte's identificativo (it keeps its
 //!    `REM-UAMessageIdentifier`), the daticert names Ponte's provider. The REM Message-ID is kept
-//!    in the correlation record. A ReceivedFromNonERDS dispatch becomes a busta di anomalia.
+//!    in the correlation record. The sender's assurance the evidence states is read (the
+//!    REM baseline form; the split form is noted, not read), kept in the correlation record,
+//!    printed as `sender_assurance` (`source: evidence`, `asserted_by` the issuer), and the
+//!    envelope's text says at which level the sender's identity was asserted, and by whom, or
+//!    that none was (basic authentication). A ReceivedFromNonERDS dispatch becomes a busta di
+//!    anomalia.
 //! 2. A **receipt** becomes the mapped PEC receipt ([`crate::translate::receipt`]): `tipo` and
 //!    `errore` from the row, `errore-esteso` = the row's status code, the issuer and the REM
 //!    reason code with its text, `consegna` = the recipient the evidence refers to, `data` =

@@ -87,14 +87,21 @@
 //!
 //! ## For the gateway
 //!
-//! Load once, keep the [`crate::tl::TrustedLists`] (cheap to clone, immutable), refresh on a
-//! timer with [`crate::tl::load()`] in [`crate::tl::LoadMode::Fetch`] mode and swap the new value
-//! in:
-//! * pre-relay (S-REMS side, C.2.3.3.3): MX of the recipient domain
-//!   ([`crate::fetch::Resolver::mx`]) → [`crate::tl::TrustedLists::supply_points_for`] (host, T):
-//!   the first verdict that is qualified names the service, its identities and its supply
-//!   points; no qualified verdict for any MX host means the peer is not trusted (RelayFailure);
-//! * post-relay (R-REMS side): the signer certificate of a REM message or evidence →
-//!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time);
-//! * time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime);
-//! * pinned identities: [`crate::tl::TrustedLists::rem_identities_at`].
+//! * Hold a [`crate::discovery::TrustStore`] (built from [`crate::config::trust_lists::TrustLists::sources`]):
+//!   `open` loads (young cached copies as they are), `lists()` gives the immutable
+//!   [`crate::tl::TrustedLists`] snapshot to answer from, and on the service's timer
+//!   `due(now)` / `refresh(now)` fetch everything again and swap the result in (refused or
+//!   unreachable lists keep answering from their accepted copy; the report says which).
+//! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
+//!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
+//!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
+//!   MX host to deliver to, with its verdict (service identities, TSP, supply points) and its
+//!   capability documents (`TLSCertificate`: the certificate the peer's SMTP server must
+//!   present); `refusal` says why there is none (RelayFailure with reason
+//!   `R_ERDS_NotIdentified`).
+//! * Incoming (post-relay): the signer certificate of a REM message or evidence →
+//!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
+//!   and the service; the PEM `rem_anchors` stay an override.
+//! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
+//! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
+//!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.

@@ -49,8 +49,10 @@
 //!
 //! `KeyInfo/X509Data` carries the signer certificate first, then the `--chain` certificates.
 //! Ids are `ponte-sig-…`, `ponte-ref-…-doc`, `ponte-xades-…`, `ponte-value-…` with 128 random
-//! bits. The digests and the SignedInfo octets are computed by canonicalizing the assembled
-//! document exactly as a verifier does.
+//! bits (`ponte evidence sign`); the evidences of `ponte translate` take those 128 bits from the
+//! SHA-256 of their `EvidenceIdentifier` instead, so that a translation is reproducible. The
+//! digests and the SignedInfo octets are computed by canonicalizing the assembled document
+//! exactly as a verifier does.
 //!
 //! ## B-B and B-T
 //!

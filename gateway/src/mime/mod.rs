@@ -8,7 +8,10 @@
 pub mod canonical;
 pub mod outline;
 pub mod parse;
+pub mod scan;
 pub mod signed;
+pub mod source;
+pub mod tree;
 pub mod write;
 
 pub use canonical::canonicalize;

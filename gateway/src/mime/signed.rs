@@ -35,7 +35,81 @@ pub enum Located {
 
 /// Locates the S/MIME structure of `message` (already in canonical CRLF form, see
 /// [`super::canonicalize`]).
+///
+/// The structure is scanned ([`super::scan`]): nothing is decoded but the signature part;
+/// a message the scanner declines is parsed in full (same result).
 pub fn locate(message: &[u8]) -> Result<Located, Error> {
+    let tree = super::tree::Tree::read(message)?;
+    let root = tree
+        .root()
+        .ok_or_else(|| Error::NotMime("no header section could be parsed".into()))?;
+    let head = root.head();
+    let (ctype, subtype) = match head.content_type() {
+        Some(ct) => (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        ),
+        None => ("text".to_string(), "plain".to_string()),
+    };
+    let param = |name: &str| {
+        head.content_type()
+            .and_then(|ct| ct.attribute(name))
+            .map(|v| v.trim().to_string())
+    };
+    match (ctype.as_str(), subtype.as_str()) {
+        ("multipart", "signed") => {
+            let subs = match root.kind() {
+                super::tree::Kind::Multipart(c) => c,
+                _ => Vec::new(),
+            };
+            let first = subs
+                .first()
+                .ok_or_else(|| Error::SignedStructure("no body parts".into()))?;
+            let second = subs.get(1).ok_or_else(|| {
+                Error::SignedStructure("signature part missing (one body part only)".into())
+            })?;
+            let (start, _, end) = first.offsets();
+            let content = message
+                .get(start..end)
+                .ok_or_else(|| {
+                    Error::SignedStructure("first part offsets outside the message".into())
+                })?
+                .to_vec();
+            let signature_type = second
+                .head()
+                .content_type()
+                .map(|ct| {
+                    format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
+                })
+                .unwrap_or_default();
+            let signature = match second.contents() {
+                Some(c) => c.into_owned(),
+                // A scanned signature part that is a multipart or a message: read in full.
+                None => return locate_parsed(message),
+            };
+            Ok(Located::Detached {
+                content,
+                signature,
+                protocol: param("protocol").unwrap_or_default().to_ascii_lowercase(),
+                micalg: param("micalg"),
+                signature_type,
+            })
+        }
+        ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => match root.contents() {
+            Some(der) => Ok(Located::Opaque {
+                der: der.into_owned(),
+                smime_type: param("smime-type").map(|s| s.to_ascii_lowercase()),
+            }),
+            None => locate_parsed(message),
+        },
+        _ => Ok(Located::Unsigned {
+            media_type: format!("{ctype}/{subtype}"),
+        }),
+    }
+}
+
+/// [`locate`] over mail-parser's full parse.
+fn locate_parsed(message: &[u8]) -> Result<Located, Error> {
     let parsed = super::parse::message(message)?;
     let root = parsed.root_part();
     let (ctype, subtype) = match root.content_type() {

@@ -126,21 +126,36 @@ pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
 
 /// Converts bare LF to CRLF (existing CRLF untouched).
 pub fn to_crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
-    let mut prev = 0u8;
-    for &b in bytes {
+    to_crlf_cow(bytes).into_owned()
+}
+
+/// [`to_crlf`], borrowing `bytes` when they have no bare LF (the usual case: one scan, no copy).
+pub fn to_crlf_cow(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(first) = first_bare_lf(bytes) else {
+        return std::borrow::Cow::Borrowed(bytes);
+    };
+    let (head, rest) = bytes.split_at(first);
+    let mut out = Vec::with_capacity(bytes.len() + rest.len() / 32 + 1);
+    out.extend_from_slice(head);
+    let mut prev = head.last().copied().unwrap_or(0);
+    for &b in rest {
         if b == b'\n' && prev != b'\r' {
             out.push(b'\r');
         }
         out.push(b);
         prev = b;
     }
-    out
+    std::borrow::Cow::Owned(out)
+}
+
+/// The position of the first LF not preceded by CR.
+pub fn first_bare_lf(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', bytes).find(|&i| i == 0 || bytes.get(i - 1) != Some(&b'\r'))
 }
 
 /// Whether `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
 }
 
 /// A boundary derived from `seed` (so builds are reproducible) that occurs in none of `parts`.

@@ -8,7 +8,8 @@ use super::Error;
 use super::classify::{Classification, Kind, header_fields, unfold};
 use super::daticert::Daticert;
 use super::values::{Errore, TipoDaticert, TipoRicevuta};
-use mail_parser::{MessagePart, MimeHeaders, PartType};
+use crate::mime::tree::{Kind as NodeKind, Node, Tree};
+use mail_parser::{MessagePart, MimeHeaders};
 use std::borrow::Cow;
 
 /// How deep `postacert.eml` may nest inside PEC messages before Ponte stops descending
@@ -43,6 +44,15 @@ fn is_type(p: &MessagePart<'_>, t: &str, sub: &str) -> bool {
     p.is_content_type(t, sub)
 }
 
+/// Whether mail-parser reads the leaf as text (`PartType::Text`): a scanned part is read as
+/// text when it has no media type or a `text/*` one (the text/plain ones are asked for).
+fn is_text_part(p: &Node<'_, '_>) -> bool {
+    match p {
+        Node::Parsed(_, part) => matches!(part.body, mail_parser::PartType::Text(_)),
+        Node::Scanned(..) => true,
+    }
+}
+
 fn name_is(p: &MessagePart<'_>, name: &str) -> bool {
     p.attachment_name()
         .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
@@ -58,9 +68,21 @@ impl<'a> PecMessage<'a> {
 
     fn parse_at(raw: &'a [u8], depth: usize) -> Result<PecMessage<'a>, Error> {
         let fields = header_fields(raw).ok_or(Error::MessageUnreadable)?;
+        // The structure is scanned (nothing decoded but the small parts read below); a
+        // message the scanner declines is parsed in full. Both are walked the same way.
+        let tree = Tree::read(raw).map_err(|_| Error::MessageUnreadable)?;
+        Self::from_tree(raw, depth, fields, &tree)
+    }
+
+    fn from_tree(
+        raw: &'a [u8],
+        depth: usize,
+        fields: Vec<(String, String)>,
+        tree: &Tree<'a>,
+    ) -> Result<PecMessage<'a>, Error> {
         let classification =
             Classification::from_headers(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let msg = crate::mime::parse::message(raw).map_err(|_| Error::MessageUnreadable)?;
+        let msg = tree.header_message();
         let header = |name: &str| {
             fields
                 .iter()
@@ -101,25 +123,25 @@ impl<'a> PecMessage<'a> {
             depth,
         };
 
-        let parts = &msg.parts;
-        let part = |id: u32| parts.get(id as usize);
-        let Some(root) = part(0) else { return Ok(m) };
+        let Some(root) = tree.root() else {
+            return Ok(m);
+        };
         // The container of the PEC parts: the first part of multipart/signed, or the root.
         let mut container = root;
-        if is_type(root, "multipart", "signed") {
-            let subs = root.sub_parts().unwrap_or(&[]);
-            if let Some(first) = subs.first().and_then(|&id| part(id)) {
-                let (s, e) = (
-                    first.raw_header_offset() as usize,
-                    first.raw_end_offset() as usize,
-                );
+        if root.is_type("multipart", "signed") {
+            let subs = match root.kind() {
+                NodeKind::Multipart(c) => c,
+                _ => Vec::new(),
+            };
+            if let Some(first) = subs.first() {
+                let (s, _, e) = first.offsets();
                 if s <= e && e <= raw.len() {
                     m.signed = Some((s, e));
                 }
-                container = first;
+                container = *first;
             }
-            m.signature_present = subs.get(1).and_then(|&id| part(id)).is_some_and(|p| {
-                p.content_type().is_some_and(|ct| {
+            m.signature_present = subs.get(1).is_some_and(|p| {
+                p.head().content_type().is_some_and(|ct| {
                     let sub = lower(ct.subtype().unwrap_or(""));
                     lower(ct.ctype()) == "application"
                         && (sub == "pkcs7-signature" || sub == "x-pkcs7-signature")
@@ -128,69 +150,77 @@ impl<'a> PecMessage<'a> {
         }
 
         // Walk the container's subtree, not descending into message/rfc822.
-        let mut stack: Vec<&MessagePart<'_>> = vec![container];
-        let mut first_rfc822: Option<&MessagePart<'_>> = None;
-        let mut postacert: Option<&MessagePart<'_>> = None;
-        let mut daticert: Option<&MessagePart<'_>> = None;
-        let mut text: Option<&MessagePart<'_>> = None;
+        let mut stack = vec![container];
+        let mut first_rfc822 = None;
+        let mut postacert = None;
+        let mut daticert = None;
+        let mut text = None;
         let mut visited = 0usize;
+        let limit = match tree {
+            Tree::Scanned { structure, .. } => structure.parts.len(),
+            Tree::Parsed(msg) => msg.parts.len(),
+        };
         while let Some(p) = stack.pop() {
             visited += 1;
-            if visited > parts.len() + 1 {
+            if visited > limit + 1 {
                 break;
             }
-            match &p.body {
-                PartType::Multipart(ids) => {
-                    for &id in ids.iter().rev() {
-                        if let Some(c) = part(id) {
-                            stack.push(c);
-                        }
+            match p.kind() {
+                NodeKind::Multipart(children) => {
+                    for c in children.into_iter().rev() {
+                        stack.push(c);
                     }
                 }
-                PartType::Message(_) => {
-                    if postacert.is_none() && name_is(p, "postacert.eml") {
+                NodeKind::Message => {
+                    if postacert.is_none() && name_is(p.head(), "postacert.eml") {
                         postacert = Some(p);
                     }
                     if first_rfc822.is_none() {
                         first_rfc822 = Some(p);
                     }
                 }
-                PartType::Text(_)
+                NodeKind::Leaf
                     if text.is_none()
-                        && is_type(p, "text", "plain")
-                        && p.attachment_name().is_none() =>
+                        && is_text_part(&p)
+                        && is_type(p.head(), "text", "plain")
+                        && p.head().attachment_name().is_none() =>
                 {
                     text = Some(p);
                 }
-                _ => {
-                    if daticert.is_none() && name_is(p, "daticert.xml") {
+                NodeKind::Leaf => {
+                    if daticert.is_none() && name_is(p.head(), "daticert.xml") {
                         daticert = Some(p);
                     }
                 }
             }
         }
         if let Some(p) = daticert {
-            let bytes = p.contents().to_vec();
-            if p.is_encoding_problem {
+            let (bytes, problem) = p.contents_checked().ok_or(Error::MessageUnreadable)?;
+            let bytes = bytes.into_owned();
+            if problem {
                 return Err(Error::DaticertEncoding);
             }
             m.daticert = Some(Daticert::parse(&bytes)?);
             m.daticert_raw = Some(bytes);
         }
         if let Some(p) = postacert.or(first_rfc822) {
-            let (s, e) = (p.raw_body_offset() as usize, p.raw_end_offset() as usize);
-            let cte = p.content_transfer_encoding().map(lower).unwrap_or_default();
+            let (_, s, e) = p.offsets();
+            let cte = p
+                .head()
+                .content_transfer_encoding()
+                .map(lower)
+                .unwrap_or_default();
             if cte == "base64" || cte == "quoted-printable" {
                 // Not allowed for message/rfc822 (RFC 2046), but seen: keep the decoded bytes.
-                if let PartType::Message(inner) = &p.body {
-                    m.postacert = Some(Cow::Owned(inner.raw_message().to_vec()));
+                if let Some(inner) = p.nested_raw() {
+                    m.postacert = Some(Cow::Owned(inner.to_vec()));
                 }
             } else if let Some(bytes) = raw.get(s..e) {
                 m.postacert = Some(Cow::Borrowed(bytes));
             }
         }
         if let Some(p) = text {
-            m.text = p.text_contents().map(str::to_string);
+            m.text = p.text_contents();
         }
         m.refine_kind();
         Ok(m)
@@ -297,5 +327,55 @@ impl<'a> PecMessage<'a> {
             k => TipoDaticert::parse(k.name()),
         };
         Some(d.tipo == expected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `.eml` under `dir`.
+    fn emls(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                emls(&p, out);
+            } else if p.extension().is_some_and(|x| x == "eml") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The scanned reading and the full parse give the same message, for every message of
+    /// the corpus and its nested `postacert.eml`.
+    #[test]
+    fn scanned_and_parsed_readings_agree() {
+        let mut files = Vec::new();
+        emls(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            &mut files,
+        );
+        for f in &files {
+            let Ok(raw) = std::fs::read(f) else { continue };
+            let lf = String::from_utf8_lossy(&raw)
+                .replace("\r\n", "\n")
+                .into_bytes();
+            for bytes in [raw.as_slice(), lf.as_slice()] {
+                let Some(fields) = header_fields(bytes) else {
+                    continue;
+                };
+                let Ok(parsed) = crate::mime::parse::message(bytes) else {
+                    continue;
+                };
+                let full = PecMessage::from_tree(bytes, 0, fields, &Tree::Parsed(parsed));
+                let scanned = PecMessage::parse(bytes);
+                assert_eq!(
+                    format!("{scanned:?}"),
+                    format!("{full:?}"),
+                    "{}",
+                    f.display()
+                );
+            }
+        }
     }
 }

@@ -20,10 +20,14 @@ use tokio::sync::{Notify, watch};
 use crate::config::Service as Settings;
 use crate::translate::Context;
 
+pub mod delivery;
+pub mod dev;
 pub mod metrics;
 pub mod ops;
 pub mod process;
+pub mod smtp;
 pub mod spool;
+pub mod tsa;
 
 pub use metrics::Metrics;
 pub use spool::Spool;
@@ -94,4 +98,107 @@ impl Gateway {
     pub fn wake(&self) {
         self.work.notify_waiters();
     }
+}
+
+/// Errors that stop the service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SMTP listener failed.
+    #[error("{0}")]
+    Smtp(#[from] smtp::Error),
+    /// The ops listener failed.
+    #[error("ops API: {0}")]
+    Ops(std::io::Error),
+    /// A reloaded configuration was refused.
+    #[error("{0}")]
+    Config(#[from] crate::config::Error),
+    /// The index could not be reloaded.
+    #[error("index: {0}")]
+    Index(String),
+}
+
+/// Runs the gateway: SMTP in, processing retries, PEC timers, delivery and the ops API, until
+/// `shutdown` says stop. Then the SMTP listener stops accepting and its sessions finish their
+/// command; the loops finish what they hold; the spool keeps the rest for the next start.
+pub async fn run(
+    gw: Arc<Gateway>,
+    smtp_listener: tokio::net::TcpListener,
+    ops_listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (gw, s) = (Arc::clone(&gw), shutdown.clone());
+        tasks.spawn(async move { process::run(gw, s).await });
+    }
+    {
+        let (gw, s) = (Arc::clone(&gw), shutdown.clone());
+        tasks.spawn(async move { process::run_timers(gw, s).await });
+    }
+    {
+        let (gw, s) = (Arc::clone(&gw), shutdown.clone());
+        tasks.spawn(async move { delivery::run(gw, s).await });
+    }
+    if matches!(gw.cx.config.index, crate::config::IndexSource::Ldap { .. }) {
+        let (gw, mut s) = (Arc::clone(&gw), shutdown.clone());
+        tasks.spawn(async move {
+            loop {
+                match gw.cx.index.sync().await {
+                    Ok(r) => tracing::info!(providers = r.providers, domains = r.domains, "index mirror refreshed"),
+                    Err(e) => tracing::warn!(error = %e, "index refresh failed; the last mirror keeps answering"),
+                }
+                tokio::select! {
+                    _ = stopping(&mut s) => return,
+                    _ = tokio::time::sleep(INDEX_REFRESH) => {}
+                }
+            }
+        });
+    }
+    let ops = {
+        let (gw, s) = (Arc::clone(&gw), shutdown.clone());
+        tokio::spawn(async move { ops::serve(gw, ops_listener, s).await })
+    };
+    let smtp_result = smtp::serve(Arc::clone(&gw), smtp_listener, tls, shutdown.clone()).await;
+    while tasks.join_next().await.is_some() {}
+    let ops_result = ops.await;
+    smtp_result?;
+    match ops_result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Ops(e)),
+        Err(e) => Err(Error::Ops(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// How often a directory index is read again in full.
+pub const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `SIGHUP`: reads the configuration file again and applies what can change without a
+/// restart — routes, `[pec]`, `[delivery]`, `[timers]`, `[limits]`, `[smtp]` limits for new
+/// sessions — and reloads the index (the snapshot file again, or a full read of the
+/// directory). Identities, trust anchors, listeners and the spool need a restart. A
+/// configuration with problems is refused whole: the running one stays.
+pub async fn reload(gw: &Gateway, path: &std::path::Path) -> Result<String, Error> {
+    let config = crate::config::Config::load(path)?;
+    let mut what = vec!["routes, limits, timers, delivery"];
+    match &config.index {
+        crate::config::IndexSource::Snapshot(p) => {
+            let s = crate::config::read_snapshot(p)?;
+            gw.cx.index.load_snapshot(s);
+            what.push("index snapshot");
+        }
+        crate::config::IndexSource::Ldap { .. } => {
+            gw.cx
+                .index
+                .sync()
+                .await
+                .map_err(|e| Error::Index(e.to_string()))?;
+            what.push("index (directory read again)");
+        }
+        crate::config::IndexSource::Embedded => {}
+    }
+    gw.set_settings(config.service);
+    gw.wake();
+    Ok(what.join(", "))
 }

@@ -2,7 +2,7 @@
 
 use super::Error;
 use crate::cms::{self, Content};
-use crate::crypto::{DigestAlgorithm, SigningKey, digest};
+use crate::crypto::SigningKey;
 use crate::x509::Certificate;
 use base64::Engine;
 use time::OffsetDateTime;
@@ -83,37 +83,34 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
     for (n, v) in req.headers {
         check_header(n, v)?;
     }
-    if let Some(pos) = req
-        .inner
-        .iter()
-        .enumerate()
-        .position(|(i, b)| *b == b'\n' && (i == 0 || req.inner.get(i - 1) != Some(&b'\r')))
-    {
+    if let Some(pos) = crate::mime::write::first_bare_lf(req.inner) {
         return Err(Error::NotCanonical(pos));
     }
+    // One pass over the content: its SHA-256 (the CMS messageDigest) and, continued with the
+    // time, the seed of the boundary (SHA-256 of content || time: reproducible).
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(req.inner);
+    let content_digest = digest_array(ctx.clone().finish().as_ref());
+    ctx.update(&req.signing_time.unix_timestamp().to_be_bytes());
+    let h = ctx.finish();
     let p7s = cms::sign(
-        Content::Detached(req.inner),
+        Content::DetachedSha256(content_digest),
         req.key,
         req.signer,
         req.chain,
         Some(req.signing_time),
     )?;
     // A boundary derived from the content and the time: reproducible, and checked absent.
-    let seed = [req.inner, &req.signing_time.unix_timestamp().to_be_bytes()].concat();
-    let h = digest(DigestAlgorithm::Sha256, &seed);
     let mut boundary = format!(
         "----------=_{}",
-        h.iter()
+        h.as_ref()
+            .iter()
             .take(12)
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
     let mut n = 0u32;
-    while req
-        .inner
-        .windows(boundary.len())
-        .any(|w| w == boundary.as_bytes())
-    {
+    while crate::mime::write::contains(req.inner, boundary.as_bytes()) {
         n += 1;
         boundary = format!("{boundary}{n}");
     }
@@ -151,6 +148,14 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
     }
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Ok(out)
+}
+
+fn digest_array(d: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (o, b) in out.iter_mut().zip(d) {
+        *o = *b;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub struct Context {
     pub store: Box<dyn Store + Send + Sync>,
     /// Evidence time-stamps.
     pub time_stamps: TimeStamps,
+    /// The holders' identity source (`[holders]`), with its cache; `None` without `[holders]`.
+    pub holders: Option<crate::holders::Holders>,
     xades: crate::xades::Signer,
     ids: Mutex<SequenceIdentifiers>,
     rem_counter: AtomicU64,
@@ -90,8 +92,10 @@ impl Context {
             id.rem_chain.clone(),
         )
         .map_err(|e| super::Error::Build(format!("REM identity: {e}")))?;
+        let holders = config.holders.as_ref().map(|h| h.open()).transpose()?;
         Ok(Context {
             xades,
+            holders,
             config,
             tables,
             index,

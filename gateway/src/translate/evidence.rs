@@ -363,11 +363,18 @@ pub async fn sign_with_tsa(
     Ok(xades::augment_b_t(&signed, &token)?)
 }
 
+/// The Ids of the signature are derived from the evidence identifier (128 bits of its SHA-256
+/// in hex): unique as the identifier is, and reproducible, so that the same facts, identifiers
+/// and instant give the same bytes (`tests/translate_pinned.rs`).
 fn sign_b_b(model: &Evidence, signer: &Signer, at: OffsetDateTime) -> Result<Vec<u8>, Error> {
     let xml = model.unsigned().to_xml()?;
+    let tag = crate::crypto::digest(
+        crate::crypto::DigestAlgorithm::Sha256,
+        model.evidence_identifier.as_bytes(),
+    );
     let opts = SignOptions {
         signing_time: at,
-        id: None,
+        id: Some(tag.iter().take(16).map(|b| format!("{b:02x}")).collect()),
     };
     Ok(xades::sign_b_b(xml.as_bytes(), signer, &opts)?)
 }

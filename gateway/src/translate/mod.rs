@@ -4,15 +4,19 @@
 //! * [`evidence`]: the ERDS evidence Ponte issues (built from plain facts, signed B-B/B-T).
 //! * [`receipt`]: the PEC receipt that says what a REM evidence says.
 
+pub mod assurance;
 pub mod context;
 pub mod evidence;
 pub mod identity;
+pub mod notice;
+pub mod notices;
 pub mod receipt;
 pub mod report;
 pub mod texts;
 pub mod to_pec;
 pub mod to_rem;
 
+pub use assurance::Origin;
 pub use context::{Context, Judge, TimeStamps};
 pub use report::{Described, Outcome, Output, Refusal, RefusalKind, Translation};
 
@@ -87,6 +91,9 @@ pub enum Error {
     /// No time-stamp could be obtained.
     #[error("time-stamp: {0}")]
     Tsp(#[from] crate::tsp::Error),
+    /// The holders' identity source could not answer and nothing cached could stand in.
+    #[error("holders: {0}")]
+    Holders(#[from] crate::holders::Error),
     /// The providers' index could not answer.
     #[error("index: {0}")]
     Index(String),

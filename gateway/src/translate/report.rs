@@ -52,6 +52,9 @@ pub struct Translation {
     /// Remarks (e.g. evidence left at B-B because no TSA is configured, no dispatch recorded
     /// for a receipt).
     pub notes: Vec<String>,
+    /// The sender's identity assurance the evidence states: Ponte's (PEC → REM, from the
+    /// holders' source) or the incoming evidence's (REM → PEC); `None`: none stated.
+    pub sender_assurance: Option<crate::correlate::SenderAssurance>,
 }
 
 /// What kind of refusal a translation makes: the service chooses from it between refusing the
@@ -100,11 +103,16 @@ pub enum RefusalKind {
     AmbiguousRecipient,
     /// The facts cannot make a valid evidence or message (the evidence rules refuse them).
     Unbuildable,
+    /// The sender's identity is not confirmed by the holders' source (not listed, not
+    /// verified, no level of assurance, no two-factor access when required) and `[holders]
+    /// unverified = "refuse"`: the gateway answers with a non-accettazione
+    /// ([`super::notice::non_accettazione`]).
+    HolderUnverified,
 }
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 17] = [
+    pub const ALL: [RefusalKind; 18] = [
         RefusalKind::NotMime,
         RefusalKind::NotPec,
         RefusalKind::NotRem,
@@ -122,6 +130,7 @@ impl RefusalKind {
         RefusalKind::UnknownMessage,
         RefusalKind::AmbiguousRecipient,
         RefusalKind::Unbuildable,
+        RefusalKind::HolderUnverified,
     ];
 
     /// The kind's stable name (`--json` `refusal`, conformance vectors): kebab-case.
@@ -144,6 +153,7 @@ impl RefusalKind {
             RefusalKind::UnknownMessage => "unknown-message",
             RefusalKind::AmbiguousRecipient => "ambiguous-recipient",
             RefusalKind::Unbuildable => "unbuildable",
+            RefusalKind::HolderUnverified => "holder-unverified",
         }
     }
 
@@ -172,6 +182,7 @@ impl RefusalKind {
             RefusalKind::UnknownMessage => "about a message never translated here",
             RefusalKind::AmbiguousRecipient => "recipient not stated",
             RefusalKind::Unbuildable => "cannot be issued",
+            RefusalKind::HolderUnverified => "the sender's identity is not confirmed",
         }
     }
 
@@ -280,6 +291,7 @@ pub fn json_translated(
         "outputs": outputs,
         "mapping": t.mapping,
         "correlation": t.record,
+        "sender_assurance": t.sender_assurance,
         "notes": t.notes,
     })
 }

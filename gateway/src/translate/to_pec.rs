@@ -106,6 +106,21 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
     };
     let now = judge.now;
     let provider = cx.pec_provider();
+    // What the evidence states about the sender's identity (REM baseline I10).
+    let issuer = evidence.issuer.legal_name_value().map(str::to_owned);
+    let sender_assurance = match &evidence.sender.assurance {
+        None => None,
+        Some(d) => {
+            let a = super::assurance::from_evidence(d, issuer.as_deref());
+            if a.is_none() {
+                notes.push(
+                    "the evidence states the sender's assurance in the split form (identity proofing and authentication apart), which Ponte does not read"
+                        .into(),
+                );
+            }
+            a
+        }
+    };
     let attach: Vec<ExtraPart> = if cx.config.attach_evidence {
         vec![evidence_part(&evidence, main_bytes)]
     } else {
@@ -140,7 +155,20 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
                 "a dispatch without the original message",
             )));
         };
+        // The per-submission authentication header never leaves Ponte.
+        let stripped = super::assurance::strip_header(original, super::assurance::AUTH_HEADER);
+        if stripped.is_some() {
+            notes.push(format!(
+                "{} removed from the original",
+                super::assurance::AUTH_HEADER
+            ));
+        }
+        let original: &[u8] = stripped.as_deref().unwrap_or(original);
         let anomaly = row.pec.kind == "anomalia";
+        let assurance_text = [super::assurance::pec_text(
+            sender_assurance.as_ref(),
+            issuer.as_deref(),
+        )];
         let key = if anomaly {
             SUBJECT_KEY_ANOMALY
         } else {
@@ -174,7 +202,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
                 &mut ids,
                 &Extras {
                     user_message_id: Some(meta.ua_message_id.as_str()),
-                    text_notes: &[],
+                    text_notes: &assurance_text,
                 },
             )
         };
@@ -263,9 +291,11 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             recipients: msg.to.iter().map(|a| bare_address(a)).collect(),
             subject: evidence.subject().unwrap_or_default().to_string(),
         }),
+        sender_assurance: sender_assurance.clone(),
     };
     cx.store.record(&record)?;
     Ok(Ok(Translation {
+        sender_assurance,
         input,
         outputs,
         mapping: row.id.clone(),

@@ -18,6 +18,7 @@
 
 use time::OffsetDateTime;
 
+use super::assurance::{self, Origin, SubmissionAuth};
 use super::context::{Context, Judge, TimeStamps};
 use super::report::{Described, Outcome, Refusal, RefusalKind, Translation};
 use crate::correlate::{DispatchFacts, Record};
@@ -30,8 +31,15 @@ use crate::smime;
 /// `REM-DigestAlgorithm` / PartInfo digest method (RFC 6931).
 pub const SHA256_URI: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 
-/// Translates one PEC message.
+/// Translates one PEC message whose origin is unknown (the per-submission authentication
+/// header is not believed: [`translate_from`]).
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
+    translate_from(cx, raw, judge, &Origin::Unknown).await
+}
+
+/// Translates one PEC message that came from `origin` (the service: the SMTP peer, checked
+/// against `[holders] platform_addresses` for the per-submission authentication header).
+pub async fn translate_from(cx: &Context, raw: &[u8], judge: &Judge, origin: &Origin) -> Outcome {
     // 1. Signature and trust.
     let verdict = match smime::verify(raw) {
         Ok(v) => v,
@@ -166,6 +174,9 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         .collect();
     let dispatch = row.rem.message == "dispatch";
     let now = judge.now;
+    // The PEC platform's per-submission statement of the sender's authentication (top
+    // header, outside the signature; believed only from the platform).
+    let auth = assurance::read_auth_header(cx, raw, origin, &mut notes);
     if dispatch {
         dispatch_from_envelope(
             cx,
@@ -178,6 +189,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             input,
             notes,
             now,
+            auth.as_ref(),
         )
         .await
     } else {
@@ -236,6 +248,7 @@ async fn dispatch_from_envelope(
     input: Described,
     mut notes: Vec<String>,
     now: OffsetDateTime,
+    auth: Option<&SubmissionAuth>,
 ) -> Outcome {
     let Some(original) = parsed.postacert_raw() else {
         return Ok(Err(Refusal::new(
@@ -245,6 +258,16 @@ async fn dispatch_from_envelope(
         )));
     };
     let anomaly = matches!(kind, Kind::BustaAnomalia);
+    // The per-submission header is never believed inside the carried message (its sender
+    // wrote that part) and never leaves Ponte.
+    let stripped = assurance::strip_header(original, assurance::AUTH_HEADER);
+    if stripped.is_some() {
+        notes.push(format!(
+            "{} removed from the carried message (never believed there)",
+            assurance::AUTH_HEADER
+        ));
+    }
+    let original: &[u8] = stripped.as_deref().unwrap_or(original);
     // Who and what: the daticert of a transport envelope, the carried message's headers for an
     // anomaly envelope (which has no daticert).
     let carried = match crate::pec::PecMessage::parse(original) {
@@ -335,6 +358,22 @@ async fn dispatch_from_envelope(
             )));
         }
     };
+    // What the evidence states about the sender's identity ([holders]); F.3 states nothing
+    // (REM baseline I10 is 0 there: the sender is outside any ERDS).
+    let sender_assurance = if anomaly {
+        None
+    } else {
+        match assurance::decide(cx, &sender, auth, accepted_at, now, &mut notes).await? {
+            Ok(a) => a,
+            Err(why) => {
+                return Ok(Err(Refusal::new(
+                    Some(&input),
+                    RefusalKind::HolderUnverified,
+                    why,
+                )));
+            }
+        }
+    };
     let evidence_id = cx.rem_identifier(now);
     let evidence = super::evidence::EvidenceInput {
         event: event.clone(),
@@ -345,7 +384,7 @@ async fn dispatch_from_envelope(
         policies: &cx.config.policy.applicable,
         sender_email: &sender,
         sender_person_id: Some(person_identifier(&cx.config.identity.country, &sender)),
-        sender_assurance: None,
+        sender_assurance: sender_assurance.as_ref().and_then(assurance::to_evidence),
         recipients: &recipients,
         refers_to_recipient: None,
         ua_message_id: &prepared.ua_message_id,
@@ -422,6 +461,7 @@ async fn dispatch_from_envelope(
             recipients: recipients.clone(),
             subject: subject.clone(),
         }),
+        sender_assurance: sender_assurance.clone(),
     };
     cx.store.record(&record)?;
     Ok(Ok(translated(
@@ -502,6 +542,9 @@ async fn receipt_from_pec(
         rems_message_id: rems_id.clone(),
         ua_message_id: ua.clone(),
         facts,
+        // Every evidence of one message states the same about its sender: what the
+        // dispatch's stated.
+        sender_assurance: dispatch.sender_assurance.clone(),
     };
     let spec = ReceiptSpec {
         event: event.clone(),
@@ -536,6 +579,7 @@ async fn receipt_from_pec(
         output_message_id: angle(&own_id),
         kind: event.name().to_string(),
         dispatch: None,
+        sender_assurance: dispatch.sender_assurance.clone(),
     };
     cx.store.record(&record)?;
     Ok(Ok(translated(
@@ -632,6 +676,7 @@ fn translated(
     notes: Vec<String>,
 ) -> Translation {
     Translation {
+        sender_assurance: record.sender_assurance.clone(),
         outputs: vec![super::report::Output {
             bytes,
             described: Described {
@@ -663,6 +708,9 @@ pub struct RemAbout {
     pub ua_message_id: String,
     /// Digest, T0, sender, recipients, subject.
     pub facts: DispatchFacts,
+    /// What the dispatch's evidence stated about the sender's identity (every evidence of
+    /// one message states the same), from its correlation record.
+    pub sender_assurance: Option<crate::correlate::SenderAssurance>,
 }
 
 /// What a REM receipt says.
@@ -731,7 +779,10 @@ pub async fn rem_receipt(
             &cx.config.identity.country,
             &facts.sender,
         )),
-        sender_assurance: None,
+        sender_assurance: about
+            .sender_assurance
+            .as_ref()
+            .and_then(assurance::to_evidence),
         recipients: &facts.recipients,
         refers_to_recipient: spec.refers_to,
         ua_message_id: &about.ua_message_id,

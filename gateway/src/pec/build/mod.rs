@@ -402,8 +402,10 @@ fn read_original(raw: &[u8], what: &'static str) -> Result<Original, Error> {
         missing: m.to_string(),
     };
     let fields = header_fields(raw).ok_or_else(|| missing("the original is not a message"))?;
+    // Only header fields are read: the header section alone is parsed (a full parse would
+    // decode every attachment of the original).
     let msg =
-        crate::mime::parse::message(raw).map_err(|_| missing("the original is not a message"))?;
+        crate::mime::parse::headers(raw).map_err(|_| missing("the original is not a message"))?;
     let raw_header = |name: &str| {
         fields
             .iter()
@@ -461,10 +463,8 @@ fn destinatari(addresses: &[String], external: &[String]) -> Vec<Destinatario> {
 /// `Message-ID` replaced by the provider identifier and the user's moved to
 /// `X-Riferimento-Message-ID`.
 fn postacert_of(original: &[u8], identificativo: &str, msgid: &str) -> Vec<u8> {
-    let crlf = mime::to_crlf(original);
-    let header_end = crlf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
+    let crlf = mime::to_crlf_cow(original);
+    let header_end = memchr::memmem::find(&crlf, b"\r\n\r\n")
         .map(|i| i + 2)
         .unwrap_or(crlf.len());
     let (head, body) = crlf.split_at(header_end);
@@ -744,7 +744,7 @@ pub fn anomaly(input: &AnomalyInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         receipt: None,
         notes: &[],
     });
-    let carried = mime::to_crlf(received);
+    let carried = mime::to_crlf_cow(received);
     let inner = assemble(
         &identifier,
         &plain,
@@ -836,6 +836,16 @@ fn default_detail(errore: &Errore, provider: &Provider) -> String {
 
 /// Builds a receipt or notice about `input.about`.
 pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Result<Built, Error> {
+    receipt_with(input, ids, &Extras::default())
+}
+
+/// [`receipt`] with paragraphs added to its text ([`Extras::text_notes`]; the user's
+/// Message-ID of a receipt is the envelope's, so [`Extras::user_message_id`] is not used).
+pub fn receipt_with(
+    input: &ReceiptInput<'_>,
+    ids: &mut dyn IdentifierSource,
+    extras: &Extras<'_>,
+) -> Result<Built, Error> {
     const WHAT: &str = "the receipt";
     let missing = |m: &str| Error::BuildInput {
         what: WHAT,
@@ -965,7 +975,7 @@ pub fn receipt(input: &ReceiptInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         daticert: &daticert,
         anomaly: false,
         receipt: Some(kind),
-        notes: &[],
+        notes: extras.text_notes,
     });
     let inner = assemble(
         &own_id,

@@ -7,10 +7,25 @@
 //! the sender digested), never re-serialised.
 
 use base64::Engine;
-use mail_parser::{MessagePart, MimeHeaders};
+use mail_parser::MimeHeaders;
 
 use super::{Error, RelayMetadata, header, wire};
 use crate::mime;
+use crate::mime::tree::{Kind as NodeKind, Node, Tree};
+
+/// The decoded bytes of a section.
+fn contents(p: &Node<'_, '_>) -> Result<Vec<u8>, Error> {
+    p.contents()
+        .map(std::borrow::Cow::into_owned)
+        .ok_or_else(|| Error::BadPart {
+            part: p
+                .head()
+                .attachment_name()
+                .unwrap_or("a section")
+                .to_string(),
+            reason: "its body cannot be read".into(),
+        })
+}
 
 /// The `REM-Section-Type` of a part: an open enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,22 +141,10 @@ impl RemMessage {
     }
 }
 
-fn media_type(p: &MessagePart<'_>) -> String {
-    match p.content_type() {
-        Some(ct) => format!(
-            "{}/{}",
-            ct.ctype().to_ascii_lowercase(),
-            ct.subtype().unwrap_or("").to_ascii_lowercase()
-        ),
-        None => "text/plain".to_string(),
-    }
-}
-
 /// The raw header fields of a part.
-fn part_fields(raw: &[u8], p: &MessagePart<'_>) -> Vec<(String, String)> {
-    let block = raw
-        .get(p.raw_header_offset() as usize..p.raw_body_offset() as usize)
-        .unwrap_or_default();
+fn part_fields(raw: &[u8], p: &Node<'_, '_>) -> Vec<(String, String)> {
+    let (h, b, _) = p.offsets();
+    let block = raw.get(h..b).unwrap_or_default();
     wire::fields(block)
         .iter()
         .map(|f| (f.name.clone(), f.unfolded()))
@@ -156,17 +159,13 @@ fn field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
 }
 
 /// The exact body bytes of a part, transfer-decoded only when base64 or quoted-printable.
-fn original_bytes(
-    raw: &[u8],
-    p: &MessagePart<'_>,
-    notes: &mut Vec<String>,
-) -> Result<Vec<u8>, Error> {
-    let body = raw
-        .get(p.raw_body_offset() as usize..p.raw_end_offset() as usize)
-        .unwrap_or_default();
+fn original_bytes(raw: &[u8], p: &Node<'_, '_>, notes: &mut Vec<String>) -> Result<Vec<u8>, Error> {
+    let (_, b, e) = p.offsets();
+    let body = raw.get(b..e).unwrap_or_default();
     // mail-parser ends the part before the CRLF that belongs to the boundary delimiter
     // (RFC 2046 §5.1.1), so this is the body exactly as digested.
     let cte = p
+        .head()
         .content_transfer_encoding()
         .map(|c| c.trim().to_ascii_lowercase());
     match cte.as_deref() {
@@ -197,6 +196,26 @@ fn original_bytes(
 /// mailbox ([`wire::decode_mailboxes`]).
 const ADDRESS_FIELDS: [&str; 6] = ["From", "To", "Cc", "Reply-To", "Sender", header::MD08];
 
+/// The top header fields: unfolded, encoded words decoded (mailbox by mailbox in the
+/// address fields).
+fn top_fields(block: &[u8]) -> Vec<(String, String)> {
+    wire::fields(block)
+        .iter()
+        .map(|f| {
+            let value = f.unfolded();
+            let value = if ADDRESS_FIELDS
+                .iter()
+                .any(|a| f.name.eq_ignore_ascii_case(a))
+            {
+                wire::decode_mailboxes(&value)
+            } else {
+                wire::decode_words(&value)
+            };
+            (f.name.clone(), value)
+        })
+        .collect()
+}
+
 /// Parses a REM message (CRLF or LF-stored).
 pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     let canonical = mime::canonicalize(bytes);
@@ -206,39 +225,39 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
         notes.push("message stored with LF line endings: read in CRLF form".to_string());
     }
     let block_end = wire::header_end(raw).map_or(raw.len(), |(_, blank)| blank);
-    let header_fields: Vec<(String, String)> =
-        wire::fields(raw.get(..block_end).unwrap_or_default())
-            .iter()
-            .map(|f| {
-                let value = f.unfolded();
-                let value = if ADDRESS_FIELDS
-                    .iter()
-                    .any(|a| f.name.eq_ignore_ascii_case(a))
-                {
-                    wire::decode_mailboxes(&value)
-                } else {
-                    wire::decode_words(&value)
-                };
-                (f.name.clone(), value)
-            })
-            .collect();
+    let header_fields = top_fields(raw.get(..block_end).unwrap_or_default());
     let metadata = RelayMetadata::from_headers(&header_fields)?;
-    let top = |name: &str| field(&header_fields, name).map(str::to_string);
 
-    let parsed = mime::parse::message(raw)?;
-    let root = parsed.root_part();
-    let root_type = media_type(root);
+    // Scanned (only the small sections are decoded), or parsed in full when the scanner
+    // declines; both walked the same way.
+    let tree = Tree::read(raw)?;
+    from_tree(raw, &tree, header_fields, metadata, notes)
+}
+
+fn from_tree(
+    raw: &[u8],
+    tree: &Tree<'_>,
+    header_fields: Vec<(String, String)>,
+    metadata: RelayMetadata,
+    mut notes: Vec<String>,
+) -> Result<RemMessage, Error> {
+    let top = |name: &str| field(&header_fields, name).map(str::to_string);
+    let root = tree
+        .root()
+        .ok_or_else(|| Error::NotMixed("no header section".into()))?;
+    let root_type = root.media_type();
     let signed = root_type == "multipart/signed";
     let content = if signed {
-        root.sub_parts()
-            .and_then(|ids| ids.first())
-            .and_then(|id| parsed.part(*id))
-            .ok_or_else(|| Error::NotMixed("an empty multipart/signed".into()))?
+        match root.kind() {
+            NodeKind::Multipart(c) => c.into_iter().next(),
+            _ => None,
+        }
+        .ok_or_else(|| Error::NotMixed("an empty multipart/signed".into()))?
     } else {
         notes.push(format!("not signed: the top level is {root_type}"));
         root
     };
-    let content_type = media_type(content);
+    let content_type = content.media_type();
     if content_type != "multipart/mixed" {
         return Err(Error::NotMixed(content_type));
     }
@@ -250,13 +269,14 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     let mut evidences = Vec::new();
     let mut pdf_evidences = Vec::new();
     let mut extensions = Vec::new();
-    for (n, id) in content.sub_parts().unwrap_or(&[]).iter().enumerate() {
-        let Some(part) = parsed.part(*id) else {
-            continue;
-        };
-        let fields = part_fields(raw, part);
-        let ctype = media_type(part);
-        let filename = part.attachment_name().map(str::to_string);
+    let sections = match content.kind() {
+        NodeKind::Multipart(c) => c,
+        _ => Vec::new(),
+    };
+    for (n, part) in sections.into_iter().enumerate() {
+        let fields = part_fields(raw, &part);
+        let ctype = part.media_type();
+        let filename = part.head().attachment_name().map(str::to_string);
         let declared = field(&fields, header::SECTION_TYPE).map(SectionType::from_value);
         let section = match declared {
             Some(s) => s,
@@ -286,14 +306,12 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
         match section {
             SectionType::Introduction => {
                 intros += 1;
-                let text = match part.sub_parts() {
-                    Some(ids) => ids
-                        .iter()
-                        .filter_map(|i| parsed.part(*i))
-                        .find(|p| media_type(p) == "text/plain")
-                        .and_then(|p| p.text_contents())
-                        .map(str::to_string),
-                    None => part.text_contents().map(str::to_string),
+                let text = match part.kind() {
+                    NodeKind::Multipart(children) => children
+                        .into_iter()
+                        .find(|p| p.media_type() == "text/plain")
+                        .and_then(|p| p.text_contents()),
+                    _ => part.text_contents(),
                 };
                 if intro_text.is_none() {
                     intro_text = text;
@@ -302,13 +320,13 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
             SectionType::Original => {
                 originals += 1;
                 if original.is_none() {
-                    original = Some(original_bytes(raw, part, &mut notes)?);
+                    original = Some(original_bytes(raw, &part, &mut notes)?);
                 }
             }
             SectionType::XmlEvidence | SectionType::PdfEvidence => {
                 let e = EvidencePart {
                     filename: filename.unwrap_or_else(|| format!("evidence-{}", n + 1)),
-                    bytes: part.contents().to_vec(),
+                    bytes: contents(&part)?,
                 };
                 if section == SectionType::XmlEvidence {
                     evidences.push(e);
@@ -322,7 +340,7 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
                 section_type: section,
                 filename,
                 content_type: ctype,
-                bytes: part.contents().to_vec(),
+                bytes: contents(&part)?,
             }),
         }
     }
@@ -358,4 +376,62 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
         signed,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emls(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                emls(&p, out);
+            } else if p.extension().is_some_and(|x| x == "eml") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The scanned reading and the full parse give the same REM message for every message of
+    /// the corpus (as stored and with LF endings).
+    #[test]
+    fn scanned_and_parsed_readings_agree() {
+        let mut files = Vec::new();
+        emls(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            &mut files,
+        );
+        for f in &files {
+            let Ok(raw) = std::fs::read(f) else { continue };
+            let lf = String::from_utf8_lossy(&raw)
+                .replace("\r\n", "\n")
+                .into_bytes();
+            for bytes in [raw.as_slice(), lf.as_slice()] {
+                let scanned = parse(bytes);
+                // The same, over mail-parser's full parse.
+                let full = (|| {
+                    let canonical = mime::canonicalize(bytes);
+                    let raw: &[u8] = &canonical;
+                    let mut notes = Vec::new();
+                    if matches!(canonical, std::borrow::Cow::Owned(_)) {
+                        notes.push(
+                            "message stored with LF line endings: read in CRLF form".to_string(),
+                        );
+                    }
+                    let block_end = wire::header_end(raw).map_or(raw.len(), |(_, blank)| blank);
+                    let fields = top_fields(raw.get(..block_end).unwrap_or_default());
+                    let metadata = RelayMetadata::from_headers(&fields)?;
+                    let tree = Tree::Parsed(mime::parse::message(raw)?);
+                    from_tree(raw, &tree, fields, metadata, notes)
+                })();
+                assert_eq!(
+                    format!("{scanned:?}"),
+                    format!("{full:?}"),
+                    "{}",
+                    f.display()
+                );
+            }
+        }
+    }
 }

@@ -88,15 +88,21 @@ pub fn prepare_original_with(
     user_message_id: Option<&str>,
 ) -> Result<PreparedOriginal, Error> {
     let rems = angle_id("REMS Message-ID", rems_message_id)?;
-    let mut crlf = crate::mime::write::to_crlf(original);
-    while crlf.ends_with(b"\r\n\r\n") {
-        crlf.truncate(crlf.len() - 2);
+    let mut crlf = crate::mime::write::to_crlf_cow(original);
+    let mut end = crlf.len();
+    while crlf.get(..end).is_some_and(|c| c.ends_with(b"\r\n\r\n")) {
+        end -= 2;
     }
-    if !crlf.ends_with(b"\r\n") {
-        crlf.extend_from_slice(b"\r\n");
+    if !crlf.get(..end).is_some_and(|c| c.ends_with(b"\r\n")) {
+        let mut owned = crlf.into_owned();
+        owned.truncate(end);
+        owned.extend_from_slice(b"\r\n");
+        end = owned.len();
+        crlf = std::borrow::Cow::Owned(owned);
     }
+    let crlf = crlf.get(..end).unwrap_or_default();
     // The header block: up to the empty line, or the whole message when it has no body.
-    let block_end = wire::header_end(&crlf).map_or(crlf.len(), |(_, blank)| blank);
+    let block_end = wire::header_end(crlf).map_or(crlf.len(), |(_, blank)| blank);
     let block = crlf.get(..block_end).unwrap_or_default();
     let fields = wire::fields(block);
     if fields.is_empty() {
@@ -146,11 +152,7 @@ pub fn prepare_original_with(
 
 /// Whether `bytes` are in prepared form: no bare LF, ending with exactly one CRLF.
 pub(crate) fn check_prepared(bytes: &[u8]) -> Result<(), Error> {
-    let bare_lf = bytes
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || bytes.get(i - 1) != Some(&b'\r')));
-    if bare_lf {
+    if crate::mime::write::first_bare_lf(bytes).is_some() {
         return Err(Error::OriginalNotPrepared(
             "it has a bare LF (CRLF expected)",
         ));

@@ -796,7 +796,7 @@ impl Inner {
 
     fn delivery_done(&self, id: DeliveryId, attempt: Attempt, now: OffsetDateTime) -> Result<()> {
         // Notices are written before the state that names them.
-        if let Attempt::Failed { notices, .. } = &attempt
+        if let Attempt::Failed { notices, .. } | Attempt::Partial { notices, .. } = &attempt
             && !notices.outputs.is_empty()
         {
             let d = self.read_delivery(id)?;
@@ -860,8 +860,98 @@ impl Inner {
                 e.outcome = reason;
                 notices = Some(n);
             }
+            Attempt::Partial {
+                delivered,
+                reply,
+                failed,
+                failure,
+                notices: n,
+                deferred,
+                reason,
+                retry_at,
+            } => {
+                // Which part this delivery keeps; the others become deliveries of their own.
+                let keep = if !deferred.is_empty() {
+                    DeliveryState::Queued
+                } else if !failed.is_empty() {
+                    DeliveryState::Failed
+                } else {
+                    DeliveryState::Delivered
+                };
+                let parts = [
+                    (DeliveryState::Delivered, delivered, reply, "delivered"),
+                    (DeliveryState::Failed, failed, failure, "failed"),
+                    (DeliveryState::Queued, deferred, reason, "deferred"),
+                ];
+                let mut split = Vec::new();
+                for (state, rcpts, text, event) in parts {
+                    if rcpts.is_empty() {
+                        continue;
+                    }
+                    let target = if state == keep {
+                        d.id
+                    } else {
+                        Inner::next(&txn, NEXT_DELIVERY)?
+                    };
+                    let detail = match state {
+                        DeliveryState::Queued => format!(
+                            "{text}; next attempt {}",
+                            crate::pec::zone::rfc3339(retry_at)
+                        ),
+                        _ => text.clone(),
+                    };
+                    row.message.history.push(HistoryEntry {
+                        at: now,
+                        event: event.into(),
+                        detail: format!(
+                            "delivery {target} ({}) to {} for {}: {detail}",
+                            d.kind,
+                            d.destination,
+                            rcpts.join(", ")
+                        ),
+                    });
+                    let mut pe = e.clone();
+                    pe.event = event.into();
+                    pe.delivery = Some(target);
+                    pe.to = rcpts.clone();
+                    pe.outcome = text.clone();
+                    events.push(pe);
+                    if state == DeliveryState::Failed {
+                        row.message.last_error = Some(text.clone());
+                    }
+                    if target == d.id {
+                        d.state = state;
+                        d.rcpt_to = rcpts;
+                        d.last_result = Some(text);
+                        if state == DeliveryState::Queued {
+                            d.next_attempt = retry_at;
+                        }
+                    } else {
+                        split.push(Delivery {
+                            id: target,
+                            rcpt_to: rcpts,
+                            state,
+                            last_result: Some(text),
+                            ..d.clone()
+                        });
+                    }
+                }
+                for nd in &split {
+                    Inner::save_delivery(&txn, nd, None)?;
+                    if let Some(o) = row.message.outputs.iter_mut().find(|o| o.index == d.output) {
+                        o.deliveries.push(nd.id);
+                    }
+                }
+                if !n.outputs.is_empty() || !n.records.is_empty() || !n.timers.is_empty() {
+                    notices = Some(n);
+                }
+                // The events are the parts'.
+                e.event.clear();
+            }
         }
-        events.push(e);
+        if !e.event.is_empty() {
+            events.push(e);
+        }
         Inner::save_delivery(&txn, &d, old_due)?;
         match notices {
             Some(n) => events.extend(Inner::apply(&txn, &mut row, n, now, "notice")?),
@@ -1456,6 +1546,118 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_attempt_splits_the_delivery_per_recipient_group() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        rt().block_on(async {
+            let s = Embedded::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            let rcpts: Vec<String> = [
+                "ok@rem.example.eu",
+                "bad@rem.example.eu",
+                "later@rem.example.eu",
+            ]
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+            let mut out = output(0);
+            out.routes = vec![(Destination::Domain("rem.example.eu".into()), rcpts.clone())];
+            let p = Processed {
+                outputs: vec![out],
+                ..Processed::default()
+            };
+            let id = s
+                .receive(incoming("<p@x>"), Some(p), now())
+                .await
+                .map(Received::id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ds = s
+                .claim_deliveries(now(), DEFAULT_LEASE_TEST, 10)
+                .await
+                .unwrap_or_default();
+            assert_eq!(ds.len(), 1);
+            let mut notice = output(1);
+            notice.kind = "pec-notice:mancata-consegna".into();
+            notice.routes = vec![(Destination::Pec, vec!["sender@pec.prova.test".into()])];
+            let later = now() + time::Duration::minutes(2);
+            s.delivery_done(
+                ds[0].id,
+                Attempt::Partial {
+                    delivered: vec![rcpts[0].clone()],
+                    reply: "250 2.0.0 queued".into(),
+                    failed: vec![rcpts[1].clone()],
+                    failure: "550 5.1.1 no such mailbox".into(),
+                    notices: Processed {
+                        outputs: vec![notice],
+                        ..Processed::default()
+                    },
+                    deferred: vec![rcpts[2].clone()],
+                    reason: "451 4.2.1 busy".into(),
+                    retry_at: later,
+                },
+                now(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            let all = s.deliveries(id).await.unwrap_or_default();
+            // The deferred recipient stays on the delivery; the others are split off; the
+            // notice is a delivery of its own, to the PEC platform.
+            let find = |state: DeliveryState, dest: &Destination| {
+                all.iter()
+                    .filter(|d| d.state == state && d.destination == *dest)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            let rem = Destination::Domain("rem.example.eu".into());
+            let queued = find(DeliveryState::Queued, &rem);
+            assert_eq!(queued.len(), 1);
+            assert_eq!(queued[0].id, ds[0].id);
+            assert_eq!(queued[0].rcpt_to, vec![rcpts[2].clone()]);
+            assert_eq!(queued[0].next_attempt, later);
+            assert_eq!(queued[0].attempts, 1);
+            let delivered = find(DeliveryState::Delivered, &rem);
+            assert_eq!(delivered.len(), 1);
+            assert_eq!(delivered[0].rcpt_to, vec![rcpts[0].clone()]);
+            assert_eq!(delivered[0].output, 0);
+            let failed = find(DeliveryState::Failed, &rem);
+            assert_eq!(failed.len(), 1);
+            assert_eq!(failed[0].rcpt_to, vec![rcpts[1].clone()]);
+            assert_eq!(
+                failed[0].last_result.as_deref(),
+                Some("550 5.1.1 no such mailbox")
+            );
+            assert_eq!(find(DeliveryState::Queued, &Destination::Pec).len(), 1);
+            let m = s.message(id).await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(m.state, State::Queued);
+            assert_eq!(m.outputs.len(), 2, "the notice is the second output");
+            assert_eq!(m.outputs[0].deliveries.len(), 3);
+            for event in ["delivered", "failed", "deferred"] {
+                assert!(
+                    m.history.iter().any(|h| h.event == event),
+                    "{event} in {:?}",
+                    m.history
+                );
+            }
+            // Only the deferred recipient is tried again; once delivered, the message has
+            // failed (one recipient refused) and nothing is pending but the notice.
+            let again = s
+                .claim_deliveries(later, DEFAULT_LEASE_TEST, 10)
+                .await
+                .unwrap_or_default();
+            let rem_again: Vec<_> = again.iter().filter(|d| d.destination == rem).collect();
+            assert_eq!(rem_again.len(), 1);
+            assert_eq!(rem_again[0].rcpt_to, vec![rcpts[2].clone()]);
+            for d in &again {
+                s.delivery_done(d.id, Attempt::Delivered("250 ok".into()), later)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            let m = s.message(id).await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(m.state, State::Failed);
+            let legal = std::fs::read_to_string(dir.path().join("legal.jsonl")).unwrap_or_default();
+            assert!(legal.contains("\"event\":\"failed\"") && legal.contains("bad@rem.example.eu"));
+        });
+    }
+
+    #[test]
     fn a_message_goes_from_received_to_delivered_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         rt().block_on(async {
@@ -1498,6 +1700,7 @@ mod tests {
                 output_message_id: "<out0@ponte.test>".into(),
                 kind: "dispatch".into(),
                 dispatch: None,
+                sender_assurance: None,
             };
             s.processed(
                 id,

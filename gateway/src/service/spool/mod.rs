@@ -457,6 +457,31 @@ pub enum Attempt {
         /// The notices (PEC non-delivery notice, REM failure evidence).
         notices: Processed,
     },
+    /// The peer answered the recipients differently (some `RCPT TO` accepted, others refused
+    /// for now or for good): each group is settled on its own, so that nothing is sent twice
+    /// to a recipient that has the message and the notices name exactly the recipients
+    /// refused. The recipients in `deferred` stay on this delivery and are tried again at
+    /// `retry_at`; the delivered and the failed ones are split off into deliveries of their
+    /// own (same output), one delivered and one failed. With nothing deferred, this delivery
+    /// keeps the failed recipients (else the delivered ones).
+    Partial {
+        /// Recipients that have the message.
+        delivered: Vec<String>,
+        /// The peer's reply to DATA for them.
+        reply: String,
+        /// Recipients refused for good.
+        failed: Vec<String>,
+        /// Their replies, in one line.
+        failure: String,
+        /// The notices made for the failed recipients (stored as with [`Attempt::Failed`]).
+        notices: Processed,
+        /// Recipients to try again.
+        deferred: Vec<String>,
+        /// Their replies, in one line.
+        reason: String,
+        /// Their next attempt.
+        retry_at: OffsetDateTime,
+    },
 }
 
 /// A timer that has fired, claimed.

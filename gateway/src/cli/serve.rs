@@ -1,0 +1,229 @@
+//! `ponte serve`: the gateway service, on a configuration file or on its embedded
+//! development defaults (`--dev`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use ponte::service::{self, Gateway, dev};
+use ponte::translate::Context;
+
+use super::{Failure, Outcome};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `ponte serve --config FILE` or `ponte serve --dev [--data DIR]`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["config", "dev"])))]
+pub struct ServeArgs {
+    /// The gateway configuration (TOML; see `ponte config check`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run on the embedded development defaults (NOT FOR PRODUCTION): a development PKI, TSA
+    /// and index made in --data, delivery into DATA/outbox.
+    #[arg(long)]
+    dev: bool,
+    /// With --dev: the data folder (made once, kept). Default: `ponte-dev` in the system's
+    /// temporary folder.
+    #[arg(long, requires = "dev")]
+    data: Option<PathBuf>,
+    /// The SMTP listener (overrides `[smtp] listen`; --dev default 127.0.0.1:2525).
+    #[arg(long)]
+    smtp: Option<SocketAddr>,
+    /// The ops API listener (overrides `[ops] listen`; --dev default 127.0.0.1:9025).
+    #[arg(long)]
+    ops: Option<SocketAddr>,
+    /// Log lines as text or JSON (filter with PONTE_LOG, default `info` for serve).
+    #[arg(long, value_enum, default_value_t)]
+    log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The log format asked for.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+}
+
+/// Runs the gateway until SIGTERM or SIGINT.
+pub fn run(args: ServeArgs) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("serve: cannot start the runtime: {e}")))?;
+    rt.block_on(serve(args))
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure(format!("serve: {what} listener {addr}: {e}")))
+}
+
+async fn serve(args: ServeArgs) -> Outcome {
+    let now = time::OffsetDateTime::now_utc();
+    let mut dev_tsa = None;
+    let (config_path, dev_setup, smtp_addr, ops_addr) = if args.dev {
+        let dir = args
+            .data
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("ponte-dev"));
+        std::fs::create_dir_all(&dir).map_err(|e| Failure::at(&dir, e))?;
+        let smtp = args
+            .smtp
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2525)));
+        let ops = args
+            .ops
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9025)));
+        // The development TSA, in this process, on a loopback port of its own.
+        let tsa_dir = dir.join("tsa");
+        let tsa = Arc::new(
+            ponte::tsp::server::DevTsa::open(&tsa_dir, now)
+                .map_err(|e| Failure::at(&tsa_dir, e))?,
+        );
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "TSA").await?;
+        let tsa_addr = listener
+            .local_addr()
+            .map_err(|e| Failure(format!("serve: TSA listener: {e}")))?;
+        let tsa_url = format!("http://{tsa_addr}/");
+        let cert = tsa.cert_path();
+        dev_tsa = Some(tokio::spawn(service::tsa::serve(
+            listener,
+            tsa,
+            Arc::new(time::OffsetDateTime::now_utc),
+            Arc::new(|line| tracing::debug!(target: "ponte::tsa", "{line}")),
+        )));
+        let exe = std::env::current_exe()
+            .map_err(|e| Failure(format!("serve: where is this program? {e}")))?;
+        let setup = dev::prepare(&dir, smtp, ops, &tsa_url, &cert, &exe, now)
+            .map_err(|e| Failure(format!("serve --dev: {e}")))?;
+        (setup.config.clone(), Some((setup, tsa_url)), smtp, ops)
+    } else {
+        let Some(path) = args.config.clone() else {
+            return Err(Failure("serve: give --config FILE or --dev".into()));
+        };
+        (
+            path,
+            None,
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+        )
+    };
+    let config = ponte::config::Config::load(&config_path).map_err(|e| Failure(e.to_string()))?;
+    config.log_warnings();
+    let smtp_addr = if args.dev {
+        smtp_addr
+    } else {
+        args.smtp.unwrap_or(config.service.smtp.listen)
+    };
+    let ops_addr = if args.dev {
+        ops_addr
+    } else {
+        args.ops.unwrap_or(config.service.ops.listen)
+    };
+    let spool_dir = config.service.spool.path.clone();
+    let spool: Arc<dyn service::Spool> = Arc::new(
+        service::spool::embedded::Embedded::open(&spool_dir)
+            .map_err(|e| Failure(format!("serve: spool: {e}")))?,
+    );
+    let seed = super::random_seed()?;
+    let records = Box::new(service::spool::SpoolRecords(Arc::clone(&spool)));
+    let cx = Context::from_config(config, Some(records), seed)
+        .map_err(|e| Failure::at(&config_path, e))?;
+    let tls = match &cx.config.service.smtp.tls {
+        Some(files) => Some(service::smtp::tls_config(files).map_err(|e| Failure(e.to_string()))?),
+        None => None,
+    };
+    let gw = Arc::new(Gateway::new(Arc::new(cx), spool));
+    let smtp = bind(smtp_addr, "SMTP").await?;
+    let ops = bind(ops_addr, "ops").await?;
+    let smtp_local = smtp.local_addr().unwrap_or(smtp_addr);
+    let ops_local = ops.local_addr().unwrap_or(ops_addr);
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Some((setup, tsa_url)) = &dev_setup {
+            let _ = writeln!(
+                out,
+                "ponte serve --dev: DEVELOPMENT GATEWAY, NOT FOR PRODUCTION (its PKI, TSA and index are made here and trusted by nobody else)"
+            );
+            let _ = writeln!(out, "data:   {}", setup.dir.display());
+            for m in &setup.made {
+                let _ = writeln!(out, "made:   {m}");
+            }
+            let _ = writeln!(out, "config: {}", setup.config.display());
+            let _ = writeln!(out, "tsa:    {tsa_url} (development TSA, not qualified)");
+            let _ = writeln!(out, "outbox: {}", setup.outbox.display());
+        }
+        let _ = writeln!(
+            out,
+            "smtp:   {smtp_local}{}",
+            if tls.is_some() { " (STARTTLS)" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "ops:    http://{ops_local}/ (metrics at /metrics, API at /api/)"
+        );
+        let _ = writeln!(out, "spool:  {}", spool_dir.display());
+        if let Some((setup, _)) = &dev_setup {
+            let _ = writeln!(
+                out,
+                "try: sh '{}'",
+                setup
+                    .try_script
+                    .display()
+                    .to_string()
+                    .replace('\'', "'\\''")
+            );
+        }
+        let _ = out.flush();
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(signals(Arc::clone(&gw), config_path.clone(), stop_tx));
+    let r = service::run(Arc::clone(&gw), smtp, ops, tls, stop_rx).await;
+    signals.abort();
+    if let Some(t) = dev_tsa {
+        t.abort();
+    }
+    r.map_err(|e| Failure(format!("serve: {e}")))?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM / SIGINT stop the service (it finishes what is in flight); SIGHUP reloads routes,
+/// limits, timers, delivery settings and the index from the configuration file.
+async fn signals(gw: Arc<Gateway>, config: PathBuf, stop: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                match service::reload(&gw, &config).await {
+                    Ok(what) => tracing::info!(%what, "configuration reloaded (SIGHUP)"),
+                    Err(e) => tracing::error!(error = %e, "reload refused; the running configuration stays"),
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: no new connections, finishing what is in flight");
+    let _ = stop.send(true);
+}
