@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod gateway;
+pub mod mail;
 pub mod slapd;
 
 /// The repository root.

@@ -4,6 +4,7 @@
 pub mod architecture;
 pub mod config;
 pub mod index;
+pub mod ops;
 pub mod pec;
 pub mod rem;
 pub mod translate;

@@ -121,11 +121,9 @@ pub async fn accept(gw: &Gateway, envelope: Envelope, body: Vec<u8>) -> Reply {
     };
     let outcome = translate(gw, c.format, &body, &judge).await;
     let processed = match outcome {
-        Ok(Ok(t)) => match limits(gw, &c, &envelope, &body, &t) {
+        Ok(Ok(t)) => match limits(gw, &c, &envelope, &body, &t).await {
             None => Some(outputs(gw, &c, &envelope, &body, &t, now).await),
-            Some(why) => {
-                Some(rejection(gw, &body, RefusalKind::Unbuildable, "limits", &why, now).await)
-            }
+            Some((code, why)) => Some(rejection(gw, &body, code, &why, now).await),
         },
         Ok(Err(r)) if r.kind.is_authenticity() => {
             let mut e = super::spool::LegalEvent::new(
@@ -366,13 +364,8 @@ async fn outputs(
                     if !kinds.is_empty() {
                         p.stop_timers.push(TimerStop {
                             about: ident,
-                            recipients: consegna.map(|r| vec![r]).unwrap_or_else(|| {
-                                t.record
-                                    .dispatch
-                                    .as_ref()
-                                    .map(|d| d.recipients.clone())
-                                    .unwrap_or_default()
-                            }),
+                            // No consegna: about the message as a whole (every recipient).
+                            recipients: consegna.map(|r| vec![r]).unwrap_or_default(),
                             kinds,
                         });
                     }
@@ -455,17 +448,38 @@ fn sender_provider(body: &[u8]) -> Option<String> {
     })
 }
 
-/// A REM dispatch beyond the access point's limits: why, or `None` when within them.
-fn limits(
+/// A REM dispatch this access point must not carry into PEC: a recipient outside the PEC
+/// domains of the index (RB21), or beyond the limits (RB06). The reason code and why, or
+/// `None`.
+async fn limits(
     gw: &Gateway,
     c: &Classified,
     env: &Envelope,
     body: &[u8],
     t: &Translation,
-) -> Option<String> {
+) -> Option<(&'static str, String)> {
     if c.format != Format::Rem || c.kind != "dispatch" {
         return None;
     }
+    let mut outside = Vec::new();
+    for r in &env.rcpt_to {
+        match gw.cx.index.lookup(&domain_of(r)).await {
+            Ok(a) if a.certified() => {}
+            Ok(_) => outside.push(r.clone()),
+            Err(e) => outside.push(format!("{r} ({e})")),
+        }
+    }
+    if !outside.is_empty() {
+        return Some((
+            "RB21",
+            format!("not a PEC mailbox of the index: {}", outside.join(", ")),
+        ));
+    }
+    within(gw, env, body, t).map(|w| ("RB06", w))
+}
+
+/// The access point's size, recipient and attachment limits.
+fn within(gw: &Gateway, env: &Envelope, body: &[u8], t: &Translation) -> Option<String> {
     let l = gw.settings().limits.clone();
     let n = env.rcpt_to.len().max(1);
     if n > l.max_recipients {
@@ -537,6 +551,22 @@ async fn refused(
     now: OffsetDateTime,
 ) -> Processed {
     match (c.format, c.kind.as_str()) {
+        (Format::Pec, "posta-certificata") if r.kind == RefusalKind::HolderUnverified => {
+            // The sender's identity is not confirmed: the submission is not accepted.
+            let mut p = Processed {
+                refused: Some((r.kind.as_str().to_string(), r.reason())),
+                ..Processed::default()
+            };
+            match crate::translate::notice::non_accettazione(&gw.cx, body, r, now) {
+                Ok(o) => {
+                    gw.metrics.notice("non-acceptance");
+                    let to = header_recipients(&o.bytes);
+                    p.outputs.push(pec_output(gw, &o, to));
+                }
+                Err(e) => p.notes.push(format!("no non-accettazione could be issued: {e}")),
+            }
+            p
+        }
         (Format::Pec, "posta-certificata") => {
             let mut p = Processed {
                 refused: Some((r.kind.as_str().to_string(), r.reason())),
@@ -570,7 +600,9 @@ async fn refused(
                 RefusalKind::Incomplete | RefusalKind::Malformed => "RB02",
                 _ => "RB06",
             };
-            rejection(gw, body, r.kind, code, &r.reason(), now).await
+            let mut p = rejection(gw, body, code, &r.reason(), now).await;
+            p.refused = Some((r.kind.as_str().to_string(), r.reason()));
+            p
         }
         _ => Processed {
             refused: Some((r.kind.as_str().to_string(), r.reason())),
@@ -580,23 +612,22 @@ async fn refused(
     }
 }
 
-/// A REM dispatch refused after acceptance: the RelayRejection evidence back to its sender.
-/// `code` is the reason (`RB02`, `RB06`), or `limits` for the access point's limits (RB06).
+/// A REM dispatch refused after acceptance: the RelayRejection evidence (reason `code`:
+/// RB02 format, RB06 policy or limits, RB21 recipient not registered) back to its sender.
 async fn rejection(
     gw: &Gateway,
     body: &[u8],
-    kind: RefusalKind,
     code: &str,
     why: &str,
     now: OffsetDateTime,
 ) -> Processed {
-    let (label, code) = if code == "limits" {
-        ("limits".to_string(), "RB06")
-    } else {
-        (kind.as_str().to_string(), code)
+    let label = match code {
+        "RB21" => "recipient-not-pec",
+        "RB02" => "format",
+        _ => "limits",
     };
     let mut p = Processed {
-        refused: Some((label, why.to_string())),
+        refused: Some((label.to_string(), why.to_string())),
         ..Processed::default()
     };
     match relay_evidence(gw, body, code, Some(why.to_string()), now).await {
@@ -735,10 +766,10 @@ pub async fn timer_notices(
     p
 }
 
-/// The wait before processing attempt `attempts + 1`: 30 s doubling, at most 10 minutes.
-fn processing_backoff(attempts: u32) -> Duration {
-    let secs = 30u64.saturating_mul(1u64 << attempts.min(5));
-    Duration::from_secs(secs.min(600))
+/// The wait before processing attempt `attempts + 1`: `[delivery] first_retry`, doubling, at
+/// most `[delivery] max_retry` (the same schedule as deliveries, without jitter).
+fn processing_backoff(attempts: u32, first: Duration, max: Duration) -> Duration {
+    first.saturating_mul(1u32 << attempts.min(16)).min(max)
 }
 
 /// Processes the messages stored without a translation (the TSA was down, the translation
@@ -778,7 +809,8 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
                 })) => (reason, poison, attempts),
                 Err(e) => (format!("processing panicked: {e}"), true, 0),
             };
-            let retry_at = now + processing_backoff(attempts);
+            let d = gw.settings().delivery.clone();
+            let retry_at = now + processing_backoff(attempts, d.first_retry, d.max_retry);
             match gw
                 .spool
                 .processing_failed(id, &reason, poison, retry_at, now)
@@ -842,12 +874,12 @@ async fn process_stored(gw: &Gateway, id: super::spool::MessageId) -> Result<(),
     let outcome = translate(gw, c.format, &body, &judge).await;
     let dir = direction(c.format);
     let p = match outcome {
-        Ok(Ok(t)) => match limits(gw, &c, &m.envelope, &body, &t) {
+        Ok(Ok(t)) => match limits(gw, &c, &m.envelope, &body, &t).await {
             None => {
                 gw.metrics.message(dir, "translated");
                 outputs(gw, &c, &m.envelope, &body, &t, now).await
             }
-            Some(why) => rejection(gw, &body, RefusalKind::Unbuildable, "limits", &why, now).await,
+            Some((code, why)) => rejection(gw, &body, code, &why, now).await,
         },
         Ok(Err(r)) => {
             gw.metrics.message(dir, "refused");
@@ -952,9 +984,11 @@ mod tests {
     }
 
     #[test]
-    fn processing_backs_off_to_ten_minutes() {
-        assert_eq!(processing_backoff(0), Duration::from_secs(30));
-        assert_eq!(processing_backoff(1), Duration::from_secs(60));
-        assert_eq!(processing_backoff(9), Duration::from_secs(600));
+    fn processing_backs_off_like_deliveries() {
+        let (f, m) = (Duration::from_secs(60), Duration::from_secs(3600));
+        assert_eq!(processing_backoff(0, f, m), Duration::from_secs(60));
+        assert_eq!(processing_backoff(1, f, m), Duration::from_secs(120));
+        assert_eq!(processing_backoff(9, f, m), Duration::from_secs(3600));
+        assert_eq!(processing_backoff(40, f, m), Duration::from_secs(3600));
     }
 }

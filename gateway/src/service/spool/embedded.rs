@@ -85,7 +85,9 @@ impl std::fmt::Debug for Embedded {
 
 struct Inner {
     dir: PathBuf,
-    db: Database,
+    /// `None` only while it is being reopened after an I/O error.
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    db_path: PathBuf,
     legal: Mutex<File>,
     next_message: AtomicU64,
     claimed_processing: Mutex<HashSet<MessageId>>,
@@ -189,7 +191,8 @@ impl Embedded {
         Ok(Embedded {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                db,
+                db: std::sync::RwLock::new(Some(Arc::new(db))),
+                db_path,
                 legal: Mutex::new(legal),
                 next_message: AtomicU64::new(next_message),
                 claimed_processing: Mutex::new(HashSet::new()),
@@ -210,13 +213,66 @@ impl Embedded {
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
-            .await
-            .map_err(|e| Error::Database(format!("spool task: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let r = f(&inner);
+            if let Err(Error::Database(m)) = &r
+                && m.contains("re-open")
+                && let Err(e) = inner.reopen()
+            {
+                tracing::error!(error = %e, "the spool database cannot be reopened");
+            }
+            r
+        })
+        .await
+        .map_err(|e| Error::Database(format!("spool task: {e}")))?
     }
 }
 
 impl Inner {
+    /// The database (shared: a transaction started on it keeps it alive).
+    fn db(&self) -> Result<Arc<Database>> {
+        let current = self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match current {
+            Some(db) => Ok(db),
+            None => {
+                self.reopen()?;
+                self.db
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+                    .ok_or_else(|| Error::Database("the spool database is closed".into()))
+            }
+        }
+    }
+
+    /// After an I/O error (a full disk, say) redb refuses every later write until the
+    /// database is opened again: reopen it, so the spool takes writes again once the cause is
+    /// gone, without a restart.
+    fn reopen(&self) -> Result<()> {
+        let mut g = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = g.take() {
+            match Arc::try_unwrap(old) {
+                Ok(db) => drop(db),
+                Err(still_used) => {
+                    // A transaction still holds it: try again at the next error.
+                    *g = Some(still_used);
+                    return Ok(());
+                }
+            }
+        }
+        let db = Database::create(&self.db_path).map_err(db_err)?;
+        *g = Some(Arc::new(db));
+        tracing::warn!(path = %self.db_path.display(), "spool database reopened after an I/O error");
+        Ok(())
+    }
+
     fn body_path(&self, id: MessageId, output: Option<u32>) -> PathBuf {
         let sub = format!("{:02x}", id % 256);
         let name = match output {
@@ -479,6 +535,9 @@ impl Inner {
                 if !stop.kinds.contains(&timer.timer.kind) {
                     continue;
                 }
+                if stop.recipients.is_empty() {
+                    timer.timer.recipients.clear();
+                }
                 timer
                     .timer
                     .recipients
@@ -569,7 +628,7 @@ impl Inner {
         if let Some(p) = &processed {
             self.write_outputs(id, 0, &p.outputs)?;
         }
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         if let Some(mid) = &inc.message_id {
             let key = normalize_id(mid);
             let existing = {
@@ -671,7 +730,7 @@ impl Inner {
     }
 
     fn lookup_msgid(&self, mid: &str) -> Result<Option<MessageId>> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(MSGIDS).map_err(db_err)?;
         Ok(t.get(normalize_id(mid)).map_err(db_err)?.map(|g| g.value()))
     }
@@ -681,7 +740,7 @@ impl Inner {
         if key.is_empty() {
             return Ok(None);
         }
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(OUTPUT_IDS).map_err(db_err)?;
         Ok(t.get(key).map_err(db_err)?.map(|g| g.value()))
     }
@@ -693,7 +752,7 @@ impl Inner {
         now: OffsetDateTime,
         max: usize,
     ) -> Result<Vec<u64>> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(table).map_err(db_err)?;
         let mut out = Vec::new();
         let mut c = lock(claimed);
@@ -716,7 +775,7 @@ impl Inner {
             u32::try_from(r.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(id, first, &p.outputs)?;
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let mut row = Inner::load_row(&txn, id)?;
         if let Some(at) = row.message.next_attempt.take() {
             txn.open_table(DUE_PROCESSING)
@@ -732,7 +791,7 @@ impl Inner {
     }
 
     fn read_row(&self, id: MessageId) -> Result<Row> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(MESSAGES).map_err(db_err)?;
         let g = t.get(id).map_err(db_err)?.ok_or(Error::NotFound {
             what: "message",
@@ -749,7 +808,7 @@ impl Inner {
         retry_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<State> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let mut row = Inner::load_row(&txn, id)?;
         let mut due = txn.open_table(DUE_PROCESSING).map_err(db_err)?;
         if let Some(at) = row.message.next_attempt.take() {
@@ -804,7 +863,7 @@ impl Inner {
             let first = u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX);
             self.write_outputs(d.message, first, &notices.outputs)?;
         }
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let mut d = Inner::load_delivery(&txn, id)?;
         let old_due = (d.state == DeliveryState::Queued).then_some(ms(d.next_attempt));
         let mut row = Inner::load_row(&txn, d.message)?;
@@ -966,7 +1025,7 @@ impl Inner {
     }
 
     fn read_delivery(&self, id: DeliveryId) -> Result<Delivery> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(DELIVERIES).map_err(db_err)?;
         let g = t.get(id).map_err(db_err)?.ok_or(Error::NotFound {
             what: "delivery",
@@ -976,7 +1035,7 @@ impl Inner {
     }
 
     fn read_timer(&self, id: TimerId) -> Result<Timer> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let t = r.open_table(TIMERS).map_err(db_err)?;
         let g = t
             .get(id)
@@ -992,7 +1051,7 @@ impl Inner {
             u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(timer.message, first, &p.outputs)?;
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let Some(timer) = Inner::timer_row(&txn, id)? else {
             txn.abort().map_err(db_err)?;
             lock(&self.claimed_timers).remove(&id);
@@ -1024,7 +1083,7 @@ impl Inner {
     }
 
     fn next_due(&self) -> Result<Option<OffsetDateTime>> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let mut best: Option<u64> = None;
         for (table, claimed) in [
             (DUE_PROCESSING, &self.claimed_processing),
@@ -1059,7 +1118,7 @@ impl Inner {
 
     fn list(&self, filter: &Filter) -> Result<Vec<Message>> {
         let limit = if filter.limit == 0 { 100 } else { filter.limit };
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let messages = r.open_table(MESSAGES).map_err(db_err)?;
         let mut out = Vec::new();
         if filter.states.is_empty() {
@@ -1090,7 +1149,7 @@ impl Inner {
     }
 
     fn retry(&self, id: MessageId, now: OffsetDateTime) -> Result<State> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let mut row = Inner::load_row(&txn, id)?;
         let before = row.message.state;
         if before == State::Delivered {
@@ -1157,7 +1216,7 @@ impl Inner {
     }
 
     fn quarantine(&self, id: MessageId, reason: &str, now: OffsetDateTime) -> Result<()> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         let mut row = Inner::load_row(&txn, id)?;
         if matches!(row.message.state, State::Delivered | State::Quarantined) {
             return Err(Error::WrongState {
@@ -1213,7 +1272,7 @@ impl Inner {
     }
 
     fn stats(&self, now: OffsetDateTime) -> Result<Stats> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let active = r.open_table(ACTIVE).map_err(db_err)?;
         let messages = r.open_table(MESSAGES).map_err(db_err)?;
         let queue_depth = active.len().map_err(db_err)?;
@@ -1258,7 +1317,7 @@ impl Inner {
         if key.is_empty() {
             return Ok(Vec::new());
         }
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let ids = r.open_multimap_table(RECORD_IDS).map_err(db_err)?;
         let records = r.open_table(RECORDS).map_err(db_err)?;
         let mut rids = Vec::new();
@@ -1279,7 +1338,7 @@ impl Inner {
     }
 
     fn timers_of(&self, id: MessageId) -> Result<Vec<Timer>> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let r = self.db()?.begin_read().map_err(db_err)?;
         let by = r.open_multimap_table(TIMERS_BY_MESSAGE).map_err(db_err)?;
         let timers = r.open_table(TIMERS).map_err(db_err)?;
         let mut out = Vec::new();

@@ -284,7 +284,8 @@ impl TimerKind {
 pub struct TimerStop {
     /// The dispatch's identifier ([`NewTimer::about`]).
     pub about: String,
-    /// The recipients the evidence is about.
+    /// The recipients the evidence is about; empty: every recipient (evidence about the
+    /// message as a whole, e.g. a presa in carico).
     pub recipients: Vec<String>,
     /// The kinds it stops.
     pub kinds: Vec<TimerKind>,
