@@ -5,13 +5,18 @@
 //! never the ones above.
 //!
 //! ```text
-//!                cli
-//!                 |
-//!     pec      rem/evidence     index        (formats and the providers' directory)
-//!      |      /    |     \        |
-//!    mime  xml+xades  tsp     x509 (trust)    (canonical bytes, C14N, XAdES, RFC 3161, chains)
-//!      \     |     /
-//!     smime / cms / crypto                     (ring: digests, signatures; CMS assembly)
+//!                 cli   (verify, pec, evidence, tsa, index, trust, mappings, config, translate,
+//!                  |     serve, submit, queue, conformance)
+//!      service   (smtp in, spool, process, delivery, timers, ops API, tsa listener, --dev)
+//!                  |                                          ponte-conformance (its own crate:
+//!              translate   (pec -> rem, rem -> pec,            cases, subjects, reports)
+//!                  |        notices, correlation)  <- mappings/ (data)
+//!       +--------+-+------+--------+-----------+
+//!      pec      rem     index   holders   discovery           formats, directories, peers
+//!       |      / | \      |                  |
+//!     mime  xml tsp csi  x509    tl, revocation, fetch        bytes, C14N + XAdES, RFC 3161,
+//!       \     |   /                                          chains, trusted lists, the
+//!          crypto / cms   (ring; PKCS#8 and PKCS#11 keys)     network edge (HTTP, DNS)
 //! ```
 //!
 //! Verification returns verdicts as values; `Err` is for input that cannot be read at all.

@@ -1,18 +1,25 @@
 //! # Architecture: layers, and which way they lean
 //!
 //! ```text
-//!                      cli  (verify, pec, evidence, tsa, index, ...)
-//!                       |
-//!                   translate  (pec -> rem, rem -> pec, correlation)  <- mappings/ (data)
-//!                  /     |      \
-//!               pec     rem     index          formats and the providers' directory
-//!                |     / |  \     |
-//!              mime  xml tsp  x509             canonical bytes, C14N + XAdES, RFC 3161, chains
-//!                \     |   /
-//!                   crypto / cms               ring: digests, signatures; CMS assembly
+//!                 cli   (verify, pec, evidence, tsa, index, trust, mappings, config, translate,
+//!                  |     serve, submit, queue, conformance)
+//!      service   (smtp in, spool, process, delivery, timers, ops API, tsa listener, --dev)
+//!                  |                                          ponte-conformance (its own crate:
+//!              translate   (pec -> rem, rem -> pec,            cases, subjects, reports)
+//!                  |        notices, correlation)  <- mappings/ (data)
+//!       +--------+-+------+--------+-----------+
+//!      pec      rem     index   holders   discovery           formats, directories, peers
+//!       |      / | \      |                  |
+//!     mime  xml tsp csi  x509    tl, revocation, fetch        bytes, C14N + XAdES, RFC 3161,
+//!       \     |   /                                          chains, trusted lists, the
+//!          crypto / cms   (ring; PKCS#8 and PKCS#11 keys)     network edge (HTTP, DNS)
 //! ```
 //!
-//! A module uses the ones below it, never the ones above, never sideways across.
+//! A module uses the ones below it, never the ones above, never sideways across. The
+//! service layer owns every side effect of a running gateway (sockets, the spool, the clock,
+//! timers); `fetch` is the one network edge the layers below may be handed (lists, CRLs,
+//! OCSP, DNS), always as a parameter. The `config` module reads the file for both the
+//! translation and the service layers and opens the index (config → index).
 //!
 //! ## Principles
 //!

@@ -7,6 +7,7 @@ pub mod index;
 pub mod ops;
 pub mod pec;
 pub mod rem;
+pub mod service;
 pub mod translate;
 pub mod trust;
 pub mod tsp;
