@@ -160,6 +160,7 @@ fn round_trip(data: &[u8]) {
         intro_text: m.intro_text.as_deref().unwrap_or(""),
         intro_html: "",
         original: m.original.as_deref(),
+        original_digest: None,
         evidences: &evidences,
         key,
         cert,

@@ -33,13 +33,73 @@ pub enum Located {
     },
 }
 
+/// [`Located`] with the signed content borrowed from the message (what the verifier digests
+/// in place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LocatedIn<'m> {
+    /// [`Located::Detached`].
+    Detached {
+        /// The first body part's bytes, in the message.
+        content: &'m [u8],
+        /// The decoded signature part.
+        signature: Vec<u8>,
+        /// The `protocol` parameter, lower-cased.
+        protocol: String,
+        /// The `micalg` parameter, as written.
+        micalg: Option<String>,
+        /// The second part's media type, lower-cased.
+        signature_type: String,
+    },
+    /// [`Located::Opaque`].
+    Opaque {
+        /// The decoded body.
+        der: Vec<u8>,
+        /// The `smime-type` parameter, lower-cased.
+        smime_type: Option<String>,
+    },
+    /// [`Located::Unsigned`].
+    Unsigned {
+        /// The top-level media type.
+        media_type: String,
+    },
+}
+
 /// Locates the S/MIME structure of `message` (already in canonical CRLF form, see
 /// [`super::canonicalize`]).
 ///
 /// The structure is scanned ([`super::scan`]): nothing is decoded but the signature part;
 /// a message the scanner declines is parsed in full (same result).
 pub fn locate(message: &[u8]) -> Result<Located, Error> {
+    Ok(match locate_in(message)? {
+        LocatedIn::Detached {
+            content,
+            signature,
+            protocol,
+            micalg,
+            signature_type,
+        } => Located::Detached {
+            content: content.to_vec(),
+            signature,
+            protocol,
+            micalg,
+            signature_type,
+        },
+        LocatedIn::Opaque { der, smime_type } => Located::Opaque { der, smime_type },
+        LocatedIn::Unsigned { media_type } => Located::Unsigned { media_type },
+    })
+}
+
+/// [`locate`] without copying the signed content.
+pub(crate) fn locate_in(message: &[u8]) -> Result<LocatedIn<'_>, Error> {
     let tree = super::tree::Tree::read(message)?;
+    locate_tree(message, &tree)
+}
+
+/// [`locate_in`] over a tree already read from `message`.
+pub(crate) fn locate_tree<'m>(
+    message: &'m [u8],
+    tree: &super::tree::Tree<'_>,
+) -> Result<LocatedIn<'m>, Error> {
     let root = tree
         .root()
         .ok_or_else(|| Error::NotMime("no header section could be parsed".into()))?;
@@ -69,12 +129,9 @@ pub fn locate(message: &[u8]) -> Result<Located, Error> {
                 Error::SignedStructure("signature part missing (one body part only)".into())
             })?;
             let (start, _, end) = first.offsets();
-            let content = message
-                .get(start..end)
-                .ok_or_else(|| {
-                    Error::SignedStructure("first part offsets outside the message".into())
-                })?
-                .to_vec();
+            let content = message.get(start..end).ok_or_else(|| {
+                Error::SignedStructure("first part offsets outside the message".into())
+            })?;
             let signature_type = second
                 .head()
                 .content_type()
@@ -87,7 +144,7 @@ pub fn locate(message: &[u8]) -> Result<Located, Error> {
                 // A scanned signature part that is a multipart or a message: read in full.
                 None => return locate_parsed(message),
             };
-            Ok(Located::Detached {
+            Ok(LocatedIn::Detached {
                 content,
                 signature,
                 protocol: param("protocol").unwrap_or_default().to_ascii_lowercase(),
@@ -96,20 +153,20 @@ pub fn locate(message: &[u8]) -> Result<Located, Error> {
             })
         }
         ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => match root.contents() {
-            Some(der) => Ok(Located::Opaque {
+            Some(der) => Ok(LocatedIn::Opaque {
                 der: der.into_owned(),
                 smime_type: param("smime-type").map(|s| s.to_ascii_lowercase()),
             }),
             None => locate_parsed(message),
         },
-        _ => Ok(Located::Unsigned {
+        _ => Ok(LocatedIn::Unsigned {
             media_type: format!("{ctype}/{subtype}"),
         }),
     }
 }
 
 /// [`locate`] over mail-parser's full parse.
-fn locate_parsed(message: &[u8]) -> Result<Located, Error> {
+fn locate_parsed(message: &[u8]) -> Result<LocatedIn<'_>, Error> {
     let parsed = super::parse::message(message)?;
     let root = parsed.root_part();
     let (ctype, subtype) = match root.content_type() {
@@ -138,19 +195,16 @@ fn locate_parsed(message: &[u8]) -> Result<Located, Error> {
                 first.raw_header_offset() as usize,
                 first.raw_end_offset() as usize,
             );
-            let content = message
-                .get(start..end)
-                .ok_or_else(|| {
-                    Error::SignedStructure("first part offsets outside the message".into())
-                })?
-                .to_vec();
+            let content = message.get(start..end).ok_or_else(|| {
+                Error::SignedStructure("first part offsets outside the message".into())
+            })?;
             let signature_type = second
                 .content_type()
                 .map(|ct| {
                     format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
                 })
                 .unwrap_or_default();
-            Ok(Located::Detached {
+            Ok(LocatedIn::Detached {
                 content,
                 signature: second.contents().to_vec(),
                 protocol: param("protocol").unwrap_or_default().to_ascii_lowercase(),
@@ -158,11 +212,11 @@ fn locate_parsed(message: &[u8]) -> Result<Located, Error> {
                 signature_type,
             })
         }
-        ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => Ok(Located::Opaque {
+        ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => Ok(LocatedIn::Opaque {
             der: root.contents().to_vec(),
             smime_type: param("smime-type").map(|s| s.to_ascii_lowercase()),
         }),
-        _ => Ok(Located::Unsigned {
+        _ => Ok(LocatedIn::Unsigned {
             media_type: format!("{ctype}/{subtype}"),
         }),
     }

@@ -66,6 +66,21 @@ impl<'a> PecMessage<'a> {
         Self::parse_at(raw, 0)
     }
 
+    /// [`PecMessage::parse`] over the structure of `raw` when already read.
+    pub(crate) fn parse_in(
+        raw: &'a [u8],
+        tree: Option<&Tree<'a>>,
+    ) -> Result<PecMessage<'a>, Error> {
+        let fields = header_fields(raw).ok_or(Error::MessageUnreadable)?;
+        match tree {
+            Some(t) => Self::from_tree(raw, 0, fields, t),
+            None => {
+                let tree = Tree::read(raw).map_err(|_| Error::MessageUnreadable)?;
+                Self::from_tree(raw, 0, fields, &tree)
+            }
+        }
+    }
+
     fn parse_at(raw: &'a [u8], depth: usize) -> Result<PecMessage<'a>, Error> {
         let fields = header_fields(raw).ok_or(Error::MessageUnreadable)?;
         // The structure is scanned (nothing decoded but the small parts read below); a

@@ -11,6 +11,7 @@ pub mod verify;
 
 pub use sign::{SignRequest, SmimeProtocol, sign};
 pub use trust::{TrustTime, trust};
+pub(crate) use verify::verify_canonical;
 pub use verify::{SmimeForm, SmimeVerdict, verify};
 
 /// Errors of this module.

@@ -4,7 +4,7 @@
 use super::Error;
 use crate::cms;
 use crate::crypto::DigestAlgorithm;
-use crate::mime::{self, Located};
+use crate::mime::{self, signed::LocatedIn};
 use crate::x509::Certificate;
 use time::OffsetDateTime;
 
@@ -80,14 +80,33 @@ const SIGNATURE_TYPES: [&str; 2] = [
 pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
     let canonical = mime::canonicalize(raw);
     let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
-    let located = match mime::locate(&canonical) {
+    let (mut v, content) = verify_canonical(&canonical, lf_converted, None)?;
+    v.signed_content = content.into_owned();
+    Ok(v)
+}
+
+/// [`verify`] of a message already in canonical form (`lf_converted`: it was made so from LF
+/// line endings), over its structure when already read: the verdict without its copy of
+/// the signed content, and that content (borrowed from `canonical` when detached).
+pub(crate) fn verify_canonical<'m>(
+    canonical: &'m [u8],
+    lf_converted: bool,
+    tree: Option<&mime::tree::Tree<'_>>,
+) -> Result<(SmimeVerdict, std::borrow::Cow<'m, [u8]>), Error> {
+    use std::borrow::Cow;
+    let located = match tree {
+        Some(t) => mime::signed::locate_tree(canonical, t),
+        None => mime::signed::locate_in(canonical),
+    };
+    let located = match located {
         Ok(l) => l,
         Err(mime::Error::SignedStructure(why)) => {
             // e.g. anonymised fixtures whose smime.p7s part was removed: labelled signed,
             // but carrying no signature.
-            return Ok(SmimeVerdict::absent(Some(format!(
-                "no signature: multipart/signed {why}"
-            ))));
+            return Ok((
+                SmimeVerdict::absent(Some(format!("no signature: multipart/signed {why}"))),
+                Cow::Borrowed(&[]),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -97,20 +116,20 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
             .push("message stored with LF line endings: verified in CRLF form".into());
     }
     let (cms_bytes, detached) = match located {
-        Located::Unsigned { media_type } => {
+        LocatedIn::Unsigned { media_type } => {
             v.reason = Some(format!("not signed: top-level type is {media_type}"));
-            return Ok(v);
+            return Ok((v, Cow::Borrowed(&[])));
         }
-        Located::Opaque { der, smime_type } => {
+        LocatedIn::Opaque { der, smime_type } => {
             if let Some(t) = smime_type.as_deref().filter(|t| *t != "signed-data") {
                 v.reason = Some(format!("not signed: pkcs7-mime with smime-type={t}"));
-                return Ok(v);
+                return Ok((v, Cow::Borrowed(&[])));
             }
             v.present = true;
             v.form = Some(SmimeForm::Opaque);
             (der, None)
         }
-        Located::Detached {
+        LocatedIn::Detached {
             content,
             signature,
             protocol,
@@ -131,7 +150,7 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
                     v.reason = Some(format!(
                         "multipart/signed with protocol {protocol:?} is not S/MIME"
                     ));
-                    return Ok(v);
+                    return Ok((v, Cow::Borrowed(&[])));
                 }
             }
             (signature, Some(content))
@@ -141,11 +160,10 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
         Ok(sd) => sd,
         Err(e) => {
             v.reason = Some(format!("signature unreadable: {e}"));
-            v.signed_content = detached.unwrap_or_default();
-            return Ok(v);
+            return Ok((v, Cow::Borrowed(detached.unwrap_or_default())));
         }
     };
-    let c = cms::verify(&sd, detached.as_deref());
+    let c = cms::verify(&sd, detached);
     v.valid = c.valid;
     v.reason = c.reason;
     v.digest = c.digest;
@@ -153,7 +171,10 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
     v.signer_certificate = c.signer;
     v.signing_time = c.signing_time;
     v.certificates = c.certificates;
-    v.signed_content = detached.or(sd.content).unwrap_or_default();
+    let content = match detached {
+        Some(d) => Cow::Borrowed(d),
+        None => Cow::Owned(sd.content.unwrap_or_default()),
+    };
     if v.digest.as_deref() == Some("sha1") {
         v.notes
             .push("SHA-1 digest (legacy, accepted for verification only)".into());
@@ -170,7 +191,7 @@ pub fn verify(raw: &[u8]) -> Result<SmimeVerdict, Error> {
             ));
         }
     }
-    Ok(v)
+    Ok((v, content))
 }
 
 #[cfg(test)]

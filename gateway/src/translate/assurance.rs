@@ -158,24 +158,39 @@ pub(super) fn read_auth_header(
 /// `bytes` without the header fields named `name` (their continuation lines included) in
 /// its header block; `None` when it has none. Line endings are kept as they are.
 pub fn strip_header(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
+    let lines = field_lines(bytes, name);
+    if lines.is_empty() {
+        return None;
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut pos = 0;
+    for r in lines {
+        out.extend_from_slice(bytes.get(pos..r.start)?);
+        pos = r.end;
+    }
+    out.extend_from_slice(bytes.get(pos..)?);
+    Some(out)
+}
+
+/// The byte ranges of the lines (continuation lines included) of the header fields named
+/// `name`, in the header block of `bytes` (up to its first empty line; only that block is
+/// read).
+pub(crate) fn field_lines(bytes: &[u8], name: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut pos = 0;
     let mut skipping = false;
-    let mut removed = false;
     while pos < bytes.len() {
         let end = bytes
-            .get(pos..)?
-            .iter()
-            .position(|&b| b == b'\n')
+            .get(pos..)
+            .and_then(|r| memchr::memchr(b'\n', r))
             .map_or(bytes.len(), |i| pos + i + 1);
-        let line = bytes.get(pos..end)?;
+        let line = bytes.get(pos..end).unwrap_or_default();
         let bare = line
             .strip_suffix(b"\n")
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .unwrap_or(line);
         if bare.is_empty() {
             // The end of the header block: the rest is the body.
-            out.extend_from_slice(bytes.get(pos..)?);
             break;
         }
         let continuation = matches!(line.first(), Some(b' ' | b'\t'));
@@ -185,14 +200,16 @@ pub fn strip_header(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
                 .position(|&b| b == b':')
                 .and_then(|i| bare.get(..i));
             skipping = field.is_some_and(|f| f.trim_ascii().eq_ignore_ascii_case(name.as_bytes()));
-            removed |= skipping;
         }
-        if !skipping {
-            out.extend_from_slice(line);
+        if skipping {
+            match out.last_mut() {
+                Some(last) if last.end == pos => last.end = end,
+                _ => out.push(pos..end),
+            }
         }
         pos = end;
     }
-    removed.then_some(out)
+    out
 }
 
 /// Decides what the evidence of a dispatch from `sender` states about the sender:

@@ -29,7 +29,7 @@ use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 
 /// Translates one REM message.
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
-    let mut verdict = match crate::rem::message::verify::verify_with(
+    let verdict = match crate::rem::message::verify::verify_with(
         raw,
         &VerifyOptions {
             anchors: cx.config.trust.rem_anchors.clone(),
@@ -41,9 +41,6 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         Ok(v) => v,
         Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotRem, e.to_string()))),
     };
-    // The verdict's copy of the signed entity is not needed past verification (a 25 MB
-    // message would keep 25 MB more alive for the whole translation).
-    verdict.smime.signed_content = Vec::new();
     let msg = &verdict.message;
     let meta = &msg.metadata;
     let input = Described {
@@ -77,7 +74,12 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             "the main evidence part is missing",
         )));
     };
-    let evidence = match crate::rem::evidence::parse(main_bytes) {
+    // Read from the signed content by the verification (else read here).
+    let parsed = match main.evidence.as_deref() {
+        Some(e) => Ok(e.clone()),
+        None => crate::rem::evidence::parse(main_bytes),
+    };
+    let evidence = match parsed {
         Ok(e) => e,
         Err(e) => {
             return Ok(Err(Refusal::new(

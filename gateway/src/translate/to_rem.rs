@@ -40,12 +40,21 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
 /// Translates one PEC message that came from `origin` (the service: the SMTP peer, checked
 /// against `[holders] platform_addresses` for the per-submission authentication header).
 pub async fn translate_from(cx: &Context, raw: &[u8], judge: &Judge, origin: &Origin) -> Outcome {
-    // 1. Signature and trust.
-    let verdict = match smime::verify(raw) {
-        Ok(v) => v,
+    // 1. Signature and trust. The structure is read once for both the verification and the
+    // PEC reading when the message is stored in CRLF (then both read the same bytes).
+    let canonical = crate::mime::canonicalize(raw);
+    let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
+    let shared = if lf_converted {
+        None
+    } else {
+        crate::mime::tree::Tree::read(raw).ok()
+    };
+    let verdict = match smime::verify_canonical(&canonical, lf_converted, shared.as_ref()) {
+        Ok((v, _)) => v,
         Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotMime, e.to_string()))),
     };
-    let parsed = match PecMessage::parse(raw) {
+    drop(canonical);
+    let parsed = match PecMessage::parse_in(raw, shared.as_ref()) {
         Ok(p) => p,
         Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotPec, e.to_string()))),
     };
@@ -113,9 +122,7 @@ pub async fn translate_from(cx: &Context, raw: &[u8], judge: &Judge, origin: &Or
         )));
     };
     let mut notes = vec![format!("signed by {}", owner.provider.name)];
-    // The verdict holds a copy of the signed entity: not needed past this point (a 25 MB
-    // envelope would keep 25 MB more alive for the whole translation).
-    drop(verdict);
+    drop(shared);
     // 3. The mapping row.
     let (final_notice, errore, errore_esteso) = match &daticert {
         Some(d) => (
@@ -436,7 +443,7 @@ async fn dispatch_from_envelope(
             original_subject: &subject,
             message_id: &rems_id,
             in_reply_to: None,
-            original: Some(&prepared.bytes),
+            original: Some((&prepared.bytes, prepared.digest)),
         },
         now,
     )?;
@@ -613,7 +620,8 @@ struct RemOut<'a> {
     original_subject: &'a str,
     message_id: &'a str,
     in_reply_to: Option<&'a str>,
-    original: Option<&'a [u8]>,
+    /// The prepared original and its digest.
+    original: Option<(&'a [u8], [u8; 32])>,
 }
 
 /// The REM-* headers, the introduction and the signed message of the REM identity.
@@ -652,7 +660,8 @@ fn assemble(cx: &Context, o: &RemOut<'_>, now: OffsetDateTime) -> Result<Vec<u8>
         metadata: &metadata,
         intro_text: &intro_text,
         intro_html: &intro_html,
-        original: o.original,
+        original: o.original.map(|(b, _)| b),
+        original_digest: o.original.map(|(_, d)| d),
         evidences: &[(o.event.name().to_string(), o.xml.clone())],
         key: &id.rem_key,
         cert: &id.rem_cert,

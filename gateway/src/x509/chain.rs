@@ -152,7 +152,64 @@ fn parse(c: &Certificate) -> Result<X509Certificate<'_>, String> {
         .map_err(|e| format!("{}: unreadable: {e}", c.subject))
 }
 
+/// Checks made once per set of certificates: the outcome of [`check_end_entity`] and of the
+/// time-independent part of [`check_path`] depends only on the certificates' bytes and the
+/// usage, so a success is remembered (by the SHA-256 of those bytes) and not recomputed: a
+/// gateway meets the same few provider chains in every message, and each check costs the
+/// issuers' signature verifications and a parse of every certificate. Only successes are
+/// kept (a failure is rare and recomputed), at most `MEMO_MAX` of them (then forgotten at
+/// once). The validity of each certificate at the instant is always checked again.
+mod memo {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    /// How many successes are kept before the memo starts over.
+    pub(super) const MEMO_MAX: usize = 4096;
+
+    static SEEN: Mutex<Option<HashSet<[u8; 32]>>> = Mutex::new(None);
+
+    /// The key of a check: what it is (`kind`), the usage, then each certificate's length
+    /// and bytes.
+    pub(super) fn key(kind: u8, usage: super::Usage, certs: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&[kind, usage as u8]);
+        for c in certs {
+            ctx.update(&(c.len() as u64).to_be_bytes());
+            ctx.update(c);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    pub(super) fn known(key: &[u8; 32]) -> bool {
+        SEEN.lock()
+            .ok()
+            .is_some_and(|s| s.as_ref().is_some_and(|s| s.contains(key)))
+    }
+
+    pub(super) fn remember(key: [u8; 32]) {
+        if let Ok(mut s) = SEEN.lock() {
+            let set = s.get_or_insert_with(HashSet::new);
+            if set.len() >= MEMO_MAX {
+                set.clear();
+            }
+            set.insert(key);
+        }
+    }
+}
+
 fn check_end_entity(leaf: &Certificate, usage: Usage) -> Result<(), String> {
+    let key = memo::key(0, usage, &[leaf.der()]);
+    if memo::known(&key) {
+        return Ok(());
+    }
+    check_end_entity_uncached(leaf, usage)?;
+    memo::remember(key);
+    Ok(())
+}
+
+fn check_end_entity_uncached(leaf: &Certificate, usage: Usage) -> Result<(), String> {
     let x = parse(leaf)?;
     let eku_ok = match usage {
         Usage::EmailProtection => leaf.allows_eku(&oids::KP_EMAIL_PROTECTION.to_string()),
@@ -187,15 +244,46 @@ fn check_path(
     at: OffsetDateTime,
     usage: Usage,
 ) -> Result<(), String> {
+    let ders: Vec<&[u8]> = path
+        .iter()
+        .map(|c| c.der())
+        .chain(std::iter::once(anchor.der()))
+        .collect();
+    let key = memo::key(1, usage, &ders);
+    if memo::known(&key) {
+        // Every other check passed for these certificates: only the instant remains, and its
+        // first failure is the one the full check would report first.
+        for c in path {
+            if !c.is_valid_at(at) {
+                return Err(not_valid_at(c, at));
+            }
+        }
+        return Ok(());
+    }
+    check_path_uncached(path, anchor, at, usage)?;
+    memo::remember(key);
+    Ok(())
+}
+
+fn not_valid_at(c: &Certificate, at: OffsetDateTime) -> String {
+    format!(
+        "{}: not valid at {at} (valid {} to {})",
+        c.subject, c.not_before, c.not_after
+    )
+}
+
+fn check_path_uncached(
+    path: &[&Certificate],
+    anchor: &Certificate,
+    at: OffsetDateTime,
+    usage: Usage,
+) -> Result<(), String> {
     let parsed: Vec<X509Certificate<'_>> =
         path.iter().map(|c| parse(c)).collect::<Result<_, _>>()?;
     let anchor_x = parse(anchor)?;
     for (i, (c, x)) in path.iter().zip(&parsed).enumerate() {
         if !c.is_valid_at(at) {
-            return Err(format!(
-                "{}: not valid at {at} (valid {} to {})",
-                c.subject, c.not_before, c.not_after
-            ));
+            return Err(not_valid_at(c, at));
         }
         for ext in x.extensions() {
             let id = ext.oid.to_id_string();

@@ -49,7 +49,7 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
     let text = std::str::from_utf8(body).map_err(|e| Error::NotUtf8 {
         position: base + e.valid_up_to() as u64,
     })?;
-    if let Some((i, c)) = text.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+    if let Some((i, c)) = first_non_xml_char(text) {
         return Err(Error::InvalidChar {
             code: c as u32,
             position: base + i as u64,
@@ -60,9 +60,11 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
 
 struct Open {
     id: NodeId,
-    qname: String,
     ns_mark: usize,
 }
+
+/// Up to this many attributes, duplicates are found by a scan (no set).
+const SMALL_LIST: usize = 16;
 
 struct Builder<'l> {
     limits: &'l Limits,
@@ -72,6 +74,28 @@ struct Builder<'l> {
     /// In-scope declarations (prefix, uri); an empty uri undeclares the default namespace.
     ns: Vec<(Option<String>, String)>,
     root: Option<NodeId>,
+}
+
+/// The first character XML forbids, with its byte offset. ASCII is judged byte by byte (only
+/// the C0 controls but tab, LF and CR are forbidden there); other characters are decoded.
+fn first_non_xml_char(text: &str) -> Option<(usize, char)> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(&x) = b.get(i) {
+        if x >= 0x80 {
+            let c = text.get(i..).and_then(|t| t.chars().next())?;
+            if !is_xml_char(c) {
+                return Some((i, c));
+            }
+            i += c.len_utf8();
+        } else {
+            if x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r') {
+                return Some((i, char::from(x)));
+            }
+            i += 1;
+        }
+    }
+    None
 }
 
 fn is_name_start(c: char) -> bool {
@@ -299,9 +323,21 @@ impl<'l> Builder<'l> {
                             position: pos,
                         });
                     };
-                    if open.qname != found {
+                    let matches = match self.slots.get(open.id.index()).map(|s| &s.node) {
+                        Some(Node::Element(el)) => match &el.prefix {
+                            Some(p) => {
+                                found
+                                    .strip_prefix(p.as_str())
+                                    .and_then(|r| r.strip_prefix(':'))
+                                    == Some(el.local.as_str())
+                            }
+                            None => found == el.local,
+                        },
+                        _ => false,
+                    };
+                    if !matches {
                         return Err(Error::MismatchedEndTag {
-                            expected: open.qname,
+                            expected: self.qname_of(open.id),
                             found: found.to_owned(),
                             position: pos,
                         });
@@ -386,7 +422,9 @@ impl<'l> Builder<'l> {
                 }
                 Event::Eof => {
                     if let Some(open) = self.stack.pop() {
-                        return Err(Error::UnclosedElement { name: open.qname });
+                        return Err(Error::UnclosedElement {
+                            name: self.qname_of(open.id),
+                        });
                     }
                     let Some(root) = self.root else {
                         return Err(Error::Structure {
@@ -400,6 +438,14 @@ impl<'l> Builder<'l> {
                     });
                 }
             }
+        }
+    }
+
+    /// The qualified name of an element already built.
+    fn qname_of(&self, id: NodeId) -> String {
+        match self.slots.get(id.index()).map(|s| &s.node) {
+            Some(Node::Element(el)) => el.qname(),
+            _ => String::new(),
         }
     }
 
@@ -497,8 +543,7 @@ impl<'l> Builder<'l> {
         };
 
         let mut decls: Vec<NamespaceDecl> = Vec::new();
-        let mut raw_attrs: Vec<(String, String)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut raw_attrs: Vec<(&str, String)> = Vec::new();
         let raw =
             split_attributes(e.attributes_raw(), self.limits.max_attributes).map_err(|err| {
                 match err {
@@ -513,10 +558,17 @@ impl<'l> Builder<'l> {
                     },
                 }
             })?;
-        for a in raw {
+        // Duplicates: a scan of the few attributes of a tag, a set beyond a handful (a long
+        // list must not cost its square).
+        let mut seen: Option<HashSet<&str>> = (raw.len() > SMALL_LIST).then(HashSet::new);
+        for (n, a) in raw.iter().enumerate() {
             let key = a.name;
             self.check_name_len(key, pos)?;
-            if !seen.insert(key.to_owned()) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key),
+                None => raw.iter().take(n).any(|b| b.name == key),
+            };
+            if duplicate {
                 return Err(Error::DuplicateAttribute {
                     name: key.to_owned(),
                     position: pos,
@@ -554,7 +606,7 @@ impl<'l> Builder<'l> {
                     uri: value,
                 });
             } else {
-                raw_attrs.push((key.to_owned(), value));
+                raw_attrs.push((key, value));
             }
         }
 
@@ -574,12 +626,13 @@ impl<'l> Builder<'l> {
             None => self.lookup(None).map(str::to_owned),
         };
 
-        let mut attributes = Vec::with_capacity(raw_attrs.len());
-        let mut expanded: HashSet<(String, String)> = HashSet::new();
+        let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
+        let mut expanded: Option<HashSet<(String, String)>> =
+            (raw_attrs.len() > SMALL_LIST).then(HashSet::new);
         for (key, value) in raw_attrs {
-            let Some((ap, al)) = split_qname(&key) else {
+            let Some((ap, al)) = split_qname(key) else {
                 return Err(Error::InvalidName {
-                    name: key,
+                    name: key.to_owned(),
                     position: pos,
                 });
             };
@@ -594,13 +647,19 @@ impl<'l> Builder<'l> {
                 ),
                 None => None,
             };
-            if let Some(u) = &ans
-                && !expanded.insert((u.clone(), al.to_owned()))
-            {
-                return Err(Error::DuplicateAttribute {
-                    name: key,
-                    position: pos,
-                });
+            if let Some(u) = &ans {
+                let duplicate = match &mut expanded {
+                    Some(set) => !set.insert((u.clone(), al.to_owned())),
+                    None => attributes
+                        .iter()
+                        .any(|b| b.local == al && b.namespace.as_deref() == Some(u.as_str())),
+                };
+                if duplicate {
+                    return Err(Error::DuplicateAttribute {
+                        name: key.to_owned(),
+                        position: pos,
+                    });
+                }
             }
             attributes.push(Attribute {
                 prefix: ap.map(str::to_owned),
@@ -627,11 +686,7 @@ impl<'l> Builder<'l> {
         if empty_end.is_some() {
             self.ns.truncate(ns_mark);
         } else {
-            self.stack.push(Open {
-                id,
-                qname: qn.to_owned(),
-                ns_mark,
-            });
+            self.stack.push(Open { id, ns_mark });
         }
         Ok(())
     }

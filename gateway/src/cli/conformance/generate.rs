@@ -671,6 +671,7 @@ fn rem_messages(files: &mut Files, rem_id: &Identity) -> Result<(), Failure> {
             intro_text: intro,
             intro_html: "<!DOCTYPE html>\r\n<html><head><meta charset=\"UTF-8\"><title>REM</title></head><body><p>Messaggio REM.</p><p>REM message.</p></body></html>\r\n",
             original: Some(original),
+            original_digest: None,
             evidences: &[("SubmissionAcceptance".to_string(), signed.clone())],
             key: &rem_id.key,
             cert: &rem_id.cert,

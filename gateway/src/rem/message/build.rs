@@ -44,6 +44,10 @@ pub struct BuildInput<'a> {
     pub intro_html: &'a str,
     /// The prepared original ([`super::prepare_original`]) for a dispatch or payload.
     pub original: Option<&'a [u8]>,
+    /// [`super::PreparedOriginal::digest`] when `original` is the `bytes` of that
+    /// [`super::PreparedOriginal`]: they are then known to be prepared and to have this digest,
+    /// and are not read again to check it. `None`: checked here.
+    pub original_digest: Option<[u8; 32]>,
     /// The evidences: event name (the part is named `<name>.xml`) and the signed XML bytes.
     pub evidences: &'a [(String, Vec<u8>)],
     /// The REM signing key.
@@ -149,9 +153,11 @@ fn check_original(input: &BuildInput<'_>) -> Result<(), Error> {
         _ => {}
     }
     if let Some(o) = input.original {
-        check_prepared(o)?;
+        if input.original_digest.is_none() {
+            check_prepared(o)?;
+        }
         if md.digest_algorithm.trim() == DIGEST_SHA256 {
-            let computed = digest_b64(&digest_original(o));
+            let computed = digest_b64(&input.original_digest.unwrap_or_else(|| digest_original(o)));
             if computed != md.digest_value.trim() {
                 return Err(Error::DigestMismatch {
                     header: md.digest_value.clone(),

@@ -219,9 +219,18 @@ fn top_fields(block: &[u8]) -> Vec<(String, String)> {
 /// Parses a REM message (CRLF or LF-stored).
 pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     let canonical = mime::canonicalize(bytes);
-    let raw: &[u8] = &canonical;
+    let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
+    parse_canonical(&canonical, lf_converted).map(|(m, _)| m)
+}
+
+/// [`parse`] of a message already in canonical form (`lf_converted`: made so from LF line
+/// endings); also gives the structure read (for the S/MIME verification of the same bytes).
+pub(crate) fn parse_canonical(
+    raw: &[u8],
+    lf_converted: bool,
+) -> Result<(RemMessage, Tree<'_>), Error> {
     let mut notes = Vec::new();
-    if matches!(canonical, std::borrow::Cow::Owned(_)) {
+    if lf_converted {
         notes.push("message stored with LF line endings: read in CRLF form".to_string());
     }
     let block_end = wire::header_end(raw).map_or(raw.len(), |(_, blank)| blank);
@@ -231,7 +240,8 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
     // Scanned (only the small sections are decoded), or parsed in full when the scanner
     // declines; both walked the same way.
     let tree = Tree::read(raw)?;
-    from_tree(raw, &tree, header_fields, metadata, notes)
+    let message = from_tree(raw, &tree, header_fields, metadata, notes)?;
+    Ok((message, tree))
 }
 
 fn from_tree(

@@ -4,7 +4,7 @@
 //! is a value in [`RemVerdict`]; `Err` only when the bytes are not a readable REM message.
 
 use super::prepare::{digest_b64, digest_original};
-use super::{DIGEST_SHA256, Error, RemMessage, parse};
+use super::{DIGEST_SHA256, Error, RemMessage};
 use crate::crypto::{DigestAlgorithm, digest};
 use crate::rem::evidence::{self, EvidenceSummary};
 use crate::smime::{self, SmimeVerdict, TrustTime};
@@ -40,6 +40,9 @@ pub struct EvidenceCheck {
     pub app_layer_identifier: Option<String>,
     /// Why the part could not be read as XML, or its signed content as an evidence.
     pub unreadable: Option<String>,
+    /// The evidence read from the signed content (what [`EvidenceCheck::summary`] sums up),
+    /// when the signature is valid.
+    pub evidence: Option<Box<evidence::Evidence>>,
 }
 
 impl EvidenceCheck {
@@ -88,7 +91,8 @@ pub struct DigestCheck {
 /// Everything the verification of a REM message says.
 #[derive(Debug, Clone)]
 pub struct RemVerdict {
-    /// The S/MIME integrity verdict.
+    /// The S/MIME integrity verdict (its `signed_content` left empty: the signed sections
+    /// are read into [`RemVerdict::message`]).
     pub smime: SmimeVerdict,
     /// Trust in the S/MIME signer (at the requested instant).
     pub trust: TrustVerdict,
@@ -149,8 +153,12 @@ fn algorithm_of(uri: &str) -> Option<DigestAlgorithm> {
 
 /// Verifies a REM message.
 pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Error> {
-    let message = parse(bytes)?;
-    let smime_verdict = smime::verify(bytes)?;
+    // One canonical form and one reading of the structure for both.
+    let canonical = crate::mime::canonicalize(bytes);
+    let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
+    let (message, tree) = super::parse::parse_canonical(&canonical, lf_converted)?;
+    let (smime_verdict, _) = smime::verify_canonical(&canonical, lf_converted, Some(&tree))?;
+    drop(tree);
     let trust = smime::trust(&smime_verdict, &opts.anchors, &opts.intermediates, opts.at);
     let xopts = xades::VerifyOptions {
         anchors: opts.anchors.clone(),
@@ -173,11 +181,12 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
                     part_digests: Vec::new(),
                     app_layer_identifier: None,
                     unreadable: Some(err.to_string()),
+                    evidence: None,
                 });
                 continue;
             }
         };
-        let (summary, part_digests, app_layer_identifier, unreadable) =
+        let (summary, part_digests, app_layer_identifier, unreadable, parsed) =
             match report.signed_content() {
                 Some(content) => match evidence::parse(content) {
                     Ok(ev) => {
@@ -199,11 +208,11 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
                             .user_content_info
                             .as_ref()
                             .and_then(|u| u.app_layer_identifier.clone());
-                        (Some(ev.summary()), parts, app, None)
+                        (Some(ev.summary()), parts, app, None, Some(Box::new(ev)))
                     }
-                    Err(err) => (None, Vec::new(), None, Some(err.to_string())),
+                    Err(err) => (None, Vec::new(), None, Some(err.to_string()), None),
                 },
-                None => (None, Vec::new(), None, None),
+                None => (None, Vec::new(), None, None, None),
             };
         checks.push(EvidenceCheck {
             filename: e.filename.clone(),
@@ -212,6 +221,7 @@ pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Err
             part_digests,
             app_layer_identifier,
             unreadable,
+            evidence: parsed,
         });
     }
 
