@@ -783,7 +783,7 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
         let now = OffsetDateTime::now_utc();
         let claimed = match gw
             .spool
-            .claim_processing(now, super::spool::DEFAULT_LEASE, 16)
+            .claim_processing(now, gw.settings().spool.lease, 16)
             .await
         {
             Ok(c) => c,
@@ -915,7 +915,7 @@ pub async fn run_timers(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
         let now = OffsetDateTime::now_utc();
         match gw
             .spool
-            .claim_timers(now, super::spool::DEFAULT_LEASE, 64)
+            .claim_timers(now, gw.settings().spool.lease, 64)
             .await
         {
             Ok(timers) => {
