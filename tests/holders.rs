@@ -687,3 +687,116 @@ fn config_check_names_every_holders_problem() {
         );
     }
 }
+
+/// `ponte serve` believes the PEC platform's per-submission header only from an SMTP client
+/// in `[holders] platform_addresses`: the same envelope, with the header in its top header,
+/// sent over loopback to a gateway that lists 127.0.0.1 and to one that does not.
+#[test]
+fn the_gateway_believes_the_platform_header_only_from_platform_addresses() {
+    use common::gateway::{Gateway, Provider, send};
+    if !(have("openssl") && have("xmlsec1") && common::have_smtp_sink()) {
+        return;
+    }
+    let Some(sink) = common::SmtpSink::start(&[]) else {
+        return;
+    };
+    let w = World::new();
+    let env = envelope(&w, "serve1", SENDER, "");
+    let env = with_top_header(
+        &env,
+        "X-Ponte-Sender-Authentication: method=cie; time=2026-11-24T09:58:00+01:00\r\n",
+    );
+    let raw = std::fs::read(&env).expect("envelope");
+    let gateway = |platform: &str| {
+        let extra = format!(
+            "[[route]]\ndomain = \"*\"\nrelay = \"{}\"\ntls = \"none\"\n{}",
+            sink.addr,
+            holders_config(
+                "file = \"holders.jsonl\"",
+                &format!("platform_addresses = [\"{platform}\"]")
+            )
+        );
+        let mut g = Gateway::new(Provider::Prova, None, &extra);
+        write_holders_file_in(&g.dir);
+        g.start();
+        g
+    };
+    let trusted = gateway("127.0.0.0/8");
+    let other = gateway("192.0.2.10");
+    let mut queued = Vec::new();
+    for (g, n) in [(&trusted, 1), (&other, 2)] {
+        let sent = send(g.smtp, SENDER, &["anna@r2-rems-only-for-test.it"], &raw).expect("send");
+        assert_eq!(sent.code, 250, "{sent:?}");
+        queued.push(
+            sent.text
+                .split("Queued as ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no queue id in {sent:?}"))
+                .to_owned(),
+        );
+        let got = sink.wait_messages(n, Duration::from_secs(60));
+        assert_eq!(got.len(), n, "the dispatch did not arrive");
+    }
+    let got = sink.messages();
+    let mut times = Vec::new();
+    for m in &got {
+        let path = w.path(&format!("serve.sink.{}.eml", m.n));
+        std::fs::write(&path, &m.body).expect("write");
+        assert!(
+            !String::from_utf8_lossy(&m.body).contains("X-Ponte-Sender-Authentication"),
+            "the header left Ponte"
+        );
+        let (ev_path, ev) = evidence_of(&path);
+        assert!(common::xmlsec1_verifies(&ev_path), "xmlsec1");
+        let time = ev
+            .split("<AuthenticationTime>")
+            .nth(1)
+            .and_then(|r| r.split("</AuthenticationTime>").next())
+            .unwrap_or_else(|| panic!("no AuthenticationTime in {ev}"))
+            .to_owned();
+        let method = ev
+            .split("<AuthenticationMethod>")
+            .nth(1)
+            .and_then(|r| r.split("</AuthenticationMethod>").next())
+            .unwrap_or_default()
+            .to_owned();
+        times.push((m.connection, time, method));
+    }
+    times.sort();
+    // Delivered in the order sent (one connection each): the platform's statement from the
+    // listed client, the holders file's confirmation from the other.
+    assert_eq!(
+        times
+            .iter()
+            .map(|t| (t.1.as_str(), t.2.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("2026-11-24T08:58:00Z", POLICY_METHOD),
+            ("2026-10-01T07:30:00Z", SPID_URI)
+        ],
+        "{times:?}"
+    );
+    // Each gateway says in the message's history what became of the header.
+    let history = |g: &Gateway, id: &str| g.api(&format!("/api/queue/{id}")).to_string();
+    let h = history(&trusted, &queued[0]);
+    assert!(
+        h.contains("the PEC platform states the sender authenticated with cie"),
+        "{h}"
+    );
+    let h = history(&other, &queued[1]);
+    assert!(
+        h.contains("127.0.0.1 is not one of holders.platform_addresses"),
+        "{h}"
+    );
+}
+
+fn write_holders_file_in(dir: &Path) {
+    std::fs::write(
+        dir.join("holders.jsonl"),
+        format!(
+            "{{\"mailbox\":\"{SENDER}\",\"verified\":true,\"method\":\"spid\",\"verified_at\":\"2026-10-01T09:30:00+02:00\",\"loa\":\"substantial\",\"two_factor\":true}}\n"
+        ),
+    )
+    .expect("write holders");
+}

@@ -93,8 +93,32 @@ impl Gateway {
         g
     }
 
+    /// Like [`Gateway::new`] with `spool` as the body of its `[spool]` table (`url = ...`
+    /// for the shared spool; the default is `path = "spool"`).
+    pub fn with_spool(
+        provider: Provider,
+        tsa: Option<&DevTsa>,
+        spool: &str,
+        extra: &str,
+    ) -> Gateway {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut g = Gateway::in_dir_with(tmp.path(), provider, tsa, spool, extra);
+        g._tmp = Some(tmp);
+        g
+    }
+
     /// Like [`Gateway::new`] in `dir` (which may be a small file system of the test's own).
     pub fn in_dir(dir: &Path, provider: Provider, tsa: Option<&DevTsa>, extra: &str) -> Gateway {
+        Gateway::in_dir_with(dir, provider, tsa, "path = \"spool\"", extra)
+    }
+
+    fn in_dir_with(
+        dir: &Path,
+        provider: Provider,
+        tsa: Option<&DevTsa>,
+        spool: &str,
+        extra: &str,
+    ) -> Gateway {
         let smtp: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let ops: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let token = format!("test-token-{}-0123456789abcdef", smtp.port());
@@ -135,7 +159,7 @@ listen = "{smtp}"
 hostname = "gw.{domain}"
 
 [spool]
-path = "spool"
+{spool}
 
 [ops]
 listen = "{ops}"

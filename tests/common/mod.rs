@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub mod gateway;
 pub mod mail;
+pub mod postgres;
 pub mod slapd;
 
 /// The repository root.

@@ -36,12 +36,22 @@ pub fn run(cmd: Command) -> Outcome {
 fn check(file: &Path, json: bool) -> Outcome {
     let now = time::OffsetDateTime::now_utc();
     let Inspection {
-        problems, config, ..
+        mut problems,
+        mut config,
+        ..
     } = config::inspect(file, now).map_err(|e| match e {
         Error::Read { source, .. } => Failure::at(file, source),
         Error::Toml { message, .. } => Failure::at(file, format!("not TOML: {message}")),
         other => Failure::at(file, other),
     })?;
+    if let Some(c) = &config
+        && let Some(p) = probe_spool(&c.service.spool)
+    {
+        if p.severity == config::Severity::Error {
+            config = None;
+        }
+        problems.push(p);
+    }
     let valid = config.is_some();
     if json {
         let v = json!({
@@ -67,6 +77,54 @@ fn check(file: &Path, json: bool) -> Outcome {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A shared spool is reached once: a server that does not answer, a refused password, a
+/// database that does not exist or a schema newer than this build is an error naming the URL
+/// (password hidden); a schema not yet migrated is a warning (`ponte serve` migrates).
+fn probe_spool(s: &ponte::config::Spool) -> Option<Problem> {
+    let shared = s.shared.as_ref()?;
+    let shown = shared.url.redacted();
+    let outcome =
+        ponte::service::spool::postgres::Options::from_config(shared, s.lease).and_then(|o| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ponte::service::spool::Error::Database(format!("runtime: {e}")))?
+                .block_on(ponte::service::spool::postgres::Postgres::probe(&o))
+        });
+    match outcome {
+        Ok((have, want)) if have == want => None,
+        Ok((have, want)) if have < want => Some(Problem::warning(
+            "spool.url",
+            None,
+            format!(
+                "{shown}: schema version {have}, this ponte's is {want}: `ponte serve` applies the migrations at start (or `ponte spool migrate`)"
+            ),
+        )),
+        Ok((have, want)) => Some(Problem::error(
+            "spool.url",
+            None,
+            format!(
+                "{shown}: schema version {have} is newer than this ponte's ({want}): upgrade ponte"
+            ),
+        )),
+        Err(ponte::service::spool::Error::Io { path, source }) => Some(Problem::error(
+            "spool.password_file",
+            Some(&path),
+            format!("cannot read: {source}"),
+        )),
+        Err(e) => Some(Problem::error(
+            "spool.url",
+            None,
+            strip_spool(&e.to_string()),
+        )),
+    }
+}
+
+/// `spool database: cannot connect ...` without the first words (the key says it).
+fn strip_spool(m: &str) -> String {
+    m.strip_prefix("spool database: ").unwrap_or(m).to_owned()
 }
 
 fn problem_json(p: &Problem) -> Value {
@@ -101,7 +159,21 @@ fn summary_json(c: &Config) -> Value {
         "correlation": c.correlation_path.display().to_string(),
         "attach_evidence": c.attach_evidence,
         "holders": c.holders.as_ref().map(|h| h.describe()),
+        "spool": spool_describe(&c.service.spool),
     })
+}
+
+fn spool_describe(s: &ponte::config::Spool) -> String {
+    match &s.shared {
+        Some(sh) => format!(
+            "PostgreSQL {} (node {}, pool {}, lease {})",
+            sh.url.redacted(),
+            sh.node,
+            sh.pool,
+            ponte::config::service::format_duration(s.lease)
+        ),
+        None => format!("embedded {}", s.path.display()),
+    }
 }
 
 /// `, key in token URI` for a PKCS#11 key (the PIN never shown), nothing for a key file.
@@ -167,6 +239,7 @@ fn summary_text(c: &Config) -> String {
             )
         ),
     ];
+    lines.push(format!("spool:       {}", spool_describe(&c.service.spool)));
     lines.push(String::new());
     lines.join("\n")
 }

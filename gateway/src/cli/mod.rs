@@ -15,6 +15,7 @@ pub mod mappings;
 pub mod pec;
 pub mod queue;
 pub mod serve;
+pub mod spool;
 pub mod submit;
 pub mod translate;
 pub mod trust;
@@ -67,6 +68,9 @@ enum Command {
     /// The running gateway's queue, through its ops API: list, show, retry, discard.
     #[command(subcommand)]
     Queue(queue::Command),
+    /// The spool of a configuration: migrate the PostgreSQL schema, export, import.
+    #[command(subcommand)]
+    Spool(spool::Command),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Conformance(cmd) => conformance::run(cmd),
         Command::Trust(cmd) => trust::run(cmd),
         Command::Queue(cmd) => queue::run(cmd),
+        Command::Spool(cmd) => spool::run(cmd),
     };
     match outcome {
         Ok(code) => code,

@@ -131,11 +131,11 @@ async fn serve(args: ServeArgs) -> Outcome {
     } else {
         args.ops.unwrap_or(config.service.ops.listen)
     };
-    let spool_dir = config.service.spool.path.clone();
-    let spool: Arc<dyn service::Spool> = Arc::new(
-        service::spool::embedded::Embedded::open(&spool_dir)
-            .map_err(|e| Failure(format!("serve: spool: {e}")))?,
-    );
+    let opened = service::spool::Opened::open(&config.service.spool, true)
+        .await
+        .map_err(|e| Failure(format!("serve: spool: {e}")))?;
+    let spool_shown = opened.describe();
+    let spool = opened.spool();
     let seed = super::random_seed()?;
     let records = Box::new(service::spool::SpoolRecords(Arc::clone(&spool)));
     let cx = Context::from_config(config, Some(records), seed)
@@ -174,7 +174,7 @@ async fn serve(args: ServeArgs) -> Outcome {
             out,
             "ops:    http://{ops_local}/ (metrics at /metrics, API at /api/)"
         );
-        let _ = writeln!(out, "spool:  {}", spool_dir.display());
+        let _ = writeln!(out, "spool:  {spool_shown}");
         if let Some((setup, _)) = &dev_setup {
             let _ = writeln!(
                 out,
@@ -191,6 +191,9 @@ async fn serve(args: ServeArgs) -> Outcome {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signals = tokio::spawn(signals(Arc::clone(&gw), config_path.clone(), stop_tx));
     let r = service::run(Arc::clone(&gw), smtp, ops, tls, stop_rx).await;
+    if let Err(e) = gw.spool.close().await {
+        tracing::warn!(error = %e, "cannot give back the spool's claims; they run out after [spool] lease");
+    }
     signals.abort();
     if let Some(t) = dev_tsa {
         t.abort();

@@ -88,7 +88,10 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ),
     ("route", &["domain", "relay", "tls"]),
     ("pec", &["relay", "tls"]),
-    ("spool", &["path"]),
+    (
+        "spool",
+        &["path", "url", "password_file", "node", "pool", "lease"],
+    ),
     ("ops", &["listen", "token_file"]),
     ("timers", &["warning", "final"]),
     (

@@ -33,7 +33,8 @@ pub mod trust_lists;
 
 pub use load::{Inspection, inspect};
 pub use service::{
-    Delivery, Limits, Ops, PecRelay, Relay, Route, Service, Smtp, Spool, Timers, TlsFiles, TlsMode,
+    DatabaseUrl, Delivery, Limits, Ops, PecRelay, Relay, Route, Service, SharedSpool, Smtp, Spool,
+    Timers, TlsFiles, TlsMode,
 };
 
 /// The file name of the correlation store when `[correlation] path` is not given; it is

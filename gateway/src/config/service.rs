@@ -33,6 +33,11 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(600);
 /// `[spool] path` when not given, beside the configuration file.
 pub const DEFAULT_SPOOL_DIR: &str = "spool";
+/// `[spool] lease` when not given: how long a claim of a node that stopped renewing it holds
+/// (a live node renews its claims; this is how long a dead node's work waits).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// `[spool] pool` when not given: connections to PostgreSQL per node.
+pub const DEFAULT_POOL: usize = 16;
 /// `[timers] warning` when not given: the 12 h preavviso di mancata consegna.
 pub const DEFAULT_WARNING: Duration = Duration::from_secs(12 * 3600);
 /// `[timers] final` when not given: the 24 h final non-delivery notice.
@@ -234,8 +239,120 @@ pub struct PecRelay {
 /// `[spool]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spool {
-    /// The spool directory (`path`, default `spool` beside the configuration file).
+    /// The spool directory of the embedded spool (`path`, default `spool` beside the
+    /// configuration file); unused with `url`.
     pub path: PathBuf,
+    /// The shared spool on PostgreSQL (`url`), for several nodes; `None`: the embedded one.
+    pub shared: Option<SharedSpool>,
+    /// How long a claim holds without being renewed (`lease`, default 1m).
+    pub lease: Duration,
+}
+
+/// `[spool] url` and the keys that go with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedSpool {
+    /// The PostgreSQL URL (`url`), password included when it has one.
+    pub url: DatabaseUrl,
+    /// A file holding the password (`password_file`), so that the configuration holds none.
+    pub password_file: Option<PathBuf>,
+    /// This node's name among the nodes sharing the spool (`node`, default the host name).
+    pub node: String,
+    /// Connections to the database (`pool`, default 16).
+    pub pool: usize,
+}
+
+/// A `postgres://` URL, checked when read. Its password never shows: [`std::fmt::Debug`] and
+/// [`DatabaseUrl::redacted`] replace it with `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks `url`: a `postgres://` or `postgresql://` URL that the PostgreSQL client reads,
+    /// naming a host (or a unix socket folder with `?host=/path`), without TLS (Ponte connects
+    /// to PostgreSQL in clear: on loopback, a unix socket or a private network).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        let u = url.trim();
+        let lower = u.to_ascii_lowercase();
+        if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+            return Err(format!(
+                "{:?} is not a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE)",
+                redact(u)
+            ));
+        }
+        let config: tokio_postgres::Config = u
+            .parse()
+            .map_err(|e| format!("{:?} is not a valid PostgreSQL URL: {e}", redact(u)))?;
+        if config.get_hosts().is_empty() {
+            return Err(format!(
+                "{:?} names no host (postgres://USER@HOST:PORT/DATABASE, or ?host=/run/postgresql for a unix socket)",
+                redact(u)
+            ));
+        }
+        if config.get_user().is_none_or(str::is_empty) {
+            return Err(format!(
+                "{:?} names no user (postgres://USER@HOST/DATABASE)",
+                redact(u)
+            ));
+        }
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(format!(
+                "{:?}: sslmode=require, but Ponte speaks to PostgreSQL without TLS (keep the database on loopback, a unix socket or a private network, or tunnel it); use sslmode=disable",
+                redact(u)
+            ));
+        }
+        Ok(DatabaseUrl(u.to_owned()))
+    }
+
+    /// The URL as written (with its password, if any): for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***`: for logs and messages.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// `scheme://user:password@host...` with the password (and any `password=` parameter)
+/// replaced by `***`.
+fn redact(u: &str) -> String {
+    let mut out = match u.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (auth, tail) = rest.split_at(end);
+            match auth.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+                    None => u.to_owned(),
+                },
+                None => u.to_owned(),
+            }
+        }
+        None => u.to_owned(),
+    };
+    if let Some(i) = out.to_ascii_lowercase().find("password=") {
+        let start = i + "password=".len();
+        let end = out[start..].find('&').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else `ponte`).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "ponte".to_owned())
 }
 
 /// `[ops]`.
@@ -340,6 +457,85 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 impl Reader {
+    fn spool(&mut self, s: Section<'_>) -> Option<Spool> {
+        let path = match self.value(&s, "path") {
+            None => Some(self.base.join(DEFAULT_SPOOL_DIR)),
+            Some(_) => self.path_key(&s, "path", true),
+        };
+        let lease = self.duration(&s, "lease", DEFAULT_LEASE);
+        if let Some(l) = lease
+            && l < Duration::from_secs(1)
+        {
+            self.error(
+                "spool.lease",
+                None,
+                "must be at least 1s (a live node renews its claims every third of it)",
+            );
+        }
+        let url = match self.string(&s, "url", false) {
+            None => None,
+            Some(u) => match DatabaseUrl::parse(&u) {
+                Ok(u) => Some(Some(u)),
+                Err(m) => {
+                    self.error("spool.url", None, m);
+                    Some(None)
+                }
+            },
+        };
+        let password_file = self.path_key(&s, "password_file", false);
+        if let Some(p) = &password_file {
+            match std::fs::read_to_string(p) {
+                Ok(t) if !t.trim_end_matches(['\r', '\n']).is_empty() => {}
+                Ok(_) => self.error("spool.password_file", Some(p), "the file is empty"),
+                Err(e) => self.error("spool.password_file", Some(p), format!("cannot read: {e}")),
+            }
+        }
+        let node = match self.string(&s, "node", false) {
+            None => Some(host_name()),
+            Some(n) if n.len() > 64 || n.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                self.error(
+                    "spool.node",
+                    None,
+                    format!("{n:?}: a node name is up to 64 characters, without spaces"),
+                );
+                None
+            }
+            Some(n) => Some(n),
+        };
+        let pool = self.count(&s, "pool", DEFAULT_POOL as u64, 256);
+        if url.is_none() {
+            for key in ["password_file", "node", "pool"] {
+                if self.value(&s, key).is_some() {
+                    self.problems.push(Problem::warning(
+                        format!("spool.{key}"),
+                        None,
+                        "only used with spool.url (the embedded spool has one node)",
+                    ));
+                }
+            }
+        } else if self.value(&s, "path").is_some() {
+            self.problems.push(Problem::warning(
+                "spool.path",
+                None,
+                "not used: spool.url selects the shared spool on PostgreSQL",
+            ));
+        }
+        let shared = match url {
+            None => None,
+            Some(u) => Some(SharedSpool {
+                url: u?,
+                password_file,
+                node: node?,
+                pool: usize::try_from(pool?).ok()?,
+            }),
+        };
+        Some(Spool {
+            path: path?,
+            shared,
+            lease: lease.filter(|l| *l >= Duration::from_secs(1))?,
+        })
+    }
+
     fn duration(&mut self, s: &Section<'_>, key: &str, default: Duration) -> Option<Duration> {
         match self.value(s, key) {
             None => Some(default),
@@ -649,12 +845,7 @@ pub(super) fn read(r: &mut Reader, root: &Table) -> Option<Service> {
     let smtp = r.smtp(r.section(root, "smtp"));
     let routes = r.routes(root);
     let pec = r.pec_relay(r.section(root, "pec"));
-    let spool_section = r.section(root, "spool");
-    let spool = match r.value(&spool_section, "path") {
-        None => Some(r.base.join(DEFAULT_SPOOL_DIR)),
-        Some(_) => r.path_key(&spool_section, "path", true),
-    }
-    .map(|path| Spool { path });
+    let spool = r.spool(r.section(root, "spool"));
     let ops_section = r.section(root, "ops");
     let ops_listen = r.listen(&ops_section, "listen", DEFAULT_OPS_LISTEN);
     let token_file = r.path_key(&ops_section, "token_file", false);

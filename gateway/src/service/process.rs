@@ -119,7 +119,7 @@ pub async fn accept(gw: &Gateway, envelope: Envelope, body: Vec<u8>) -> Reply {
         now,
         trust_at: TrustTime::At(now),
     };
-    let outcome = translate(gw, c.format, &body, &judge).await;
+    let outcome = translate(gw, c.format, &body, &judge, &envelope.peer).await;
     let processed = match outcome {
         Ok(Ok(t)) => match limits(gw, &c, &envelope, &body, &t).await {
             None => Some(outputs(gw, &c, &envelope, &body, &t, now).await),
@@ -211,15 +211,36 @@ fn store_failed(gw: &Gateway, dir: &str, e: &super::spool::Error) -> Reply {
     }
 }
 
+/// Translates `body`. A PEC message's per-submission authentication header
+/// (`X-Ponte-Sender-Authentication`) is believed only when `peer` (the SMTP client, `ip:port`)
+/// is one of `[holders] platform_addresses`.
 async fn translate(
     gw: &Gateway,
     format: Format,
     body: &[u8],
     judge: &Judge,
+    peer: &str,
 ) -> crate::translate::Outcome {
     match format {
-        Format::Pec => crate::translate::to_rem::translate(&gw.cx, body, judge).await,
+        Format::Pec => {
+            let origin = peer_origin(peer);
+            crate::translate::to_rem::translate_from(&gw.cx, body, judge, &origin).await
+        }
         Format::Rem => crate::translate::to_pec::translate(&gw.cx, body, judge).await,
+    }
+}
+
+/// The origin of a message received from `peer` (`ip:port` as the spool records it; a bare
+/// address is accepted too). Anything else is an unknown origin, whose authentication header
+/// is not believed.
+fn peer_origin(peer: &str) -> crate::translate::assurance::Origin {
+    use crate::translate::assurance::Origin;
+    if let Ok(sa) = peer.parse::<std::net::SocketAddr>() {
+        return Origin::Peer(sa.ip());
+    }
+    match peer.parse::<std::net::IpAddr>() {
+        Ok(ip) => Origin::Peer(ip),
+        Err(_) => Origin::Unknown,
     }
 }
 
@@ -783,7 +804,7 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
         let now = OffsetDateTime::now_utc();
         let claimed = match gw
             .spool
-            .claim_processing(now, super::spool::DEFAULT_LEASE, 16)
+            .claim_processing(now, gw.settings().spool.lease, 16)
             .await
         {
             Ok(c) => c,
@@ -871,7 +892,7 @@ async fn process_stored(gw: &Gateway, id: super::spool::MessageId) -> Result<(),
         trust_at: TrustTime::At(now),
     };
     let c = classify(&body).ok_or_else(|| fail("no longer classifies".into(), true))?;
-    let outcome = translate(gw, c.format, &body, &judge).await;
+    let outcome = translate(gw, c.format, &body, &judge, &m.envelope.peer).await;
     let dir = direction(c.format);
     let p = match outcome {
         Ok(Ok(t)) => match limits(gw, &c, &m.envelope, &body, &t).await {
@@ -915,7 +936,7 @@ pub async fn run_timers(gw: Arc<Gateway>, mut shutdown: super::Shutdown) {
         let now = OffsetDateTime::now_utc();
         match gw
             .spool
-            .claim_timers(now, super::spool::DEFAULT_LEASE, 64)
+            .claim_timers(now, gw.settings().spool.lease, 64)
             .await
         {
             Ok(timers) => {

@@ -69,7 +69,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::service::format_duration;
 use crate::config::{Service, TlsMode};
 use crate::fetch::Resolver;
-use crate::service::spool::{Attempt, DEFAULT_LEASE, Delivery, Destination, Processed};
+use crate::service::spool::{Attempt, Delivery, Destination, Processed};
 use crate::service::{Gateway, Shutdown, process, stopping};
 use resolve::{Host, Lookup, Peer, Target};
 use smtp::{Dial, Session, Settled};
@@ -213,7 +213,7 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: Shutdown) {
         if room > 0 {
             match gw
                 .spool
-                .claim_deliveries(now(), DEFAULT_LEASE, room.min(BATCH))
+                .claim_deliveries(now(), gw.settings().spool.lease, room.min(BATCH))
                 .await
             {
                 Ok(ds) if !ds.is_empty() => {

@@ -296,6 +296,8 @@ pub(crate) mod tests {
             },
             spool: Spool {
                 path: PathBuf::from("spool"),
+                shared: None,
+                lease: crate::config::service::DEFAULT_LEASE,
             },
             ops: Ops {
                 listen: DEFAULT_OPS_LISTEN.parse().unwrap_or_else(|e| panic!("{e}")),

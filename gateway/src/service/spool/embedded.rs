@@ -29,6 +29,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::transfer::{Dump, Portable};
 use super::{
     Attempt, Delivery, DeliveryId, DeliveryState, Error, Filter, HistoryEntry, Incoming,
     LegalEvent, Message, MessageId, NewOutput, Output, POISON_ATTEMPTS, Processed, Received,
@@ -1549,6 +1550,231 @@ impl Spool for Embedded {
             i.deliveries_of(&row)
         })
         .await
+    }
+}
+
+impl Inner {
+    fn message_ids(&self, after: MessageId, limit: usize) -> Result<Vec<MessageId>> {
+        let r = self.db()?.begin_read().map_err(db_err)?;
+        let t = r.open_table(MESSAGES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in t.range(after.saturating_add(1)..).map_err(db_err)? {
+            let (k, _) = entry.map_err(db_err)?;
+            out.push(k.value());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn dump(&self, id: MessageId) -> Result<Dump> {
+        let row = self.read_row(id)?;
+        let p = self.body_path(id, None);
+        let input = std::fs::read(&p).map_err(io(&p))?;
+        let mut outputs = Vec::with_capacity(row.message.outputs.len());
+        for o in &row.message.outputs {
+            let p = self.body_path(id, Some(o.index));
+            outputs.push(std::fs::read(&p).map_err(io(&p))?);
+        }
+        Ok(Dump {
+            deliveries: self.deliveries_of(&row)?,
+            timers: self.timers_of(id)?,
+            message: row.message,
+            poison: row.poison,
+            input,
+            outputs,
+        })
+    }
+
+    fn each_record(&self, f: &mut (dyn FnMut(Record) -> Result<()> + Send)) -> Result<()> {
+        let r = self.db()?.begin_read().map_err(db_err)?;
+        let t = r.open_table(RECORDS).map_err(db_err)?;
+        for entry in t.range::<u64>(..).map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            f(decode("record", k.value(), v.value())?)?;
+        }
+        Ok(())
+    }
+
+    fn each_legal(&self, f: &mut (dyn FnMut(LegalEvent) -> Result<()> + Send)) -> Result<()> {
+        use std::io::BufRead;
+        let path = self.dir.join("legal.jsonl");
+        let file = File::open(&path).map_err(io(&path))?;
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(io(&path))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            f(decode("legal log line", i as u64 + 1, line.as_bytes())?)?;
+        }
+        Ok(())
+    }
+
+    fn count_messages(&self) -> Result<u64> {
+        let r = self.db()?.begin_read().map_err(db_err)?;
+        r.open_table(MESSAGES)
+            .map_err(db_err)?
+            .len()
+            .map_err(db_err)
+    }
+
+    fn bump(txn: &redb::WriteTransaction, key: &str, next: u64) -> Result<()> {
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        let stored = meta
+            .get(key)
+            .map_err(db_err)?
+            .map(|g| g.value())
+            .unwrap_or(1);
+        meta.insert(key, stored.max(next)).map_err(db_err)?;
+        Ok(())
+    }
+
+    fn restore(&self, d: Dump) -> Result<()> {
+        let id = d.message.id;
+        if self.read_row(id).is_ok() {
+            return Err(Error::WrongState {
+                what: "message",
+                id,
+                state: "already stored".into(),
+                action: "import",
+            });
+        }
+        write_synced(&self.body_path(id, None), &d.input)?;
+        for (k, body) in d.outputs.iter().enumerate() {
+            let index = u32::try_from(k).unwrap_or(u32::MAX);
+            write_synced(&self.body_path(id, Some(index)), body)?;
+        }
+        let txn = self.db()?.begin_write().map_err(db_err)?;
+        if let Some(mid) = &d.message.message_id {
+            let key = normalize_id(mid);
+            if !key.is_empty() {
+                txn.open_table(MSGIDS)
+                    .map_err(db_err)?
+                    .insert(key, id)
+                    .map_err(db_err)?;
+            }
+        }
+        for o in &d.message.outputs {
+            let key = normalize_id(&o.message_id);
+            if !key.is_empty() {
+                txn.open_table(OUTPUT_IDS)
+                    .map_err(db_err)?
+                    .insert(key, (id, o.index))
+                    .map_err(db_err)?;
+            }
+        }
+        if d.message.state == State::Received
+            && let Some(at) = d.message.next_attempt
+        {
+            txn.open_table(DUE_PROCESSING)
+                .map_err(db_err)?
+                .insert((ms(at), id), ())
+                .map_err(db_err)?;
+        }
+        let mut next_delivery = 0;
+        for dl in &d.deliveries {
+            Inner::save_delivery(&txn, dl, None)?;
+            next_delivery = next_delivery.max(dl.id + 1);
+        }
+        let mut next_timer = 0;
+        for t in &d.timers {
+            txn.open_table(TIMERS)
+                .map_err(db_err)?
+                .insert(t.id, encode(t)?.as_slice())
+                .map_err(db_err)?;
+            txn.open_table(DUE_TIMERS)
+                .map_err(db_err)?
+                .insert((ms(t.timer.due), t.id), ())
+                .map_err(db_err)?;
+            txn.open_multimap_table(TIMERS_BY_ABOUT)
+                .map_err(db_err)?
+                .insert(normalize_id(&t.timer.about), t.id)
+                .map_err(db_err)?;
+            txn.open_multimap_table(TIMERS_BY_MESSAGE)
+                .map_err(db_err)?
+                .insert(id, t.id)
+                .map_err(db_err)?;
+            next_timer = next_timer.max(t.id + 1);
+        }
+        Inner::save_row(
+            &txn,
+            &Row {
+                message: d.message,
+                poison: d.poison,
+            },
+        )?;
+        Inner::bump(&txn, NEXT_MESSAGE, id + 1)?;
+        Inner::bump(&txn, NEXT_DELIVERY, next_delivery)?;
+        Inner::bump(&txn, NEXT_TIMER, next_timer)?;
+        txn.commit().map_err(db_err)?;
+        self.next_message.fetch_max(id + 1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn restore_records(&self, records: Vec<Record>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db()?.begin_write().map_err(db_err)?;
+        for r in &records {
+            let rid = Inner::next(&txn, NEXT_RECORD)?;
+            txn.open_table(RECORDS)
+                .map_err(db_err)?
+                .insert(rid, encode(r)?.as_slice())
+                .map_err(db_err)?;
+            let mut ids = txn.open_multimap_table(RECORD_IDS).map_err(db_err)?;
+            for id in r.ids() {
+                let key = normalize_id(id);
+                if !key.is_empty() {
+                    ids.insert(key, rid).map_err(db_err)?;
+                }
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+}
+
+#[async_trait::async_trait]
+impl Portable for Embedded {
+    fn source(&self) -> String {
+        format!("embedded {}", self.inner.dir.display())
+    }
+
+    async fn message_ids(&self, after: MessageId, limit: usize) -> Result<Vec<MessageId>> {
+        self.blocking(move |i| i.message_ids(after, limit)).await
+    }
+
+    async fn dump(&self, id: MessageId) -> Result<Dump> {
+        self.blocking(move |i| i.dump(id)).await
+    }
+
+    async fn each_record(&self, f: &mut (dyn FnMut(Record) -> Result<()> + Send)) -> Result<()> {
+        tokio::task::block_in_place(|| self.inner.each_record(f))
+    }
+
+    async fn each_legal(&self, f: &mut (dyn FnMut(LegalEvent) -> Result<()> + Send)) -> Result<()> {
+        tokio::task::block_in_place(|| self.inner.each_legal(f))
+    }
+
+    async fn count_messages(&self) -> Result<u64> {
+        self.blocking(|i| i.count_messages()).await
+    }
+
+    async fn restore(&self, d: Dump) -> Result<()> {
+        self.blocking(move |i| i.restore(d)).await
+    }
+
+    async fn restore_records(&self, r: Vec<Record>) -> Result<()> {
+        self.blocking(move |i| i.restore_records(r)).await
+    }
+
+    async fn restore_legal(&self, e: Vec<LegalEvent>) -> Result<()> {
+        self.blocking(move |i| i.legal(&e)).await
+    }
+
+    async fn restored(&self) -> Result<()> {
+        Ok(())
     }
 }
 

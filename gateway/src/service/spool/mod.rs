@@ -15,8 +15,9 @@
 //! outputs) | `quarantined` (processing failed repeatedly, or an operator put it aside).
 //!
 //! [`Spool`] is the seam between the service and its storage: [`embedded::Embedded`] (one
-//! directory: redb for state, one file per message body) is the default; a shared PostgreSQL
-//! backend for several nodes implements the same trait. Work is *claimed* with a lease, so
+//! directory: redb for state, one file per message body) is the default; [`postgres::Postgres`]
+//! (`[spool] url`) is shared by several nodes. [`transfer`] moves a queue between the two
+//! (`ponte spool export` / `import`). Work is *claimed* with a lease, so
 //! that with several nodes a message is worked on by one at a time and a node that dies
 //! leaves it to another once the lease has expired.
 
@@ -28,6 +29,8 @@ use time::OffsetDateTime;
 use crate::correlate::Record;
 
 pub mod embedded;
+pub mod postgres;
+pub mod transfer;
 
 /// A message's number in the spool (assigned in order of arrival).
 pub type MessageId = u64;
@@ -61,6 +64,10 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The shared spool's database schema cannot be used or brought up to date (newer than
+    /// this build, or a migration failed).
+    #[error("spool schema: {0}")]
+    Schema(String),
     /// No such message, delivery or timer.
     #[error("no {what} {id} in the spool")]
     NotFound {
@@ -92,7 +99,10 @@ impl Error {
                 source.raw_os_error() == Some(28)
                     || source.kind() == std::io::ErrorKind::StorageFull
             }
-            Error::Database(m) => m.contains("No space left") || m.contains("StorageFull"),
+            // redb's I/O error, or PostgreSQL's SQLSTATE 53100 (disk_full).
+            Error::Database(m) => {
+                m.contains("No space left") || m.contains("StorageFull") || m.contains(" 53100:")
+            }
             _ => false,
         }
     }
@@ -520,8 +530,59 @@ pub struct Stats {
     pub timers: u64,
 }
 
-/// What a lease is for.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// A claim's lease when the configuration gives none (`[spool] lease`).
+pub const DEFAULT_LEASE: Duration = crate::config::service::DEFAULT_LEASE;
+
+/// The spool a configuration names, opened.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// `[spool] path`.
+    Embedded(embedded::Embedded),
+    /// `[spool] url`.
+    Postgres(postgres::Postgres),
+}
+
+impl Opened {
+    /// Opens the spool of `[spool]`: the embedded one in `path`, or the shared one at `url`
+    /// (connected, its migrations applied when `migrate`).
+    pub async fn open(cfg: &crate::config::Spool, migrate: bool) -> Result<Opened> {
+        match &cfg.shared {
+            None => Ok(Opened::Embedded(embedded::Embedded::open(&cfg.path)?)),
+            Some(shared) => {
+                let o = postgres::Options::from_config(shared, cfg.lease)?;
+                Ok(Opened::Postgres(if migrate {
+                    postgres::Postgres::open(&o).await?
+                } else {
+                    postgres::Postgres::connect(&o)?
+                }))
+            }
+        }
+    }
+
+    /// The spool as the service uses it.
+    pub fn spool(&self) -> std::sync::Arc<dyn Spool> {
+        match self {
+            Opened::Embedded(e) => std::sync::Arc::new(e.clone()),
+            Opened::Postgres(p) => std::sync::Arc::new(p.clone()),
+        }
+    }
+
+    /// The spool for export and import.
+    pub fn portable(&self) -> &dyn transfer::Portable {
+        match self {
+            Opened::Embedded(e) => e,
+            Opened::Postgres(p) => p,
+        }
+    }
+
+    /// Where it is, for people: the folder, or the URL (password hidden) and the node.
+    pub fn describe(&self) -> String {
+        match self {
+            Opened::Embedded(e) => e.dir().display().to_string(),
+            Opened::Postgres(p) => format!("{} (node {})", p.shown(), p.node()),
+        }
+    }
+}
 
 /// Failed processing attempts after which a message goes to quarantine (the poison rule).
 pub const POISON_ATTEMPTS: u32 = 5;
@@ -646,6 +707,13 @@ pub trait Spool: Send + Sync + std::fmt::Debug {
     /// Appends an event that changes nothing in the spool (a message refused in the SMTP
     /// dialogue) to the legal log. State changes log their own events.
     async fn legal(&self, event: LegalEvent) -> Result<()>;
+
+    /// The service stops: gives back the claims still held (a shared spool's other nodes
+    /// take that work at once instead of after the lease). Nothing to do for a spool of one
+    /// process, whose claims end with it.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The correlation store of a translation run by the service: finds records in the spool;
