@@ -144,7 +144,42 @@ async fn serve(args: ServeArgs) -> Outcome {
         Some(files) => Some(service::smtp::tls_config(files).map_err(|e| Failure(e.to_string()))?),
         None => None,
     };
-    let gw = Arc::new(Gateway::new(Arc::new(cx), spool));
+    let trust_line = if cx.config.trust.lists.lists.is_empty() {
+        None
+    } else {
+        let (store, report) = ponte::discovery::TrustStore::open(
+            cx.config.trust.lists.sources(),
+            ponte::fetch::Fetcher::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await;
+        for st in &report.statuses {
+            match &st.outcome {
+                ponte::tl::ListOutcome::Refused(r) => {
+                    tracing::warn!(list = %st.source, reason = %r, "trusted list refused")
+                }
+                _ => tracing::info!(list = %st.source, "trusted list loaded"),
+            }
+        }
+        let n = report.lists.lists().len();
+        let unverified = report.lists.has_unverified();
+        Some((
+            Arc::new(store),
+            format!(
+                "{n} trusted list(s) loaded, MX delivery follows them{}",
+                if unverified {
+                    " (UNSIGNED lists allowed: tests only)"
+                } else {
+                    ""
+                }
+            ),
+        ))
+    };
+    let mut gateway = Gateway::new(Arc::new(cx), spool);
+    if let Some((store, _)) = &trust_line {
+        gateway = gateway.with_trust(Arc::clone(store));
+    }
+    let gw = Arc::new(gateway);
     let smtp = bind(smtp_addr, "SMTP").await?;
     let ops = bind(ops_addr, "ops").await?;
     let smtp_local = smtp.local_addr().unwrap_or(smtp_addr);
@@ -174,6 +209,9 @@ async fn serve(args: ServeArgs) -> Outcome {
             out,
             "ops:    http://{ops_local}/ (metrics at /metrics, API at /api/)"
         );
+        if let Some((_, line)) = &trust_line {
+            let _ = writeln!(out, "trust:  {line}");
+        }
         let _ = writeln!(out, "spool:  {spool_shown}");
         if let Some((setup, _)) = &dev_setup {
             let _ = writeln!(

@@ -99,6 +99,12 @@
 //!   capability documents (`TLSCertificate`: the certificate the peer's SMTP server must
 //!   present); `refusal` says why there is none (RelayFailure with reason
 //!   `R_ERDS_NotIdentified`).
+//!   `ponte serve` does this (`service::delivery::discovered`) whenever `[trust] lists` is
+//!   set: the MX host must be the supply point of a granted REM/Q service at the delivery
+//!   time, its STARTTLS certificate must be that service's identity (same certificate, same
+//!   key, or issued by it, and naming the host); a refusal (`no-mx`, `not-a-supply-point`,
+//!   `not-qualified`, `tls-identity-mismatch`) fails the delivery with its reason, in the
+//!   message's history and in `ponte_discovery_total{outcome}`.
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
 //!   and the service; the PEM `rem_anchors` stay an override.

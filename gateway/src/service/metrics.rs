@@ -14,6 +14,7 @@
 //! | `ponte_tsa_request_seconds` | histogram | time-stamp requests to the TSA |
 //! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
 //! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
+//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found`, `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -47,6 +48,13 @@ pub struct NoticeLabels {
     pub kind: String,
 }
 
+/// `outcome` of `ponte_discovery_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DiscoveryLabels {
+    /// `peer-found`, or the refusal's kind.
+    pub outcome: String,
+}
+
 /// Every metric of the service, registered once.
 #[derive(Debug)]
 pub struct Metrics {
@@ -57,6 +65,8 @@ pub struct Metrics {
     pub deliveries: Family<DeliveryLabels, Counter>,
     /// `ponte_notices_total`.
     pub notices: Family<NoticeLabels, Counter>,
+    /// `ponte_discovery_total`.
+    pub discovery: Family<DiscoveryLabels, Counter>,
     /// `ponte_queue_depth`.
     pub queue_depth: Gauge,
     /// `ponte_queue_oldest_seconds`.
@@ -101,6 +111,12 @@ impl Metrics {
             "Notices the gateway issued on its own (PEC timers, non-delivery, REM rejections)",
             notices.clone(),
         );
+        let discovery = Family::<DiscoveryLabels, Counter>::default();
+        registry.register(
+            "discovery",
+            "REM peer discoveries (MX, trusted lists, TLS identity) by outcome",
+            discovery.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -140,6 +156,7 @@ impl Metrics {
             messages,
             deliveries,
             notices,
+            discovery,
             queue_depth,
             queue_oldest_seconds,
             deliveries_queued,
@@ -179,6 +196,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a discovery decision.
+    pub fn discovery(&self, outcome: &str) {
+        self.discovery
+            .get_or_create(&DiscoveryLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -197,12 +223,14 @@ mod tests {
         let m = Metrics::new();
         m.message("pec-to-rem", "translated");
         m.delivery("rem", "delivered");
+        m.discovery("not-a-supply-point");
         m.queue_depth.set(3);
         m.tsa_request_seconds.observe(0.004);
         let text = m.render();
         for needle in [
             "ponte_messages_total{direction=\"pec-to-rem\",outcome=\"translated\"} 1",
             "ponte_deliveries_total{destination=\"rem\",outcome=\"delivered\"} 1",
+            "ponte_discovery_total{outcome=\"not-a-supply-point\"} 1",
             "ponte_queue_depth 3",
             "ponte_queue_oldest_seconds 0",
             "ponte_index_age_seconds 0",

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub work: Notify,
     /// When the service started.
     pub started: std::time::Instant,
+    /// The trusted lists (`[trust] lists`), when configured: MX delivery follows them.
+    pub trust: Option<Arc<crate::discovery::TrustStore>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -81,7 +83,14 @@ impl Gateway {
             settings: RwLock::new(settings),
             work: Notify::new(),
             started: std::time::Instant::now(),
+            trust: None,
         }
+    }
+
+    /// The same, answering from `trust` for discovery.
+    pub fn with_trust(mut self, trust: Arc<crate::discovery::TrustStore>) -> Gateway {
+        self.trust = Some(trust);
+        self
     }
 
     /// The settings in force (a reload replaces them; holders of the old ones keep them).

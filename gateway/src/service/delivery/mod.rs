@@ -51,6 +51,7 @@
 //! claims do not outlive the process; a shared spool's lease expires). [`run`] returns when
 //! every connection is closed.
 
+pub mod discovered;
 pub mod outbox;
 pub mod resolve;
 pub mod smtp;
@@ -68,10 +69,12 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::service::format_duration;
 use crate::config::{Service, TlsMode};
-use crate::fetch::Resolver;
+use crate::fetch::{Fetcher, Resolver};
 use crate::service::spool::{Attempt, Delivery, Destination, Processed};
 use crate::service::{Gateway, Shutdown, process, stopping};
-use resolve::{Host, Lookup, Peer, Target};
+use crate::tl::Match;
+use discovered::Refusal;
+use resolve::{Host, Lookup, Peer, Target, Via};
 use smtp::{Dial, Session, Settled};
 
 /// Messages one connection carries before it is closed and, if more wait, another opened.
@@ -153,6 +156,10 @@ pub enum Error {
         /// One line per host or address tried.
         errors: Vec<String>,
     },
+    /// A discovered peer's TLS certificate is not its service's digital identity: nothing
+    /// is sent to it (the deliveries fail for good).
+    #[error("{0}")]
+    PeerIdentity(Box<Refusal>),
 }
 
 /// The wait before the next attempt after `attempts` attempts (≥ 1): `first × 2^(attempts-1)`,
@@ -275,6 +282,7 @@ fn now() -> OffsetDateTime {
 struct Shared {
     gw: Arc<Gateway>,
     resolver: Result<Resolver, String>,
+    fetcher: Fetcher,
     tls: Mutex<Option<(Vec<PathBuf>, Arc<rustls::ClientConfig>)>>,
     limits: Mutex<HashMap<Peer, (usize, Arc<Semaphore>)>>,
     in_flight: Arc<AtomicUsize>,
@@ -302,6 +310,7 @@ impl Shared {
         Shared {
             gw,
             resolver,
+            fetcher: Fetcher::default(),
             tls: Mutex::new(None),
             limits: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -403,13 +412,25 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
     let settings = sh.gw.settings();
     let mut targets: HashMap<Destination, Target> = HashMap::new();
     let mut groups: Vec<(Target, Vec<Claimed>)> = Vec::new();
+    // The trusted lists in force now, when configured: MX delivery follows them.
+    let lists = sh.gw.trust.as_ref().map(|t| t.lists());
+    let at = now();
     for c in claimed {
         let target = match targets.get(&c.d.destination) {
             Some(t) => t.clone(),
             None => {
                 let plan = resolve::plan(&settings, &c.d.destination);
+                let by_mx = matches!(plan, resolve::Plan::Mx(..));
                 let resolver = sh.resolver.as_ref().map_err(String::as_str);
-                let t = resolve::resolve(plan, resolver, |n| sh.below(n)).await;
+                let trusted = lists.as_ref().map(|l| resolve::Trusted {
+                    lists: l,
+                    fetcher: &sh.fetcher,
+                    at,
+                });
+                let t = resolve::resolve(plan, resolver, trusted, |n| sh.below(n)).await;
+                if by_mx && trusted.is_some() {
+                    discovery_outcome(&sh.gw, &c.d, &t);
+                }
                 targets.insert(c.d.destination.clone(), t.clone());
                 t
             }
@@ -461,6 +482,16 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
                     }
                 });
             }
+            Target::Refused(refusal) => {
+                let sh = Arc::clone(&sh);
+                tasks.spawn(async move {
+                    let target = Target::Refused(refusal.clone());
+                    for c in items {
+                        let s = Settled::Failed(refusal.to_string());
+                        record(&sh, &c.d, all(&c.d, &s), "-", &target).await;
+                    }
+                });
+            }
         }
     }
     while let Some(done) = tasks.join_next().await {
@@ -468,6 +499,26 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
             error!(error = %e, "delivery: a worker ended abnormally");
         }
     }
+}
+
+/// Counts and logs what discovery decided for a delivery's domain.
+fn discovery_outcome(gw: &Gateway, d: &Delivery, t: &Target) {
+    let outcome = match t {
+        Target::Smtp(p) => {
+            if let Via::Discovered(pin) = &p.via {
+                info!(delivery = d.id, destination = %d.destination, peer = %p, service = %pin.describe(), "discovery: REM peer found");
+            }
+            "peer-found"
+        }
+        Target::Refused(r) => {
+            warn!(delivery = d.id, destination = %d.destination, kind = r.kind(), reason = %r, "discovery: no trusted REM peer");
+            r.kind()
+        }
+        Target::Hold(_) => "deferred",
+        Target::Fail(_) => "no-mail",
+        Target::Outbox(_) => return,
+    };
+    gw.metrics.discovery(outcome);
 }
 
 /// The same settlement for every recipient.
@@ -530,8 +581,20 @@ async fn peer_worker(
         if group.is_empty() {
             return;
         }
-        let mut session = match open(&sh, &group.peer, &settings).await {
+        let (mut session, tls_match) = match open(&sh, &group.peer, &settings).await {
             Ok(s) => s,
+            Err(Error::PeerIdentity(refusal)) => {
+                drop(permit);
+                // Not the service the lists name: nothing is sent, everything queued fails.
+                sh.gw.metrics.discovery(refusal.kind());
+                warn!(peer = %group.peer, kind = refusal.kind(), reason = %refusal, "discovery: the peer's TLS identity does not match");
+                let s = Settled::Failed(refusal.to_string());
+                let target = Target::Refused(*refusal);
+                for c in group.drain() {
+                    record(&sh, &c.d, all(&c.d, &s), &group.peer.to_string(), &target).await;
+                }
+                return;
+            }
             Err(e) => {
                 drop(permit);
                 if group.live.load(Ordering::SeqCst) > 0 {
@@ -560,9 +623,17 @@ async fn peer_worker(
                     continue;
                 }
             };
-            let out = session.send(&c.d.mail_from, &c.d.rcpt_to, &body).await;
+            let mut out = session.send(&c.d.mail_from, &c.d.rcpt_to, &body).await;
             drop(body);
             let peer = session.peer.clone();
+            if let Via::Discovered(pin) = &group.peer.via {
+                let how = decision(&group.peer, pin, session.tls, tls_match);
+                for (_, s) in out.recipients.iter_mut() {
+                    if let Settled::Delivered(t) = s {
+                        *s = Settled::Delivered(format!("{t} ({how})"));
+                    }
+                }
+            }
             record(&sh, &c.d, out.recipients, &peer, &target).await;
             if !out.reusable {
                 break;
@@ -574,8 +645,29 @@ async fn peer_worker(
     }
 }
 
-/// Opens a session to the first host of `peer` (and address) that takes it.
-async fn open(sh: &Shared, peer: &Peer, settings: &Service) -> Result<Session, Error> {
+/// What discovery decided, for the history of a delivered message.
+fn decision(peer: &Peer, pin: &discovered::Pin, tls: bool, m: Option<Match>) -> String {
+    let tls = match (tls, m) {
+        (true, Some(m)) => format!(
+            "TLS certificate is the service's digital identity ({})",
+            m.as_str()
+        ),
+        (true, None) => "TLS".to_owned(),
+        (false, _) => "the peer offered no STARTTLS: sent without TLS".to_owned(),
+    };
+    format!(
+        "discovered: MX {peer} is a ServiceSupplyPoint of {}; {tls}",
+        pin.describe()
+    )
+}
+
+/// Opens a session to the first host of `peer` (and address) that takes it; for a
+/// discovered peer, also how its TLS certificate matched the service's identity.
+async fn open(
+    sh: &Shared,
+    peer: &Peer,
+    settings: &Service,
+) -> Result<(Session, Option<Match>), Error> {
     let helo = settings
         .smtp
         .hostname
@@ -601,18 +693,39 @@ async fn open(sh: &Shared, peer: &Peer, settings: &Service) -> Result<Session, E
             }
         };
         for addr in addrs.into_iter().take(ADDRESSES_PER_HOST) {
+            // A discovered peer: its certificate is judged against the service's identity,
+            // on a configuration of this connection's own that keeps the verdict.
+            let seen: discovered::Seen = Arc::default();
+            let (tls_config, tls_error) = match &peer.via {
+                Via::Discovered(pin) => {
+                    match discovered::client_config(pin, now(), Arc::clone(&seen)) {
+                        Ok(c) => (Some(c), None),
+                        Err(e) => (None, Some(e)),
+                    }
+                }
+                _ => (tls_config.clone(), tls_error.clone()),
+            };
             let dial = Dial {
                 host: &host.name,
                 addr,
                 tls: peer.tls,
-                tls_config: tls_config.clone(),
-                tls_error: tls_error.clone(),
+                tls_config,
+                tls_error,
                 helo: &helo,
                 timeout,
             };
-            match Session::open(&dial).await {
-                Ok(s) => return Ok(s),
-                Err(e) => {
+            let opened = Session::open(&dial).await;
+            let verdict = seen.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match (opened, verdict, &peer.via) {
+                (Ok(s), v, _) => return Ok((s, v.and_then(Result::ok))),
+                (Err(_), Some(Err(mismatch)), Via::Discovered(pin)) => {
+                    return Err(Error::PeerIdentity(Box::new(Refusal::TlsIdentity {
+                        peer: format!("{}[{addr}]", host.name),
+                        service: pin.service_name.clone(),
+                        mismatch,
+                    })));
+                }
+                (Err(e), _, _) => {
                     debug!(error = %e, "delivery: connection failed");
                     errors.push(e.to_string());
                 }

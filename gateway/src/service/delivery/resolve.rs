@@ -14,9 +14,12 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::discovered::{Pin, Refusal};
 use crate::config::{Relay, Service, TlsMode};
-use crate::fetch::{Mx, Resolver};
+use crate::fetch::{Fetcher, Mx, Resolver};
 use crate::service::spool::Destination;
+use crate::tl::TrustedLists;
+use time::OffsetDateTime;
 
 /// How a host's addresses are found.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,14 +55,17 @@ impl std::fmt::Display for Host {
 }
 
 /// What sent a delivery to a peer (for logs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Via {
     /// `[pec] relay`.
     PecRelay,
     /// A `[[route]]` (its position in the file).
     Route(usize),
-    /// The domain's MX records (or its implicit MX).
+    /// The domain's MX records (or its implicit MX), without trusted lists.
     Mx,
+    /// The domain's MX host found as the supply point of a granted qualified REM service in
+    /// the trusted lists: its TLS certificate must be that service's identity.
+    Discovered(Pin),
 }
 
 /// An SMTP peer as resolved: the hosts to try in order and the TLS mode. Deliveries that
@@ -96,7 +102,7 @@ pub enum Plan {
 }
 
 /// Where a delivery goes, everything resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// SMTP to this peer.
     Smtp(Peer),
@@ -106,6 +112,8 @@ pub enum Target {
     Hold(String),
     /// Nowhere ever: failed for good with the reason (null MX, no such domain).
     Fail(String),
+    /// Nowhere ever: discovery found no trusted REM peer (failed for good).
+    Refused(Refusal),
 }
 
 fn relay_host(r: &Relay) -> Host {
@@ -198,10 +206,24 @@ pub fn mx_order(
     Ok(out)
 }
 
-/// Resolves a plan: for `Mx`, asks DNS.
+/// The trusted lists that MX delivery must follow (`[trust] lists` configured): the lists
+/// in force at `at`, and the fetcher discovery may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Trusted<'a> {
+    /// The lists in force.
+    pub lists: &'a TrustedLists,
+    /// For capability documents.
+    pub fetcher: &'a Fetcher,
+    /// The instant judged (the delivery time).
+    pub at: OffsetDateTime,
+}
+
+/// Resolves a plan: for `Mx`, asks DNS; with `trusted`, the MX host must be a supply point
+/// of a granted qualified REM service ([`super::discovered`]).
 pub async fn resolve(
     plan: Plan,
     resolver: Result<&Resolver, &str>,
+    trusted: Option<Trusted<'_>>,
     shuffle: impl FnMut(usize) -> usize,
 ) -> Target {
     match plan {
@@ -213,6 +235,12 @@ pub async fn resolve(
                 Ok(r) => r,
                 Err(e) => return Target::Hold(format!("MX of {domain}: {e}")),
             };
+            if let Some(t) = trusted {
+                return super::discovered::resolve(
+                    &domain, port, resolver, t.fetcher, t.lists, t.at,
+                )
+                .await;
+            }
             let records = match resolver.mx(&domain).await {
                 Ok(r) => r,
                 Err(e) => return Target::Hold(e.to_string()),

@@ -1,0 +1,531 @@
+//! REM peers found by discovery (EN 319 532-4 C.2.3.3.3, pre-relay validation): for a REM
+//! recipient domain without a `[[route]]`, when `[trust] lists` is configured, the domain's
+//! MX host must be an `smtp:` `ServiceSupplyPoint` of a granted qualified REM service
+//! (`.../Svctype/EDS/REM/Q`) in the trusted lists loaded at the delivery time, and the
+//! certificate its SMTP server presents under STARTTLS must be that service's digital
+//! identity.
+//!
+//! [`resolve`] turns the domain into a pinned [`Peer`] (the MX host, the service's identity
+//! certificates in a [`Pin`]) or a typed [`Refusal`]; [`judge_tls`] is the TLS judgement
+//! (pure), [`PinnedVerifier`] the rustls verifier that applies it during the handshake.
+//!
+//! The TLS judgement: the peer's end-entity certificate must be valid at the instant, be one
+//! of the service's identity certificates, have the public key of one of them, or be issued
+//! (a path verified at the instant) by one of them; and it must name the MX host (its DNS
+//! subject alternative names, as RFC 6125 / webpki read them). A peer that does not offer
+//! STARTTLS is delivered to in plain text (RFC 3207 opportunistic TLS: what the brief of
+//! EN 319 532-4 C.2.3.3.3 leaves to the transport), and the history says so.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use time::OffsetDateTime;
+
+use super::resolve::{Host, Lookup, Peer, Target, Via};
+use crate::config::TlsMode;
+use crate::discovery::{self, Discovery};
+use crate::fetch::{Fetcher, Resolver};
+use crate::tl::{Match, NotQualified, TrustedLists};
+use crate::x509::{self, Certificate, Usage};
+
+/// The service a discovered peer must be: what its TLS certificate is judged against.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pin {
+    /// The DER of the service's digital identity certificates at the instant.
+    pub identities: Vec<Vec<u8>>,
+    /// The service's name in the list.
+    pub service_name: String,
+    /// The trust service provider's name.
+    pub tsp_name: String,
+    /// The source of the list that says so.
+    pub list: String,
+    /// Whether that list's signature was verified (false: unsigned lists allowed, tests).
+    pub list_verified: bool,
+}
+
+impl Pin {
+    /// The identity certificates, parsed (an unreadable one is skipped: it cannot match).
+    pub fn certificates(&self) -> Vec<Certificate> {
+        self.identities
+            .iter()
+            .filter_map(|d| Certificate::from_der(d).ok())
+            .collect()
+    }
+
+    /// One line for the history: which service, from which list.
+    pub fn describe(&self) -> String {
+        format!(
+            "\"{}\" of \"{}\", a granted qualified REM service in {}{}",
+            self.service_name,
+            self.tsp_name,
+            self.list,
+            if self.list_verified {
+                ""
+            } else {
+                " (list NOT verified: unsigned lists allowed)"
+            }
+        )
+    }
+}
+
+/// Why the peer's TLS certificate is not the service's identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The peer presented no certificate, or one that cannot be read.
+    Unreadable(String),
+    /// The certificate is not valid at the instant.
+    NotValidAt {
+        /// Its notBefore.
+        not_before: OffsetDateTime,
+        /// Its notAfter.
+        not_after: OffsetDateTime,
+    },
+    /// It is neither an identity certificate of the service, nor has its public key, nor is
+    /// issued by one.
+    NotTheIdentity {
+        /// Its subject.
+        subject: String,
+    },
+    /// It is the service's, but does not name the MX host.
+    WrongName {
+        /// Its subject.
+        subject: String,
+    },
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Unreadable(e) => write!(f, "the TLS certificate cannot be read: {e}"),
+            Mismatch::NotValidAt {
+                not_before,
+                not_after,
+            } => write!(
+                f,
+                "the TLS certificate is not valid now (valid from {not_before} to {not_after})"
+            ),
+            Mismatch::NotTheIdentity { subject } => write!(
+                f,
+                "the TLS certificate ({subject}) is not the service's digital identity (not one of its certificates, not its public key, not issued by it)"
+            ),
+            Mismatch::WrongName { subject } => write!(
+                f,
+                "the TLS certificate ({subject}) is the service's but does not name the MX host"
+            ),
+        }
+    }
+}
+
+/// Why a discovered REM peer is not delivered to (the delivery fails for good and the sender
+/// gets the notice owed; EN 319 532-4 C.2.3.3.3: `R_ERDS_NotIdentified`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The domain has no MX record.
+    NoMx {
+        /// The domain.
+        domain: String,
+    },
+    /// No MX host is a supply point of any service of the trusted lists.
+    NotASupplyPoint {
+        /// The domain.
+        domain: String,
+        /// Its MX hosts.
+        hosts: Vec<String>,
+    },
+    /// The services of the MX hosts are not granted qualified REM services at the instant.
+    NotQualified {
+        /// The domain.
+        domain: String,
+        /// The MX host whose service is judged.
+        host: String,
+        /// The service's name.
+        service: String,
+        /// Why it is not qualified.
+        why: NotQualified,
+    },
+    /// The peer's TLS certificate is not the service's digital identity.
+    TlsIdentity {
+        /// The MX host (and address).
+        peer: String,
+        /// The service's name.
+        service: String,
+        /// What is wrong.
+        mismatch: Mismatch,
+    },
+}
+
+impl Refusal {
+    /// The `outcome` label of `ponte_discovery_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::NoMx { .. } => "no-mx",
+            Refusal::NotASupplyPoint { .. } => "not-a-supply-point",
+            Refusal::NotQualified { .. } => "not-qualified",
+            Refusal::TlsIdentity { .. } => "tls-identity-mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("REM peer not identified (R_ERDS_NotIdentified): ")?;
+        match self {
+            Refusal::NoMx { domain } => write!(f, "{domain} has no MX record"),
+            Refusal::NotASupplyPoint { domain, hosts } => write!(
+                f,
+                "no MX host of {domain} ({}) is a ServiceSupplyPoint of a service of the trusted lists",
+                hosts.join(", ")
+            ),
+            Refusal::NotQualified {
+                domain,
+                host,
+                service,
+                why,
+            } => write!(
+                f,
+                "the MX host {host} of {domain} is a supply point of \"{service}\", which is not a granted qualified REM service now: {why}"
+            ),
+            Refusal::TlsIdentity {
+                peer,
+                service,
+                mismatch,
+            } => write!(f, "{peer} (\"{service}\"): {mismatch}"),
+        }
+    }
+}
+
+/// Where a REM domain's deliveries go according to the trusted lists at `at`: the most
+/// preferred MX host that is a supply point of a granted qualified REM service, pinned to
+/// that service, with STARTTLS when offered; else the refusal. A failed MX look-up defers;
+/// a null MX fails (the domain accepts no mail).
+pub async fn resolve(
+    domain: &str,
+    port: u16,
+    resolver: &Resolver,
+    fetcher: &Fetcher,
+    lists: &TrustedLists,
+    at: OffsetDateTime,
+) -> Target {
+    if lists.is_empty() {
+        return Target::Hold(format!(
+            "MX of {domain}: no trusted list is loaded yet ([trust] lists): waiting for one"
+        ));
+    }
+    let d = discovery::discover(domain, resolver, fetcher, lists, at, false).await;
+    decide(&d, port)
+}
+
+/// The decision for what discovery found (no I/O).
+pub fn decide(d: &Discovery, port: u16) -> Target {
+    let domain = &d.domain;
+    if d.hosts.iter().any(|h| h.mx.host.is_empty()) {
+        return Target::Fail(format!("{domain} accepts no mail (null MX, RFC 7505)"));
+    }
+    if let Some(h) = d.peer()
+        && let Some(s) = h.verdict.as_ref().and_then(|v| v.service.as_ref())
+    {
+        return Target::Smtp(Peer {
+            hosts: vec![Host {
+                name: h.mx.host.clone(),
+                port,
+                lookup: Lookup::Dns,
+            }],
+            tls: TlsMode::Starttls,
+            via: Via::Discovered(Pin {
+                identities: s.identities.iter().map(|c| c.der().to_vec()).collect(),
+                service_name: s.service_name.clone(),
+                tsp_name: s.tsp_name.clone(),
+                list: s.list.clone(),
+                list_verified: s.list_verified,
+            }),
+        });
+    }
+    let refusal = match &d.refusal {
+        Some(discovery::Refusal::Dns(e)) => return Target::Hold(format!("MX of {domain}: {e}")),
+        Some(discovery::Refusal::NoMx) => Refusal::NoMx {
+            domain: domain.clone(),
+        },
+        Some(discovery::Refusal::NotQualified(_)) => {
+            // The first MX host (by preference) with a listed service, and why it is not
+            // qualified.
+            let found = d.hosts.iter().find_map(|h| {
+                let v = h.verdict.as_ref()?;
+                Some((h, v.not_qualified.clone()?, v.service.as_ref()?))
+            });
+            match found {
+                Some((h, why, s)) => Refusal::NotQualified {
+                    domain: domain.clone(),
+                    host: h.mx.host.clone(),
+                    service: s.service_name.clone(),
+                    why,
+                },
+                None => not_a_supply_point(d),
+            }
+        }
+        _ => not_a_supply_point(d),
+    };
+    Target::Refused(refusal)
+}
+
+fn not_a_supply_point(d: &Discovery) -> Refusal {
+    Refusal::NotASupplyPoint {
+        domain: d.domain.clone(),
+        hosts: d.hosts.iter().map(|h| h.mx.host.clone()).collect(),
+    }
+}
+
+/// Judges the certificate a discovered peer presented (`end_entity`, with the
+/// `intermediates` it sent) for `host` at `at` against the service's `identities`.
+pub fn judge_tls(
+    end_entity: &[u8],
+    intermediates: &[Vec<u8>],
+    host: &str,
+    identities: &[Certificate],
+    at: OffsetDateTime,
+) -> Result<Match, Mismatch> {
+    let leaf =
+        Certificate::from_der(end_entity).map_err(|e| Mismatch::Unreadable(e.to_string()))?;
+    if at < leaf.not_before || at > leaf.not_after {
+        return Err(Mismatch::NotValidAt {
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+        });
+    }
+    let mut matched = None;
+    for id in identities {
+        if id.der() == leaf.der() {
+            matched = Some(Match::Certificate);
+            break;
+        }
+        if id.spki_der == leaf.spki_der {
+            matched = Some(Match::PublicKey);
+        }
+    }
+    if matched.is_none() {
+        let inter: Vec<Certificate> = intermediates
+            .iter()
+            .filter_map(|d| Certificate::from_der(d).ok())
+            .collect();
+        if !identities.is_empty()
+            && x509::verify_chain(&leaf, &inter, identities, at, Usage::Any).trusted
+        {
+            matched = Some(Match::IssuedBy);
+        }
+    }
+    let Some(m) = matched else {
+        return Err(Mismatch::NotTheIdentity {
+            subject: leaf.subject.clone(),
+        });
+    };
+    let named = ServerName::try_from(host.to_owned())
+        .ok()
+        .is_some_and(|name| {
+            let der = CertificateDer::from(end_entity);
+            webpki::EndEntityCert::try_from(&der)
+                .ok()
+                .is_some_and(|ee| ee.verify_is_valid_for_subject_name(&name).is_ok())
+        });
+    if !named {
+        return Err(Mismatch::WrongName {
+            subject: leaf.subject.clone(),
+        });
+    }
+    Ok(m)
+}
+
+/// What the verifier of one connection concluded.
+pub type Seen = Arc<Mutex<Option<Result<Match, Mismatch>>>>;
+
+/// The rustls verifier of a discovered peer's certificate: [`judge_tls`] at a fixed
+/// instant, the conclusion kept in [`Seen`] for the delivery's reason; the handshake
+/// signatures are checked with ring's algorithms.
+#[derive(Debug)]
+pub struct PinnedVerifier {
+    identities: Vec<Certificate>,
+    at: OffsetDateTime,
+    algorithms: WebPkiSupportedAlgorithms,
+    seen: Seen,
+}
+
+impl PinnedVerifier {
+    /// A verifier for `pin` at `at`, reporting into `seen`.
+    pub fn new(pin: &Pin, at: OffsetDateTime, seen: Seen) -> PinnedVerifier {
+        PinnedVerifier {
+            identities: pin.certificates(),
+            at,
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            seen,
+        }
+    }
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let host = match server_name {
+            ServerName::DnsName(n) => n.as_ref().to_owned(),
+            other => other.to_str().into_owned(),
+        };
+        let inter: Vec<Vec<u8>> = intermediates.iter().map(|c| c.as_ref().to_vec()).collect();
+        let verdict = judge_tls(
+            end_entity.as_ref(),
+            &inter,
+            &host,
+            &self.identities,
+            self.at,
+        );
+        let ok = verdict.is_ok();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(verdict);
+        if ok {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The TLS client configuration of one connection to a discovered peer.
+pub fn client_config(
+    pin: &Pin,
+    at: OffsetDateTime,
+    seen: Seen,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedVerifier::new(pin, at, seen)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    fn leaf(names: &[&str], issuer: Option<&Issuer<'_, KeyPair>>) -> (Vec<u8>, KeyPair) {
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("{e}"));
+        let cert = match issuer {
+            Some(i) => params.signed_by(&key, i),
+            None => params.self_signed(&key),
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
+        (cert.der().to_vec(), key)
+    }
+
+    fn cert(der: &[u8]) -> Certificate {
+        Certificate::from_der(der).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_tls_certificate_must_be_the_identity_and_name_the_host() {
+        let (tls, _) = leaf(&["mx.rem.test"], None);
+        let (other, _) = leaf(&["mx.rem.test"], None);
+        let ids = [cert(&tls)];
+        assert_eq!(
+            judge_tls(&tls, &[], "mx.rem.test", &ids, now()),
+            Ok(Match::Certificate)
+        );
+        assert!(matches!(
+            judge_tls(&other, &[], "mx.rem.test", &ids, now()),
+            Err(Mismatch::NotTheIdentity { .. })
+        ));
+        assert!(matches!(
+            judge_tls(&tls, &[], "mx.elsewhere.test", &ids, now()),
+            Err(Mismatch::WrongName { .. })
+        ));
+        assert!(matches!(
+            judge_tls(&tls, &[], "mx.rem.test", &[], now()),
+            Err(Mismatch::NotTheIdentity { .. })
+        ));
+        assert!(matches!(
+            judge_tls(b"not a certificate", &[], "mx.rem.test", &ids, now()),
+            Err(Mismatch::Unreadable(_))
+        ));
+        let later = now() + time::Duration::days(365 * 5000);
+        assert!(matches!(
+            judge_tls(&tls, &[], "mx.rem.test", &ids, later),
+            Err(Mismatch::NotValidAt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_certificate_issued_by_the_identity_is_the_service() {
+        let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap_or_else(|e| panic!("{e}"));
+        let issuer = Issuer::new(ca, ca_key);
+        let (tls, _) = leaf(&["mx.rem.test"], Some(&issuer));
+        let ids = [cert(ca_cert.der())];
+        assert_eq!(
+            judge_tls(&tls, &[], "mx.rem.test", &ids, now()),
+            Ok(Match::IssuedBy)
+        );
+    }
+
+    #[test]
+    fn refusals_have_kinds_and_say_why() {
+        let r = Refusal::NotASupplyPoint {
+            domain: "x.test".into(),
+            hosts: vec!["mx.x.test".into()],
+        };
+        assert_eq!(r.kind(), "not-a-supply-point");
+        let text = r.to_string();
+        assert!(
+            text.contains("R_ERDS_NotIdentified") && text.contains("mx.x.test"),
+            "{text}"
+        );
+        assert_eq!(
+            Refusal::NoMx {
+                domain: "x.test".into()
+            }
+            .kind(),
+            "no-mx"
+        );
+    }
+}
