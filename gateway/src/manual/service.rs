@@ -27,8 +27,10 @@
 //!
 //! ## The SMTP dialogue
 //!
-//! * **`250` only once the message is in the spool**: its body written and synced (file and
-//!   folder), its state committed (redb, synced). A message that cannot be stored gets `451`
+//! * **`250` only once the message is in the spool**: its body and state committed and synced
+//!   (redb; a body over 256 KiB is a file of its own, written and synced with its folder
+//!   first), its legal log line synced. Changes made at the same time share one sync (group
+//!   commit): none is answered before the sync that covers it is done. A message that cannot be stored gets `451`
 //!   (`452` when the disk is full) and is not acknowledged; a full disk does not need a
 //!   restart to recover (the spool reopens its database once there is room again).
 //! * **Judged before the reply**: a message that is not a signed PEC or REM message from a
@@ -56,8 +58,8 @@
 //!
 //! ## The spool
 //!
-//! [`crate::service::spool`]: embedded by default (`[spool] path`: redb for state, one file per
-//! body, `legal.jsonl`), behind a trait for a shared PostgreSQL backend. A message goes
+//! [`crate::service::spool`]: embedded by default (`[spool] path`: redb for state and bodies up
+//! to 256 KiB, one file per larger body, `legal.jsonl`), behind a trait for a shared PostgreSQL backend. A message goes
 //! `received` → `queued` → `delivered` | `failed` | `quarantined`; each output becomes one
 //! delivery per destination, tried with exponential back-off and jitter (`[delivery]
 //! first_retry`, doubling up to `max_retry`) until `max_age`, then failed with the mapped notice
