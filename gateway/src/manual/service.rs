@@ -3,6 +3,7 @@
 //! ```text
 //! ponte serve --config FILE [--smtp ADDR] [--ops ADDR] [--log-format text|json]
 //! ponte serve --dev [--data DIR] [--smtp ADDR] [--ops ADDR] [--log-format text|json]
+//!       [--route DOMAIN=HOST:PORT]... [--trust PEM]... [--index LDIF]...
 //! ponte submit FILE --smtp IP:PORT --from ADDR --to ADDR... [--tls none|starttls]
 //! ```
 //!
@@ -98,3 +99,13 @@
 //! that wraps a sample message as a signed PEC envelope (`ponte pec wrap`) and hands it over
 //! (`ponte submit`); the REM dispatch appears in the outbox. Nothing of it is for production:
 //! see [`crate::service::dev`].
+//!
+//! For a harness that brings its own vectors (the conformance suite's `smtp://` subject),
+//! three flags, accepted only with `--dev`, change the configuration written for that start:
+//! `--route DOMAIN=HOST:PORT` (repeatable) adds a `[[route]]` without TLS, so the recipients of
+//! DOMAIN (`example.eu`, `*.example.eu`, `*`) go to HOST:PORT (the harness's sink) instead of the
+//! outbox; `--trust PEM` adds that file's anchors to `pec_anchors` and `rem_anchors`; `--index
+//! LDIF` lists that snapshot's providers besides the development provider (both written into
+//! `DATA/index.run.ldif`). The files made in `--data` are not touched, and the next start
+//! without the flags is the plain development gateway again. `serve --config` has no such
+//! flags: routes, anchors and the index of a production gateway are in its configuration file.
