@@ -3,7 +3,9 @@
 //! case expects valid fails the run; a waived case that passes fails the run; the `cli:`
 //! subject running Ponte's own binary through `conformance/adapters/ponte.sh` gives the same
 //! outcomes as `inproc`; the HTML report renders in headless Chromium (the screenshot is left
-//! in the target folder as a CI artefact).
+//! in the target folder as a CI artefact); the `smtp://` subject against `ponte serve --dev`
+//! in its own process (routed to the runner's sink, the test PKI trusted, its providers
+//! listed) passes the gateway cases, and a copy with flipped expectations fails the run.
 
 mod common;
 
@@ -502,4 +504,257 @@ fn the_html_report_renders_in_headless_chromium() {
     );
     assert!(dom.contains("FAIL: see the failures below"));
     eprintln!("screenshot: {}", png.display());
+}
+
+/// `ponte serve --dev` in its own process, killed (and reaped) on every path.
+struct DevGateway {
+    child: std::process::Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    smtp: u16,
+}
+
+impl Drop for DevGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DevGateway {
+    /// Starts the development gateway in `data` on free loopback ports, its REM deliveries
+    /// routed to `sink`, the test PKI's root trusted and the test providers (the embedded
+    /// index snapshot) listed, and waits until it listens.
+    fn start(data: &Path, sink: u16) -> DevGateway {
+        let smtp = common::gateway::free_port();
+        let ops = common::gateway::free_port();
+        let stdout = data.with_extension("stdout");
+        let stderr = data.with_extension("stderr");
+        let child = common::ponte()
+            .args(["serve", "--dev", "--data"])
+            .arg(data)
+            .args(["--smtp", &format!("127.0.0.1:{smtp}")])
+            .args(["--ops", &format!("127.0.0.1:{ops}")])
+            .args(["--route", &format!("*=127.0.0.1:{sink}")])
+            .arg("--trust")
+            .arg(common::pki("root-ca.pem"))
+            .arg("--index")
+            .arg(repo().join("gateway/src/index/default.ldif"))
+            .stdout(std::fs::File::create(&stdout).expect("stdout"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr"))
+            .spawn()
+            .expect("serve --dev");
+        let mut g = DevGateway {
+            child,
+            stdout,
+            stderr,
+            smtp,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !g.printed().contains("try: ") {
+            if let Ok(Some(status)) = g.child.try_wait() {
+                panic!("serve --dev exited: {status}\n{}", g.log());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve --dev did not start\n{}",
+                g.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        g
+    }
+
+    fn printed(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            self.printed(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+}
+
+/// The ids of the cases a filter selects that apply to `subject`.
+fn cases_for(filter: &str, subject: &str) -> Vec<String> {
+    let list = run_ponte(["conformance", "list", "--filter", filter, "--json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|c| {
+            c["subjects"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s == subject))
+        })
+        .map(|c| c["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The `actual` of a case's check at `path`.
+fn actual<'a>(report: &'a Value, id: &str, path: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| {
+            c["checks"]
+                .as_array()?
+                .iter()
+                .find(|k| k["path"] == path)
+                .map(|k| &k["actual"])
+        })
+        .unwrap_or_else(|| panic!("{id}: no check {path}: {report}"))
+}
+
+#[test]
+fn the_smtp_subject_against_serve_dev_passes_the_gateway_cases() {
+    if !kit_available() {
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let sink = common::gateway::free_port();
+    let gw = DevGateway::start(&home.path().join("data"), sink);
+    let printed = gw.printed();
+    assert!(
+        printed.contains(&format!("route:  * -> 127.0.0.1:{sink}")),
+        "{printed}"
+    );
+    let subject = format!("smtp://127.0.0.1:{}", gw.smtp);
+    let collect = format!("127.0.0.1:{sink}");
+    let smtp_args = ["--subject", &subject, "--collect", &collect];
+    let expected = cases_for("gateway.*", "smtp");
+    assert!(expected.len() >= 6, "{expected:?}");
+    let mut args = smtp_args.to_vec();
+    args.extend(["--filter", "gateway.*"]);
+    let (code, r) = run(&suite(), &home.path().join("smtp.json"), &args);
+    assert_eq!(code, 0, "{r:#}\n{}", gw.log());
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["total"].as_u64(), Some(expected.len() as u64), "{r}");
+    assert_eq!(r["passed"], r["total"], "{r}");
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["skipped"], 0, "every gateway case applies to smtp");
+    let o = outcomes(&r);
+    assert_eq!(o.keys().cloned().collect::<Vec<_>>(), {
+        let mut e = expected.clone();
+        e.sort();
+        e
+    });
+    assert!(o.values().all(|v| v == "pass"), "{o:?}");
+    assert!(
+        r["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("smtp://")),
+        "{r}"
+    );
+    // What the sink collected was the gateway's translation: a REM dispatch, and receipts.
+    let dispatch = "gateway.pec-to-rem.busta-trasporto";
+    assert_eq!(actual(&r, dispatch, "translated"), true);
+    assert_eq!(actual(&r, dispatch, "output.format"), "rem");
+    assert_eq!(actual(&r, dispatch, "output.type"), "dispatch");
+    assert_eq!(
+        actual(&r, "gateway.pec-to-rem.avvenuta-consegna", "output.event"),
+        "ContentConsignment"
+    );
+    // The refusals were answered in the SMTP dialogue, and nothing went on.
+    let rogue = "gateway.pec-to-rem.rogue-signer";
+    assert_eq!(actual(&r, rogue, "exit"), 1);
+    assert_eq!(actual(&r, rogue, "translated"), false);
+    let o = run_ponte([
+        "submit".as_ref(),
+        repo()
+            .join("conformance/vectors/generated/pec/envelope.rogue.eml")
+            .as_os_str(),
+        "--smtp".as_ref(),
+        format!("127.0.0.1:{}", gw.smtp).as_ref(),
+        "--from".as_ref(),
+        "posta-certificata@pec.prova.test".as_ref(),
+        "--to".as_ref(),
+        "anna@r2-rems-only-for-test.it".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("554"), "{}", stdout(&o));
+
+    drop(gw);
+
+    // The run can fail: a copy of the suite where the rogue signer is expected translated
+    // and the dispatch expected as a receipt fails on exactly those two cases (against a
+    // fresh gateway: the first one keeps what it accepted and would answer "already queued").
+    let copy = suite_copy(home.path());
+    let file = copy.join("gateway-smtp.toml");
+    let text = std::fs::read_to_string(&file).expect("gateway-smtp.toml");
+    let flipped = text
+        .replacen(
+            "input = \"gen:pec/envelope.rogue.eml\"\n[case.expect]\nexit = 1\ntranslated = false",
+            "input = \"gen:pec/envelope.rogue.eml\"\n[case.expect]\nexit = 0\ntranslated = true",
+            1,
+        )
+        .replacen(
+            "\"output.type\" = \"dispatch\"",
+            "\"output.type\" = \"receipt\"",
+            1,
+        );
+    assert_ne!(flipped, text);
+    assert_eq!(
+        flipped.matches("translated = true").count(),
+        text.matches("translated = true").count() + 1
+    );
+    std::fs::write(&file, flipped).expect("write");
+    let sink = common::gateway::free_port();
+    let gw = DevGateway::start(&home.path().join("fresh"), sink);
+    let subject = format!("smtp://127.0.0.1:{}", gw.smtp);
+    let collect = format!("127.0.0.1:{sink}");
+    let mut args = vec!["--subject", &subject, "--collect", &collect];
+    args.extend(["--filter", "gateway.*", "--waivers", "/dev/null"]);
+    let (code, r) = run(&copy, &home.path().join("flipped.json"), &args);
+    assert_eq!(code, 1, "{r:#}");
+    let o = outcomes(&r);
+    let failed: Vec<&str> = o
+        .iter()
+        .filter(|(_, v)| *v != "pass")
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(failed, [dispatch, rogue], "{o:?}");
+    assert_eq!(r["failed"], 2);
+    assert_eq!(
+        actual(&r, dispatch, "output.type"),
+        "dispatch",
+        "{}",
+        gw.log()
+    );
+}
+
+#[test]
+fn the_harness_flags_of_serve_go_with_dev_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ponte.toml");
+    std::fs::write(&config, "").expect("write");
+    let pki = common::pki("root-ca.pem");
+    for extra in [
+        vec!["--route", "*=127.0.0.1:2526"],
+        vec!["--trust", pki.to_str().expect("utf-8")],
+        vec!["--index", "gateway/src/index/default.ldif"],
+        vec!["--data", "somewhere"],
+    ] {
+        let mut args = vec!["serve", "--config", config.to_str().expect("utf-8")];
+        args.extend(&extra);
+        let o = run_ponte(&args);
+        assert!(!o.status.success(), "{extra:?}");
+        assert!(
+            stderr(&o).contains(&format!("{} goes with --dev only", extra[0])),
+            "{extra:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = run_ponte(["serve", "--dev", "--route", "no-relay"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("expected DOMAIN=HOST:PORT"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -333,7 +333,20 @@ async fn a_peer_that_refuses_defers_with_backoff_until_it_takes_the_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_fails_and_a_mixed_answer_settles_each_recipient() {
-    let Some(sink) = SmtpSink::start(&["--reject-rcpt", "^bad", "--defer-rcpt", "^later"]) else {
+    permanent_and_mixed(&[]).await;
+}
+
+/// The same answers to a pipelined envelope (RFC 2920): each reply still settles its own
+/// command, and a transaction left open by refusals is reset before the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_envelope_settles_each_recipient_by_its_own_reply() {
+    permanent_and_mixed(&["--pipelining"]).await;
+}
+
+async fn permanent_and_mixed(extra: &[&str]) {
+    let mut args = vec!["--reject-rcpt", "^bad", "--defer-rcpt", "^later"];
+    args.extend_from_slice(extra);
+    let Some(sink) = SmtpSink::start(&args) else {
         return;
     };
     let mut h = Harness::new(&format!("{}{FAST}", route(&sink, "rem.test", "none")));
@@ -427,7 +440,16 @@ async fn a_message_older_than_max_age_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_to_one_peer_share_connections() {
-    let Some(sink) = SmtpSink::start(&[]) else {
+    share_connections(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_to_a_pipelining_peer_share_connections() {
+    share_connections(&["--pipelining"]).await;
+}
+
+async fn share_connections(args: &[&str]) {
+    let Some(sink) = SmtpSink::start(args) else {
         return;
     };
     let mut h = Harness::new(&format!(
@@ -466,6 +488,13 @@ async fn messages_to_one_peer_share_connections() {
         *per.entry(m.connection).or_default() += 1;
     }
     assert!(per.values().any(|c| *c > 1), "{per:?}");
+    // The envelope goes as one group exactly when the peer offers PIPELINING.
+    let pipelining = args.contains(&"--pipelining");
+    assert!(
+        got.iter().all(|m| m.pipelined == pipelining),
+        "pipelined: {:?}",
+        got.iter().map(|m| m.pipelined).collect::<Vec<_>>()
+    );
     let mut bodies: Vec<Vec<u8>> = got.iter().map(|m| m.body.clone()).collect();
     bodies.sort();
     let mut want: Vec<Vec<u8>> = (0..n).map(body).collect();

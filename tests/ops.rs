@@ -520,6 +520,58 @@ async fn health_readiness_and_the_queue_endpoints() {
         "pec-notice:errore-consegna"
     );
 
+    // The bodies as stored: the input as received, each output as sent.
+    let input = api(addr, Method::GET, &format!("/api/queue/{}/input", ids.d)).await;
+    assert_eq!(input.status, StatusCode::OK);
+    assert_eq!(input.header("content-type"), "message/rfc822");
+    let mid = v["message"]["message_id"].as_str().unwrap_or_default();
+    assert_eq!(
+        input.body,
+        format!("Message-ID: {mid}\r\n\r\nbody\r\n").into_bytes()
+    );
+    let notice = api(
+        addr,
+        Method::GET,
+        &format!("/api/queue/{}/outputs/1", ids.d),
+    )
+    .await;
+    assert_eq!(notice.status, StatusCode::OK);
+    let notice_id = v["message"]["outputs"][1]["message_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        notice
+            .body
+            .starts_with(format!("Message-ID: {notice_id}\r\n").as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&notice.body)
+    );
+    for missing in ["outputs/9", "outputs/4294967296"] {
+        let path = format!("/api/queue/{}/{missing}", ids.d);
+        assert_eq!(
+            api(addr, Method::GET, &path).await.refusal(),
+            (404, "not-found".to_owned()),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        api(addr, Method::GET, "/api/queue/999999/input")
+            .await
+            .refusal(),
+        (404, "not-found".to_owned())
+    );
+    assert_eq!(
+        api(
+            addr,
+            Method::GET,
+            &format!("/api/queue/{}/outputs/x", ids.d)
+        )
+        .await
+        .refusal()
+        .0,
+        400
+    );
+
     // Precise statuses.
     assert_eq!(
         api(addr, Method::GET, "/api/queue/999999").await.refusal(),
@@ -788,7 +840,7 @@ async fn api_needs_the_bearer_token() {
         Some(format!("Basic {TOKEN}")),
         Some("Bearer".to_owned()),
     ] {
-        for p in [path, "/api/nothing", "/api/queue/1"] {
+        for p in [path, "/api/nothing", "/api/queue/1", "/api/queue/1/input"] {
             let a = call(addr, Method::GET, p, auth.as_deref()).await;
             assert_eq!(
                 a.refusal(),

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
@@ -86,7 +86,7 @@ fn pec_and_rem_flows_end_to_end_between_two_gateways() {
 
     // The REM dispatch A sent (kept in A's spool as its first output): openssl accepts the
     // S/MIME seal, xmlsec1 the evidence, which is time-stamped (B-T).
-    let dispatch = a.dir.join("spool/data/01/1.out.0");
+    let dispatch = stored(&a, "/api/queue/1/outputs/0", &w.join("dispatch.eml"));
     let content = openssl_verify(&dispatch, &pki("root-ca.pem"));
     let raw_dispatch = std::fs::read(&dispatch).expect("dispatch");
     assert_eq!(
@@ -158,7 +158,11 @@ fn pec_and_rem_flows_end_to_end_between_two_gateways() {
             .is_some_and(|t| t.is_empty())
     });
     // The ContentConsignment B made verifies with openssl (it is B's second message's output).
-    let cc = b.dir.join("spool/data/02/2.out.0");
+    let cc = stored(
+        &b,
+        "/api/queue/2/outputs/0",
+        &w.join("content-consignment.eml"),
+    );
     let cc_raw = std::fs::read(&cc).expect("content consignment");
     assert_eq!(
         header(&cc_raw, "REM-EventIdentifier"),
@@ -784,6 +788,17 @@ fn the_smtp_listener_judges_before_250_and_keeps_its_limits() {
     let r = send(g.smtp, "posta-certificata@pec.prova.test", &[ANNA], &raw).expect("send");
     assert_eq!(r.code, 250);
     assert!(r.text.contains("Already"), "{r:?}");
+    // Other bytes under that Message-ID (its signed content altered): judged, not waved
+    // through as a duplicate, and the answer does not tell that the identifier is known.
+    let mut forged = raw.clone();
+    let at = forged
+        .windows(6)
+        .position(|x| x == b"Corpo ")
+        .expect("body");
+    forged[at] ^= 0x20;
+    let r = send(g.smtp, "posta-certificata@pec.prova.test", &[ANNA], &forged).expect("send");
+    assert_eq!(r.code, 554, "{r:?}");
+    assert!(!r.text.contains("Already"), "{r:?}");
     assert_eq!(rem.wait_messages(1, Duration::from_secs(20)).len(), 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(rem.messages().len(), 1);
@@ -1065,4 +1080,12 @@ fn rem_dispatches_beyond_the_access_points_limits_get_a_relay_rejection_and_sigh
     );
     let got = notices(3);
     assert_eq!(got[2]["type"], "presa-in-carico", "{}", got[2]);
+}
+
+/// A body kept in a gateway's spool, fetched through the ops API into `to`.
+fn stored(g: &Gateway, path: &str, to: &Path) -> PathBuf {
+    let (code, body) = g.get(path);
+    assert_eq!(code, 200, "GET {path}: {body}");
+    std::fs::write(to, body.as_bytes()).expect("write");
+    to.to_path_buf()
 }

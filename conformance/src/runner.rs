@@ -215,7 +215,11 @@ pub fn run(suite: &Suite, subject: &dyn Subject, opts: &RunOptions) -> Report {
     };
     let slots: Vec<Mutex<Option<CaseResult>>> = selected.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
-    let jobs = opts.jobs.clamp(1, selected.len().max(1));
+    let jobs = if subject.concurrent() {
+        opts.jobs.clamp(1, selected.len().max(1))
+    } else {
+        1
+    };
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {

@@ -58,4 +58,11 @@ pub trait Subject: Sync {
 
     /// Performs the case's operation and describes what happened.
     fn observe(&self, req: &Request<'_>) -> Result<Value, SubjectError>;
+
+    /// Whether several cases may be observed at once (`--jobs`). A subject that shares one
+    /// resource between cases (the `smtp://` subject's sink) says no: its cases run one after
+    /// the other whatever `--jobs` says.
+    fn concurrent(&self) -> bool {
+        true
+    }
 }

@@ -503,6 +503,9 @@ pub struct SinkMessage {
     pub connection: u64,
     /// Whether the session was under TLS.
     pub tls: bool,
+    /// Whether the commands after MAIL FROM had already arrived when MAIL FROM was answered
+    /// (the client pipelined its envelope).
+    pub pipelined: bool,
 }
 
 /// A real SMTP server in its own process (`tests/peers/smtp_sink.py`, on aiosmtpd), killed
@@ -639,6 +642,7 @@ impl SmtpSink {
                 rcpt_tos: strings("rcpt_tos"),
                 connection: meta["connection"].as_u64().unwrap_or(0),
                 tls: meta["tls"].as_bool().unwrap_or(false),
+                pipelined: meta["pipelined"].as_bool().unwrap_or(false),
             });
         }
         out.sort_by_key(|m| m.n);

@@ -12,7 +12,8 @@ What it keeps, in --dir:
   N.eml             message N (1, 2, ...) exactly as received: the DATA content after
                     dot-unstuffing, CRLF line ends, up to and including the CRLF before the
                     final "."
-  N.json            {"n", "mail_from", "rcpt_tos", "peer", "connection", "tls", "helo"}; written
+  N.json            {"n", "mail_from", "rcpt_tos", "peer", "connection", "tls", "helo",
+                    "pipelined" (RCPT TO was already buffered when MAIL FROM was answered)}; written
                     after N.eml (both renamed into place), so once N.json exists both are whole.
                     The 250 to DATA is sent only after both are on disk.
   connections.log   one line per connection, "CONN PEER_IP:PEER_PORT", appended as it opens.
@@ -25,6 +26,8 @@ Options that make it misbehave the way real peers do:
   --reject-data      DATA gets "554 5.6.0" after the content was received (nothing written)
   --tls-cert/--tls-key PEM files: offer STARTTLS
   --require-tls      with --tls-*: refuse MAIL before STARTTLS ("530")
+  --pipelining       advertise PIPELINING (RFC 2920) in EHLO, as Postfix does; aiosmtpd reads
+                     a pipelined group command by command either way
 """
 
 import argparse
@@ -70,6 +73,8 @@ class Sink:
             return "451 4.3.2 sink refusing (refuse-file present)"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        # Already buffered behind MAIL FROM: the client did not wait for this reply.
+        envelope.pipelined = bool(getattr(server._reader, "_buffer", b""))
         return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -98,10 +103,18 @@ class Sink:
             "connection": getattr(server, "connection_no", None),
             "tls": session.ssl is not None,
             "helo": session.host_name,
+            "pipelined": getattr(envelope, "pipelined", False),
         }
         write(os.path.join(self.dir, f"{n}.eml"), envelope.original_content)
         write(os.path.join(self.dir, f"{n}.json"), json.dumps(meta).encode())
         return f"250 2.0.0 OK queued as {n}"
+
+
+class PipeliningSink(Sink):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        # Before the final "250 HELP" line.
+        return responses[:-1] + ["250-PIPELINING"] + responses[-1:]
 
 
 def write(path, data):
@@ -146,6 +159,7 @@ async def main():
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--require-tls", action="store_true")
+    p.add_argument("--pipelining", action="store_true")
     p.add_argument("--hostname", default="sink.test")
     args = p.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -156,7 +170,7 @@ async def main():
     if args.tls_cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
-    sink = Sink(args)
+    sink = PipeliningSink(args) if args.pipelining else Sink(args)
     host, port = parse_listen(args.listen)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

@@ -155,15 +155,12 @@ fn run_suite(a: RunArgs) -> Outcome {
         .map_err(|e| Failure(format!("conformance: cannot start the runtime: {e}")))?;
     let mut vars = BTreeMap::new();
     // The development TSA, in this process, for the gateway fixtures (B-T evidences) of the
-    // in-process and command subjects.
-    let _tsa_dir = if a.subject.starts_with("smtp://") {
-        None
-    } else {
-        let (dir, url, cert) = start_tsa(&rt)?;
-        vars.insert("tsa_url".to_string(), url);
-        vars.insert("tsa_cert".to_string(), cert.display().to_string());
-        Some(dir)
-    };
+    // in-process and command subjects. Started for `smtp://` too: every case's fixtures are
+    // rendered and its parameters resolved (`var:tsa_cert`) whatever the subject, though a
+    // live gateway uses its own TSA.
+    let (_tsa_dir, url, cert) = start_tsa(&rt)?;
+    vars.insert("tsa_url".to_string(), url);
+    vars.insert("tsa_cert".to_string(), cert.display().to_string());
     if let Ok(exe) = std::env::current_exe() {
         vars.insert("ponte".into(), exe.display().to_string());
     }

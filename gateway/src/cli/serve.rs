@@ -35,8 +35,21 @@ pub struct ServeArgs {
     dev: bool,
     /// With --dev: the data folder (made once, kept). Default: `ponte-dev` in the system's
     /// temporary folder.
-    #[arg(long, requires = "dev")]
+    #[arg(long)]
     data: Option<PathBuf>,
+    /// With --dev: deliver the recipients of DOMAIN (a domain, `*.domain` or `*`) to
+    /// HOST:PORT over SMTP without TLS instead of the outbox (repeatable; for a harness's
+    /// sink, e.g. `ponte conformance run --collect`).
+    #[arg(long, value_name = "DOMAIN=HOST:PORT", value_parser = parse_route)]
+    route: Vec<(String, String)>,
+    /// With --dev: also trust the anchors of this PEM file for PEC and REM signers
+    /// (repeatable; e.g. the test PKI's tests/pki/root-ca.pem).
+    #[arg(long, value_name = "PEM")]
+    trust: Vec<PathBuf>,
+    /// With --dev: also list the providers of this LDIF index snapshot (repeatable; e.g.
+    /// gateway/src/index/default.ldif, the test providers of tests/pki).
+    #[arg(long, value_name = "LDIF")]
+    index: Vec<PathBuf>,
     /// The SMTP listener (overrides `[smtp] listen`; --dev default 127.0.0.1:2525).
     #[arg(long)]
     smtp: Option<SocketAddr>,
@@ -46,6 +59,24 @@ pub struct ServeArgs {
     /// Log lines as text or JSON (filter with PONTE_LOG, default `info` for serve).
     #[arg(long, value_enum, default_value_t)]
     log_format: LogFormat,
+}
+
+/// `DOMAIN=HOST:PORT`.
+fn parse_route(s: &str) -> Result<(String, String), String> {
+    let (domain, relay) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected DOMAIN=HOST:PORT"))?;
+    let (domain, relay) = (domain.trim(), relay.trim());
+    if domain.is_empty() {
+        return Err(format!("{s:?}: no domain before '='"));
+    }
+    let port = relay
+        .rsplit_once(':')
+        .and_then(|(h, p)| (!h.is_empty()).then_some(p))
+        .ok_or_else(|| format!("{s:?}: expected HOST:PORT after '='"))?;
+    port.parse::<u16>()
+        .map_err(|_| format!("{s:?}: {port:?} is not a port"))?;
+    Ok((domain.to_owned(), relay.to_owned()))
 }
 
 impl ServeArgs {
@@ -71,6 +102,21 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, F
 }
 
 async fn serve(args: ServeArgs) -> Outcome {
+    // Not clap's `requires = "dev"`: the --dev flag's default value (false) satisfies it.
+    if !args.dev {
+        for (given, flag) in [
+            (args.data.is_some(), "--data"),
+            (!args.route.is_empty(), "--route"),
+            (!args.trust.is_empty(), "--trust"),
+            (!args.index.is_empty(), "--index"),
+        ] {
+            if given {
+                return Err(Failure(format!(
+                    "serve: {flag} goes with --dev only (a configuration file says its routes, anchors and index)"
+                )));
+            }
+        }
+    }
     let now = time::OffsetDateTime::now_utc();
     let mut dev_tsa = None;
     let (config_path, dev_setup, smtp_addr, ops_addr) = if args.dev {
@@ -105,7 +151,12 @@ async fn serve(args: ServeArgs) -> Outcome {
         )));
         let exe = std::env::current_exe()
             .map_err(|e| Failure(format!("serve: where is this program? {e}")))?;
-        let setup = dev::prepare(&dir, smtp, ops, &tsa_url, &cert, &exe, now)
+        let extras = dev::Extras {
+            routes: args.route.clone(),
+            trust: args.trust.clone(),
+            index: args.index.clone(),
+        };
+        let setup = dev::prepare(&dir, smtp, ops, &tsa_url, &cert, &exe, now, &extras)
             .map_err(|e| Failure(format!("serve --dev: {e}")))?;
         (setup.config.clone(), Some((setup, tsa_url)), smtp, ops)
     } else {
@@ -199,6 +250,19 @@ async fn serve(args: ServeArgs) -> Outcome {
             let _ = writeln!(out, "config: {}", setup.config.display());
             let _ = writeln!(out, "tsa:    {tsa_url} (development TSA, not qualified)");
             let _ = writeln!(out, "outbox: {}", setup.outbox.display());
+            for (domain, relay) in &args.route {
+                let _ = writeln!(out, "route:  {domain} -> {relay} (no TLS)");
+            }
+            for t in &args.trust {
+                let _ = writeln!(
+                    out,
+                    "anchor: {} (added for PEC and REM signers)",
+                    t.display()
+                );
+            }
+            for i in &args.index {
+                let _ = writeln!(out, "index:  {} (providers added)", i.display());
+            }
         }
         let _ = writeln!(
             out,

@@ -18,6 +18,8 @@
 //! | `GET /api/queue/{id}` | yes | one message with its deliveries and timers |
 //! | `POST /api/queue/{id}/retry` | yes | processes or delivers it again |
 //! | `DELETE /api/queue/{id}` | yes | moves it to quarantine (never deletes) |
+//! | `GET /api/queue/{id}/input` | yes | the message as received (`message/rfc822`) |
+//! | `GET /api/queue/{id}/outputs/{k}` | yes | its output `k` (from 0, as listed in `outputs`) as sent (`message/rfc822`) |
 //! | `GET /api/messages/{id}` | yes | the message's whole trace across both sides |
 //!
 //! `HEAD` is answered wherever `GET` is. A trailing `/` is ignored. `{id}` is the spool's

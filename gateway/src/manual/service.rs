@@ -3,6 +3,7 @@
 //! ```text
 //! ponte serve --config FILE [--smtp ADDR] [--ops ADDR] [--log-format text|json]
 //! ponte serve --dev [--data DIR] [--smtp ADDR] [--ops ADDR] [--log-format text|json]
+//!       [--route DOMAIN=HOST:PORT]... [--trust PEM]... [--index LDIF]...
 //! ponte submit FILE --smtp IP:PORT --from ADDR --to ADDR... [--tls none|starttls]
 //! ```
 //!
@@ -27,8 +28,10 @@
 //!
 //! ## The SMTP dialogue
 //!
-//! * **`250` only once the message is in the spool**: its body written and synced (file and
-//!   folder), its state committed (redb, synced). A message that cannot be stored gets `451`
+//! * **`250` only once the message is in the spool**: its body and state committed and synced
+//!   (redb; a body over 256 KiB is a file of its own, written and synced with its folder
+//!   first), its legal log line synced. Changes made at the same time share one sync (group
+//!   commit): none is answered before the sync that covers it is done. A message that cannot be stored gets `451`
 //!   (`452` when the disk is full) and is not acknowledged; a full disk does not need a
 //!   restart to recover (the spool reopens its database once there is room again).
 //! * **Judged before the reply**: a message that is not a signed PEC or REM message from a
@@ -46,8 +49,10 @@
 //!   RelayRejection evidence (RB02 format, RB06 policy or the access point's `[limits]`, RB21
 //!   a recipient outside the index's PEC domains). A receipt that cannot be translated is kept
 //!   as `failed` (a notice about a notice would loop).
-//! * Idempotent on the input's `Message-ID`: a peer's retry after a lost `250` gets `250
-//!   Already queued as N` and no second output.
+//! * Idempotent on the input's `Message-ID`: a peer's retry after a lost `250` (the same
+//!   bytes) gets `250 Already queued as N` and no second output. Other bytes under a known
+//!   `Message-ID` are judged first like any message (a forgery gets its `554`); an authentic
+//!   one is then answered as a duplicate.
 //! * Extensions: `PIPELINING`, `SIZE` (`[smtp] max_message_bytes`), `8BITMIME`,
 //!   `ENHANCEDSTATUSCODES`, `STARTTLS` (rustls, `[smtp] tls_cert` / `tls_key`; what the client
 //!   sent after STARTTLS in the clear is discarded). Limits: `[smtp] max_connections` (`421`),
@@ -56,8 +61,8 @@
 //!
 //! ## The spool
 //!
-//! [`crate::service::spool`]: embedded by default (`[spool] path`: redb for state, one file per
-//! body, `legal.jsonl`), behind a trait for a shared PostgreSQL backend. A message goes
+//! [`crate::service::spool`]: embedded by default (`[spool] path`: redb for state and bodies up
+//! to 256 KiB, one file per larger body, `legal.jsonl`), behind a trait for a shared PostgreSQL backend. A message goes
 //! `received` → `queued` → `delivered` | `failed` | `quarantined`; each output becomes one
 //! delivery per destination, tried with exponential back-off and jitter (`[delivery]
 //! first_retry`, doubling up to `max_retry`) until `max_age`, then failed with the mapped notice
@@ -96,3 +101,13 @@
 //! that wraps a sample message as a signed PEC envelope (`ponte pec wrap`) and hands it over
 //! (`ponte submit`); the REM dispatch appears in the outbox. Nothing of it is for production:
 //! see [`crate::service::dev`].
+//!
+//! For a harness that brings its own vectors (the conformance suite's `smtp://` subject),
+//! three flags, accepted only with `--dev`, change the configuration written for that start:
+//! `--route DOMAIN=HOST:PORT` (repeatable) adds a `[[route]]` without TLS, so the recipients of
+//! DOMAIN (`example.eu`, `*.example.eu`, `*`) go to HOST:PORT (the harness's sink) instead of the
+//! outbox; `--trust PEM` adds that file's anchors to `pec_anchors` and `rem_anchors`; `--index
+//! LDIF` lists that snapshot's providers besides the development provider (both written into
+//! `DATA/index.run.ldif`). The files made in `--data` are not touched, and the next start
+//! without the flags is the plain development gateway again. `serve --config` has no such
+//! flags: routes, anchors and the index of a production gateway are in its configuration file.

@@ -9,14 +9,23 @@
 //! DIR/pki/                 a development root CA; the PEC and REM identities it issued
 //!                          (ECDSA P-256, PKCS#8 keys); a TLS certificate for STARTTLS on loopback
 //! DIR/index.ldif           an index snapshot listing the development PEC provider
+//! DIR/index.run.ldif       that snapshot plus the entries of each `--index FILE` (rewritten
+//!                          at each start; only when `--index` is given)
 //! DIR/tsa/                 the development TSA's key, certificate and serial
 //! DIR/ops.token            the bearer token of the ops API
 //! DIR/sample/original.eml  a user's message for a foreign (REM) recipient
 //! DIR/ponte.toml           the configuration (rewritten at each start: ports, TSA URL)
 //! DIR/try.sh               wraps the sample as a signed PEC envelope and sends it (rewritten)
 //! DIR/spool/               the queue
-//! DIR/outbox/              what the gateway delivers (no routes are configured)
+//! DIR/outbox/              what the gateway delivers (except what a `--route` sends on)
 //! ```
+//!
+//! [`Extras`] (`--route`, `--trust`, `--index`) are for a harness that brings its own test
+//! vectors: the conformance suite sends inputs signed with the repository's test PKI
+//! (`tests/pki`) and collects what the gateway sends on at a sink it opens. They go into the
+//! configuration written for this start only; the made files stay as they are, and a start
+//! without them is the plain development gateway again. `ponte serve --config` has none of
+//! them: a production gateway says its routes, anchors and index in its configuration file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,6 +87,18 @@ fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), Error> {
     #[cfg(not(unix))]
     let _ = private;
     std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// What a harness adds to one start of the development gateway (`ponte serve --dev`
+/// `--route`, `--trust`, `--index`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// `[[route]]`s (domain pattern, relay `HOST:PORT`), without TLS, before the outbox.
+    pub routes: Vec<(String, String)>,
+    /// PEM files of anchors trusted for PEC and REM signers besides the development root.
+    pub trust: Vec<PathBuf>,
+    /// LDIF snapshots whose providers are listed besides the development provider.
+    pub index: Vec<PathBuf>,
 }
 
 /// What `--dev` made, and where.
@@ -275,7 +296,9 @@ fn sh(p: &Path) -> String {
 }
 
 /// Makes what is missing in `dir` and (re)writes the configuration and the try script for
-/// this start: SMTP on `smtp`, ops on `ops`, the TSA at `tsa_url` with certificate `tsa_cert`.
+/// this start: SMTP on `smtp`, ops on `ops`, the TSA at `tsa_url` with certificate `tsa_cert`,
+/// and what `extras` adds.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     dir: &Path,
     smtp: SocketAddr,
@@ -284,6 +307,7 @@ pub fn prepare(
     tsa_cert: &Path,
     ponte: &Path,
     now: OffsetDateTime,
+    extras: &Extras,
 ) -> Result<Setup, Error> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let dir = std::path::absolute(dir).map_err(io(dir))?;
@@ -331,6 +355,32 @@ pub fn prepare(
     }
     let outbox = dir.join("outbox");
     std::fs::create_dir_all(&outbox).map_err(io(&outbox))?;
+    let snapshot = if extras.index.is_empty() {
+        "index.ldif".to_owned()
+    } else {
+        let mut text = std::fs::read_to_string(&index).map_err(io(&index))?;
+        for extra in &extras.index {
+            let more = std::fs::read_to_string(extra).map_err(io(extra))?;
+            text.push_str(&format!("\n# --index {}\n", extra.display()));
+            text.push_str(&without_version(&more));
+        }
+        write(&dir.join("index.run.ldif"), text.as_bytes(), false)?;
+        "index.run.ldif".to_owned()
+    };
+    let mut anchor_list = vec![toml_string("pki/root-ca.pem")];
+    for t in &extras.trust {
+        let t = std::path::absolute(t).map_err(io(t))?;
+        anchor_list.push(toml_string(&t.display().to_string()));
+    }
+    let anchors = anchor_list.join(", ");
+    let mut routes = String::new();
+    for (domain, relay) in &extras.routes {
+        routes.push_str(&format!(
+            "\n[[route]]\ndomain = {}\nrelay = {}\ntls = \"none\"\n",
+            toml_string(domain),
+            toml_string(relay)
+        ));
+    }
     let config = dir.join("ponte.toml");
     let text = format!(
         "# Written by `ponte serve --dev` at each start. DEVELOPMENT ONLY - NOT FOR PRODUCTION.\n\
@@ -343,11 +393,11 @@ pub fn prepare(
          rem_key = \"pki/rem.key.pem\"\n\
          rem_cert = \"pki/rem.pem\"\n\n\
          [trust]\n\
-         pec_anchors = [\"pki/root-ca.pem\"]\n\
-         rem_anchors = [\"pki/root-ca.pem\"]\n\
+         pec_anchors = [{anchors}]\n\
+         rem_anchors = [{anchors}]\n\
          tsa_anchors = [{tsa}]\n\n\
          [index]\n\
-         snapshot = \"index.ldif\"\n\n\
+         snapshot = {snapshot}\n\n\
          [tsa]\n\
          url = \"{tsa_url}\"\n\n\
          [policy]\n\
@@ -363,8 +413,10 @@ pub fn prepare(
          listen = \"{ops}\"\n\
          token_file = \"ops.token\"\n\n\
          [delivery]\n\
-         outbox = \"outbox\"\n",
+         outbox = \"outbox\"\n\
+         {routes}",
         tsa = toml_string(&tsa_cert.display().to_string()),
+        snapshot = toml_string(&snapshot),
     );
     write(&config, text.as_bytes(), false)?;
     let envelope = dir.join("sample").join("envelope.eml");
@@ -394,6 +446,20 @@ pub fn prepare(
         outbox,
         made,
     })
+}
+
+/// An LDIF text without its `version:` line (only the first record of a file may carry it).
+fn without_version(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if !line.to_ascii_lowercase().starts_with("version:") {
+            out.push_str(line);
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 fn toml_string(s: &str) -> String {
@@ -431,6 +497,7 @@ mod tests {
             &tsa,
             Path::new("/bin/ponte"),
             now,
+            &Extras::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(s.made.len() >= 4, "{:?}", s.made);
@@ -459,6 +526,7 @@ mod tests {
             &tsa,
             Path::new("/bin/ponte"),
             now,
+            &Extras::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(again.made.is_empty(), "{:?}", again.made);
@@ -470,5 +538,73 @@ mod tests {
         assert!(text.contains("http://127.0.0.1:3162/") && text.contains("NOT FOR PRODUCTION"));
         let script = std::fs::read_to_string(&again.try_script).unwrap_or_default();
         assert!(script.contains("pec wrap") && script.contains("submit"));
+        assert!(!text.contains("[[route]]") && !dir.path().join("index.run.ldif").exists());
+    }
+
+    #[test]
+    fn extras_add_routes_anchors_and_providers_to_this_start_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let now = OffsetDateTime::now_utc();
+        let tsa = dir.path().join("tsa.pem");
+        let tsa_id = crate::tsp::server::DevTsa::open(&dir.path().join("tsa"), now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(tsa_id.cert_path(), &tsa).unwrap_or_else(|e| panic!("{e}"));
+        let tests_pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pki");
+        let extras = Extras {
+            routes: vec![("*".into(), "127.0.0.1:2599".into())],
+            trust: vec![tests_pki.join("root-ca.pem")],
+            index: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/index/default.ldif")],
+        };
+        let smtp: SocketAddr = "127.0.0.1:2525".parse().unwrap_or_else(|e| panic!("{e}"));
+        let ops: SocketAddr = "127.0.0.1:9025".parse().unwrap_or_else(|e| panic!("{e}"));
+        let go = |extras: &Extras| {
+            prepare(
+                dir.path(),
+                smtp,
+                ops,
+                "http://127.0.0.1:3161/",
+                &tsa,
+                Path::new("/bin/ponte"),
+                now,
+                extras,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let s = go(&extras);
+        let cfg = crate::config::Config::load(&s.config).unwrap_or_else(|e| panic!("{e}"));
+        let routes = &cfg.service.routes;
+        assert_eq!(routes.len(), 1, "{routes:?}");
+        assert_eq!(cfg.trust.pec_anchors.len(), 2);
+        assert_eq!(cfg.trust.rem_anchors.len(), 2);
+        // The index lists the development provider and the test providers.
+        let index = cfg.index.open().unwrap_or_else(|e| panic!("{e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let listed = |der: &[u8]| {
+            rt.block_on(index.check_signer(der))
+                .map(|a| a.owners.len())
+                .unwrap_or(0)
+        };
+        assert_eq!(listed(cfg.identity.pec_cert.der()), 1);
+        let pec_rsa = std::fs::read(tests_pki.join("pec-rsa.pem")).unwrap_or_default();
+        let pec_rsa = crate::x509::load_pem(&pec_rsa).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(listed(pec_rsa[0].der()), 1);
+        let rem_rsa = std::fs::read(tests_pki.join("rem-rsa.pem")).unwrap_or_default();
+        let rem_rsa = crate::x509::load_pem(&rem_rsa).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(listed(rem_rsa[0].der()), 0);
+        // The next start without them is the plain development gateway again.
+        let plain = go(&Extras::default());
+        let cfg = crate::config::Config::load(&plain.config).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.service.routes.is_empty());
+        assert_eq!(cfg.trust.pec_anchors.len(), 1);
+        let index = cfg.index.open().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            rt.block_on(index.check_signer(pec_rsa[0].der()))
+                .map(|a| a.owners.len())
+                .unwrap_or(0),
+            0
+        );
     }
 }

@@ -145,29 +145,50 @@ pub fn generate(pki: &Path) -> Result<Files, Failure> {
         env_bytes.clone(),
         "busta di trasporto, signed by pec-rsa (Gestore Prova S.p.A.)",
     );
+    // The variants a gateway must refuse (and the one it accepts from another provider) are
+    // built again, each with identifiers of its own (`conformance-rogue.1`, ...): a live
+    // gateway is idempotent on the Message-ID, so a variant sharing the envelope's would be
+    // answered "already queued" instead of judged (the `smtp://` subject of gateway-smtp.toml).
+    let variant = |seed: &str| -> Result<Built, Failure> {
+        build::envelope(
+            &EnvelopeInput {
+                original: &original,
+                provider: &provider,
+                external: &[],
+                at: AT,
+                subject_prefix: &prefix(build::SUBJECT_KEY_ENVELOPE)?,
+                extra_parts: &[],
+            },
+            &mut SequenceIdentifiers {
+                seed: format!("{SEED}-{seed}"),
+                next: 1,
+            },
+        )
+        .map_err(|e| fail("envelope", e))
+    };
     put(
         &mut files,
         "pec/envelope.unsigned.eml",
-        envelope.unsigned_message(),
-        "the same envelope without its signature",
+        variant("unsigned")?.unsigned_message(),
+        "the same envelope (identifiers of its own) without its signature",
     );
     put(
         &mut files,
         "pec/envelope.rogue.eml",
-        sign(&envelope, &rogue)?,
-        "the same envelope signed by rogue (a CA nobody trusts)",
+        sign(&variant("rogue")?, &rogue)?,
+        "the same envelope (identifiers of its own) signed by rogue (a CA nobody trusts)",
     );
     put(
         &mut files,
         "pec/envelope.rem-signer.eml",
-        sign(&envelope, &rem_id)?,
-        "the same envelope signed by rem-rsa: chains to the test root, but is no PEC provider of the index",
+        sign(&variant("rem-signer")?, &rem_id)?,
+        "the same envelope (identifiers of its own) signed by rem-rsa: chains to the test root, but is no PEC provider of the index",
     );
     put(
         &mut files,
         "pec/envelope.other-provider.eml",
-        sign(&envelope, &other)?,
-        "the same envelope signed by pec-other (Altro Gestore S.p.A., also in the index)",
+        sign(&variant("other-provider")?, &other)?,
+        "the same envelope (identifiers of its own) signed by pec-other (Altro Gestore S.p.A., also in the index)",
     );
     for (name, then, what) in [
         (

@@ -31,9 +31,13 @@
 //!
 //! **Connections.** Deliveries resolved to the same peer (the same hosts, in order, and TLS
 //! mode) share connections: one connection carries up to [`MESSAGES_PER_CONNECTION`]
-//! messages (RSET between them), at most `[delivery] per_destination` connections are open to
-//! one peer at once, and a further connection is opened for every
-//! [`MESSAGES_PER_WORKER`] messages waiting. A peer that cannot be reached defers everything
+//! messages, at most `[delivery] per_destination` connections are open to one peer at once,
+//! and a further connection is opened for every [`MESSAGES_PER_WORKER`] messages waiting.
+//! When the peer offers PIPELINING (RFC 2920) a message's envelope (MAIL, every RCPT, DATA)
+//! goes in one write and its replies are read together; RSET comes first only when the
+//! previous transaction did not end with its final reply. While a connection carries the
+//! next message, the spool records the previous ones (a few at a time; all of them before
+//! the connection is given back). A peer that cannot be reached defers everything
 //! queued for it with the reason, without trying a connection per message. `[delivery]
 //! timeout` bounds connecting and each exchange (writing a body gets one more second per
 //! 64 KiB).
@@ -81,6 +85,8 @@ use smtp::{Dial, Session, Settled};
 pub const MESSAGES_PER_CONNECTION: u32 = 100;
 /// Messages waiting for a peer per connection opened to it (up to `per_destination`).
 pub const MESSAGES_PER_WORKER: usize = 8;
+/// Attempts of one connection being recorded while it carries the next messages.
+const RECORDING_PER_CONNECTION: usize = 4;
 /// Deliveries claimed at once.
 const BATCH: usize = 256;
 /// Deliveries held (claimed and not yet recorded) at most.
@@ -613,6 +619,9 @@ async fn peer_worker(
         };
         group.live.fetch_add(1, Ordering::SeqCst);
         debug!(peer = %session.peer, tls = session.tls, "delivery: connected");
+        // The spool records an attempt while the next message goes out; a handful at most
+        // wait at once, and all of them before the connection's permit is given back.
+        let mut recording: JoinSet<()> = JoinSet::new();
         while session.transactions() < MESSAGES_PER_CONNECTION && !*shutdown.borrow() {
             let Some(c) = group.pop() else { break };
             let body = match sh.gw.spool.output(c.d.message, c.d.output).await {
@@ -634,13 +643,25 @@ async fn peer_worker(
                     }
                 }
             }
-            record(&sh, &c.d, out.recipients, &peer, &target).await;
+            while recording.len() >= RECORDING_PER_CONNECTION {
+                recording.join_next().await;
+            }
+            let (sh2, target2) = (Arc::clone(&sh), target.clone());
+            recording.spawn(async move {
+                record(&sh2, &c.d, out.recipients, &peer, &target2).await;
+                drop(c);
+            });
             if !out.reusable {
                 break;
             }
         }
         group.live.fetch_sub(1, Ordering::SeqCst);
         session.close().await;
+        while let Some(done) = recording.join_next().await {
+            if let Err(e) = done {
+                error!(error = %e, "delivery: recording an attempt ended abnormally");
+            }
+        }
         drop(permit);
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_send::SmtpClient;
-use smtp_proto::{EXT_8BIT_MIME, EXT_SIZE, EXT_START_TLS, EhloResponse, Response};
+use smtp_proto::{EXT_8BIT_MIME, EXT_PIPELINING, EXT_SIZE, EXT_START_TLS, EhloResponse, Response};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -159,6 +160,37 @@ pub struct Session {
     pub tls: bool,
     timeout: Duration,
     transactions: u32,
+    /// A transaction was begun and did not end with the final reply to DATA: the next one
+    /// starts with RSET.
+    open: bool,
+}
+
+/// One command of a transaction's envelope.
+enum Command {
+    Rset,
+    Mail(String),
+    Rcpt(String),
+    Data,
+}
+
+impl Command {
+    fn line(&self) -> String {
+        match self {
+            Command::Rset => "RSET\r\n".to_owned(),
+            Command::Mail(l) | Command::Rcpt(l) => l.clone(),
+            Command::Data => "DATA\r\n".to_owned(),
+        }
+    }
+
+    /// The stage a failure is reported at.
+    fn stage(&self) -> &'static str {
+        match self {
+            Command::Rset => "RSET",
+            Command::Mail(_) => "MAIL FROM",
+            Command::Rcpt(_) => "RCPT TO",
+            Command::Data => "DATA",
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -193,6 +225,12 @@ impl Session {
                 peer: peer.clone(),
                 reason: io_reason(&e),
             })?;
+        // The client writes the end of DATA (`CRLF . CRLF`) apart from the body: with Nagle's
+        // algorithm on, those five bytes wait for the peer's (delayed) acknowledgement of the
+        // body, tens of milliseconds per message on a reused connection.
+        if let Err(e) = plain.stream.set_nodelay(true) {
+            tracing::debug!(peer = %peer, error = %e, "delivery: TCP_NODELAY refused");
+        }
         let greeting = tokio::time::timeout(dial.timeout, plain.read())
             .await
             .map_err(|_| broken("greeting", &mail_send::Error::Timeout))?
@@ -221,6 +259,7 @@ impl Session {
                 tls: false,
                 timeout: dial.timeout,
                 transactions: 0,
+                open: false,
             });
         }
         let Some(config) = &dial.tls_config else {
@@ -266,6 +305,7 @@ impl Session {
             tls: true,
             timeout: dial.timeout,
             transactions: 0,
+            open: false,
         })
     }
 
@@ -281,20 +321,19 @@ impl Session {
 
     /// Sends one message to `rcpts`; the outcome per recipient. `body` is the message as it
     /// must arrive (CRLF lines): it is sent byte-exact (see [`wire_body`]).
+    ///
+    /// When the peer offers PIPELINING (RFC 2920) the envelope goes in one group (`RSET` when
+    /// the previous transaction did not end with its final reply, `MAIL`, every `RCPT`,
+    /// `DATA`) and the replies are read together: two round trips per message instead of one
+    /// per command. Otherwise the commands go one by one, stopping at the first refusal that
+    /// decides. Either way each reply settles what it settles, as below.
     pub async fn send(&mut self, mail_from: &str, rcpts: &[String], body: &[u8]) -> Outcome {
-        let broken = |stage: &str, peer: &str, e: &mail_send::Error| {
+        let peer = self.peer.clone();
+        let broken = |stage: &str, e: &mail_send::Error| {
             Settled::Deferred(format!("{peer}: {stage}: {}", io_reason(e)))
         };
-        if self.transactions > 0 {
-            match self.command("RSET\r\n".into()).await {
-                Ok(r) if r.class() == Class::Positive => {}
-                Ok(r) => {
-                    let s = Settled::Deferred(format!("{}: RSET: {r}", self.peer));
-                    return Outcome::all(rcpts, &s, false);
-                }
-                Err(e) => return Outcome::all(rcpts, &broken("RSET", &self.peer, &e), false),
-            }
-        }
+        // A transaction left open (refused after MAIL, or broken off) is reset first.
+        let rset = std::mem::replace(&mut self.open, true);
         self.transactions += 1;
 
         let mut params = String::new();
@@ -304,47 +343,123 @@ impl Session {
         if self.ehlo.has_capability(EXT_8BIT_MIME) && body.iter().any(|b| *b >= 0x80) {
             params.push_str(" BODY=8BITMIME");
         }
-        match self
-            .command(format!("MAIL FROM:<{mail_from}>{params}\r\n"))
-            .await
-        {
-            Ok(r) if r.class() == Class::Positive => {}
-            Ok(r) => {
-                let s = settle_refusal(&self.peer, "MAIL FROM", &r);
-                return Outcome::all(rcpts, &s, !r.closes());
-            }
-            Err(e) => return Outcome::all(rcpts, &broken("MAIL FROM", &self.peer, &e), false),
+        let mut commands = Vec::with_capacity(rcpts.len() + 3);
+        if rset {
+            commands.push(Command::Rset);
         }
-
-        let mut settled: Vec<Option<Settled>> = Vec::with_capacity(rcpts.len());
+        commands.push(Command::Mail(format!(
+            "MAIL FROM:<{mail_from}>{params}\r\n"
+        )));
         for rcpt in rcpts {
-            match self.command(format!("RCPT TO:<{rcpt}>\r\n")).await {
-                Ok(r) if r.class() == Class::Positive => settled.push(None),
-                Ok(r) => {
-                    let s = settle_refusal(&self.peer, "RCPT TO", &r);
-                    settled.push(Some(s));
+            commands.push(Command::Rcpt(format!("RCPT TO:<{rcpt}>\r\n")));
+        }
+        commands.push(Command::Data);
+        let pipelined = self.ehlo.has_capability(EXT_PIPELINING);
+        let replies = if pipelined {
+            // One write for the group, so that it travels in one segment.
+            let group: String = commands.iter().map(Command::line).collect();
+            let n = commands.len();
+            let read = tokio::time::timeout(self.timeout, async {
+                on!(&mut self.client, c => {
+                    c.stream.write_all(group.as_bytes()).await?;
+                    c.stream.flush().await?;
+                    c.read_many(n).await
+                })
+            })
+            .await
+            .unwrap_or(Err(mail_send::Error::Timeout));
+            match read {
+                Ok(rs) => rs.into_iter().map(Reply::from_response).collect::<Vec<_>>(),
+                Err(e) => return Outcome::all(rcpts, &broken("MAIL FROM .. DATA", &e), false),
+            }
+        } else {
+            let mut replies = Vec::with_capacity(commands.len());
+            let mut accepted = 0;
+            for command in &commands {
+                if matches!(command, Command::Data) && accepted == 0 {
+                    break; // no recipient accepted: no DATA
+                }
+                let r = match self.command(command.line()).await {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::all(rcpts, &broken(command.stage(), &e), false),
+                };
+                let positive = r.class() == Class::Positive;
+                let closes = r.closes();
+                replies.push(r);
+                match command {
+                    Command::Rcpt(_) if positive => accepted += 1,
+                    Command::Rcpt(_) if !closes => {}
+                    _ if positive => {}
+                    _ => break,
+                }
+            }
+            replies
+        };
+        let mut replies = replies.into_iter();
+
+        // The envelope's replies, in the order of the commands.
+        let mut settled: Vec<Option<Settled>> = Vec::with_capacity(rcpts.len());
+        let mut stop: Option<(Settled, bool)> = None;
+        let mut data_reply: Option<Reply> = None;
+        for command in &commands {
+            let Some(r) = replies.next() else { break };
+            if stop.is_some() {
+                if matches!(command, Command::Data) {
+                    data_reply = Some(r);
+                }
+                continue;
+            }
+            match command {
+                Command::Rset | Command::Mail(_) if r.class() == Class::Positive => {}
+                Command::Rset => {
+                    let s = Settled::Deferred(format!("{}: RSET: {r}", self.peer));
+                    stop = Some((s, false));
+                }
+                Command::Mail(_) => {
+                    stop = Some((settle_refusal(&self.peer, "MAIL FROM", &r), !r.closes()));
+                }
+                Command::Rcpt(_) if r.class() == Class::Positive => settled.push(None),
+                Command::Rcpt(_) => {
+                    settled.push(Some(settle_refusal(&self.peer, "RCPT TO", &r)));
                     if r.closes() {
                         // DATA is not sent: those accepted, and those not asked yet, wait.
                         let s = Settled::Deferred(format!("{}: closed the connection", self.peer));
-                        return finish(settled, rcpts, &s, false);
+                        stop = Some((s, false));
                     }
                 }
-                Err(e) => {
-                    return Outcome::all(rcpts, &broken("RCPT TO", &self.peer, &e), false);
-                }
+                Command::Data => data_reply = Some(r),
             }
         }
-        if settled.iter().all(Option::is_some) {
-            return finish(settled, rcpts, &Settled::Deferred(String::new()), true);
+        if stop.is_none() && settled.len() < rcpts.len() {
+            // Fewer replies than commands: the peer broke the pipeline.
+            let s = Settled::Deferred(format!("{}: RCPT TO: no reply", self.peer));
+            stop = Some((s, false));
         }
-
-        match self.command("DATA\r\n".into()).await {
-            Ok(r) if r.code == 354 => {}
-            Ok(r) => {
+        if stop.is_none() && settled.iter().all(Option::is_some) {
+            stop = Some((Settled::Deferred(String::new()), true));
+        }
+        if let Some((rest, reusable)) = stop {
+            // A peer that said 354 anyway waits for a message: it gets an empty one ended at
+            // once, and the connection is not trusted further.
+            let reusable = match data_reply {
+                Some(r) if r.code == 354 => {
+                    let _ = self.command(".\r\n".into()).await;
+                    false
+                }
+                _ => reusable,
+            };
+            return finish(settled, rcpts, &rest, reusable);
+        }
+        match data_reply {
+            Some(r) if r.code == 354 => {}
+            Some(r) => {
                 let s = settle_refusal(&self.peer, "DATA", &r);
                 return finish(settled, rcpts, &s, !r.closes());
             }
-            Err(e) => return Outcome::all(rcpts, &broken("DATA", &self.peer, &e), false),
+            None => {
+                let s = Settled::Deferred(format!("{}: DATA: no reply", self.peer));
+                return finish(settled, rcpts, &s, false);
+            }
         }
         let wire = wire_body(body);
         let write_timeout = self.timeout + Duration::from_secs((body.len() / (64 * 1024)) as u64);
@@ -356,11 +471,11 @@ impl Session {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 let e = mail_send::Error::Io(e);
-                return Outcome::all(rcpts, &broken("DATA", &self.peer, &e), false);
+                return Outcome::all(rcpts, &broken("DATA", &e), false);
             }
             Err(_) => {
                 let e = mail_send::Error::Timeout;
-                return Outcome::all(rcpts, &broken("DATA", &self.peer, &e), false);
+                return Outcome::all(rcpts, &broken("DATA", &e), false);
             }
         }
         // The only reply that settles the message: until it is read, nothing is recorded.
@@ -371,16 +486,18 @@ impl Session {
         match reply {
             Ok(Ok(r)) => {
                 let r = Reply::from_response(r);
+                // The transaction is over, whatever the reply: the next needs no RSET.
+                self.open = false;
                 let s = match r.class() {
                     Class::Positive => Settled::Delivered(format!("{}: {r}", self.peer)),
                     _ => settle_refusal(&self.peer, "end of DATA", &r),
                 };
                 finish(settled, rcpts, &s, !r.closes())
             }
-            Ok(Err(e)) => Outcome::all(rcpts, &broken("end of DATA", &self.peer, &e), false),
+            Ok(Err(e)) => Outcome::all(rcpts, &broken("end of DATA", &e), false),
             Err(_) => {
                 let e = mail_send::Error::Timeout;
-                Outcome::all(rcpts, &broken("end of DATA", &self.peer, &e), false)
+                Outcome::all(rcpts, &broken("end of DATA", &e), false)
             }
         }
     }

@@ -14,6 +14,8 @@
 //! | `GET /api/queue/{id}` | bearer | one message, its deliveries and timers |
 //! | `POST /api/queue/{id}/retry` | bearer | processes / delivers it again |
 //! | `DELETE /api/queue/{id}` | bearer | moves it to quarantine (never deletes) |
+//! | `GET /api/queue/{id}/input` | bearer | the message as received (`message/rfc822`) |
+//! | `GET /api/queue/{id}/outputs/{k}` | bearer | its output `k` (from 0) as sent (`message/rfc822`) |
 //! | `GET /api/messages/{id}` | bearer | the whole trace across both sides |
 //!
 //! `/api/*` wants `Authorization: Bearer <token>`, the token being the content of
@@ -328,6 +330,8 @@ enum Route {
     QueueItem(String),
     Retry(String),
     Trace(String),
+    /// A stored body: the input (`None`) or output `k`.
+    Body(String, Option<String>),
 }
 
 impl Route {
@@ -355,6 +359,10 @@ impl Route {
             ["api", "queue"] => Route::Queue,
             ["api", "queue", id] => Route::QueueItem((*id).to_owned()),
             ["api", "queue", id, "retry"] => Route::Retry((*id).to_owned()),
+            ["api", "queue", id, "input"] => Route::Body((*id).to_owned(), None),
+            ["api", "queue", id, "outputs", k] => {
+                Route::Body((*id).to_owned(), Some((*k).to_owned()))
+            }
             ["api", "messages", id] => Route::Trace((*id).to_owned()),
             _ => return None,
         })
@@ -534,6 +542,25 @@ async fn answer(shared: &Shared, req: Request<Incoming>) -> Result<Response<Full
             let id = parse_id(&id)?;
             let t = view::Trace::build(gw.spool.as_ref(), id).await?;
             Ok(json_response(StatusCode::OK, &to_value(&t)?))
+        }
+        Route::Body(id, k) => {
+            let id = parse_id(&id)?;
+            let m = gw.spool.message(id).await?;
+            let body = match k {
+                None => gw.spool.input(id).await?,
+                Some(k) => {
+                    let k = parse_id(&k)?;
+                    let index = u32::try_from(k)
+                        .ok()
+                        .filter(|i| m.outputs.iter().any(|o| o.index == *i))
+                        .ok_or(Error::Spool(spool::Error::NotFound {
+                            what: "output",
+                            id: k,
+                        }))?;
+                    gw.spool.output(id, index).await?
+                }
+            };
+            Ok(bytes_response(StatusCode::OK, "message/rfc822", body))
         }
     }
 }

@@ -3,14 +3,17 @@
 //! ```text
 //! DIR/state.redb        messages, deliveries, timers, correlation records and their indexes
 //!                       (redb: copy-on-write B-trees, every commit synced)
-//! DIR/data/XX/N.in      the body of message N as received (XX = N mod 256, in hex)
-//! DIR/data/XX/N.out.K   its output K
+//! DIR/data/XX/N.in      the body of message N as received (XX = N mod 256, in hex), when it
+//!                       is larger than 256 KiB; smaller bodies live in state.redb
+//! DIR/data/XX/N.out.K   its output K, likewise
 //! DIR/legal.jsonl       the legal log: one JSON line per event, appended and synced
 //! ```
 //!
-//! Order of every change: bodies are written and synced (file and folder) first, then the
+//! Order of every change: body files are written and synced (file and folder) first, then the
 //! state is committed; a crash in between leaves an unreferenced body file, never a state
-//! that names a missing body. Claims are held in memory: this spool serves one process, and
+//! that names a missing body. A body of at most [`INLINE_MAX`] bytes is written in the very
+//! transaction that names it instead: no file to create and sync per message (creating files
+//! is most of what a busy spool's disk costs), and both or neither are stored. Claims are held in memory: this spool serves one process, and
 //! after a restart everything that was claimed is due again (which is what a lease expiring
 //! means). Two processes cannot open the same spool (redb locks the file).
 
@@ -54,6 +57,12 @@ const TIMERS_BY_MESSAGE: MultimapTableDefinition<u64, u64> =
     MultimapTableDefinition::new("timers_by_message");
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 const RECORD_IDS: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("record_ids");
+/// Bodies of at most [`INLINE_MAX`] bytes: (message, [`INPUT`] or the output's index) → bytes.
+const BODIES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("bodies");
+/// The key of a message's input in [`BODIES`].
+const INPUT: u32 = u32::MAX;
+/// The largest body kept in the database; larger ones are files of their own.
+pub const INLINE_MAX: usize = 256 * 1024;
 
 const NEXT_MESSAGE: &str = "next_message";
 const NEXT_DELIVERY: &str = "next_delivery";
@@ -94,6 +103,67 @@ struct Inner {
     claimed_processing: Mutex<HashSet<MessageId>>,
     claimed_deliveries: Mutex<HashSet<DeliveryId>>,
     claimed_timers: Mutex<HashSet<TimerId>>,
+    syncs: Syncs,
+}
+
+/// The group commit's bookkeeping ([`Inner::durable`]).
+#[derive(Default)]
+struct Syncs {
+    state: Mutex<SyncState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Syncs asked for, numbered 1, 2, ...
+    asked: u64,
+    /// Every sync up to this number is done.
+    synced: u64,
+    /// A sync running now.
+    running: bool,
+    /// The last sync that failed, the asks it covered, and why.
+    failed: Option<(u64, Failure)>,
+}
+
+/// A failed sync, told to each change it covered.
+#[derive(Clone, Debug)]
+struct Failure {
+    path: Option<PathBuf>,
+    kind: std::io::ErrorKind,
+    text: String,
+}
+
+impl Failure {
+    fn of(e: &Error) -> Failure {
+        match e {
+            Error::Io { path, source } => Failure {
+                path: Some(path.clone()),
+                kind: source.kind(),
+                text: source.to_string(),
+            },
+            Error::Database(m) => Failure {
+                path: None,
+                kind: std::io::ErrorKind::Other,
+                text: m.clone(),
+            },
+            other => Failure {
+                path: None,
+                kind: std::io::ErrorKind::Other,
+                text: other.to_string(),
+            },
+        }
+    }
+
+    /// The error again (the disk being full stays recognisable: `Error::is_disk_full`).
+    fn again(&self) -> Error {
+        match &self.path {
+            Some(path) => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(self.kind, self.text.clone()),
+            },
+            None => Error::Database(self.text.clone()),
+        }
+    }
 }
 
 fn db_err(e: impl std::fmt::Display) -> Error {
@@ -169,6 +239,7 @@ impl Embedded {
         };
         {
             txn.open_table(MESSAGES).map_err(db_err)?;
+            txn.open_table(BODIES).map_err(db_err)?;
             txn.open_table(MSGIDS).map_err(db_err)?;
             txn.open_table(OUTPUT_IDS).map_err(db_err)?;
             txn.open_table(ACTIVE).map_err(db_err)?;
@@ -199,6 +270,7 @@ impl Embedded {
                 claimed_processing: Mutex::new(HashSet::new()),
                 claimed_deliveries: Mutex::new(HashSet::new()),
                 claimed_timers: Mutex::new(HashSet::new()),
+                syncs: Syncs::default(),
             }),
         })
     }
@@ -283,19 +355,79 @@ impl Inner {
         self.dir.join("data").join(sub).join(name)
     }
 
+    /// Appends the legal events of a change just committed (with [`Inner::begin`]'s
+    /// transaction), then returns once both are on disk ([`Inner::durable`]).
     fn legal(&self, events: &[LegalEvent]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+        if !events.is_empty() {
+            let mut buf = Vec::new();
+            for e in events {
+                buf.extend(encode(e)?);
+                buf.push(b'\n');
+            }
+            let path = self.dir.join("legal.jsonl");
+            lock(&self.legal).write_all(&buf).map_err(io(&path))?;
         }
-        let mut buf = Vec::new();
-        for e in events {
-            buf.extend(encode(e)?);
-            buf.push(b'\n');
+        self.durable()
+    }
+
+    /// A write transaction whose commit is not synced by itself: the change is visible at
+    /// once, and on disk after the next [`Inner::durable`], which every change calls before it
+    /// answers (through [`Inner::legal`]). That is group commit: changes made at the same time
+    /// (several SMTP sessions, deliveries) share one sync of the database and of the legal
+    /// log instead of two each.
+    fn begin(&self) -> Result<redb::WriteTransaction> {
+        let mut txn = self.db()?.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        Ok(txn)
+    }
+
+    /// Returns once everything committed and appended before the call is on disk: the
+    /// caller's sync is made, or one that started after its change and covers it.
+    fn durable(&self) -> Result<()> {
+        let mut g = lock(&self.syncs.state);
+        g.asked += 1;
+        let mine = g.asked;
+        loop {
+            if g.synced >= mine {
+                return Ok(());
+            }
+            if let Some((upto, e)) = &g.failed
+                && *upto >= mine
+            {
+                return Err(e.again());
+            }
+            if !g.running {
+                g.running = true;
+                let target = g.asked;
+                drop(g);
+                let r = self.sync_now();
+                g = lock(&self.syncs.state);
+                g.running = false;
+                match r {
+                    Ok(()) => g.synced = g.synced.max(target),
+                    Err(e) => g.failed = Some((target, Failure::of(&e))),
+                }
+                self.syncs.done.notify_all();
+                continue;
+            }
+            g = self
+                .syncs
+                .done
+                .wait(g)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+    }
+
+    /// One sync of both: the legal log's data, then an empty durable commit, which makes
+    /// every commit before it durable.
+    fn sync_now(&self) -> Result<()> {
         let path = self.dir.join("legal.jsonl");
-        let mut f = lock(&self.legal);
-        f.write_all(&buf).map_err(io(&path))?;
-        f.sync_data().map_err(io(&path))
+        lock(&self.legal).sync_data().map_err(io(&path))?;
+        let db = self.db()?;
+        let mut txn = db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
     }
 
     fn next(txn: &redb::WriteTransaction, key: &str) -> Result<u64> {
@@ -360,13 +492,51 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes the bodies of new outputs (synced) before the state that names them.
+    /// Writes the bodies of new outputs larger than [`INLINE_MAX`] (synced) before the state
+    /// that names them; the others go in with the state ([`Inner::apply`]).
     fn write_outputs(&self, id: MessageId, first: u32, outputs: &[NewOutput]) -> Result<()> {
         for (k, o) in outputs.iter().enumerate() {
             let index = first + u32::try_from(k).unwrap_or(u32::MAX - first);
-            write_synced(&self.body_path(id, Some(index)), &o.body)?;
+            self.write_large(id, Some(index), &o.body)?;
         }
         Ok(())
+    }
+
+    /// A body larger than [`INLINE_MAX`]: its own file, synced with its folder.
+    fn write_large(&self, id: MessageId, output: Option<u32>, body: &[u8]) -> Result<()> {
+        if body.len() > INLINE_MAX {
+            write_synced(&self.body_path(id, output), body)?;
+        }
+        Ok(())
+    }
+
+    /// A body of at most [`INLINE_MAX`]: into the transaction that names it.
+    fn put_small(
+        txn: &redb::WriteTransaction,
+        id: MessageId,
+        output: Option<u32>,
+        body: &[u8],
+    ) -> Result<()> {
+        if body.len() <= INLINE_MAX {
+            txn.open_table(BODIES)
+                .map_err(db_err)?
+                .insert((id, output.unwrap_or(INPUT)), body)
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// A stored body: from the database, else its file (large, or written by an older spool).
+    fn read_body(&self, id: MessageId, output: Option<u32>) -> Result<Vec<u8>> {
+        {
+            let r = self.db()?.begin_read().map_err(db_err)?;
+            let t = r.open_table(BODIES).map_err(db_err)?;
+            if let Some(g) = t.get((id, output.unwrap_or(INPUT))).map_err(db_err)? {
+                return Ok(g.value().to_vec());
+            }
+        }
+        let p = self.body_path(id, output);
+        std::fs::read(&p).map_err(io(&p))
     }
 
     /// Applies a processing result to a message row inside a write transaction; returns the
@@ -415,6 +585,7 @@ impl Inner {
         }
         for o in p.outputs {
             let index = u32::try_from(m.outputs.len()).unwrap_or(u32::MAX);
+            Inner::put_small(txn, m.id, Some(index), &o.body)?;
             let mut ids = Vec::new();
             for (dest, rcpts) in o.routes {
                 let did = Inner::next(txn, NEXT_DELIVERY)?;
@@ -625,11 +796,11 @@ impl Inner {
             return Ok(Received::Duplicate(existing));
         }
         let id = self.next_message.fetch_add(1, Ordering::SeqCst);
-        write_synced(&self.body_path(id, None), &inc.body)?;
+        self.write_large(id, None, &inc.body)?;
         if let Some(p) = &processed {
             self.write_outputs(id, 0, &p.outputs)?;
         }
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         if let Some(mid) = &inc.message_id {
             let key = normalize_id(mid);
             let existing = {
@@ -646,6 +817,7 @@ impl Inner {
                 return Ok(Received::Duplicate(existing));
             }
         }
+        Inner::put_small(&txn, id, None, &inc.body)?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let stored = meta
@@ -776,7 +948,7 @@ impl Inner {
             u32::try_from(r.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(id, first, &p.outputs)?;
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         if let Some(at) = row.message.next_attempt.take() {
             txn.open_table(DUE_PROCESSING)
@@ -809,7 +981,7 @@ impl Inner {
         retry_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<State> {
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         let mut due = txn.open_table(DUE_PROCESSING).map_err(db_err)?;
         if let Some(at) = row.message.next_attempt.take() {
@@ -864,7 +1036,7 @@ impl Inner {
             let first = u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX);
             self.write_outputs(d.message, first, &notices.outputs)?;
         }
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let mut d = Inner::load_delivery(&txn, id)?;
         let old_due = (d.state == DeliveryState::Queued).then_some(ms(d.next_attempt));
         let mut row = Inner::load_row(&txn, d.message)?;
@@ -1052,7 +1224,7 @@ impl Inner {
             u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(timer.message, first, &p.outputs)?;
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let Some(timer) = Inner::timer_row(&txn, id)? else {
             txn.abort().map_err(db_err)?;
             lock(&self.claimed_timers).remove(&id);
@@ -1150,7 +1322,7 @@ impl Inner {
     }
 
     fn retry(&self, id: MessageId, now: OffsetDateTime) -> Result<State> {
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         let before = row.message.state;
         if before == State::Delivered {
@@ -1217,7 +1389,7 @@ impl Inner {
     }
 
     fn quarantine(&self, id: MessageId, reason: &str, now: OffsetDateTime) -> Result<()> {
-        let txn = self.db()?.begin_write().map_err(db_err)?;
+        let txn = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         if matches!(row.message.state, State::Delivered | State::Quarantined) {
             return Err(Error::WrongState {
@@ -1487,18 +1659,13 @@ impl Spool for Embedded {
     async fn input(&self, id: MessageId) -> Result<Vec<u8>> {
         self.blocking(move |i| {
             i.read_row(id)?;
-            let p = i.body_path(id, None);
-            std::fs::read(&p).map_err(io(&p))
+            i.read_body(id, None)
         })
         .await
     }
 
     async fn output(&self, id: MessageId, index: u32) -> Result<Vec<u8>> {
-        self.blocking(move |i| {
-            let p = i.body_path(id, Some(index));
-            std::fs::read(&p).map_err(io(&p))
-        })
-        .await
+        self.blocking(move |i| i.read_body(id, Some(index))).await
     }
 
     async fn delivery(&self, id: DeliveryId) -> Result<Delivery> {
@@ -1570,12 +1737,10 @@ impl Inner {
 
     fn dump(&self, id: MessageId) -> Result<Dump> {
         let row = self.read_row(id)?;
-        let p = self.body_path(id, None);
-        let input = std::fs::read(&p).map_err(io(&p))?;
+        let input = self.read_body(id, None)?;
         let mut outputs = Vec::with_capacity(row.message.outputs.len());
         for o in &row.message.outputs {
-            let p = self.body_path(id, Some(o.index));
-            outputs.push(std::fs::read(&p).map_err(io(&p))?);
+            outputs.push(self.read_body(id, Some(o.index))?);
         }
         Ok(Dump {
             deliveries: self.deliveries_of(&row)?,
@@ -1640,12 +1805,17 @@ impl Inner {
                 action: "import",
             });
         }
-        write_synced(&self.body_path(id, None), &d.input)?;
+        self.write_large(id, None, &d.input)?;
         for (k, body) in d.outputs.iter().enumerate() {
             let index = u32::try_from(k).unwrap_or(u32::MAX);
-            write_synced(&self.body_path(id, Some(index)), body)?;
+            self.write_large(id, Some(index), body)?;
         }
         let txn = self.db()?.begin_write().map_err(db_err)?;
+        Inner::put_small(&txn, id, None, &d.input)?;
+        for (k, body) in d.outputs.iter().enumerate() {
+            let index = u32::try_from(k).unwrap_or(u32::MAX);
+            Inner::put_small(&txn, id, Some(index), body)?;
+        }
         if let Some(mid) = &d.message.message_id {
             let key = normalize_id(mid);
             if !key.is_empty() {
@@ -1828,6 +1998,75 @@ mod tests {
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn small_bodies_live_in_the_database_and_large_ones_in_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let files = |d: &Path| -> usize {
+            std::fs::read_dir(d.join("data"))
+                .map(|sub| {
+                    sub.flatten()
+                        .map(|e| std::fs::read_dir(e.path()).map_or(0, |f| f.count()))
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        let large: Vec<u8> = (0..INLINE_MAX + 1).map(|i| b'a' + (i % 26) as u8).collect();
+        let (small_id, large_id) = rt().block_on(async {
+            let s = Embedded::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            let mut small = incoming("<small@x>");
+            let mut out = output(0);
+            out.body = vec![b'o'; INLINE_MAX];
+            let p = Processed {
+                outputs: vec![out],
+                ..Processed::default()
+            };
+            small.body = vec![b's'; INLINE_MAX];
+            let small_id = s
+                .receive(small, Some(p), now())
+                .await
+                .map(Received::id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(files(dir.path()), 0, "bodies up to INLINE_MAX make no file");
+            let mut big = incoming("<large@x>");
+            big.body = large.clone();
+            let mut out = output(1);
+            out.body = large.clone();
+            let p = Processed {
+                outputs: vec![out],
+                ..Processed::default()
+            };
+            let large_id = s
+                .receive(big, Some(p), now())
+                .await
+                .map(Received::id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                files(dir.path()),
+                2,
+                "the larger input and output are files"
+            );
+            // A duplicate leaves nothing behind.
+            let mut again = incoming("<small@x>");
+            again.body = vec![b'x'; 10];
+            assert!(matches!(
+                s.receive(again, None, now()).await,
+                Ok(Received::Duplicate(i)) if i == small_id
+            ));
+            (small_id, large_id)
+        });
+        // Read back, after reopening.
+        rt().block_on(async {
+            let s = Embedded::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            let got = |r: Result<Vec<u8>>| r.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got(s.input(small_id).await), vec![b's'; INLINE_MAX]);
+            assert_eq!(got(s.output(small_id, 0).await), vec![b'o'; INLINE_MAX]);
+            assert_eq!(got(s.input(large_id).await), large);
+            assert_eq!(got(s.output(large_id, 0).await), large);
+            assert!(s.output(small_id, 1).await.is_err(), "no such output");
+            assert_eq!(files(dir.path()), 2);
+        });
     }
 
     #[test]

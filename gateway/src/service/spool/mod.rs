@@ -71,7 +71,7 @@ pub enum Error {
     /// No such message, delivery or timer.
     #[error("no {what} {id} in the spool")]
     NotFound {
-        /// `message`, `delivery`, `timer`.
+        /// `message`, `delivery`, `timer`, `output`.
         what: &'static str,
         /// The number asked for.
         id: u64,
