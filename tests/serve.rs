@@ -788,6 +788,17 @@ fn the_smtp_listener_judges_before_250_and_keeps_its_limits() {
     let r = send(g.smtp, "posta-certificata@pec.prova.test", &[ANNA], &raw).expect("send");
     assert_eq!(r.code, 250);
     assert!(r.text.contains("Already"), "{r:?}");
+    // Other bytes under that Message-ID (its signed content altered): judged, not waved
+    // through as a duplicate, and the answer does not tell that the identifier is known.
+    let mut forged = raw.clone();
+    let at = forged
+        .windows(6)
+        .position(|x| x == b"Corpo ")
+        .expect("body");
+    forged[at] ^= 0x20;
+    let r = send(g.smtp, "posta-certificata@pec.prova.test", &[ANNA], &forged).expect("send");
+    assert_eq!(r.code, 554, "{r:?}");
+    assert!(!r.text.contains("Already"), "{r:?}");
     assert_eq!(rem.wait_messages(1, Duration::from_secs(20)).len(), 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(rem.messages().len(), 1);

@@ -49,8 +49,10 @@
 //!   RelayRejection evidence (RB02 format, RB06 policy or the access point's `[limits]`, RB21
 //!   a recipient outside the index's PEC domains). A receipt that cannot be translated is kept
 //!   as `failed` (a notice about a notice would loop).
-//! * Idempotent on the input's `Message-ID`: a peer's retry after a lost `250` gets `250
-//!   Already queued as N` and no second output.
+//! * Idempotent on the input's `Message-ID`: a peer's retry after a lost `250` (the same
+//!   bytes) gets `250 Already queued as N` and no second output. Other bytes under a known
+//!   `Message-ID` are judged first like any message (a forgery gets its `554`); an authentic
+//!   one is then answered as a duplicate.
 //! * Extensions: `PIPELINING`, `SIZE` (`[smtp] max_message_bytes`), `8BITMIME`,
 //!   `ENHANCEDSTATUSCODES`, `STARTTLS` (rustls, `[smtp] tls_cert` / `tls_key`; what the client
 //!   sent after STARTTLS in the clear is discarded). Limits: `[smtp] max_connections` (`421`),

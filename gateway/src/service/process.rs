@@ -101,16 +101,23 @@ pub async fn accept(gw: &Gateway, envelope: Envelope, body: Vec<u8>) -> Reply {
         );
     };
     let dir = direction(c.format);
+    // A peer's retry (the very bytes already stored) is answered at once. Anything else that
+    // carries a known Message-ID is judged like any message first: a forgery reusing an
+    // identifier gets its 554, and does not learn that the identifier is known.
     if let Some(mid) = &c.message_id {
         match gw.spool.by_message_id(mid).await {
-            Ok(Some(id)) => {
-                gw.metrics.message(dir, "duplicate");
-                return Reply::new(
-                    250,
-                    "2.0.0",
-                    format!("Already queued as {id} (same Message-ID)"),
-                );
-            }
+            Ok(Some(id)) => match gw.spool.input(id).await {
+                Ok(stored) if stored == body => {
+                    gw.metrics.message(dir, "duplicate");
+                    return Reply::new(
+                        250,
+                        "2.0.0",
+                        format!("Already queued as {id} (same Message-ID)"),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return store_failed(gw, dir, &e),
+            },
             Ok(None) => {}
             Err(e) => return store_failed(gw, dir, &e),
         }
