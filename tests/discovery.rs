@@ -11,6 +11,10 @@
 //!   the server there presents a certificate of another key (a DNS hijack): refused during
 //!   the handshake, nothing is sent, the sender gets the errore-consegna.
 //! - `stranger.test`: MX `mx.stranger.test` is in no list: refused without connecting.
+//! - `backup.test`: MX 10 is the rogue, MX 20 Altro's: the rogue is skipped (nothing sent
+//!   to it), the dispatch goes to the next MX host by preference.
+//! - `plain.test`: MX `mx.plain.test` (127.0.0.4) is a supply point, but the server there
+//!   offers no STARTTLS: nothing is sent in plain text, the delivery waits (deferred).
 //!
 //! Both refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
 //! PEC notice the mappings give for a RelayFailure, errore-consegna. `/metrics` counts each
@@ -30,6 +34,8 @@ const MARIO: &str = "mario@pec.prova.test";
 const ANNA: &str = "anna@altro.test";
 const BRUNO: &str = "bruno@rogue.test";
 const CARLA: &str = "carla@stranger.test";
+const DARIO: &str = "dario@backup.test";
+const ELSA: &str = "elsa@plain.test";
 
 /// A self-signed TLS server certificate for `host` on `key` (PKCS#8 PEM; `None`: a fresh
 /// key), written as `NAME.cert.pem` and `NAME.key.pem` in `dir`.
@@ -88,6 +94,10 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
     else {
         return;
     };
+    let Some(plain) = SmtpSink::start_at(&format!("127.0.0.4:{port}"), &w.join("plain"), &[])
+    else {
+        return;
+    };
     let Some(pec) = SmtpSink::start(&[]) else {
         return;
     };
@@ -96,11 +106,15 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
             ("altro.test", "mx.altro.test", 10),
             ("rogue.test", "mx.rogue.test", 10),
             ("stranger.test", "mx.stranger.test", 10),
+            ("backup.test", "mx.rogue.test", 10),
+            ("backup.test", "mx.altro.test", 20),
+            ("plain.test", "mx.plain.test", 10),
         ],
         &[
             ("mx.altro.test", "127.0.0.2"),
             ("mx.rogue.test", "127.0.0.3"),
-            ("mx.stranger.test", "127.0.0.4"),
+            ("mx.plain.test", "127.0.0.4"),
+            ("mx.stranger.test", "127.0.0.5"),
         ],
     ) else {
         return;
@@ -119,7 +133,11 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
             name: "Altro REM",
             cert: "rem-ec.pem",
             statuses: &[(GRANTED, "2025-01-01T00:00:00Z")],
-            supply_points: &["smtp:mx.altro.test:25", "smtp:mx.rogue.test:25"],
+            supply_points: &[
+                "smtp:mx.altro.test:25",
+                "smtp:mx.rogue.test:25",
+                "smtp:mx.plain.test:25",
+            ],
         }],
     );
     let tl_path = w.join("tl-it.xml");
@@ -149,7 +167,7 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
     std::fs::write(&a.config, text).expect("write config");
     a.start();
 
-    for (i, to) in [ANNA, BRUNO, CARLA].iter().enumerate() {
+    for (i, to) in [ANNA, BRUNO, CARLA, DARIO, ELSA].iter().enumerate() {
         let id = format!("disc-{}", i + 1);
         let env = envelope(
             w,
@@ -162,11 +180,14 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         assert_eq!(r.code, 250, "{r:?}\n{}", a.log());
     }
 
-    // 1. Altro's MX got the REM dispatch, under TLS, for Anna only.
-    let got = good.wait_messages(1, Duration::from_secs(60));
-    assert_eq!(got.len(), 1, "{}", a.log());
-    assert!(got[0].tls, "the dispatch went without TLS");
-    assert_eq!(got[0].rcpt_tos, vec![ANNA.to_string()]);
+    // 1. Altro's MX got the REM dispatches, under TLS, for Anna and (past the rogue MX
+    //    preferred) Dario.
+    let got = good.wait_messages(2, Duration::from_secs(60));
+    assert_eq!(got.len(), 2, "{}", a.log());
+    assert!(got.iter().all(|m| m.tls), "a dispatch went without TLS");
+    let mut rcpts: Vec<String> = got.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, vec![ANNA.to_string(), DARIO.to_string()]);
     assert_eq!(
         header(&got[0].body, "REM-MessageType"),
         vec!["http://uri.etsi.org/19522/v1#/ERDMessageType/dispatch".to_string()]
@@ -197,8 +218,25 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         "{about:?}"
     );
     // Nothing reached the rogue: the handshake was cut at its certificate.
-    assert!(rogue.connections() >= 1, "the rogue MX was never tried");
+    assert!(rogue.connections() >= 2, "the rogue MX was not tried twice");
     assert!(rogue.messages().is_empty(), "the rogue MX got a message");
+    // Nothing went in plain text: the MX without STARTTLS keeps Elsa's dispatch waiting.
+    a.wait_for(
+        "the plain-text MX to be deferred",
+        Duration::from_secs(30),
+        || {
+            let d = &a.api("/api/queue/5")["deliveries"][0];
+            d["state"] == "queued"
+                && d["last_result"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("does not offer STARTTLS"))
+        },
+    );
+    assert!(
+        plain.connections() >= 1,
+        "the plain-text MX was never tried"
+    );
+    assert!(plain.messages().is_empty(), "a dispatch went in plain text");
 
     // 3. The history says why, and which service the delivered dispatch was pinned to.
     let delivery = |n: u32| a.api(&format!("/api/queue/{n}"))["deliveries"][0].clone();
@@ -224,11 +262,21 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         "{d3}"
     );
 
-    // 4. The metrics count each decision: altro.test and rogue.test were found (rogue's
-    //    certificate then refused), stranger.test was not a supply point.
+    let d4 = delivery(4);
+    assert_eq!(d4["state"], "delivered", "{d4}");
+    assert!(
+        d4["last_result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("mx.altro.test[127.0.0.2")),
+        "{d4}"
+    );
+
+    // 4. The metrics count each decision: a peer found for altro, rogue, backup and plain
+    //    (plain again at each retry), the rogue's certificate refused twice (rogue.test,
+    //    backup.test), stranger.test not a supply point.
     let m = |o: &str| a.metric(&format!("ponte_discovery_total{{outcome=\"{o}\"}}"));
-    assert_eq!(m("peer-found"), 2.0);
-    assert_eq!(m("tls-identity-mismatch"), 1.0);
+    assert!(m("peer-found") >= 4.0, "{}", m("peer-found"));
+    assert_eq!(m("tls-identity-mismatch"), 2.0);
     assert_eq!(m("not-a-supply-point"), 1.0);
     assert_eq!(a.stop(), Some(0), "{}", a.log());
 }
