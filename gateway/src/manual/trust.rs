@@ -92,6 +92,10 @@
 //!   [`crate::tl::TrustedLists`] snapshot to answer from, and on the service's timer
 //!   `due(now)` / `refresh(now)` fetch everything again and swap the result in (refused or
 //!   unreachable lists keep answering from their accepted copy; the report says which).
+//!   `ponte serve` runs that timer: every `[trust] refresh` (`refresh_in(now)`), each
+//!   source logged (`trusted list refreshed`, with its sequence number; a refused or cached
+//!   answer is a warning), the age of each copy in use on `/metrics` as
+//!   `ponte_trusted_list_age_seconds{list}`.
 //! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
 //!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
 //!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
