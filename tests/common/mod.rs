@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod mail;
 pub mod postgres;
 pub mod slapd;
+pub mod tl;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -1,0 +1,282 @@
+//! REM discovery in the running gateway, end to end on loopback (EN 319 532-4 C.2.3.3.3,
+//! pre-relay validation): `ponte serve` (gateway A, Gestore Prova) with `[trust] lists` and
+//! no `[[route]]` carries PEC envelopes for recipients of three REM domains, each found
+//! through its MX records on a real DNS server (Debian's dnsmasq) in its own process:
+//!
+//! - `altro.test`: MX `mx.altro.test` (127.0.0.2) is an `smtp:` ServiceSupplyPoint of a
+//!   granted REM/Q service of a trusted list signed here, whose digital identity is Altro's
+//!   REM e-seal certificate; the SMTP server there (aiosmtpd, its own process) presents under
+//!   STARTTLS a certificate for `mx.altro.test` on that e-seal's key. The dispatch arrives.
+//! - `rogue.test`: MX `mx.rogue.test` (127.0.0.3) is a supply point of the same service, but
+//!   the server there presents a certificate of another key (a DNS hijack): refused during
+//!   the handshake, nothing is sent, the sender gets the errore-consegna.
+//! - `stranger.test`: MX `mx.stranger.test` is in no list: refused without connecting.
+//! - `backup.test`: MX 10 is the rogue, MX 20 Altro's: the rogue is skipped (nothing sent
+//!   to it), the dispatch goes to the next MX host by preference.
+//! - `plain.test`: MX `mx.plain.test` (127.0.0.4) is a supply point, but the server there
+//!   offers no STARTTLS: nothing is sent in plain text, the delivery waits (deferred).
+//!
+//! Both refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
+//! PEC notice the mappings give for a RelayFailure, errore-consegna. `/metrics` counts each
+//! decision in `ponte_discovery_total{outcome}`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::gateway::{Gateway, Provider, envelope, original, send, verify};
+use common::mail::{header, openssl_verify, section};
+use common::tl::{GRANTED, REM_Q, Svc, list_xml, sign};
+use common::{Dns, SmtpSink, have, pki};
+
+const MARIO: &str = "mario@pec.prova.test";
+const ANNA: &str = "anna@altro.test";
+const BRUNO: &str = "bruno@rogue.test";
+const CARLA: &str = "carla@stranger.test";
+const DARIO: &str = "dario@backup.test";
+const ELSA: &str = "elsa@plain.test";
+
+/// A self-signed TLS server certificate for `host` on `key` (PKCS#8 PEM; `None`: a fresh
+/// key), written as `NAME.cert.pem` and `NAME.key.pem` in `dir`.
+fn tls_cert(dir: &Path, name: &str, host: &str, key: Option<&Path>) -> (PathBuf, PathBuf) {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let key = match key {
+        Some(p) => KeyPair::from_pem(&std::fs::read_to_string(p).expect("key")).expect("key"),
+        None => KeyPair::generate().expect("key"),
+    };
+    let mut params = CertificateParams::new(vec![host.to_string()]).expect("params");
+    params.distinguished_name.push(DnType::CommonName, host);
+    let cert = params.self_signed(&key).expect("certificate");
+    let (c, k) = (
+        dir.join(format!("{name}.cert.pem")),
+        dir.join(format!("{name}.key.pem")),
+    );
+    std::fs::write(&c, cert.pem()).expect("write cert");
+    std::fs::write(&k, key.serialize_pem()).expect("write key");
+    (c, k)
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
+    if !have("openssl") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    // The REM peers: Altro's MX with its e-seal's key, and a rogue on another key, on the
+    // same port (the gateway's mx_port) of two loopback addresses.
+    let (good_cert, good_key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
+    let (rogue_cert, rogue_key) = tls_cert(w, "rogue", "mx.rogue.test", None);
+    let tls_args = |c: &Path, k: &Path| {
+        vec![
+            "--tls-cert".to_string(),
+            s(c),
+            "--tls-key".to_string(),
+            s(k),
+            "--require-tls".to_string(),
+        ]
+    };
+    let good_args = tls_args(&good_cert, &good_key);
+    let good_args: Vec<&str> = good_args.iter().map(String::as_str).collect();
+    let Some(good) = SmtpSink::start_at("127.0.0.2:0", &w.join("good"), &good_args) else {
+        return;
+    };
+    let port = good.addr.port();
+    let rogue_args = tls_args(&rogue_cert, &rogue_key);
+    let rogue_args: Vec<&str> = rogue_args.iter().map(String::as_str).collect();
+    let Some(rogue) =
+        SmtpSink::start_at(&format!("127.0.0.3:{port}"), &w.join("rogue"), &rogue_args)
+    else {
+        return;
+    };
+    let Some(plain) = SmtpSink::start_at(&format!("127.0.0.4:{port}"), &w.join("plain"), &[])
+    else {
+        return;
+    };
+    let Some(pec) = SmtpSink::start(&[]) else {
+        return;
+    };
+    let Some(dns) = Dns::start(
+        &[
+            ("altro.test", "mx.altro.test", 10),
+            ("rogue.test", "mx.rogue.test", 10),
+            ("stranger.test", "mx.stranger.test", 10),
+            ("backup.test", "mx.rogue.test", 10),
+            ("backup.test", "mx.altro.test", 20),
+            ("plain.test", "mx.plain.test", 10),
+        ],
+        &[
+            ("mx.altro.test", "127.0.0.2"),
+            ("mx.rogue.test", "127.0.0.3"),
+            ("mx.plain.test", "127.0.0.4"),
+            ("mx.stranger.test", "127.0.0.5"),
+        ],
+    ) else {
+        return;
+    };
+
+    // The trusted list: one granted REM/Q service, Altro's e-seal as its identity, two
+    // supply points; signed with the test PKI's list signer.
+    let tl = list_xml(
+        "IT",
+        1,
+        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+        &[],
+        "Altro Gestore S.p.A.",
+        &[Svc {
+            service_type: REM_Q,
+            name: "Altro REM",
+            cert: "rem-ec.pem",
+            statuses: &[(GRANTED, "2025-01-01T00:00:00Z")],
+            supply_points: &[
+                "smtp:mx.altro.test:25",
+                "smtp:mx.rogue.test:25",
+                "smtp:mx.plain.test:25",
+            ],
+        }],
+    );
+    let tl_path = w.join("tl-it.xml");
+    std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
+
+    // Gateway A: no route, its PEC platform a sink, MX delivery on the peers' port.
+    let mut a = Gateway::new(
+        Provider::Prova,
+        None,
+        &format!(
+            "mx_port = {port}\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            pec.relay()
+        ),
+    );
+    let text = std::fs::read_to_string(&a.config).expect("config");
+    let text = text.replacen(
+        "[trust]\n",
+        &format!(
+            "[trust]\nlists = [\"{}\"]\nlist_anchors = [\"{}\"]\ndns_servers = [\"{}\"]\ncache_dir = \"{}\"\n",
+            s(&tl_path),
+            s(&pki("tl-signer.pem")),
+            dns.addr,
+            s(&w.join("tl-cache"))
+        ),
+        1,
+    );
+    std::fs::write(&a.config, text).expect("write config");
+    a.start();
+
+    for (i, to) in [ANNA, BRUNO, CARLA, DARIO, ELSA].iter().enumerate() {
+        let id = format!("disc-{}", i + 1);
+        let env = envelope(
+            w,
+            Provider::Prova,
+            &original(MARIO, to, "Scoperta", &id),
+            &id,
+        );
+        let raw = std::fs::read(&env).expect("read");
+        let r = send(a.smtp, "posta-certificata@pec.prova.test", &[to], &raw).expect("send");
+        assert_eq!(r.code, 250, "{r:?}\n{}", a.log());
+    }
+
+    // 1. Altro's MX got the REM dispatches, under TLS, for Anna and (past the rogue MX
+    //    preferred) Dario.
+    let got = good.wait_messages(2, Duration::from_secs(60));
+    assert_eq!(got.len(), 2, "{}", a.log());
+    assert!(got.iter().all(|m| m.tls), "a dispatch went without TLS");
+    let mut rcpts: Vec<String> = got.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, vec![ANNA.to_string(), DARIO.to_string()]);
+    assert_eq!(
+        header(&got[0].body, "REM-MessageType"),
+        vec!["http://uri.etsi.org/19522/v1#/ERDMessageType/dispatch".to_string()]
+    );
+    let dispatch = w.join("dispatch.eml");
+    std::fs::write(&dispatch, &got[0].body).expect("write");
+    let content = openssl_verify(&dispatch, &pki("root-ca.pem"));
+    assert!(
+        section(&content, "rem_message/xml_evidence").is_some(),
+        "the dispatch carries no evidence"
+    );
+
+    // 2. The two refusals: Mario's PEC platform gets an errore-consegna for each.
+    let notices = pec.wait_messages(2, Duration::from_secs(60));
+    assert_eq!(notices.len(), 2, "{}", a.log());
+    let mut about = Vec::new();
+    for m in &notices {
+        assert_eq!(m.rcpt_tos, vec![MARIO.to_string()]);
+        let f = w.join(format!("notice-{}.eml", m.n));
+        std::fs::write(&f, &m.body).expect("write");
+        let v = verify(&f);
+        assert_eq!(v["type"], "errore-consegna", "{v}");
+        assert_eq!(v["signature"]["valid"], true, "{v}");
+        about.push(v.to_string());
+    }
+    assert!(
+        about.iter().any(|v| v.contains(BRUNO)) && about.iter().any(|v| v.contains(CARLA)),
+        "{about:?}"
+    );
+    // Nothing reached the rogue: the handshake was cut at its certificate.
+    assert!(rogue.connections() >= 2, "the rogue MX was not tried twice");
+    assert!(rogue.messages().is_empty(), "the rogue MX got a message");
+    // Nothing went in plain text: the MX without STARTTLS keeps Elsa's dispatch waiting.
+    a.wait_for(
+        "the plain-text MX to be deferred",
+        Duration::from_secs(30),
+        || {
+            let d = &a.api("/api/queue/5")["deliveries"][0];
+            d["state"] == "queued"
+                && d["last_result"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("does not offer STARTTLS"))
+        },
+    );
+    assert!(
+        plain.connections() >= 1,
+        "the plain-text MX was never tried"
+    );
+    assert!(plain.messages().is_empty(), "a dispatch went in plain text");
+
+    // 3. The history says why, and which service the delivered dispatch was pinned to.
+    let delivery = |n: u32| a.api(&format!("/api/queue/{n}"))["deliveries"][0].clone();
+    let d1 = delivery(1);
+    assert_eq!(d1["state"], "delivered", "{d1}");
+    let r1 = d1["last_result"].as_str().unwrap_or_default();
+    assert!(
+        r1.contains("Altro REM") && r1.contains("digital identity (public-key)"),
+        "{d1}"
+    );
+    let d2 = delivery(2);
+    assert_eq!(d2["state"], "failed", "{d2}");
+    let r2 = d2["last_result"].as_str().unwrap_or_default();
+    assert!(
+        r2.contains("R_ERDS_NotIdentified") && r2.contains("not the service's digital identity"),
+        "{d2}"
+    );
+    let d3 = delivery(3);
+    assert_eq!(d3["state"], "failed", "{d3}");
+    let r3 = d3["last_result"].as_str().unwrap_or_default();
+    assert!(
+        r3.contains("R_ERDS_NotIdentified") && r3.contains("mx.stranger.test"),
+        "{d3}"
+    );
+
+    let d4 = delivery(4);
+    assert_eq!(d4["state"], "delivered", "{d4}");
+    assert!(
+        d4["last_result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("mx.altro.test[127.0.0.2")),
+        "{d4}"
+    );
+
+    // 4. The metrics count each decision: a peer found for altro, rogue, backup and plain
+    //    (plain again at each retry), the rogue's certificate refused twice (rogue.test,
+    //    backup.test), stranger.test not a supply point.
+    let m = |o: &str| a.metric(&format!("ponte_discovery_total{{outcome=\"{o}\"}}"));
+    assert!(m("peer-found") >= 4.0, "{}", m("peer-found"));
+    assert_eq!(m("tls-identity-mismatch"), 2.0);
+    assert_eq!(m("not-a-supply-point"), 1.0);
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+}
