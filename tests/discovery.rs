@@ -11,8 +11,16 @@
 //!   the server there presents a certificate of another key (a DNS hijack): refused during
 //!   the handshake, nothing is sent, the sender gets the errore-consegna.
 //! - `stranger.test`: MX `mx.stranger.test` is in no list: refused without connecting.
+//! - `backup.test`: MX 10 is the rogue, MX 20 Altro's: the rogue is skipped (nothing sent
+//!   to it), the dispatch goes to the next MX host by preference.
+//! - `plain.test`: MX `mx.plain.test` (127.0.0.4) is a supply point, but the server there
+//!   offers no STARTTLS: nothing is sent in plain text, the delivery waits (deferred).
 //!
-//! Both refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
+//! A second gateway reads its list again every second (`[trust] refresh`): when the service
+//! is withdrawn in the next list, the next dispatch is refused (`not-qualified`), and
+//! `/metrics` shows the list's age.
+//!
+//! The refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
 //! PEC notice the mappings give for a RelayFailure, errore-consegna. `/metrics` counts each
 //! decision in `ponte_discovery_total{outcome}`.
 
@@ -23,13 +31,16 @@ use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
 use common::mail::{header, openssl_verify, section};
-use common::tl::{GRANTED, REM_Q, Svc, list_xml, sign};
+use common::tl::{GRANTED, REM_Q, Svc, WITHDRAWN, list_xml, sign};
 use common::{Dns, SmtpSink, have, pki};
 
 const MARIO: &str = "mario@pec.prova.test";
 const ANNA: &str = "anna@altro.test";
 const BRUNO: &str = "bruno@rogue.test";
 const CARLA: &str = "carla@stranger.test";
+const DARIO: &str = "dario@backup.test";
+const ELSA: &str = "elsa@plain.test";
+const BRUNO_ALTRO: &str = "bruno@altro.test";
 
 /// A self-signed TLS server certificate for `host` on `key` (PKCS#8 PEM; `None`: a fresh
 /// key), written as `NAME.cert.pem` and `NAME.key.pem` in `dir`.
@@ -53,6 +64,62 @@ fn tls_cert(dir: &Path, name: &str, host: &str, key: Option<&Path>) -> (PathBuf,
 
 fn s(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// Gateway A (Gestore Prova), not started: no route, its PEC platform `pec`, MX delivery on
+/// `port`, the trusted list `tl` (signed by the test PKI's list signer), MX look-ups on
+/// `dns`, and `trust` more keys of `[trust]`.
+fn gateway_a(w: &Path, port: u16, pec: &SmtpSink, dns: &Dns, tl: &Path, trust: &str) -> Gateway {
+    let a = Gateway::new(
+        Provider::Prova,
+        None,
+        &format!(
+            "mx_port = {port}\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            pec.relay()
+        ),
+    );
+    let text = std::fs::read_to_string(&a.config).expect("config");
+    let text = text.replacen(
+        "[trust]\n",
+        &format!(
+            "[trust]\nlists = [\"{}\"]\nlist_anchors = [\"{}\"]\ndns_servers = [\"{}\"]\ncache_dir = \"{}\"\n{trust}",
+            s(tl),
+            s(&pki("tl-signer.pem")),
+            dns.addr,
+            s(&w.join("tl-cache"))
+        ),
+        1,
+    );
+    std::fs::write(&a.config, text).expect("write config");
+    a
+}
+
+/// Submits to `a` a PEC envelope from Mario to `to` (250 expected).
+fn submit(a: &Gateway, w: &Path, to: &str, id: &str) {
+    let env = envelope(w, Provider::Prova, &original(MARIO, to, "Scoperta", id), id);
+    let raw = std::fs::read(&env).expect("read");
+    let r = send(a.smtp, "posta-certificata@pec.prova.test", &[to], &raw).expect("send");
+    assert_eq!(r.code, 250, "{r:?}\n{}", a.log());
+}
+
+/// The trusted list (IT, sequence `seq`) with one REM/Q service, Altro's e-seal as its
+/// identity, `statuses` and `points`, signed, written to `path`.
+fn write_tl(path: &Path, seq: u32, statuses: &[(&str, &str)], points: &[&str]) {
+    let tl = list_xml(
+        "IT",
+        seq,
+        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+        &[],
+        "Altro Gestore S.p.A.",
+        &[Svc {
+            service_type: REM_Q,
+            name: "Altro REM",
+            cert: "rem-ec.pem",
+            statuses,
+            supply_points: points,
+        }],
+    );
+    std::fs::write(path, sign(&tl, "tl-signer")).expect("write tl");
 }
 
 #[test]
@@ -88,6 +155,10 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
     else {
         return;
     };
+    let Some(plain) = SmtpSink::start_at(&format!("127.0.0.4:{port}"), &w.join("plain"), &[])
+    else {
+        return;
+    };
     let Some(pec) = SmtpSink::start(&[]) else {
         return;
     };
@@ -96,77 +167,49 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
             ("altro.test", "mx.altro.test", 10),
             ("rogue.test", "mx.rogue.test", 10),
             ("stranger.test", "mx.stranger.test", 10),
+            ("backup.test", "mx.rogue.test", 10),
+            ("backup.test", "mx.altro.test", 20),
+            ("plain.test", "mx.plain.test", 10),
         ],
         &[
             ("mx.altro.test", "127.0.0.2"),
             ("mx.rogue.test", "127.0.0.3"),
-            ("mx.stranger.test", "127.0.0.4"),
+            ("mx.plain.test", "127.0.0.4"),
+            ("mx.stranger.test", "127.0.0.5"),
         ],
     ) else {
         return;
     };
 
-    // The trusted list: one granted REM/Q service, Altro's e-seal as its identity, two
+    // The trusted list: one granted REM/Q service, Altro's e-seal as its identity, three
     // supply points; signed with the test PKI's list signer.
-    let tl = list_xml(
-        "IT",
-        1,
-        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
-        &[],
-        "Altro Gestore S.p.A.",
-        &[Svc {
-            service_type: REM_Q,
-            name: "Altro REM",
-            cert: "rem-ec.pem",
-            statuses: &[(GRANTED, "2025-01-01T00:00:00Z")],
-            supply_points: &["smtp:mx.altro.test:25", "smtp:mx.rogue.test:25"],
-        }],
-    );
     let tl_path = w.join("tl-it.xml");
-    std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
-
-    // Gateway A: no route, its PEC platform a sink, MX delivery on the peers' port.
-    let mut a = Gateway::new(
-        Provider::Prova,
-        None,
-        &format!(
-            "mx_port = {port}\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
-            pec.relay()
-        ),
-    );
-    let text = std::fs::read_to_string(&a.config).expect("config");
-    let text = text.replacen(
-        "[trust]\n",
-        &format!(
-            "[trust]\nlists = [\"{}\"]\nlist_anchors = [\"{}\"]\ndns_servers = [\"{}\"]\ncache_dir = \"{}\"\n",
-            s(&tl_path),
-            s(&pki("tl-signer.pem")),
-            dns.addr,
-            s(&w.join("tl-cache"))
-        ),
+    write_tl(
+        &tl_path,
         1,
+        &[(GRANTED, "2025-01-01T00:00:00Z")],
+        &[
+            "smtp:mx.altro.test:25",
+            "smtp:mx.rogue.test:25",
+            "smtp:mx.plain.test:25",
+        ],
     );
-    std::fs::write(&a.config, text).expect("write config");
+    // Gateway A: no route, its PEC platform a sink, MX delivery on the peers' port.
+    let mut a = gateway_a(w, port, &pec, &dns, &tl_path, "");
     a.start();
 
-    for (i, to) in [ANNA, BRUNO, CARLA].iter().enumerate() {
-        let id = format!("disc-{}", i + 1);
-        let env = envelope(
-            w,
-            Provider::Prova,
-            &original(MARIO, to, "Scoperta", &id),
-            &id,
-        );
-        let raw = std::fs::read(&env).expect("read");
-        let r = send(a.smtp, "posta-certificata@pec.prova.test", &[to], &raw).expect("send");
-        assert_eq!(r.code, 250, "{r:?}\n{}", a.log());
+    for (i, to) in [ANNA, BRUNO, CARLA, DARIO, ELSA].iter().enumerate() {
+        submit(&a, w, to, &format!("disc-{}", i + 1));
     }
 
-    // 1. Altro's MX got the REM dispatch, under TLS, for Anna only.
-    let got = good.wait_messages(1, Duration::from_secs(60));
-    assert_eq!(got.len(), 1, "{}", a.log());
-    assert!(got[0].tls, "the dispatch went without TLS");
-    assert_eq!(got[0].rcpt_tos, vec![ANNA.to_string()]);
+    // 1. Altro's MX got the REM dispatches, under TLS, for Anna and (past the rogue MX
+    //    preferred) Dario.
+    let got = good.wait_messages(2, Duration::from_secs(60));
+    assert_eq!(got.len(), 2, "{}", a.log());
+    assert!(got.iter().all(|m| m.tls), "a dispatch went without TLS");
+    let mut rcpts: Vec<String> = got.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, vec![ANNA.to_string(), DARIO.to_string()]);
     assert_eq!(
         header(&got[0].body, "REM-MessageType"),
         vec!["http://uri.etsi.org/19522/v1#/ERDMessageType/dispatch".to_string()]
@@ -197,8 +240,25 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         "{about:?}"
     );
     // Nothing reached the rogue: the handshake was cut at its certificate.
-    assert!(rogue.connections() >= 1, "the rogue MX was never tried");
+    assert!(rogue.connections() >= 2, "the rogue MX was not tried twice");
     assert!(rogue.messages().is_empty(), "the rogue MX got a message");
+    // Nothing went in plain text: the MX without STARTTLS keeps Elsa's dispatch waiting.
+    a.wait_for(
+        "the plain-text MX to be deferred",
+        Duration::from_secs(30),
+        || {
+            let d = &a.api("/api/queue/5")["deliveries"][0];
+            d["state"] == "queued"
+                && d["last_result"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("does not offer STARTTLS"))
+        },
+    );
+    assert!(
+        plain.connections() >= 1,
+        "the plain-text MX was never tried"
+    );
+    assert!(plain.messages().is_empty(), "a dispatch went in plain text");
 
     // 3. The history says why, and which service the delivered dispatch was pinned to.
     let delivery = |n: u32| a.api(&format!("/api/queue/{n}"))["deliveries"][0].clone();
@@ -224,11 +284,114 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         "{d3}"
     );
 
-    // 4. The metrics count each decision: altro.test and rogue.test were found (rogue's
-    //    certificate then refused), stranger.test was not a supply point.
+    let d4 = delivery(4);
+    assert_eq!(d4["state"], "delivered", "{d4}");
+    assert!(
+        d4["last_result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("mx.altro.test[127.0.0.2")),
+        "{d4}"
+    );
+
+    // 4. The metrics count each decision: a peer found for altro, rogue, backup and plain
+    //    (plain again at each retry), the rogue's certificate refused twice (rogue.test,
+    //    backup.test), stranger.test not a supply point.
     let m = |o: &str| a.metric(&format!("ponte_discovery_total{{outcome=\"{o}\"}}"));
-    assert_eq!(m("peer-found"), 2.0);
-    assert_eq!(m("tls-identity-mismatch"), 1.0);
+    assert!(m("peer-found") >= 4.0, "{}", m("peer-found"));
+    assert_eq!(m("tls-identity-mismatch"), 2.0);
     assert_eq!(m("not-a-supply-point"), 1.0);
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+}
+
+#[test]
+fn the_lists_are_refreshed_while_serving_and_their_age_is_on_metrics() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let (cert, key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
+    let (c, k) = (s(&cert), s(&key));
+    let Some(good) = SmtpSink::start_at(
+        "127.0.0.2:0",
+        &w.join("good"),
+        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
+    ) else {
+        return;
+    };
+    let Some(pec) = SmtpSink::start(&[]) else {
+        return;
+    };
+    let Some(dns) = Dns::start(
+        &[("altro.test", "mx.altro.test", 10)],
+        &[("mx.altro.test", "127.0.0.2")],
+    ) else {
+        return;
+    };
+    let tl_path = w.join("tl-it.xml");
+    let point = ["smtp:mx.altro.test:25"];
+    write_tl(&tl_path, 1, &[(GRANTED, "2025-01-01T00:00:00Z")], &point);
+    let mut a = gateway_a(
+        w,
+        good.addr.port(),
+        &pec,
+        &dns,
+        &tl_path,
+        "refresh = \"1s\"\n",
+    );
+    a.start();
+
+    // Granted: the dispatch goes.
+    submit(&a, w, ANNA, "refresh-1");
+    assert_eq!(good.wait_messages(1, Duration::from_secs(60)).len(), 1);
+    let age_line = || {
+        let (_, text) = a.get("/metrics");
+        text.lines()
+            .find(|l| l.starts_with("ponte_trusted_list_age_seconds{"))
+            .map(str::to_owned)
+    };
+    let line = age_line().expect("no ponte_trusted_list_age_seconds");
+    assert!(line.contains(&s(&tl_path)), "{line}");
+    let age: f64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("age");
+    assert!((0.0..30.0).contains(&age), "{line}");
+
+    // The supervisory body withdraws the service; the next list says so. The gateway reads
+    // it on its own (refresh = 1s) and refuses the next dispatch.
+    write_tl(
+        &tl_path,
+        2,
+        &[
+            (GRANTED, "2025-01-01T00:00:00Z"),
+            (WITHDRAWN, "2026-01-01T00:00:00Z"),
+        ],
+        &point,
+    );
+    a.wait_for("the refreshed list", Duration::from_secs(30), || {
+        a.log().contains("sequence=2")
+    });
+    submit(&a, w, BRUNO_ALTRO, "refresh-2");
+    let notices = pec.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(notices.len(), 1, "{}", a.log());
+    let f = w.join("notice.eml");
+    std::fs::write(&f, &notices[0].body).expect("write");
+    assert_eq!(verify(&f)["type"], "errore-consegna");
+    let d = &a.api("/api/queue/2")["deliveries"][0];
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(
+        d["last_result"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a granted qualified REM service")),
+        "{d}"
+    );
+    assert_eq!(
+        good.messages().len(),
+        1,
+        "a dispatch went to a withdrawn service"
+    );
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"not-qualified\"}"),
+        1.0
+    );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
 }

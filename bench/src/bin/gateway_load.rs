@@ -5,8 +5,11 @@
 //! each) and waits until the sink folder holds N messages.
 //!
 //! ```text
-//! gateway_load --smtp 127.0.0.1:PORT --sink DIR [--n 1000] [--size 10240] [--clients 8]
+//! gateway_load --smtp 127.0.0.1:PORT[,IP:PORT...] --sink DIR [--n 1000] [--size 10240] [--clients 8]
 //! ```
+//!
+//! With several `--smtp` addresses (gateway nodes sharing one spool) the connections are
+//! spread over them in turn.
 //!
 //! Prints one line of `key=value` figures: `ring_sign_per_s`, `accepted_per_s` (N ÷ the time
 //! from the first MAIL to the last `250`), `end_to_end_per_s` (N ÷ the time until the sink has
@@ -59,9 +62,15 @@ fn original(i: usize, size: usize) -> Vec<u8> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let smtp: SocketAddr = arg(&args, "--smtp")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| die("--smtp IP:PORT is required"));
+    let smtp: Vec<SocketAddr> = arg(&args, "--smtp")
+        .unwrap_or_else(|| die("--smtp IP:PORT[,IP:PORT...] is required"))
+        .split(',')
+        .map(|a| {
+            a.trim()
+                .parse()
+                .unwrap_or_else(|_| die(&format!("--smtp: {a:?} is not IP:PORT")))
+        })
+        .collect();
     let sink = PathBuf::from(arg(&args, "--sink").unwrap_or_else(|| die("--sink DIR is required")));
     let n: usize = arg(&args, "--n")
         .and_then(|s| s.parse().ok())
@@ -134,7 +143,8 @@ fn main() {
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..clients)
-        .map(|_| {
+        .map(|c| {
+            let smtp = smtp[c % smtp.len()];
             let (envelopes, next, latencies, refused) = (
                 Arc::clone(&envelopes),
                 Arc::clone(&next),

@@ -204,14 +204,7 @@ async fn serve(args: ServeArgs) -> Outcome {
             time::OffsetDateTime::now_utc(),
         )
         .await;
-        for st in &report.statuses {
-            match &st.outcome {
-                ponte::tl::ListOutcome::Refused(r) => {
-                    tracing::warn!(list = %st.source, reason = %r, "trusted list refused")
-                }
-                _ => tracing::info!(list = %st.source, "trusted list loaded"),
-            }
-        }
+        service::log_lists(&report, "loaded");
         let n = report.lists.lists().len();
         let unverified = report.lists.has_unverified();
         Some((

@@ -218,6 +218,16 @@ impl TrustStore {
             >= i64::try_from(self.sources.refresh.as_secs()).unwrap_or(i64::MAX)
     }
 
+    /// How long from `now` until `refresh` is due (zero when it is).
+    pub fn refresh_in(&self, now: OffsetDateTime) -> std::time::Duration {
+        let last = match self.state.read() {
+            Ok(s) => s.1,
+            Err(poisoned) => poisoned.into_inner().1,
+        };
+        let elapsed = std::time::Duration::try_from(now - last).unwrap_or_default();
+        self.sources.refresh.saturating_sub(elapsed)
+    }
+
     /// Fetches every list again and swaps the result in (a list that is refused or unreachable
     /// keeps answering from its cached copy; the report says which).
     pub async fn refresh(&self, now: OffsetDateTime) -> LoadReport {

@@ -92,6 +92,10 @@
 //!   [`crate::tl::TrustedLists`] snapshot to answer from, and on the service's timer
 //!   `due(now)` / `refresh(now)` fetch everything again and swap the result in (refused or
 //!   unreachable lists keep answering from their accepted copy; the report says which).
+//!   `ponte serve` runs that timer: every `[trust] refresh` (`refresh_in(now)`), each
+//!   source logged (`trusted list refreshed`, with its sequence number; a refused or cached
+//!   answer is a warning), the age of each copy in use on `/metrics` as
+//!   `ponte_trusted_list_age_seconds{list}`.
 //! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
 //!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
 //!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
@@ -100,11 +104,18 @@
 //!   present); `refusal` says why there is none (RelayFailure with reason
 //!   `R_ERDS_NotIdentified`).
 //!   `ponte serve` does this (`service::delivery::discovered`) whenever `[trust] lists` is
-//!   set: the MX host must be the supply point of a granted REM/Q service at the delivery
-//!   time, its STARTTLS certificate must be that service's identity (same certificate, same
-//!   key, or issued by it, and naming the host); a refusal (`no-mx`, `not-a-supply-point`,
-//!   `not-qualified`, `tls-identity-mismatch`) fails the delivery with its reason, in the
-//!   message's history and in `ponte_discovery_total{outcome}`.
+//!   set: the MX hosts that are supply points of a granted REM/Q service at the delivery
+//!   time are tried in order of preference, each pinned to its own service; STARTTLS is
+//!   required and the certificate must be that service's identity (same certificate, same
+//!   key, or issued by it, and naming the host). A host that does not offer STARTTLS, cannot
+//!   be reached, or a failed MX look-up defer the delivery (retried until `[delivery]
+//!   max_age`: never plain text); a host whose certificate is not the identity is skipped
+//!   (nothing sent) and counted. The lists' answer is final: a refusal (`no-mx`,
+//!   `not-a-supply-point`, `not-qualified`, or `tls-identity-mismatch` on every host tried)
+//!   fails the delivery with its reason, in the message's history and in
+//!   `ponte_discovery_total{outcome}` (`peer-found`, `deferred`, `no-mail` besides), and
+//!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure
+//!   (`R_ERDS_NotIdentified`). `tests/discovery.rs` runs it end to end.
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
 //!   and the service; the PEM `rem_anchors` stay an override.

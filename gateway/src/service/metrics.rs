@@ -14,6 +14,7 @@
 //! | `ponte_tsa_request_seconds` | histogram | time-stamp requests to the TSA |
 //! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
 //! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
+//! | `ponte_trusted_list_age_seconds` | gauge | `list` (its source): age of the copy in use of each trusted list (`[trust] lists` set) |
 //! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found`, `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -55,6 +56,13 @@ pub struct DiscoveryLabels {
     pub outcome: String,
 }
 
+/// `list` of `ponte_trusted_list_age_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListLabels {
+    /// The list's source (file or URL).
+    pub list: String,
+}
+
 /// Every metric of the service, registered once.
 #[derive(Debug)]
 pub struct Metrics {
@@ -67,6 +75,8 @@ pub struct Metrics {
     pub notices: Family<NoticeLabels, Counter>,
     /// `ponte_discovery_total`.
     pub discovery: Family<DiscoveryLabels, Counter>,
+    /// `ponte_trusted_list_age_seconds`.
+    pub trusted_list_age_seconds: Family<ListLabels, Gauge>,
     /// `ponte_queue_depth`.
     pub queue_depth: Gauge,
     /// `ponte_queue_oldest_seconds`.
@@ -117,6 +127,12 @@ impl Metrics {
             "REM peer discoveries (MX, trusted lists, TLS identity) by outcome",
             discovery.clone(),
         );
+        let trusted_list_age_seconds = Family::<ListLabels, Gauge>::default();
+        registry.register(
+            "trusted_list_age_seconds",
+            "Age of the copy in use of each trusted list",
+            trusted_list_age_seconds.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -157,6 +173,7 @@ impl Metrics {
             deliveries,
             notices,
             discovery,
+            trusted_list_age_seconds,
             queue_depth,
             queue_oldest_seconds,
             deliveries_queued,
@@ -205,6 +222,17 @@ impl Metrics {
             .inc();
     }
 
+    /// Sets `ponte_trusted_list_age_seconds` to these (source, age in seconds), dropping
+    /// lists no longer in use.
+    pub fn list_ages(&self, ages: &[(String, u64)]) {
+        self.trusted_list_age_seconds.clear();
+        for (list, age) in ages {
+            self.trusted_list_age_seconds
+                .get_or_create(&ListLabels { list: list.clone() })
+                .set(i64::try_from(*age).unwrap_or(i64::MAX));
+        }
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -225,6 +253,7 @@ mod tests {
         m.delivery("rem", "delivered");
         m.discovery("not-a-supply-point");
         m.queue_depth.set(3);
+        m.list_ages(&[("tl.xml".into(), 42)]);
         m.tsa_request_seconds.observe(0.004);
         let text = m.render();
         for needle in [
@@ -232,6 +261,7 @@ mod tests {
             "ponte_deliveries_total{destination=\"rem\",outcome=\"delivered\"} 1",
             "ponte_discovery_total{outcome=\"not-a-supply-point\"} 1",
             "ponte_queue_depth 3",
+            "ponte_trusted_list_age_seconds{list=\"tl.xml\"} 42",
             "ponte_queue_oldest_seconds 0",
             "ponte_index_age_seconds 0",
             "ponte_tsa_request_seconds_count 1",

@@ -165,6 +165,22 @@ pub async fn run(
             }
         });
     }
+    if let Some(store) = gw.trust.clone() {
+        let mut s = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                let wait = store
+                    .refresh_in(time::OffsetDateTime::now_utc())
+                    .max(TRUST_REFRESH_MIN);
+                tokio::select! {
+                    _ = stopping(&mut s) => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                let report = store.refresh(time::OffsetDateTime::now_utc()).await;
+                log_lists(&report, "refreshed");
+            }
+        });
+    }
     let ops = {
         let (gw, s) = (Arc::clone(&gw), shutdown.clone());
         tokio::spawn(async move { ops::serve(gw, ops_listener, s).await })
@@ -177,6 +193,27 @@ pub async fn run(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Error::Ops(e)),
         Err(e) => Err(Error::Ops(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// The shortest pause between two refreshes of the trusted lists.
+const TRUST_REFRESH_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Logs what a load of the trusted lists did to each source: `what` is `loaded` or
+/// `refreshed`; a source refused, or answering from its cached copy because the source is
+/// unreachable or served a list that was refused, is a warning.
+pub fn log_lists(report: &crate::tl::LoadReport, what: &str) {
+    for st in &report.statuses {
+        let sequence = st.loaded.as_ref().map(|l| l.list.sequence).unwrap_or(0);
+        match &st.outcome {
+            crate::tl::ListOutcome::Refused(r) => {
+                tracing::warn!(list = %st.source, reason = %r, "trusted list refused ({what}); nothing cached answers")
+            }
+            crate::tl::ListOutcome::Cached { because: Some(b) } => {
+                tracing::warn!(list = %st.source, sequence, reason = %b, "trusted list {what}: the cached copy answers")
+            }
+            _ => tracing::info!(list = %st.source, sequence, "trusted list {what}"),
+        }
     }
 }
 

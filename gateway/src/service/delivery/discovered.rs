@@ -12,9 +12,18 @@
 //! The TLS judgement: the peer's end-entity certificate must be valid at the instant, be one
 //! of the service's identity certificates, have the public key of one of them, or be issued
 //! (a path verified at the instant) by one of them; and it must name the MX host (its DNS
-//! subject alternative names, as RFC 6125 / webpki read them). A peer that does not offer
-//! STARTTLS is delivered to in plain text (RFC 3207 opportunistic TLS: what the brief of
-//! EN 319 532-4 C.2.3.3.3 leaves to the transport), and the history says so.
+//! subject alternative names, as RFC 6125 / webpki read them).
+//!
+//! What is final and what is not. The lists' answer is final: no MX record, no MX host a
+//! supply point, the service not granted ([`Refusal`]: the delivery fails for good, the
+//! sender gets the notice owed). The network's is not: a failed MX look-up (timeout,
+//! SERVFAIL), no trusted list loaded yet, an MX host that cannot be reached, or one that does
+//! not offer STARTTLS (a peer judged by its TLS identity must show it; a missing STARTTLS may
+//! be a stripping attack or a passing fault, as RFC 7672 §2.2 and RFC 8461 §5 treat it) defer
+//! the delivery, retried until `[delivery] max_age`. The qualified MX hosts are tried in
+//! order of preference; one whose certificate is not its service's identity is skipped
+//! (nothing is sent to it), and when every host tried was such a host the delivery fails for
+//! good ([`Refusal::TlsIdentity`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -199,10 +208,11 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Where a REM domain's deliveries go according to the trusted lists at `at`: the most
-/// preferred MX host that is a supply point of a granted qualified REM service, pinned to
-/// that service, with STARTTLS when offered; else the refusal. A failed MX look-up defers;
-/// a null MX fails (the domain accepts no mail).
+/// Where a REM domain's deliveries go according to the trusted lists at `at`: the MX hosts
+/// that are supply points of a granted qualified REM service, in order of preference, each
+/// pinned to its service, STARTTLS required; else the refusal (failed for good). A failed
+/// MX look-up (timeout, SERVFAIL) or lists not loaded yet defer; a null MX fails (the
+/// domain accepts no mail).
 pub async fn resolve(
     domain: &str,
     port: u16,
@@ -226,23 +236,37 @@ pub fn decide(d: &Discovery, port: u16) -> Target {
     if d.hosts.iter().any(|h| h.mx.host.is_empty()) {
         return Target::Fail(format!("{domain} accepts no mail (null MX, RFC 7505)"));
     }
-    if let Some(h) = d.peer()
-        && let Some(s) = h.verdict.as_ref().and_then(|v| v.service.as_ref())
-    {
+    // Every MX host that is a supply point of a granted qualified REM service, in order of
+    // preference, each pinned to its own service: tried in that order (RFC 5321 §5.1).
+    let (hosts, pins): (Vec<Host>, Vec<Pin>) = d
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let v = h.verdict.as_ref().filter(|v| v.qualified())?;
+            let s = v.service.as_ref()?;
+            Some((
+                Host {
+                    name: h.mx.host.clone(),
+                    port,
+                    lookup: Lookup::Dns,
+                },
+                Pin {
+                    identities: s.identities.iter().map(|c| c.der().to_vec()).collect(),
+                    service_name: s.service_name.clone(),
+                    tsp_name: s.tsp_name.clone(),
+                    list: s.list.clone(),
+                    list_verified: s.list_verified,
+                },
+            ))
+        })
+        .unzip();
+    if !hosts.is_empty() {
+        // A peer judged by its TLS identity must show it: STARTTLS is required (a peer that
+        // does not offer it is deferred, never sent to in plain text).
         return Target::Smtp(Peer {
-            hosts: vec![Host {
-                name: h.mx.host.clone(),
-                port,
-                lookup: Lookup::Dns,
-            }],
-            tls: TlsMode::Starttls,
-            via: Via::Discovered(Pin {
-                identities: s.identities.iter().map(|c| c.der().to_vec()).collect(),
-                service_name: s.service_name.clone(),
-                tsp_name: s.tsp_name.clone(),
-                list: s.list.clone(),
-                list_verified: s.list_verified,
-            }),
+            hosts,
+            tls: TlsMode::Required,
+            via: Via::Discovered(pins),
         });
     }
     let refusal = match &d.refusal {
@@ -506,6 +530,118 @@ mod tests {
             judge_tls(&tls, &[], "mx.rem.test", &ids, now()),
             Ok(Match::IssuedBy)
         );
+    }
+
+    fn host(
+        pref: u16,
+        name: &str,
+        service: Option<(&str, Option<NotQualified>)>,
+    ) -> discovery::Host {
+        use crate::tl::{ServiceInfo, ServiceStatus, ServiceType, Verdict};
+        let (cert_der, _) = leaf(&[name], None);
+        discovery::Host {
+            mx: crate::fetch::Mx {
+                preference: pref,
+                host: name.into(),
+            },
+            verdict: service.map(|(svc, not_qualified)| Verdict {
+                not_qualified,
+                service: Some(ServiceInfo {
+                    service_type: ServiceType::QualifiedRem,
+                    status: ServiceStatus::Granted,
+                    status_since: now(),
+                    service_name: svc.into(),
+                    tsp_name: "TSP".into(),
+                    list: "tl.xml".into(),
+                    territory: "IT".into(),
+                    sequence: 1,
+                    list_verified: true,
+                    supply_points: vec![format!("smtp:{name}")],
+                    matched: Match::Certificate,
+                    identities: vec![cert(&cert_der)],
+                }),
+                at: now(),
+            }),
+            capabilities: Vec::new(),
+        }
+    }
+
+    fn found(hosts: Vec<discovery::Host>, refusal: Option<discovery::Refusal>) -> Discovery {
+        Discovery {
+            domain: "d.test".into(),
+            at: now(),
+            peer: hosts
+                .iter()
+                .position(|h| h.verdict.as_ref().is_some_and(|v| v.qualified())),
+            hosts,
+            refusal,
+        }
+    }
+
+    #[test]
+    fn every_qualified_mx_host_is_tried_by_preference_with_its_own_pin_and_tls_required() {
+        let withdrawn = NotQualified::NotGranted {
+            status: crate::tl::ServiceStatus::Withdrawn,
+        };
+        let d = found(
+            vec![
+                host(5, "mx0.d.test", Some(("Old", Some(withdrawn)))),
+                host(10, "mx1.d.test", Some(("One", None))),
+                host(20, "mx2.d.test", None),
+                host(30, "mx3.d.test", Some(("Two", None))),
+            ],
+            None,
+        );
+        let Target::Smtp(p) = decide(&d, 2525) else {
+            panic!("not a peer: {:?}", decide(&d, 2525));
+        };
+        let names: Vec<&str> = p.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["mx1.d.test", "mx3.d.test"]);
+        assert!(
+            p.hosts
+                .iter()
+                .all(|h| h.port == 2525 && h.lookup == Lookup::Dns)
+        );
+        assert_eq!(p.tls, TlsMode::Required);
+        let Via::Discovered(pins) = &p.via else {
+            panic!("{:?}", p.via);
+        };
+        let services: Vec<&str> = pins.iter().map(|p| p.service_name.as_str()).collect();
+        assert_eq!(services, ["One", "Two"]);
+        assert_ne!(pins[0].identities, pins[1].identities);
+    }
+
+    #[test]
+    fn the_lists_answer_is_final_and_the_networks_is_not() {
+        // A failed look-up waits; no MX, no supply point, a withdrawn service are refusals.
+        let dns = found(Vec::new(), Some(discovery::Refusal::Dns("SERVFAIL".into())));
+        assert!(matches!(decide(&dns, 25), Target::Hold(r) if r.contains("SERVFAIL")));
+        let none = found(Vec::new(), Some(discovery::Refusal::NoMx));
+        assert!(matches!(
+            decide(&none, 25),
+            Target::Refused(Refusal::NoMx { .. })
+        ));
+        let stranger = found(
+            vec![host(10, "mx.d.test", None)],
+            Some(discovery::Refusal::NotASupplyPoint),
+        );
+        assert!(matches!(
+            decide(&stranger, 25),
+            Target::Refused(Refusal::NotASupplyPoint { .. })
+        ));
+        let why = NotQualified::NotGranted {
+            status: crate::tl::ServiceStatus::Withdrawn,
+        };
+        let old = found(
+            vec![host(10, "mx.d.test", Some(("Old", Some(why.clone()))))],
+            Some(discovery::Refusal::NotQualified(why)),
+        );
+        assert!(matches!(
+            decide(&old, 25),
+            Target::Refused(Refusal::NotQualified { service, .. }) if service == "Old"
+        ));
+        let null = found(vec![host(0, "", None)], None);
+        assert!(matches!(decide(&null, 25), Target::Fail(r) if r.contains("null MX")));
     }
 
     #[test]

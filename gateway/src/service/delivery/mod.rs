@@ -47,7 +47,9 @@
 //! certificate that does not verify fails the connection: it does not fall back to plain);
 //! plain only when STARTTLS is not offered; `required` — STARTTLS must be offered and succeed
 //! with the certificate verified, else the delivery is deferred with the reason. MX delivery
-//! uses `starttls`.
+//! uses `starttls`; MX delivery that follows the trusted lists ([`discovered`]) uses
+//! `required`, each host's certificate judged against its service's digital identity
+//! instead of the roots.
 //!
 //! **Shutdown.** Once the shutdown signal is given, nothing more is claimed; each connection
 //! finishes the transaction it is in (bounded by the timeout) and closes; deliveries claimed
@@ -511,8 +513,9 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
 fn discovery_outcome(gw: &Gateway, d: &Delivery, t: &Target) {
     let outcome = match t {
         Target::Smtp(p) => {
-            if let Via::Discovered(pin) = &p.via {
-                info!(delivery = d.id, destination = %d.destination, peer = %p, service = %pin.describe(), "discovery: REM peer found");
+            if let Via::Discovered(pins) = &p.via {
+                let services: Vec<String> = pins.iter().map(discovered::Pin::describe).collect();
+                info!(delivery = d.id, destination = %d.destination, peer = %p, service = %services.join("; "), "discovery: REM peer found");
             }
             "peer-found"
         }
@@ -587,12 +590,12 @@ async fn peer_worker(
         if group.is_empty() {
             return;
         }
-        let (mut session, tls_match) = match open(&sh, &group.peer, &settings).await {
+        let (mut session, tls_match, host) = match open(&sh, &group.peer, &settings).await {
             Ok(s) => s,
             Err(Error::PeerIdentity(refusal)) => {
                 drop(permit);
-                // Not the service the lists name: nothing is sent, everything queued fails.
-                sh.gw.metrics.discovery(refusal.kind());
+                // Not the service the lists name: nothing is sent, everything queued fails
+                // (`open` counted each host refused).
                 warn!(peer = %group.peer, kind = refusal.kind(), reason = %refusal, "discovery: the peer's TLS identity does not match");
                 let s = Settled::Failed(refusal.to_string());
                 let target = Target::Refused(*refusal);
@@ -635,8 +638,10 @@ async fn peer_worker(
             let mut out = session.send(&c.d.mail_from, &c.d.rcpt_to, &body).await;
             drop(body);
             let peer = session.peer.clone();
-            if let Via::Discovered(pin) = &group.peer.via {
-                let how = decision(&group.peer, pin, session.tls, tls_match);
+            if let Via::Discovered(pins) = &group.peer.via
+                && let (Some(h), Some(pin)) = (group.peer.hosts.get(host), pins.get(host))
+            {
+                let how = decision(h, pin, tls_match);
                 for (_, s) in out.recipients.iter_mut() {
                     if let Settled::Delivered(t) = s {
                         *s = Settled::Delivered(format!("{t} ({how})"));
@@ -666,29 +671,34 @@ async fn peer_worker(
     }
 }
 
-/// What discovery decided, for the history of a delivered message.
-fn decision(peer: &Peer, pin: &discovered::Pin, tls: bool, m: Option<Match>) -> String {
-    let tls = match (tls, m) {
-        (true, Some(m)) => format!(
+/// What discovery decided, for the history of a delivered message (sent to `host`, under
+/// TLS: discovered peers require it).
+fn decision(host: &Host, pin: &discovered::Pin, m: Option<Match>) -> String {
+    let tls = match m {
+        Some(m) => format!(
             "TLS certificate is the service's digital identity ({})",
             m.as_str()
         ),
-        (true, None) => "TLS".to_owned(),
-        (false, _) => "the peer offered no STARTTLS: sent without TLS".to_owned(),
+        None => "TLS".to_owned(),
     };
     format!(
-        "discovered: MX {peer} is a ServiceSupplyPoint of {}; {tls}",
+        "discovered: MX {host} is a ServiceSupplyPoint of {}; {tls}",
         pin.describe()
     )
 }
 
 /// Opens a session to the first host of `peer` (and address) that takes it; for a
-/// discovered peer, also how its TLS certificate matched the service's identity.
+/// discovered peer, also how its TLS certificate matched the service's identity. Returns the
+/// index in `peer.hosts` of the host connected to.
+///
+/// A discovered host whose certificate is not its service's identity is skipped (nothing is
+/// sent); when every host tried was such a host, [`Error::PeerIdentity`]; when others only
+/// could not be reached, [`Error::Unreachable`] naming all (the delivery waits).
 async fn open(
     sh: &Shared,
     peer: &Peer,
     settings: &Service,
-) -> Result<(Session, Option<Match>), Error> {
+) -> Result<(Session, Option<Match>, usize), Error> {
     let helo = settings
         .smtp
         .hostname
@@ -705,7 +715,12 @@ async fn open(
     };
     let timeout = settings.delivery.timeout;
     let mut errors = Vec::new();
-    for host in &peer.hosts {
+    let mut refused: Option<Refusal> = None;
+    for (i, host) in peer.hosts.iter().enumerate() {
+        let pin = match &peer.via {
+            Via::Discovered(pins) => pins.get(i),
+            _ => None,
+        };
         let addrs = match addresses(sh, host, timeout).await {
             Ok(a) => a,
             Err(e) => {
@@ -714,17 +729,15 @@ async fn open(
             }
         };
         for addr in addrs.into_iter().take(ADDRESSES_PER_HOST) {
-            // A discovered peer: its certificate is judged against the service's identity,
+            // A discovered host: its certificate is judged against its service's identity,
             // on a configuration of this connection's own that keeps the verdict.
             let seen: discovered::Seen = Arc::default();
-            let (tls_config, tls_error) = match &peer.via {
-                Via::Discovered(pin) => {
-                    match discovered::client_config(pin, now(), Arc::clone(&seen)) {
-                        Ok(c) => (Some(c), None),
-                        Err(e) => (None, Some(e)),
-                    }
-                }
-                _ => (tls_config.clone(), tls_error.clone()),
+            let (tls_config, tls_error) = match pin {
+                Some(pin) => match discovered::client_config(pin, now(), Arc::clone(&seen)) {
+                    Ok(c) => (Some(c), None),
+                    Err(e) => (None, Some(e)),
+                },
+                None => (tls_config.clone(), tls_error.clone()),
             };
             let dial = Dial {
                 host: &host.name,
@@ -737,14 +750,17 @@ async fn open(
             };
             let opened = Session::open(&dial).await;
             let verdict = seen.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match (opened, verdict, &peer.via) {
-                (Ok(s), v, _) => return Ok((s, v.and_then(Result::ok))),
-                (Err(_), Some(Err(mismatch)), Via::Discovered(pin)) => {
-                    return Err(Error::PeerIdentity(Box::new(Refusal::TlsIdentity {
+            match (opened, verdict, pin) {
+                (Ok(s), v, _) => return Ok((s, v.and_then(Result::ok), i)),
+                (Err(_), Some(Err(mismatch)), Some(pin)) => {
+                    let r = Refusal::TlsIdentity {
                         peer: format!("{}[{addr}]", host.name),
                         service: pin.service_name.clone(),
                         mismatch,
-                    })));
+                    };
+                    sh.gw.metrics.discovery(r.kind());
+                    warn!(peer = %host, reason = %r, "discovery: skipping an MX host whose TLS identity does not match");
+                    refused.get_or_insert(r);
                 }
                 (Err(e), _, _) => {
                     debug!(error = %e, "delivery: connection failed");
@@ -753,7 +769,14 @@ async fn open(
             }
         }
     }
-    Err(Error::Unreachable { errors })
+    match refused {
+        Some(r) if errors.is_empty() => Err(Error::PeerIdentity(Box::new(r))),
+        Some(r) => {
+            errors.insert(0, r.to_string());
+            Err(Error::Unreachable { errors })
+        }
+        None => Err(Error::Unreachable { errors }),
+    }
 }
 
 /// A host's socket addresses.

@@ -63,9 +63,10 @@ pub enum Via {
     Route(usize),
     /// The domain's MX records (or its implicit MX), without trusted lists.
     Mx,
-    /// The domain's MX host found as the supply point of a granted qualified REM service in
-    /// the trusted lists: its TLS certificate must be that service's identity.
-    Discovered(Pin),
+    /// The domain's MX hosts found as supply points of granted qualified REM services in the
+    /// trusted lists, one pin per host of the peer (the same order): each host's TLS
+    /// certificate must be its service's identity.
+    Discovered(Vec<Pin>),
 }
 
 /// An SMTP peer as resolved: the hosts to try in order and the TLS mode. Deliveries that

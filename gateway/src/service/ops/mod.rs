@@ -670,6 +670,19 @@ async fn metrics(gw: &Gateway) -> Result<Response<Full<Bytes>>, Error> {
     m.timers.set(gauge(stats.timers));
     let age = index_age(gw).and_then(|(a, _)| a).unwrap_or(0);
     m.index_age_seconds.set(gauge(age));
+    if let Some(trust) = &gw.trust {
+        let now = OffsetDateTime::now_utc();
+        let ages: Vec<(String, u64)> = trust
+            .lists()
+            .lists()
+            .iter()
+            .map(|l| {
+                let age = u64::try_from((now - l.fetched_at).whole_seconds()).unwrap_or(0);
+                (l.source.clone(), age)
+            })
+            .collect();
+        m.list_ages(&ages);
+    }
     Ok(bytes_response(
         StatusCode::OK,
         METRICS_CONTENT_TYPE,
