@@ -166,7 +166,8 @@ fn all_43_kit_messages_parse_with_the_event_and_reason_of_their_name() {
     let files = kit_messages();
     assert_eq!(files.len(), 43, "the kit holds 43 REM_*.eml");
     for f in &files {
-        let m = parse(&read(f)).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let bytes = read(f);
+        let m = parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let (event, code) = expected(f);
         assert_eq!(m.metadata.event, event, "{}", f.display());
         let reason = Reason::from_code(&code).unwrap_or_else(|| panic!("code {code}"));
@@ -219,7 +220,8 @@ fn all_43_kit_messages_verify_at_signing_time() {
     let mut id_mismatch = Vec::new();
     let mut ua_mismatch = Vec::new();
     for f in kit_messages() {
-        let v = verify(&read(&f), &root, TrustTime::SigningTime)
+        let bytes = read(&f);
+        let v = verify(&bytes, &root, TrustTime::SigningTime)
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(v.smime.valid, "{}: {:?}", f.display(), v.smime.reason);
         assert!(v.trust.trusted, "{}: {:?}", f.display(), v.trust.reason);
@@ -434,7 +436,8 @@ struct Built {
 /// A dispatch built with the test PKI around the kit's prepared original and its
 /// (kit-signed) SubmissionAcceptance evidence.
 fn build_dispatch(subject: &str) -> Built {
-    let kit_msg = parse(&read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"))).expect("kit");
+    let kit_bytes = read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"));
+    let kit_msg = parse(&kit_bytes).expect("kit");
     let prepared = prepare_original(
         &read(&kit("Intra-REM-flow/original_message.clean_from_user.eml")),
         KIT_REMS_ID,
@@ -469,7 +472,7 @@ fn build_dispatch(subject: &str) -> Built {
         metadata: &metadata,
         intro_text: "Messaggio REM – il messaggio è allegato.\nREM Dispatch: the message is attached.",
         intro_html: "<p>Messaggio REM</p>",
-        original: Some(&prepared.bytes),
+        original: Some(prepared.bytes.as_slice().into()),
         original_digest: None,
         evidences: &evidences,
         key: &key,
@@ -610,8 +613,10 @@ fn openssl_accepts_a_built_rem_message() {
 
 #[test]
 fn build_refuses_what_would_make_a_broken_message() {
-    let dispatch = parse(&read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"))).expect("kit");
-    let receipt = parse(&read(&kit("Intra-REM-flow/REM_RelayFailure.RB02.eml"))).expect("kit");
+    let dispatch_bytes = read(&kit("Intra-REM-flow/REM_Dispatch.RA01.eml"));
+    let dispatch = parse(&dispatch_bytes).expect("kit");
+    let receipt_bytes = read(&kit("Intra-REM-flow/REM_RelayFailure.RB02.eml"));
+    let receipt = parse(&receipt_bytes).expect("kit");
     let key = SigningKey::from_pkcs8_pem(&read(&common::pki("rem-rsa.key.pem"))).expect("key");
     let cert = pki_cert("rem-rsa.pem");
     let to = vec!["<a@b.it>".to_string()];
@@ -634,7 +639,7 @@ fn build_refuses_what_would_make_a_broken_message() {
             metadata,
             intro_text: "t",
             intro_html: "h",
-            original,
+            original: original.map(Into::into),
             original_digest: None,
             evidences,
             key: &key,
@@ -805,7 +810,7 @@ fn ponte_dispatch(part_digest: Option<&str>) -> (Vec<u8>, message::PreparedOrigi
         metadata: &metadata,
         intro_text: "Messaggio REM",
         intro_html: "<p>Messaggio REM</p>",
-        original: Some(&prepared.bytes),
+        original: Some(prepared.bytes.as_slice().into()),
         original_digest: Some(prepared.digest),
         evidences: &[("SubmissionAcceptance".to_string(), evidence)],
         key: &key,

@@ -9,7 +9,7 @@ pub mod sign;
 pub mod trust;
 pub mod verify;
 
-pub use sign::{SignRequest, SmimeProtocol, sign};
+pub use sign::{SIGNED_OVERHEAD, SignRequest, SmimeProtocol, sign, sign_concat, sign_owned};
 pub use trust::{TrustTime, trust};
 pub(crate) use verify::verify_canonical;
 pub use verify::{SmimeForm, SmimeVerdict, verify};

@@ -80,16 +80,62 @@ fn check_header(name: &str, value: &str) -> Result<(), Error> {
 /// "This is an S/MIME signed message", the inner entity byte-exact, then `smime.p7s` (base64,
 /// 76-character lines) holding the detached CMS SignedData.
 pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
+    sign_concat(req, &[])
+}
+
+/// [`sign()`] of the inner entity `req.inner` followed by the pieces of `rest`, as if they
+/// were one buffer (the same bytes out): a caller passes a large part (an attached
+/// message) by reference, and it is copied once, into the output.
+pub fn sign_concat(req: &SignRequest<'_>, rest: &[&[u8]]) -> Result<Vec<u8>, Error> {
+    let mut pieces: Vec<&[u8]> = Vec::with_capacity(rest.len() + 1);
+    pieces.push(req.inner);
+    pieces.extend(rest.iter().copied().filter(|p| !p.is_empty()));
+    let (head, tail) = frame(req, &pieces)?;
+    let inner_len: usize = pieces.iter().map(|p| p.len()).sum();
+    // Sized once (a 25 MB message would otherwise be copied again when the vector grows).
+    let mut out = Vec::with_capacity(head.len() + inner_len + tail.len());
+    out.extend_from_slice(&head);
+    for p in &pieces {
+        out.extend_from_slice(p);
+    }
+    out.extend_from_slice(&tail);
+    Ok(out)
+}
+
+/// [`sign()`] of `req.inner` followed by `owned`, the message written into `owned`'s own
+/// buffer (its content moved up in place to make room for the header): no second buffer of
+/// the message's size. Reserve [`SIGNED_OVERHEAD`] bytes of spare capacity in `owned` (plus
+/// the headers) and it is not reallocated either.
+pub fn sign_owned(req: &SignRequest<'_>, mut owned: Vec<u8>) -> Result<Vec<u8>, Error> {
+    if !req.inner.is_empty() {
+        owned.splice(0..0, req.inner.iter().copied());
+    }
+    let (head, tail) = frame(&SignRequest { inner: &[], ..*req }, &[&owned])?;
+    owned.reserve(head.len() + tail.len());
+    owned.splice(0..0, head);
+    owned.extend_from_slice(&tail);
+    Ok(owned)
+}
+
+/// Spare capacity [`sign_owned`] uses besides the header fields: the framing and the
+/// base64 signature with a chain of a few certificates.
+pub const SIGNED_OVERHEAD: usize = 16 << 10;
+
+/// What comes before and after the inner entity (`pieces` concatenated) in the signed
+/// message.
+fn frame(req: &SignRequest<'_>, pieces: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>), Error> {
     for (n, v) in req.headers {
         check_header(n, v)?;
     }
-    if let Some(pos) = crate::mime::write::first_bare_lf(req.inner) {
+    if let Some(pos) = first_bare_lf_of(pieces) {
         return Err(Error::NotCanonical(pos));
     }
     // One pass over the content: its SHA-256 (the CMS messageDigest) and, continued with the
     // time, the seed of the boundary (SHA-256 of content || time: reproducible).
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(req.inner);
+    for p in pieces {
+        ctx.update(p);
+    }
     let content_digest = digest_array(ctx.clone().finish().as_ref());
     ctx.update(&req.signing_time.unix_timestamp().to_be_bytes());
     let h = ctx.finish();
@@ -110,44 +156,104 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, Error> {
             .collect::<String>()
     );
     let mut n = 0u32;
-    while crate::mime::write::contains(req.inner, boundary.as_bytes()) {
+    while contains_in(pieces, boundary.as_bytes()) {
         n += 1;
         boundary = format!("{boundary}{n}");
     }
     let b64 = base64::engine::general_purpose::STANDARD.encode(&p7s);
-    // Sized once: the headers, the inner entity, base64 with its line breaks, the framing
-    // (a 25 MB message would otherwise be copied again when the vector grows).
     let header_len: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut out = Vec::with_capacity(
-        header_len + req.inner.len() + b64.len() + b64.len() / 38 + 1024 + 4 * boundary.len(),
-    );
+    let mut head = Vec::with_capacity(header_len + 256 + 2 * boundary.len());
     for (name, value) in req.headers {
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    head.extend_from_slice(b"MIME-Version: 1.0\r\n");
     let protocol = req.protocol.media_type();
-    out.extend_from_slice(
+    head.extend_from_slice(
         format!(
             "Content-Type: multipart/signed; protocol=\"{protocol}\"; micalg=\"sha-256\";\r\n\tboundary=\"{boundary}\"\r\n\r\n"
         )
         .as_bytes(),
     );
-    out.extend_from_slice(b"This is an S/MIME signed message\r\n\r\n");
-    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    out.extend_from_slice(req.inner);
-    out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
-    out.extend_from_slice(
+    head.extend_from_slice(b"This is an S/MIME signed message\r\n\r\n");
+    head.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    let mut tail = Vec::with_capacity(b64.len() + b64.len() / 38 + 512 + 2 * boundary.len());
+    tail.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    tail.extend_from_slice(
         format!(
             "Content-Type: {protocol}; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n"
         )
         .as_bytes(),
     );
     for line in b64.as_bytes().chunks(76) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
+        tail.extend_from_slice(line);
+        tail.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    Ok(out)
+    tail.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Ok((head, tail))
+}
+
+/// The offset of the first bare LF of the concatenation of `pieces` (an LF that opens a
+/// piece is bare unless the previous piece ends with CR).
+fn first_bare_lf_of(pieces: &[&[u8]]) -> Option<usize> {
+    let mut offset = 0;
+    let mut prev_cr = false;
+    for p in pieces {
+        let hit = match crate::mime::write::first_bare_lf(p) {
+            Some(0) if prev_cr => p
+                .get(1..)
+                .and_then(crate::mime::write::first_bare_lf)
+                .map(|i| i + 1),
+            other => other,
+        };
+        if let Some(i) = hit {
+            return Some(offset + i);
+        }
+        offset += p.len();
+        if let Some(&last) = p.last() {
+            prev_cr = last == b'\r';
+        }
+    }
+    None
+}
+
+/// Whether `needle` occurs in the concatenation of `pieces`, across their junctions too.
+fn contains_in(pieces: &[&[u8]], needle: &[u8]) -> bool {
+    if pieces
+        .iter()
+        .any(|p| crate::mime::write::contains(p, needle))
+    {
+        return true;
+    }
+    let k = needle.len().saturating_sub(1);
+    if k == 0 {
+        return false;
+    }
+    // Each junction: up to `k` bytes before it and `k` after it, gathered across pieces.
+    for j in 1..pieces.len() {
+        let mut before: Vec<u8> = Vec::with_capacity(k);
+        for p in pieces[..j].iter().rev() {
+            let take = (k - before.len()).min(p.len());
+            let mut chunk = p[p.len() - take..].to_vec();
+            chunk.extend_from_slice(&before);
+            before = chunk;
+            if before.len() == k {
+                break;
+            }
+        }
+        let mut window = before;
+        let start = window.len();
+        for p in &pieces[j..] {
+            let take = (start + k - window.len()).min(p.len());
+            window.extend_from_slice(&p[..take]);
+            if window.len() == start + k {
+                break;
+            }
+        }
+        if crate::mime::write::contains(&window, needle) {
+            return true;
+        }
+    }
+    false
 }
 
 fn digest_array(d: &[u8]) -> [u8; 32] {
@@ -177,5 +283,18 @@ mod tests {
         assert!(check_header("Bad Name", "v").is_err());
         assert!(check_header("content-type", "text/plain").is_err());
         assert!(check_header("", "v").is_err());
+    }
+
+    #[test]
+    fn pieces_are_judged_as_one_buffer() {
+        let a: &[u8] = b"one\r";
+        let b: &[u8] = b"\ntwo\r\n";
+        assert_eq!(first_bare_lf_of(&[a, b]), None);
+        assert_eq!(first_bare_lf_of(&[b"one", b]), Some(3));
+        assert_eq!(first_bare_lf_of(&[a, b"", b"x\ny"]), Some(5));
+        assert!(contains_in(&[b"xx--bo", b"u", b"nd--yy"], b"--bound--"));
+        assert!(contains_in(&[b"--bound--"], b"--bound--"));
+        assert!(!contains_in(&[b"--bou", b"x", b"nd--"], b"--bound--"));
+        assert!(!contains_in(&[b"", b"--boun"], b"--bound--"));
     }
 }

@@ -160,7 +160,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         }
     }
     let mut ids = cx.pec_ids();
-    let built: Vec<Built> = if message == "dispatch" {
+    let mut built: Vec<Built> = if message == "dispatch" {
         let Some(original) = &msg.original else {
             return Ok(Err(Refusal::new(
                 Some(&input),
@@ -248,10 +248,11 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         );
     }
     let mut outputs = Vec::with_capacity(built.len());
-    for b in &built {
+    for b in &mut built {
         let id = &cx.config.identity;
-        // A receipt states the evidence's event time; its signature is made now.
-        let bytes = b.sign_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?;
+        // A receipt states the evidence's event time; its signature is made now (in the
+        // buffer of the built entity: a large envelope is not held twice).
+        let bytes = b.take_signed_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?;
         outputs.push(Output {
             described: Described {
                 format: "pec",
@@ -443,7 +444,7 @@ fn message_type_name(t: &MessageType) -> String {
 /// settle is authoritative: a top header that disagrees with the signed evidence (the AgID
 /// kit's Outflow receipts) is noted, not refused, since the top header of a multipart/signed
 /// message is not covered by its signature.
-fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<(RefusalKind, String)> {
+fn refusal(v: &RemVerdict<'_>, notes: &mut Vec<String>) -> Option<(RefusalKind, String)> {
     if !v.smime.present {
         return Some((RefusalKind::Unsigned, String::new()));
     }
@@ -542,7 +543,7 @@ fn refusal(v: &RemVerdict, notes: &mut Vec<String>) -> Option<(RefusalKind, Stri
 }
 
 /// The evidence REM-Evidence-ID names, else the first of the event REM-EventIdentifier names.
-fn main_evidence(v: &RemVerdict) -> Option<&EvidenceCheck> {
+fn main_evidence<'v>(v: &'v RemVerdict<'_>) -> Option<&'v EvidenceCheck> {
     let meta = &v.message.metadata;
     let want_id = crate::correlate::normalize_id(&meta.evidence_id);
     let by_id = v.evidences.iter().find(|e| {
@@ -565,7 +566,7 @@ fn receipts(
     cx: &Context,
     evidence: &Evidence,
     row: &crate::mappings::EventRow,
-    msg: &crate::rem::message::parse::RemMessage,
+    msg: &crate::rem::message::parse::RemMessage<'_>,
     linked: Option<&Record>,
     attach: &[ExtraPart],
     ids: &mut dyn crate::pec::build::IdentifierSource,

@@ -351,7 +351,7 @@ async fn dispatch_from_envelope(
         }
         None => cx.rem_identifier(now),
     };
-    let prepared = match crate::rem::message::prepare::prepare_original_with(
+    let prepared = match crate::rem::message::prepare::prepare_borrowed(
         original,
         &angle(&rems_id),
         user_id.as_deref(),
@@ -443,7 +443,10 @@ async fn dispatch_from_envelope(
             original_subject: &subject,
             message_id: &rems_id,
             in_reply_to: None,
-            original: Some((&prepared.bytes, prepared.digest)),
+            original: Some((
+                crate::rem::message::Original::prepared(&prepared),
+                prepared.digest,
+            )),
         },
         now,
     )?;
@@ -621,7 +624,7 @@ struct RemOut<'a> {
     message_id: &'a str,
     in_reply_to: Option<&'a str>,
     /// The prepared original and its digest.
-    original: Option<(&'a [u8], [u8; 32])>,
+    original: Option<(crate::rem::message::Original<'a>, [u8; 32])>,
 }
 
 /// The REM-* headers, the introduction and the signed message of the REM identity.

@@ -691,7 +691,7 @@ fn rem_messages(files: &mut Files, rem_id: &Identity) -> Result<(), Failure> {
             metadata,
             intro_text: intro,
             intro_html: "<!DOCTYPE html>\r\n<html><head><meta charset=\"UTF-8\"><title>REM</title></head><body><p>Messaggio REM.</p><p>REM message.</p></body></html>\r\n",
-            original: Some(original),
+            original: Some(original.into()),
             original_digest: None,
             evidences: &[("SubmissionAcceptance".to_string(), signed.clone())],
             key: &rem_id.key,

@@ -214,6 +214,34 @@ impl Built {
         })
     }
 
+    /// [`Built::sign_at`] taking [`Built::inner`] (left empty): the message is written into
+    /// its buffer, so a large envelope is not held twice.
+    pub fn take_signed_at(
+        &mut self,
+        key: &crate::crypto::SigningKey,
+        cert: &crate::x509::Certificate,
+        chain: &[crate::x509::Certificate],
+        signing_time: OffsetDateTime,
+    ) -> Result<Vec<u8>, crate::smime::Error> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        crate::smime::sign_owned(
+            &crate::smime::SignRequest {
+                headers: &headers,
+                inner: &[],
+                key,
+                signer: cert,
+                chain,
+                signing_time,
+                protocol: crate::smime::SmimeProtocol::Pec,
+            },
+            std::mem::take(&mut self.inner),
+        )
+    }
+
     /// The message without signature: the outer headers followed by the inner entity (whose
     /// `Content-Type` header becomes the message's). For tests and inspection.
     pub fn unsigned_message(&self) -> Vec<u8> {
@@ -462,13 +490,13 @@ fn destinatari(addresses: &[String], external: &[String]) -> Vec<Destinatario> {
 /// The original as it goes into `postacert.eml` (pec.md §1.4): CRLF line endings, its
 /// `Message-ID` replaced by the provider identifier and the user's moved to
 /// `X-Riferimento-Message-ID`.
-fn postacert_of(original: &[u8], identificativo: &str, msgid: &str) -> Vec<u8> {
+fn postacert_of<'a>(original: &'a [u8], identificativo: &str, msgid: &str) -> Postacert<'a> {
     let crlf = mime::to_crlf_cow(original);
     let header_end = memchr::memmem::find(&crlf, b"\r\n\r\n")
         .map(|i| i + 2)
         .unwrap_or(crlf.len());
-    let (head, body) = crlf.split_at(header_end);
-    let mut out = Vec::with_capacity(crlf.len() + 200);
+    let head = crlf.get(..header_end).unwrap_or_default();
+    let mut out = Vec::with_capacity(header_end + 200);
     let mut skipping = false;
     for line in head.split_inclusive(|&b| b == b'\n') {
         let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
@@ -489,8 +517,29 @@ fn postacert_of(original: &[u8], identificativo: &str, msgid: &str) -> Vec<u8> {
     }
     out.extend_from_slice(format!("Message-ID: <{identificativo}>\r\n").as_bytes());
     out.extend_from_slice(format!("X-Riferimento-Message-ID: {msgid}\r\n").as_bytes());
-    out.extend_from_slice(body);
-    out
+    // The body is borrowed from the original when it was CRLF already (not copied twice).
+    let body = match crlf {
+        std::borrow::Cow::Borrowed(b) => {
+            std::borrow::Cow::Borrowed(b.get(header_end..).unwrap_or_default())
+        }
+        std::borrow::Cow::Owned(mut v) => {
+            v.drain(..header_end.min(v.len()));
+            std::borrow::Cow::Owned(v)
+        }
+    };
+    Postacert { head: out, body }
+}
+
+/// `postacert.eml` in two pieces: the rewritten header block, the body as it was.
+struct Postacert<'a> {
+    head: Vec<u8>,
+    body: std::borrow::Cow<'a, [u8]>,
+}
+
+impl Postacert<'_> {
+    fn pieces(&self) -> [&[u8]; 2] {
+        [&self.head, &self.body]
+    }
 }
 
 /// Assembles the inner `multipart/mixed`: text (plain + html), daticert.xml (when given), the
@@ -501,7 +550,7 @@ fn assemble(
     html: &str,
     daticert: Option<&[u8]>,
     extra: &[ExtraPart],
-    postacert: Option<&[u8]>,
+    postacert: Option<&[&[u8]]>,
 ) -> Result<Vec<u8>, Error> {
     for e in extra {
         e.check()?;
@@ -513,24 +562,21 @@ fn assemble(
         .iter()
         .map(|e| mime::base64_lines(&e.content))
         .collect();
-    let mut parts: Vec<&[u8]> = [
-        Some(plain_qp.as_bytes()),
-        Some(html_qp.as_bytes()),
-        postacert,
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut parts: Vec<&[u8]> = vec![plain_qp.as_bytes(), html_qp.as_bytes()];
+    parts.extend(postacert.unwrap_or_default().iter().copied());
     parts.extend(extra.iter().map(|e| e.filename.as_bytes()));
     let outer = mime::boundary(seed.as_bytes(), 1, &parts);
     let alt = mime::boundary(seed.as_bytes(), 2, &parts);
     let mut o = Vec::with_capacity(
         plain_qp.len()
             + html_qp.len()
-            + postacert.map_or(0, <[u8]>::len)
+            + postacert.map_or(0, |p| p.iter().map(|x| x.len()).sum::<usize>())
             + dati_b64.as_ref().map_or(0, String::len)
             + extra_b64.iter().map(String::len).sum::<usize>()
-            + 2048,
+            + 2048
+            // Room for the signature and the header fields: signed in this buffer.
+            + crate::smime::SIGNED_OVERHEAD
+            + 4096,
     );
     let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
     w(&format!(
@@ -577,12 +623,14 @@ fn assemble(
         w(&format!("\r\n--{outer}\r\n"));
         w("Content-Type: message/rfc822; name=\"postacert.eml\"\r\n");
         w("Content-Disposition: inline; filename=\"postacert.eml\"\r\n");
-        w(if mime::is_7bit(p) {
+        w(if p.iter().all(|x| mime::is_7bit(x)) {
             "Content-Transfer-Encoding: 7bit\r\n\r\n"
         } else {
             "Content-Transfer-Encoding: 8bit\r\n\r\n"
         });
-        o.extend_from_slice(p);
+        for x in p {
+            o.extend_from_slice(x);
+        }
         let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
         w(&format!("\r\n--{outer}--\r\n"));
         return Ok(o);
@@ -678,7 +726,7 @@ pub fn envelope_with(
         &html,
         Some(&daticert.to_xml()),
         input.extra_parts,
-        Some(&postacert),
+        Some(&postacert.pieces()),
     )?;
     let headers = envelope_headers(
         &o,
@@ -751,7 +799,7 @@ pub fn anomaly(input: &AnomalyInput<'_>, ids: &mut dyn IdentifierSource) -> Resu
         &html,
         None,
         input.extra_parts,
-        Some(&carried),
+        Some(&[&carried]),
     )?;
     let headers = envelope_headers(
         &o,
@@ -889,7 +937,7 @@ pub fn receipt_with(
                 errore_esteso: None,
             };
             let post = postacert_of(about_bytes, &own_id, &o.message_id);
-            (d, Some(post))
+            (d, Some([post.head.as_slice(), &post.body].concat()))
         }
     };
     let kind = input.kind;
@@ -977,13 +1025,14 @@ pub fn receipt_with(
         receipt: Some(kind),
         notes: extras.text_notes,
     });
+    let post_piece: Option<[&[u8]; 1]> = postacert.as_deref().map(|p| [p]);
     let inner = assemble(
         &own_id,
         &plain,
         &html,
         Some(&daticert.to_xml()),
         input.extra_parts,
-        postacert.as_deref(),
+        post_piece.as_ref().map(|p| p.as_slice()),
     )?;
 
     let to = match (input.to, kind) {

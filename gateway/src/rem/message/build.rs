@@ -16,6 +16,44 @@ use crate::crypto::SigningKey;
 use crate::smime::{self, SignRequest, SmimeProtocol};
 use crate::x509::Certificate;
 
+/// The prepared original as attached: the bytes of `head` followed by those of `rest` (two
+/// pieces, so that [`super::prepare::Prepared`] is attached without a copy of its body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Original<'a> {
+    /// The first piece.
+    pub head: &'a [u8],
+    /// The second piece.
+    pub rest: &'a [u8],
+}
+
+impl<'a> Original<'a> {
+    /// The original in one buffer.
+    pub fn whole(bytes: &'a [u8]) -> Self {
+        Original {
+            head: &[],
+            rest: bytes,
+        }
+    }
+
+    /// The two pieces of a [`super::prepare::Prepared`].
+    pub fn prepared(p: &'a super::prepare::Prepared<'_>) -> Self {
+        Original {
+            head: &p.head,
+            rest: &p.rest,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.rest.len()
+    }
+}
+
+impl<'a> From<&'a [u8]> for Original<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Original::whole(bytes)
+    }
+}
+
 /// Everything needed to build a REM message.
 #[derive(Debug)]
 pub struct BuildInput<'a> {
@@ -43,7 +81,7 @@ pub struct BuildInput<'a> {
     /// The introduction, HTML.
     pub intro_html: &'a str,
     /// The prepared original ([`super::prepare_original`]) for a dispatch or payload.
-    pub original: Option<&'a [u8]>,
+    pub original: Option<Original<'a>>,
     /// [`super::PreparedOriginal::digest`] when `original` is the `bytes` of that
     /// [`super::PreparedOriginal`]: they are then known to be prepared and to have this digest,
     /// and are not read again to check it. `None`: checked here.
@@ -153,11 +191,22 @@ fn check_original(input: &BuildInput<'_>) -> Result<(), Error> {
         _ => {}
     }
     if let Some(o) = input.original {
-        if input.original_digest.is_none() {
-            check_prepared(o)?;
+        // Checked here when the caller did not prepare it (the pieces joined: not the hot
+        // path, which passes the digest of its preparation).
+        let joined = match input.original_digest {
+            None if o.head.is_empty() => Some(std::borrow::Cow::Borrowed(o.rest)),
+            None => Some(std::borrow::Cow::Owned([o.head, o.rest].concat())),
+            Some(_) => None,
+        };
+        if let Some(j) = &joined {
+            check_prepared(j)?;
         }
         if md.digest_algorithm.trim() == DIGEST_SHA256 {
-            let computed = digest_b64(&input.original_digest.unwrap_or_else(|| digest_original(o)));
+            let computed = digest_b64(&match (&joined, input.original_digest) {
+                (_, Some(d)) => d,
+                (Some(j), None) => digest_original(j),
+                (None, None) => digest_original(&[]),
+            });
             if computed != md.digest_value.trim() {
                 return Err(Error::DigestMismatch {
                     header: md.digest_value.clone(),
@@ -169,8 +218,16 @@ fn check_original(input: &BuildInput<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The signed `multipart/mixed` entity (CRLF).
-fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
+/// The signed `multipart/mixed` entity (CRLF) in three pieces: what comes before the
+/// original, the original (borrowed), what comes after it.
+struct Inner<'a> {
+    before: Vec<u8>,
+    original: Option<Original<'a>>,
+    after: Vec<u8>,
+}
+
+/// The signed `multipart/mixed` entity ([`Inner`]).
+fn inner<'a>(input: &BuildInput<'a>) -> Result<Inner<'a>, Error> {
     check_original(input)?;
     for (name, _) in input.evidences {
         check_event_name(name)?;
@@ -179,7 +236,8 @@ fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
     let html_qp = wire::quoted_printable(input.intro_html);
     let mut contents: Vec<&[u8]> = vec![text_qp.as_bytes(), html_qp.as_bytes()];
     if let Some(o) = input.original {
-        contents.push(o);
+        contents.push(o.head);
+        contents.push(o.rest);
     }
     let b64: Vec<String> = input
         .evidences
@@ -195,7 +253,9 @@ fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
     let mixed = wire::boundary(&seed, 1, &contents);
     let alt = wire::boundary(&seed, 2, &contents);
 
-    let mut out = Vec::with_capacity(contents.iter().map(|c| c.len()).sum::<usize>() + 2048);
+    let original_len = input.original.map_or(0, |o| o.len());
+    let mut out =
+        Vec::with_capacity(contents.iter().map(|c| c.len()).sum::<usize>() - original_len + 2048);
     let mut put = |s: &str| out.extend_from_slice(s.as_bytes());
     put(&format!(
         "Content-Type: multipart/mixed;\r\n\tboundary=\"{mixed}\"\r\n\r\n"
@@ -214,14 +274,15 @@ fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
         put("\r\n");
     }
     put(&format!("--{alt}--\r\n"));
-    if let Some(o) = input.original {
+    if input.original.is_some() {
         put(&format!("\r\n--{mixed}\r\n"));
         put("Content-Type: message/rfc822; name=AttachedMimeMessage\r\n");
         put("Content-Transfer-Encoding: binary\r\n");
         put("Content-Disposition: attachment; filename=AttachedMimeMessage\r\n");
         put("REM-Section-Type: rem_message/original\r\n\r\n");
-        out.extend_from_slice(o);
     }
+    let before = out;
+    let mut out = Vec::with_capacity(b64.iter().map(String::len).sum::<usize>() + 1024);
     let mut put = |s: &str| out.extend_from_slice(s.as_bytes());
     for ((name, _), body) in input.evidences.iter().zip(&b64) {
         put(&format!("\r\n--{mixed}\r\n"));
@@ -236,24 +297,40 @@ fn inner(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
         put(body);
     }
     put(&format!("\r\n--{mixed}--\r\n"));
-    Ok(out)
+    Ok(Inner {
+        before,
+        original: input.original,
+        after: out,
+    })
 }
 
 /// Builds and signs the whole REM message; returns its bytes (CRLF).
 pub fn build(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
     let headers = top_headers(input)?;
-    let body = inner(input)?;
+    let Inner {
+        before,
+        original,
+        after,
+    } = inner(input)?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    Ok(smime::sign(&SignRequest {
-        headers: &refs,
-        inner: &body,
-        key: input.key,
-        signer: input.cert,
-        chain: input.chain,
-        signing_time: input.signing_time,
-        protocol: SmimeProtocol::Rem,
-    })?)
+    let rest: Vec<&[u8]> = match &original {
+        Some(o) => vec![o.head, o.rest, &after],
+        None => vec![&after],
+    };
+    // The original is copied once, into the signed message.
+    Ok(smime::sign_concat(
+        &SignRequest {
+            headers: &refs,
+            inner: &before,
+            key: input.key,
+            signer: input.cert,
+            chain: input.chain,
+            signing_time: input.signing_time,
+            protocol: SmimeProtocol::Rem,
+        },
+        &rest,
+    )?)
 }

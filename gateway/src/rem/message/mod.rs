@@ -19,9 +19,12 @@ pub mod prepare;
 pub mod verify;
 mod wire;
 
-pub use build::{BuildInput, build};
+pub use build::{BuildInput, Original, build};
 pub use parse::{EvidencePart, ExtensionPart, RemMessage, SectionType, parse};
-pub use prepare::{PreparedOriginal, digest_original, prepare_original, prepare_original_with};
+pub use prepare::{
+    Prepared, PreparedOriginal, digest_original, prepare_borrowed, prepare_original,
+    prepare_original_with,
+};
 pub use verify::{
     DigestCheck, EvidenceCheck, RemVerdict, UaMessageIdCheck, VerifyOptions, verify, verify_with,
 };

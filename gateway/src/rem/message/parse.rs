@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use mail_parser::MimeHeaders;
+use std::borrow::Cow;
 
 use super::{Error, RelayMetadata, header, wire};
 use crate::mime;
@@ -98,7 +99,7 @@ pub struct ExtensionPart {
 
 /// A REM message as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemMessage {
+pub struct RemMessage<'a> {
     /// The top header fields in order: name as written, value unfolded, trimmed, RFC 2047
     /// encoded words decoded (in mailbox lists, mailbox by mailbox: a decoded display name
     /// holding a special is quoted).
@@ -117,8 +118,9 @@ pub struct RemMessage {
     pub metadata: RelayMetadata,
     /// The introduction's text/plain alternative, decoded.
     pub intro_text: Option<String>,
-    /// The original: the exact bytes of the `message/rfc822` body (as digested).
-    pub original: Option<Vec<u8>>,
+    /// The original: the exact bytes of the `message/rfc822` body (as digested), borrowed
+    /// from the message read when it is carried in binary (as 532-3 asks).
+    pub original: Option<Cow<'a, [u8]>>,
     /// The XML evidences, in order.
     pub evidences: Vec<EvidencePart>,
     /// The PDF evidences, in order.
@@ -131,7 +133,27 @@ pub struct RemMessage {
     pub notes: Vec<String>,
 }
 
-impl RemMessage {
+impl RemMessage<'_> {
+    /// The same message owning its original.
+    pub fn into_owned(self) -> RemMessage<'static> {
+        RemMessage {
+            original: self.original.map(|o| Cow::Owned(o.into_owned())),
+            header_fields: self.header_fields,
+            subject: self.subject,
+            message_id: self.message_id,
+            from: self.from,
+            to: self.to,
+            date: self.date,
+            metadata: self.metadata,
+            intro_text: self.intro_text,
+            evidences: self.evidences,
+            pdf_evidences: self.pdf_evidences,
+            extensions: self.extensions,
+            signed: self.signed,
+            notes: self.notes,
+        }
+    }
+
     /// The first top header field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.header_fields
@@ -159,7 +181,11 @@ fn field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
 }
 
 /// The exact body bytes of a part, transfer-decoded only when base64 or quoted-printable.
-fn original_bytes(raw: &[u8], p: &Node<'_, '_>, notes: &mut Vec<String>) -> Result<Vec<u8>, Error> {
+fn original_bytes<'r>(
+    raw: &'r [u8],
+    p: &Node<'_, '_>,
+    notes: &mut Vec<String>,
+) -> Result<Cow<'r, [u8]>, Error> {
     let (_, b, e) = p.offsets();
     let body = raw.get(b..e).unwrap_or_default();
     // mail-parser ends the part before the CRLF that belongs to the boundary delimiter
@@ -178,6 +204,7 @@ fn original_bytes(raw: &[u8], p: &Node<'_, '_>, notes: &mut Vec<String>) -> Resu
             notes.push("original transferred in base64 (532-3 asks for binary)".into());
             base64::engine::general_purpose::STANDARD
                 .decode(&clean)
+                .map(Cow::Owned)
                 .map_err(|e| Error::BadPart {
                     part: "AttachedMimeMessage".into(),
                     reason: format!("base64: {e}"),
@@ -188,7 +215,7 @@ fn original_bytes(raw: &[u8], p: &Node<'_, '_>, notes: &mut Vec<String>) -> Resu
             reason: "quoted-printable original: its digest bytes cannot be recovered exactly"
                 .into(),
         }),
-        _ => Ok(body.to_vec()),
+        _ => Ok(Cow::Borrowed(body)),
     }
 }
 
@@ -217,10 +244,11 @@ fn top_fields(block: &[u8]) -> Vec<(String, String)> {
 }
 
 /// Parses a REM message (CRLF or LF-stored).
-pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
-    let canonical = mime::canonicalize(bytes);
-    let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
-    parse_canonical(&canonical, lf_converted).map(|(m, _)| m)
+pub fn parse(bytes: &[u8]) -> Result<RemMessage<'_>, Error> {
+    match mime::canonicalize(bytes) {
+        Cow::Borrowed(b) => parse_canonical(b, false).map(|(m, _)| m),
+        Cow::Owned(v) => parse_canonical(&v, true).map(|(m, _)| m.into_owned()),
+    }
 }
 
 /// [`parse`] of a message already in canonical form (`lf_converted`: made so from LF line
@@ -228,7 +256,7 @@ pub fn parse(bytes: &[u8]) -> Result<RemMessage, Error> {
 pub(crate) fn parse_canonical(
     raw: &[u8],
     lf_converted: bool,
-) -> Result<(RemMessage, Tree<'_>), Error> {
+) -> Result<(RemMessage<'_>, Tree<'_>), Error> {
     let mut notes = Vec::new();
     if lf_converted {
         notes.push("message stored with LF line endings: read in CRLF form".to_string());
@@ -244,13 +272,13 @@ pub(crate) fn parse_canonical(
     Ok((message, tree))
 }
 
-fn from_tree(
-    raw: &[u8],
+fn from_tree<'r>(
+    raw: &'r [u8],
     tree: &Tree<'_>,
     header_fields: Vec<(String, String)>,
     metadata: RelayMetadata,
     mut notes: Vec<String>,
-) -> Result<RemMessage, Error> {
+) -> Result<RemMessage<'r>, Error> {
     let top = |name: &str| field(&header_fields, name).map(str::to_string);
     let root = tree
         .root()
@@ -433,7 +461,7 @@ mod tests {
                     let fields = top_fields(raw.get(..block_end).unwrap_or_default());
                     let metadata = RelayMetadata::from_headers(&fields)?;
                     let tree = Tree::Parsed(mime::parse::message(raw)?);
-                    from_tree(raw, &tree, fields, metadata, notes)
+                    from_tree(raw, &tree, fields, metadata, notes).map(RemMessage::into_owned)
                 })();
                 assert_eq!(
                     format!("{scanned:?}"),

@@ -34,6 +34,45 @@ pub struct PreparedOriginal {
     pub digest_b64: String,
 }
 
+/// An original prepared for a dispatch, borrowing the body of the message it was prepared
+/// from: its bytes are [`Self::head`] followed by [`Self::rest`] (the header block up to the
+/// new identifier fields, then everything after the replaced `Message-ID` field). A 25 MB
+/// original is then attached without being copied first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared<'a> {
+    /// The header block up to and including the new `Message-ID` and
+    /// `REM-UAMessageIdentifier` fields.
+    pub head: Vec<u8>,
+    /// The rest of the prepared bytes: the remaining header fields and the body (borrowed
+    /// from the input when it was already CRLF and ended with one CRLF).
+    pub rest: std::borrow::Cow<'a, [u8]>,
+    /// The user's Message-ID, as written (normally with `<>`).
+    pub ua_message_id: String,
+    /// SHA-256 of the prepared bytes.
+    pub digest: [u8; 32],
+    /// [`Self::digest`] in base64 (`REM-DigestValue`, `PartInfo/ds:DigestValue`).
+    pub digest_b64: String,
+}
+
+impl Prepared<'_> {
+    /// The prepared bytes as their two pieces.
+    pub fn pieces(&self) -> [&[u8]; 2] {
+        [&self.head, &self.rest]
+    }
+
+    /// The owned form (one buffer).
+    pub fn into_owned(self) -> PreparedOriginal {
+        let mut bytes = self.head;
+        bytes.extend_from_slice(&self.rest);
+        PreparedOriginal {
+            bytes,
+            ua_message_id: self.ua_message_id,
+            digest: self.digest,
+            digest_b64: self.digest_b64,
+        }
+    }
+}
+
 /// SHA-256 of prepared original bytes (taken as they are: no normalisation here).
 pub fn digest_original(prepared: &[u8]) -> [u8; 32] {
     let d = digest(DigestAlgorithm::Sha256, prepared);
@@ -87,6 +126,15 @@ pub fn prepare_original_with(
     rems_message_id: &str,
     user_message_id: Option<&str>,
 ) -> Result<PreparedOriginal, Error> {
+    prepare_borrowed(original, rems_message_id, user_message_id).map(Prepared::into_owned)
+}
+
+/// [`prepare_original_with`] without copying the body: the same bytes, as [`Prepared`].
+pub fn prepare_borrowed<'a>(
+    original: &'a [u8],
+    rems_message_id: &str,
+    user_message_id: Option<&str>,
+) -> Result<Prepared<'a>, Error> {
     let rems = angle_id("REMS Message-ID", rems_message_id)?;
     let mut crlf = crate::mime::write::to_crlf_cow(original);
     let mut end = crlf.len();
@@ -100,7 +148,8 @@ pub fn prepare_original_with(
         end = owned.len();
         crlf = std::borrow::Cow::Owned(owned);
     }
-    let crlf = crlf.get(..end).unwrap_or_default();
+    let whole = crlf;
+    let crlf = whole.get(..end).unwrap_or_default();
     // The header block: up to the empty line, or the whole message when it has no body.
     let block_end = wire::header_end(crlf).map_or(crlf.len(), |(_, blank)| blank);
     let block = crlf.get(..block_end).unwrap_or_default();
@@ -136,14 +185,32 @@ pub fn prepare_original_with(
             value: ua,
         });
     }
-    let mut bytes = Vec::with_capacity(crlf.len() + rems.len() + ua.len() + 40);
-    bytes.extend_from_slice(crlf.get(..field.start).unwrap_or_default());
-    bytes.extend_from_slice(format!("{}: {rems}\r\n", field.name).as_bytes());
-    bytes.extend_from_slice(format!("{}: {ua}\r\n", header::UA_MESSAGE_IDENTIFIER).as_bytes());
-    bytes.extend_from_slice(crlf.get(field.end..).unwrap_or_default());
-    let d = digest_original(&bytes);
-    Ok(PreparedOriginal {
-        bytes,
+    let mut head = Vec::with_capacity(field.start + rems.len() + ua.len() + 48);
+    head.extend_from_slice(crlf.get(..field.start).unwrap_or_default());
+    head.extend_from_slice(format!("{}: {rems}\r\n", field.name).as_bytes());
+    head.extend_from_slice(format!("{}: {ua}\r\n", header::UA_MESSAGE_IDENTIFIER).as_bytes());
+    let rest_at = field.end;
+    let rest = match whole {
+        std::borrow::Cow::Borrowed(b) => {
+            std::borrow::Cow::Borrowed(b.get(rest_at..end).unwrap_or_default())
+        }
+        std::borrow::Cow::Owned(mut v) => {
+            // In place: no second copy of a converted message.
+            v.truncate(end);
+            v.drain(..rest_at.min(v.len()));
+            std::borrow::Cow::Owned(v)
+        }
+    };
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(&head);
+    ctx.update(&rest);
+    let mut d = [0u8; 32];
+    for (o, b) in d.iter_mut().zip(ctx.finish().as_ref()) {
+        *o = *b;
+    }
+    Ok(Prepared {
+        head,
+        rest,
         ua_message_id: ua,
         digest: d,
         digest_b64: digest_b64(&d),

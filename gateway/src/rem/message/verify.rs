@@ -90,7 +90,7 @@ pub struct DigestCheck {
 
 /// Everything the verification of a REM message says.
 #[derive(Debug, Clone)]
-pub struct RemVerdict {
+pub struct RemVerdict<'a> {
     /// The S/MIME integrity verdict (its `signed_content` left empty: the signed sections
     /// are read into [`RemVerdict::message`]).
     pub smime: SmimeVerdict,
@@ -109,10 +109,10 @@ pub struct RemVerdict {
     /// authoritative, and the AgID kit's own Outflow receipts disagree here.
     pub header_evidence_id_matches: bool,
     /// The message as read.
-    pub message: RemMessage,
+    pub message: RemMessage<'a>,
 }
 
-impl RemVerdict {
+impl RemVerdict<'_> {
     /// Whether everything holds: S/MIME valid and trusted, at least one evidence, every
     /// evidence valid and trusted (when anchors were given), digests consistent, and
     /// `REM-EventIdentifier` naming the event of a valid evidence.
@@ -130,7 +130,11 @@ impl RemVerdict {
 }
 
 /// [`verify_with`] with REM anchors only (no TSA judgement).
-pub fn verify(bytes: &[u8], anchors: &[Certificate], at: TrustTime) -> Result<RemVerdict, Error> {
+pub fn verify<'b>(
+    bytes: &'b [u8],
+    anchors: &[Certificate],
+    at: TrustTime,
+) -> Result<RemVerdict<'b>, Error> {
     verify_with(
         bytes,
         &VerifyOptions {
@@ -152,13 +156,23 @@ fn algorithm_of(uri: &str) -> Option<DigestAlgorithm> {
 }
 
 /// Verifies a REM message.
-pub fn verify_with(bytes: &[u8], opts: &VerifyOptions) -> Result<RemVerdict, Error> {
+/// The verdict borrows the original from `bytes` when they are CRLF and the original is
+/// carried in binary.
+pub fn verify_with<'b>(bytes: &'b [u8], opts: &VerifyOptions) -> Result<RemVerdict<'b>, Error> {
     // One canonical form and one reading of the structure for both.
-    let canonical = crate::mime::canonicalize(bytes);
-    let lf_converted = matches!(canonical, std::borrow::Cow::Owned(_));
-    let (message, tree) = super::parse::parse_canonical(&canonical, lf_converted)?;
-    let (smime_verdict, _) = smime::verify_canonical(&canonical, lf_converted, Some(&tree))?;
-    drop(tree);
+    let (message, smime_verdict) = match crate::mime::canonicalize(bytes) {
+        std::borrow::Cow::Borrowed(b) => {
+            let (message, tree) = super::parse::parse_canonical(b, false)?;
+            let (v, _) = smime::verify_canonical(b, false, Some(&tree))?;
+            (message, v)
+        }
+        std::borrow::Cow::Owned(c) => {
+            let (message, tree) = super::parse::parse_canonical(&c, true)?;
+            let (v, _) = smime::verify_canonical(&c, true, Some(&tree))?;
+            drop(tree);
+            (message.into_owned(), v)
+        }
+    };
     let trust = smime::trust(&smime_verdict, &opts.anchors, &opts.intermediates, opts.at);
     let xopts = xades::VerifyOptions {
         anchors: opts.anchors.clone(),
