@@ -118,7 +118,12 @@
 //!   (`R_ERDS_NotIdentified`). `tests/discovery.rs` runs it end to end.
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
-//!   and the service; the PEM `rem_anchors` stay an override.
+//!   and the service; the PEM `rem_anchors` stay an override. REM → PEC translation does this
+//!   for every signer `rem_anchors` does not settle (`translate::to_pec`, the lists set on
+//!   the [`crate::translate::Context`] by `ponte serve` at start and after each refresh, and
+//!   by `ponte translate`); the history notes which service a signer was trusted as, and a
+//!   refusal gives the lists' reason (`trusted lists: ... withdrawn, not granted`). With
+//!   `[trust] lists` set, `rem_anchors` may be left out.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
 //! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
 //!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.
