@@ -31,7 +31,10 @@
 //! * **`250` only once the message is in the spool**: its body and state committed and synced
 //!   (redb; a body over 256 KiB is a file of its own, written and synced with its folder
 //!   first), its legal log line synced. Changes made at the same time share one sync (group
-//!   commit): none is answered before the sync that covers it is done. A message that cannot be stored gets `451`
+//!   commit): none is answered before the sync that covers it is done. When that sync fails
+//!   (a full disk) the message gets `452` although its change may have been committed: it
+//!   may then still go out, and the client's retry is answered as a duplicate — refused,
+//!   never lost, never acknowledged unstored. A message that cannot be stored gets `451`
 //!   (`452` when the disk is full) and is not acknowledged; a full disk does not need a
 //!   restart to recover (the spool reopens its database once there is room again).
 //! * **Judged before the reply**: a message that is not a signed PEC or REM message from a
