@@ -546,6 +546,12 @@ fn incoming_rem_signers_are_trusted_through_the_lists_without_rem_anchors() {
         a.log()
     );
 
+    // A's first dispatch as sent (for `ponte translate` below).
+    let (status, body) = a.get("/api/queue/1/outputs/0");
+    assert_eq!(status, 200, "{body}");
+    let first = w.join("dispatch-1.eml");
+    std::fs::write(&first, body.as_bytes()).expect("write");
+
     // 2. The service is withdrawn in the next list: B no longer trusts Prova's seal.
     prova(
         2,
@@ -581,4 +587,37 @@ fn incoming_rem_signers_are_trusted_through_the_lists_without_rem_anchors() {
     );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
     assert_eq!(b.stop(), Some(0), "{}", b.log());
+
+    // `ponte translate` with B's configuration judges by the same lists (the withdrawn
+    // service now): A's first dispatch is refused, with the lists' reason.
+    let (code, v) = translate_json(&b.config, &first, w);
+    assert_ne!(code, 0, "{v}");
+    assert!(
+        v.to_string().contains("trusted lists: ") && v.to_string().contains("withdrawn"),
+        "{v}"
+    );
+}
+
+/// `ponte translate IN --to pec --config CONFIG --json -o OUT`: exit code and JSON.
+fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Value) {
+    let out = w.join("translated.eml");
+    let o = common::run_ponte([
+        "translate".as_ref(),
+        input.as_os_str(),
+        "--to".as_ref(),
+        "pec".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--json".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {} {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
 }
