@@ -20,9 +20,14 @@
 //! is withdrawn in the next list, the next dispatch is refused (`not-qualified`), and
 //! `/metrics` shows the list's age.
 //!
+//! Incoming: a gateway B with no `rem_anchors`, only a list naming Gestore Prova's REM e-seal
+//! as a granted REM/Q service, carries A's dispatch into PEC; once the next list withdraws the
+//! service, B refuses the next dispatch (554, the lists' reason) and A's sender is told.
+//!
 //! The refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
-//! PEC notice the mappings give for a RelayFailure, errore-consegna. `/metrics` counts each
-//! decision in `ponte_discovery_total{outcome}`.
+//! PEC notice the mappings give for a RelayFailure, errore-consegna, which carries the
+//! RelayFailure evidence A issued as the sender's ERDS (checked by xmlsec1). `/metrics`
+//! counts each decision in `ponte_discovery_total{outcome}`.
 
 mod common;
 
@@ -30,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
-use common::mail::{header, openssl_verify, section};
+use common::mail::{header, openssl_verify, section, split_parts};
 use common::tl::{GRANTED, REM_Q, Svc, WITHDRAWN, list_xml, sign};
 use common::{Dns, SmtpSink, have, pki};
 
@@ -60,6 +65,20 @@ fn tls_cert(dir: &Path, name: &str, host: &str, key: Option<&Path>) -> (PathBuf,
     std::fs::write(&c, cert.pem()).expect("write cert");
     std::fs::write(&k, key.serialize_pem()).expect("write key");
     (c, k)
+}
+
+/// The decoded `RelayFailure.xml` part of a notice's signed content, when there is one.
+fn relay_failure_part(content: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let (h, b) = split_parts(content)
+        .into_iter()
+        .find(|(h, _)| h.contains("RelayFailure.xml"))?;
+    if h.to_ascii_lowercase().contains("base64") {
+        let clean: Vec<u8> = b.into_iter().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD.decode(clean).ok()
+    } else {
+        Some(b)
+    }
 }
 
 fn s(p: &Path) -> String {
@@ -239,6 +258,32 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         about.iter().any(|v| v.contains(BRUNO)) && about.iter().any(|v| v.contains(CARLA)),
         "{about:?}"
     );
+    // Each carries the RelayFailure evidence A issued as the sender's ERDS (EN 319 532-4
+    // C.2.3.3.3: R_ERDS_NotIdentified), signed by A's REM seal: xmlsec1 verifies it.
+    for m in &notices {
+        let f = w.join(format!("notice-{}.eml", m.n));
+        let content = openssl_verify(&f, &pki("root-ca.pem"));
+        let xml = relay_failure_part(&content).unwrap_or_else(|| {
+            panic!(
+                "no RelayFailure.xml in the errore-consegna:\n{}",
+                String::from_utf8_lossy(&content)
+            )
+        });
+        let text = String::from_utf8_lossy(&xml);
+        assert!(
+            text.contains("http://uri.etsi.org/19522/Event/RelayFailure")
+                && text.contains("R_ERDS_NotIdentified"),
+            "{text}"
+        );
+        let ev = w.join(format!("relay-failure-{}.xml", m.n));
+        std::fs::write(&ev, &xml).expect("write");
+        if have("xmlsec1") {
+            assert!(
+                common::xmlsec1_verifies(&ev),
+                "xmlsec1 refuses the RelayFailure"
+            );
+        }
+    }
     // Nothing reached the rogue: the handshake was cut at its certificate.
     assert!(rogue.connections() >= 2, "the rogue MX was not tried twice");
     assert!(rogue.messages().is_empty(), "the rogue MX got a message");
@@ -394,4 +439,185 @@ fn the_lists_are_refreshed_while_serving_and_their_age_is_on_metrics() {
         1.0
     );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
+}
+
+#[test]
+fn incoming_rem_signers_are_trusted_through_the_lists_without_rem_anchors() {
+    if !have("openssl") {
+        return;
+    }
+    let (Some(pec_a), Some(pec_b)) = (SmtpSink::start(&[]), SmtpSink::start(&[])) else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    // Gestore Prova's REM e-seal (rem-rsa) is a granted REM/Q service in B's list.
+    let tl_path = w.join("tl-b.xml");
+    let prova = |seq: u32, statuses: &[(&str, &str)]| {
+        let tl = list_xml(
+            "IT",
+            seq,
+            "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+            &[],
+            "Gestore Prova S.p.A.",
+            &[Svc {
+                service_type: REM_Q,
+                name: "Prova REM",
+                cert: "rem-rsa.pem",
+                statuses,
+                supply_points: &["smtp:mx.prova.test:25"],
+            }],
+        );
+        std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
+    };
+    prova(1, &[(GRANTED, "2025-01-01T00:00:00Z")]);
+    // B (Altro): no rem_anchors at all, the list instead; routes back to A.
+    let mut b = Gateway::new(Provider::Altro, None, "");
+    let mut a = Gateway::new(
+        Provider::Prova,
+        None,
+        &format!(
+            "[[route]]\ndomain = \"pec.altro.test\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            b.smtp,
+            pec_a.relay()
+        ),
+    );
+    let text = std::fs::read_to_string(&b.config).expect("config");
+    let root_line = format!("rem_anchors = [\"{}\"]\n", s(&pki("root-ca.pem")));
+    assert!(text.contains(&root_line), "{text}");
+    let text = text.replacen(
+        &root_line,
+        &format!(
+            "lists = [\"{}\"]\nlist_anchors = [\"{}\"]\ncache_dir = \"{}\"\nrefresh = \"1s\"\n",
+            s(&tl_path),
+            s(&pki("tl-signer.pem")),
+            s(&w.join("tl-cache"))
+        ),
+        1,
+    );
+    std::fs::write(
+        &b.config,
+        format!(
+            "{text}[[route]]\ndomain = \"pec.prova.test\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            a.smtp,
+            pec_b.relay()
+        ),
+    )
+    .expect("write config");
+    let o = common::run_ponte(["config", "check", &s(&b.config)]);
+    assert!(
+        o.status.success(),
+        "a configuration with lists and no rem_anchors: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    a.start();
+    b.start();
+
+    // 1. Prova is granted: B carries A's dispatch into PEC and tells A (RelayAcceptance).
+    let anna = "anna@pec.altro.test";
+    let dispatch = |id: &str| {
+        let env = envelope(
+            w,
+            Provider::Prova,
+            &original(MARIO, anna, "Fiducia", id),
+            id,
+        );
+        let raw = std::fs::read(&env).expect("read");
+        let r = send(a.smtp, "posta-certificata@pec.prova.test", &[anna], &raw).expect("send");
+        assert_eq!(r.code, 250, "{r:?}\n{}", a.log());
+    };
+    dispatch("trust-1");
+    let got = pec_b.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(got.len(), 1, "B did not carry the dispatch:\n{}", b.log());
+    let f = w.join("b-envelope.eml");
+    std::fs::write(&f, &got[0].body).expect("write");
+    assert_eq!(verify(&f)["type"], "posta-certificata");
+    // The message's history says how the signers were trusted.
+    let q = b.api("/api/queue/1").to_string();
+    assert!(
+        q.contains("trusted as the digital identity") && q.contains("Prova REM"),
+        "B does not say how it trusted the signer: {q}"
+    );
+    assert_eq!(
+        pec_a.wait_messages(1, Duration::from_secs(60)).len(),
+        1,
+        "no presa in carico for A:\n{}",
+        a.log()
+    );
+
+    // A's first dispatch as sent (for `ponte translate` below).
+    let (status, body) = a.get("/api/queue/1/outputs/0");
+    assert_eq!(status, 200, "{body}");
+    let first = w.join("dispatch-1.eml");
+    std::fs::write(&first, body.as_bytes()).expect("write");
+
+    // 2. The service is withdrawn in the next list: B no longer trusts Prova's seal.
+    prova(
+        2,
+        &[
+            (GRANTED, "2025-01-01T00:00:00Z"),
+            (WITHDRAWN, "2026-01-01T00:00:00Z"),
+        ],
+    );
+    b.wait_for("the refreshed list", Duration::from_secs(30), || {
+        b.log().contains("sequence=2")
+    });
+    dispatch("trust-2");
+    // A is told; B's PEC platform is not.
+    let notices = pec_a.wait_messages(2, Duration::from_secs(60));
+    assert_eq!(notices.len(), 2, "A:\n{}\nB:\n{}", a.log(), b.log());
+    let f = w.join("a-notice-2.eml");
+    std::fs::write(&f, &notices[1].body).expect("write");
+    let v = verify(&f);
+    // B refused it before 250 (554, signer not trusted), naming the lists' reason; A told
+    // Mario with an errore-consegna that carries it.
+    assert_eq!(v["pec"]["daticert"]["tipo"], "errore-consegna", "{v}");
+    let esteso = v["pec"]["daticert"]["errore_esteso"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        esteso.contains("signer not trusted") && esteso.contains("withdrawn"),
+        "{esteso}"
+    );
+    assert_eq!(
+        pec_b.messages().len(),
+        1,
+        "B carried a dispatch it must not trust"
+    );
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+    assert_eq!(b.stop(), Some(0), "{}", b.log());
+
+    // `ponte translate` with B's configuration judges by the same lists (the withdrawn
+    // service now): A's first dispatch is refused, with the lists' reason.
+    let (code, v) = translate_json(&b.config, &first, w);
+    assert_ne!(code, 0, "{v}");
+    assert!(
+        v.to_string().contains("trusted lists: ") && v.to_string().contains("withdrawn"),
+        "{v}"
+    );
+}
+
+/// `ponte translate IN --to pec --config CONFIG --json -o OUT`: exit code and JSON.
+fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Value) {
+    let out = w.join("translated.eml");
+    let o = common::run_ponte([
+        "translate".as_ref(),
+        input.as_os_str(),
+        "--to".as_ref(),
+        "pec".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--json".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {} {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
 }

@@ -205,6 +205,8 @@ async fn serve(args: ServeArgs) -> Outcome {
         )
         .await;
         service::log_lists(&report, "loaded");
+        // Incoming REM signers are judged against the same lists.
+        cx.set_trusted_lists(report.lists.clone());
         let n = report.lists.lists().len();
         let unverified = report.lists.has_unverified();
         Some((

@@ -247,8 +247,20 @@ fn read_with_room(path: &Path) -> std::io::Result<Vec<u8>> {
 /// Loads the configuration, the tables, the index and the store.
 async fn load(path: &Path) -> Result<Context, Failure> {
     let seed = super::random_seed()?;
-    Context::load(path, None, seed).map_err(|e| match e {
+    let cx = Context::load(path, None, seed).map_err(|e| match e {
         translate::Error::Config(c) => Failure(c.to_string()),
         other => Failure::at(path, other),
-    })
+    })?;
+    // `[trust] lists`: incoming REM signers are judged against them too (the cache first).
+    if !cx.config.trust.lists.lists.is_empty() {
+        let report = ponte::tl::load(
+            &cx.config.trust.lists.sources(),
+            &ponte::fetch::Fetcher::default(),
+            ponte::tl::LoadMode::PreferCache,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await;
+        cx.set_trusted_lists(report.lists);
+    }
+    Ok(cx)
 }

@@ -598,11 +598,17 @@ impl Reader {
     }
 
     fn trust(&mut self, s: Section<'_>, now: OffsetDateTime) -> Option<Trust> {
+        let trusted_lists = super::trust_lists::read(s.table, &self.base, now, &mut self.problems);
+        // With trusted lists, REM signers are trusted through them: `rem_anchors` is then
+        // an optional override.
+        let rem_by_lists = trusted_lists.as_ref().is_some_and(|t| !t.lists.is_empty());
         let mut lists = Vec::new();
         for key in ["pec_anchors", "rem_anchors", "tsa_anchors"] {
             let loaded = self.cert_files(&s, key);
             if let Some(list) = &loaded {
-                if list.is_empty() && self.value(&s, key).is_some_and(|v| v.is_array()) {
+                if list.is_empty() && key == "rem_anchors" && rem_by_lists {
+                    // Allowed: the trusted lists say who the REM providers are.
+                } else if list.is_empty() && self.value(&s, key).is_some_and(|v| v.is_array()) {
                     self.error(
                         format!("trust.{key}"),
                         None,
@@ -621,7 +627,6 @@ impl Reader {
             }
             lists.push(loaded.map(|l| l.into_iter().map(|(c, _)| c).collect::<Vec<_>>()));
         }
-        let trusted_lists = super::trust_lists::read(s.table, &self.base, now, &mut self.problems);
         let mut it = lists.into_iter();
         Some(Trust {
             pec_anchors: it.next()??,

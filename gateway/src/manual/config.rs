@@ -18,7 +18,7 @@
 //! | `identity.pec_key`, `identity.pec_cert` | yes | the key signing PEC — a PKCS#8 PEM file (RSA or ECDSA P-256), or a `pkcs11:` URI naming a key in an HSM (see [Keys in an HSM](#keys-in-an-hsm-pkcs11)) — and its one certificate |
 //! | `identity.pec_chain` | no, `[]` | PEM files of intermediates sent with PEC signatures |
 //! | `identity.rem_key`, `identity.rem_cert`, `identity.rem_chain` | yes, yes, no | the same for the REM e-seal |
-//! | `trust.pec_anchors`, `trust.rem_anchors`, `trust.tsa_anchors` | yes, not empty | PEM files of trust anchors (a file may hold several) |
+//! | `trust.pec_anchors`, `trust.rem_anchors`, `trust.tsa_anchors` | yes, not empty (`rem_anchors` optional when `trust.lists` is set) | PEM files of trust anchors (a file may hold several) |
 //! | `index.ldap`, `index.base` | no | the IGPEC directory and its base (default `o=postacert`) |
 //! | `index.snapshot` | no | an LDIF snapshot: alone, the index; with `ldap`, its fallback |
 //! | `index.ca_file` | no, the system's store | PEM trust anchors for `ldaps://` |

@@ -31,7 +31,10 @@
 //! * **`250` only once the message is in the spool**: its body and state committed and synced
 //!   (redb; a body over 256 KiB is a file of its own, written and synced with its folder
 //!   first), its legal log line synced. Changes made at the same time share one sync (group
-//!   commit): none is answered before the sync that covers it is done. A message that cannot be stored gets `451`
+//!   commit): none is answered before the sync that covers it is done. When that sync fails
+//!   (a full disk) the message gets `452` although its change may have been committed: it
+//!   may then still go out, and the client's retry is answered as a duplicate — refused,
+//!   never lost, never acknowledged unstored. A message that cannot be stored gets `451`
 //!   (`452` when the disk is full) and is not acknowledged; a full disk does not need a
 //!   restart to recover (the spool reopens its database once there is room again).
 //! * **Judged before the reply**: a message that is not a signed PEC or REM message from a
@@ -66,8 +69,9 @@
 //! `received` → `queued` → `delivered` | `failed` | `quarantined`; each output becomes one
 //! delivery per destination, tried with exponential back-off and jitter (`[delivery]
 //! first_retry`, doubling up to `max_retry`) until `max_age`, then failed with the mapped notice
-//! (a PEC errore-consegna for a REM dispatch; a RelayFailure RB09/RB07 for a PEC envelope made
-//! from REM). A message that makes processing fail five times for a reason of its own (not an
+//! (a PEC errore-consegna for a REM dispatch, carrying as `RelayFailure.xml` the signed
+//! RelayFailure evidence RB08 `R_ERDS_NotIdentified` when discovery refused the recipient's
+//! REM provider; a RelayFailure RB09/RB07 for a PEC envelope made from REM). A message that makes processing fail five times for a reason of its own (not an
 //! outage) goes to quarantine; `ponte queue retry` brings it back. Every change is one durable
 //! step; after a crash the interrupted step is done again. Towards peers that means
 //! at-least-once: a message handed over just before a crash may be handed over again after

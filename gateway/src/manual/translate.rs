@@ -10,7 +10,7 @@
 //! | direction | refused (exit 1) when |
 //! |---|---|
 //! | PEC → REM | the S/MIME signature is absent or does not verify; the signer does not chain to `[trust] pec_anchors` at `--at`; the signer certificate is not a provider's in the index; the type has no `pec-to-rem` row (the 12 h preavviso has none); a receipt's dispatch was never translated (the digest of the original is unknown); the sender's identity is not confirmed by `[holders]` and `unverified = "refuse"`; the evidence rules refuse the facts |
-//! | REM → PEC | not a REM message (a mandatory REM-* header missing); the S/MIME signature does not verify or does not chain to `rem_anchors`; an evidence is unreadable, invalid or untrusted; the attached original does not digest to what the signed evidences state; `REM-EventIdentifier` names no carried evidence; no `rem-to-pec` row |
+//! | REM → PEC | not a REM message (a mandatory REM-* header missing); the S/MIME signature does not verify, or its signer neither chains to `rem_anchors` nor is the digital identity of a granted qualified REM service in the loaded `[trust] lists` at `--at`; an evidence is unreadable, invalid or its signer untrusted (the same rule, at its SigningTime with `--at signing-time`); the attached original does not digest to what the signed evidences state; `REM-EventIdentifier` names no carried evidence; no `rem-to-pec` row |
 //!
 //! What the signature does not cover is noted, not refused: the top header fields of a
 //! `multipart/signed` message are outside its signature, so a `REM-DigestValue` or

@@ -114,11 +114,17 @@
 //!   `not-a-supply-point`, `not-qualified`, or `tls-identity-mismatch` on every host tried)
 //!   fails the delivery with its reason, in the message's history and in
 //!   `ponte_discovery_total{outcome}` (`peer-found`, `deferred`, `no-mail` besides), and
-//!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure
-//!   (`R_ERDS_NotIdentified`). `tests/discovery.rs` runs it end to end.
+//!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure, with the
+//!   RelayFailure evidence (RB08 `R_ERDS_NotIdentified`) the gateway issued as the sender's
+//!   ERDS attached as `RelayFailure.xml`. `tests/discovery.rs` runs it end to end.
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
-//!   and the service; the PEM `rem_anchors` stay an override.
+//!   and the service; the PEM `rem_anchors` stay an override. REM → PEC translation does this
+//!   for every signer `rem_anchors` does not settle (`translate::to_pec`, the lists set on
+//!   the [`crate::translate::Context`] by `ponte serve` at start and after each refresh, and
+//!   by `ponte translate`); the history notes which service a signer was trusted as, and a
+//!   refusal gives the lists' reason (`trusted lists: ... withdrawn, not granted`). With
+//!   `[trust] lists` set, `rem_anchors` may be left out.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
 //! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
 //!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.

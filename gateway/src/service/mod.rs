@@ -166,7 +166,7 @@ pub async fn run(
         });
     }
     if let Some(store) = gw.trust.clone() {
-        let mut s = shutdown.clone();
+        let (gw, mut s) = (Arc::clone(&gw), shutdown.clone());
         tasks.spawn(async move {
             loop {
                 let wait = store
@@ -178,6 +178,7 @@ pub async fn run(
                 }
                 let report = store.refresh(time::OffsetDateTime::now_utc()).await;
                 log_lists(&report, "refreshed");
+                gw.cx.set_trusted_lists(report.lists.clone());
             }
         });
     }

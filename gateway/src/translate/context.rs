@@ -2,8 +2,8 @@
 //! the mapping tables, the providers' index, the correlation store and the time-stamping
 //! authority. Built by the service or the CLI, shared by every translation (it is `Sync`).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use time::OffsetDateTime;
 
@@ -44,6 +44,9 @@ pub struct Context {
     pub time_stamps: TimeStamps,
     /// The holders' identity source (`[holders]`), with its cache; `None` without `[holders]`.
     pub holders: Option<crate::holders::Holders>,
+    /// The trusted lists incoming REM signers are judged against besides `rem_anchors`
+    /// (`[trust] lists`), as the service or the CLI loaded them; `None`: not loaded.
+    lists: RwLock<Option<crate::tl::TrustedLists>>,
     xades: crate::xades::Signer,
     ids: Mutex<SequenceIdentifiers>,
     rem_counter: AtomicU64,
@@ -96,6 +99,7 @@ impl Context {
         Ok(Context {
             xades,
             holders,
+            lists: RwLock::new(None),
             config,
             tables,
             index,
@@ -108,6 +112,23 @@ impl Context {
             rem_counter: AtomicU64::new(1),
             seed,
         })
+    }
+
+    /// Sets the trusted lists incoming REM signers are judged against (at load, and after
+    /// each refresh of `[trust] lists`).
+    pub fn set_trusted_lists(&self, lists: crate::tl::TrustedLists) {
+        match self.lists.write() {
+            Ok(mut l) => *l = Some(lists),
+            Err(poisoned) => *poisoned.into_inner() = Some(lists),
+        }
+    }
+
+    /// The trusted lists in force, when loaded.
+    pub fn trusted_lists(&self) -> Option<crate::tl::TrustedLists> {
+        match self.lists.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Loads everything a translation needs from a configuration file: the configuration

@@ -2,9 +2,13 @@
 //! mailbox understands, signed with the PEC identity.
 //!
 //! Steps (each refusal names the step):
-//! 1. the S/MIME signature verifies and chains to a `[trust] rem_anchors` certificate; every
-//!    evidence verifies (XAdES, chain to `rem_anchors`); the digests agree (original, header,
-//!    every evidence's PartInfo);
+//! 1. the S/MIME signature verifies and its signer is trusted; every evidence verifies
+//!    (XAdES) and its signer is trusted; the digests agree (original, header, every
+//!    evidence's PartInfo). A signer is trusted when it chains to a `[trust] rem_anchors`
+//!    certificate (the override), or, with `[trust] lists` loaded, when its certificate is
+//!    the digital identity of a granted qualified REM service (`.../Svctype/EDS/REM/Q`: the
+//!    same certificate, the same key, or issued by it) at the instant judged (EN 319 532-4
+//!    C.2.3.3.4 post-relay, TS 119 612): `trust_by_lists`;
 //! 2. the event and reasons of the main evidence (the one `REM-Evidence-ID` names) select a
 //!    `rem-to-pec` mapping row;
 //! 3. a dispatch becomes a transport envelope carrying the original as `postacert.eml` (a
@@ -52,7 +56,7 @@ pub async fn translate_owned(cx: &Context, raw: Vec<u8>, judge: &Judge) -> Outco
 }
 
 async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place<'_>) -> Outcome {
-    let verdict = match crate::rem::message::verify::verify_with(
+    let mut verdict = match crate::rem::message::verify::verify_with(
         raw,
         &VerifyOptions {
             anchors: cx.config.trust.rem_anchors.clone(),
@@ -64,6 +68,14 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
         Ok(v) => v,
         Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotRem, e.to_string()))),
     };
+    let mut notes = Vec::new();
+    trust_by_lists(
+        &mut verdict,
+        cx.trusted_lists().as_ref(),
+        !cx.config.trust.rem_anchors.is_empty(),
+        judge,
+        &mut notes,
+    );
     let msg = &verdict.message;
     let meta = &msg.metadata;
     let input = Described {
@@ -74,7 +86,6 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
         errore: None,
         message_id: msg.message_id.clone(),
     };
-    let mut notes = Vec::new();
     if let Some((kind, why)) = refusal(&verdict, &mut notes) {
         return Ok(Err(Refusal::new(Some(&input), kind, why)));
     }
@@ -357,6 +368,122 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
     }))
 }
 
+/// Judges through the trusted lists the REM signers `rem_anchors` did not settle: the S/MIME
+/// signer (at the instant judged, or its CMS signingTime) and each valid evidence's signer
+/// (at the instant judged, or its `xades:SigningTime`) are trusted when their certificate is
+/// the digital identity of a granted qualified REM service then; otherwise the reason says
+/// why the lists refuse it too. `rem_anchors` stays an override: a signer they trust is not
+/// asked about. With no anchors and no lists loaded, an evidence is never left unjudged.
+fn trust_by_lists(
+    v: &mut RemVerdict,
+    lists: Option<&crate::tl::TrustedLists>,
+    anchors_given: bool,
+    judge: &Judge,
+    notes: &mut Vec<String>,
+) {
+    use crate::x509::TrustVerdict;
+    let instant = |claimed: Option<time::OffsetDateTime>| match judge.trust_at {
+        crate::smime::TrustTime::At(t) => t,
+        crate::smime::TrustTime::SigningTime => claimed.unwrap_or(judge.now),
+    };
+    // The verdict of the lists on one signer; `previous` the reason the anchors gave.
+    let ask = |l: &crate::tl::TrustedLists,
+               c: &crate::x509::Certificate,
+               at: time::OffsetDateTime,
+               previous: Option<&str>|
+     -> TrustVerdict {
+        let q = l.qualified_rem_service(c.der(), at);
+        match (&q.not_qualified, &q.service) {
+            (None, Some(s)) => TrustVerdict {
+                trusted: true,
+                reason: None,
+                path: vec![
+                    c.subject.clone(),
+                    format!(
+                        "the digital identity ({}) of \"{}\" of \"{}\", a granted qualified REM service in {}{}",
+                        s.matched.as_str(),
+                        s.service_name,
+                        s.tsp_name,
+                        s.list,
+                        if s.list_verified {
+                            ""
+                        } else {
+                            " (list NOT verified)"
+                        }
+                    ),
+                ],
+            },
+            (why, _) => TrustVerdict {
+                trusted: false,
+                reason: Some(format!(
+                    "{}trusted lists: {}",
+                    previous.map(|p| format!("{p}; ")).unwrap_or_default(),
+                    why.as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "not a qualified REM service".into())
+                )),
+                path: Vec::new(),
+            },
+        }
+    };
+    if v.smime.valid
+        && !v.trust.trusted
+        && let (Some(l), Some(c)) = (lists, v.smime.signer_certificate.as_ref())
+    {
+        let t = ask(
+            l,
+            c,
+            instant(v.smime.signing_time),
+            v.trust.reason.as_deref(),
+        );
+        if t.trusted {
+            notes.push(format!(
+                "S/MIME signer {} trusted as {}",
+                c.subject,
+                t.path.last().map(String::as_str).unwrap_or_default()
+            ));
+        }
+        v.trust = t;
+    }
+    for e in &mut v.evidences {
+        if !e.valid() || e.trusted() == Some(true) {
+            continue;
+        }
+        let name = e.filename.clone();
+        let Some(r) = e.verdict.as_mut() else {
+            continue;
+        };
+        let previous = r.signature.chain.as_ref().and_then(|c| c.reason.clone());
+        let judged = match (lists, r.signature.signer.as_ref()) {
+            (Some(l), Some(c)) => {
+                let t = ask(l, c, instant(r.signature.signing_time), previous.as_deref());
+                if t.trusted {
+                    notes.push(format!(
+                        "evidence {name}: signer {} trusted as {}",
+                        c.subject,
+                        t.path.last().map(String::as_str).unwrap_or_default()
+                    ));
+                }
+                Some(t)
+            }
+            (Some(_), None) => Some(TrustVerdict {
+                trusted: false,
+                reason: Some("the signer certificate cannot be read".into()),
+                path: Vec::new(),
+            }),
+            (None, _) if !anchors_given => Some(TrustVerdict {
+                trusted: false,
+                reason: Some("no rem_anchors and no trusted list loaded".into()),
+                path: Vec::new(),
+            }),
+            (None, _) => None,
+        };
+        if let Some(j) = judged {
+            r.signature.chain = Some(j);
+        }
+    }
+}
+
 /// `dispatch`, `receipt`, ... (the last segment of an unknown URI).
 fn message_type_name(t: &MessageType) -> String {
     let uri = t.uri();
@@ -385,7 +512,7 @@ fn refusal(v: &RemVerdict<'_>, notes: &mut Vec<String>) -> Option<(RefusalKind, 
         return Some((
             RefusalKind::SignerUntrusted,
             format!(
-                "{} (rem_anchors): {}",
+                "{} (rem_anchors, trusted lists): {}",
                 v.smime.signer.as_deref().unwrap_or("?"),
                 v.trust.reason.as_deref().unwrap_or("no path")
             ),
@@ -413,7 +540,16 @@ fn refusal(v: &RemVerdict<'_>, notes: &mut Vec<String>) -> Option<(RefusalKind, 
         if e.trusted() == Some(false) {
             return Some((
                 RefusalKind::EvidenceInvalid,
-                format!("evidence {} not trusted (rem_anchors)", e.filename),
+                format!(
+                    "evidence {} not trusted (rem_anchors, trusted lists){}",
+                    e.filename,
+                    e.verdict
+                        .as_ref()
+                        .and_then(|r| r.signature.chain.as_ref())
+                        .and_then(|c| c.reason.as_deref())
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
             ));
         }
     }

@@ -810,6 +810,61 @@ pub async fn rem_receipt(
     notes: &mut Vec<String>,
 ) -> Result<Result<IssuedReceipt, String>, super::Error> {
     let facts = &about.facts;
+    let (xml, evidence_id) = match receipt_evidence(cx, about, spec, now, notes).await? {
+        Ok(x) => x,
+        Err(why) => return Ok(Err(why)),
+    };
+    let prefix = cx
+        .tables
+        .subjects
+        .rem
+        .pattern
+        .replace("{event}", spec.event.name());
+    let own_id = cx.rem_identifier(now);
+    let from = format!("<{}>", cx.config.identity.rem_service_address);
+    let bytes = assemble(
+        cx,
+        &RemOut {
+            message_type: MessageType::Receipt,
+            event: &spec.event,
+            reasons: &spec.reasons,
+            evidence_id: &evidence_id,
+            xml,
+            digest: &facts.digest,
+            ua_message_id: &about.ua_message_id,
+            sender: &facts.sender,
+            relay_to_non_erds: None,
+            from: &from,
+            to: std::slice::from_ref(&facts.sender),
+            reply_to: None,
+            subject: &format!("{prefix}{}", facts.subject),
+            original_subject: &facts.subject,
+            message_id: &own_id,
+            in_reply_to: Some(&about.rems_message_id),
+            original: None,
+        },
+        now,
+        &mut Place::joined(),
+    )?;
+    Ok(Ok(IssuedReceipt {
+        bytes,
+        message_id: own_id,
+        evidence_id,
+    }))
+}
+
+/// The signed evidence of `spec` about `about` (XAdES, time-stamped when a TSA is configured)
+/// and its identifier, for a REM receipt ([`rem_receipt`]) or to go with a PEC notice (the
+/// RelayFailure a sender's ERDS issues when the recipient's cannot be identified).
+/// `Ok(Err(why))`: the evidence rules refuse the facts; `Err`: signing or the TSA failed.
+pub async fn receipt_evidence(
+    cx: &Context,
+    about: &RemAbout,
+    spec: &ReceiptSpec<'_>,
+    now: OffsetDateTime,
+    notes: &mut Vec<String>,
+) -> Result<Result<(Vec<u8>, String), String>, super::Error> {
+    let facts = &about.facts;
     let submitted = OffsetDateTime::parse(
         &facts.submission_time,
         &time::format_description::well_known::Rfc3339,
@@ -856,43 +911,7 @@ pub async fn rem_receipt(
         Ok(x) => x,
         Err(why) => return Ok(Err(why)),
     };
-    let prefix = cx
-        .tables
-        .subjects
-        .rem
-        .pattern
-        .replace("{event}", spec.event.name());
-    let own_id = cx.rem_identifier(now);
-    let from = format!("<{}>", cx.config.identity.rem_service_address);
-    let bytes = assemble(
-        cx,
-        &RemOut {
-            message_type: MessageType::Receipt,
-            event: &spec.event,
-            reasons: &spec.reasons,
-            evidence_id: &evidence_id,
-            xml,
-            digest: &facts.digest,
-            ua_message_id: &about.ua_message_id,
-            sender: &facts.sender,
-            relay_to_non_erds: None,
-            from: &from,
-            to: std::slice::from_ref(&facts.sender),
-            reply_to: None,
-            subject: &format!("{prefix}{}", facts.subject),
-            original_subject: &facts.subject,
-            message_id: &own_id,
-            in_reply_to: Some(&about.rems_message_id),
-            original: None,
-        },
-        now,
-        &mut Place::joined(),
-    )?;
-    Ok(Ok(IssuedReceipt {
-        bytes,
-        message_id: own_id,
-        evidence_id,
-    }))
+    Ok(Ok((xml, evidence_id)))
 }
 
 /// Builds, signs and (when a TSA is configured) time-stamps an evidence. `Ok(Err(why))`: the

@@ -97,6 +97,8 @@ struct Inner {
     dir: PathBuf,
     /// `None` only while it is being reopened after an I/O error.
     db: std::sync::RwLock<Option<Arc<Database>>>,
+    /// How many times the database was reopened (changed under the `db` write lock).
+    epoch: AtomicU64,
     db_path: PathBuf,
     legal: Mutex<File>,
     next_message: AtomicU64,
@@ -119,6 +121,8 @@ struct SyncState {
     asked: u64,
     /// Every sync up to this number is done.
     synced: u64,
+    /// The epoch of the database the last sync was made on.
+    synced_epoch: u64,
     /// A sync running now.
     running: bool,
     /// The last sync that failed, the asks it covered, and why.
@@ -264,6 +268,7 @@ impl Embedded {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 db: std::sync::RwLock::new(Some(Arc::new(db))),
+                epoch: AtomicU64::new(0),
                 db_path,
                 legal: Mutex::new(legal),
                 next_message: AtomicU64::new(next_message),
@@ -303,6 +308,22 @@ impl Embedded {
 
 impl Inner {
     /// The database (shared: a transaction started on it keeps it alive).
+    /// The database and its epoch, read together.
+    fn db_epoch(&self) -> Result<(Arc<Database>, u64)> {
+        loop {
+            {
+                let g = self
+                    .db
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(db) = g.as_ref() {
+                    return Ok((Arc::clone(db), self.epoch.load(Ordering::SeqCst)));
+                }
+            }
+            self.reopen()?;
+        }
+    }
+
     fn db(&self) -> Result<Arc<Database>> {
         let current = self
             .db
@@ -342,6 +363,7 @@ impl Inner {
         }
         let db = Database::create(&self.db_path).map_err(db_err)?;
         *g = Some(Arc::new(db));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         tracing::warn!(path = %self.db_path.display(), "spool database reopened after an I/O error");
         Ok(())
     }
@@ -355,9 +377,22 @@ impl Inner {
         self.dir.join("data").join(sub).join(name)
     }
 
-    /// Appends the legal events of a change just committed (with [`Inner::begin`]'s
-    /// transaction), then returns once both are on disk ([`Inner::durable`]).
+    /// Appends legal events that go with no change of state, and returns once they are on
+    /// disk.
     fn legal(&self, events: &[LegalEvent]) -> Result<()> {
+        self.append(events)?;
+        self.durable(None)
+    }
+
+    /// Appends the legal events of a change just committed (with the transaction of
+    /// [`Inner::begin`], made on the database of `epoch`), then returns once both are on disk
+    /// ([`Inner::durable`]).
+    fn committed(&self, epoch: u64, events: &[LegalEvent]) -> Result<()> {
+        self.append(events)?;
+        self.durable(Some(epoch))
+    }
+
+    fn append(&self, events: &[LegalEvent]) -> Result<()> {
         if !events.is_empty() {
             let mut buf = Vec::new();
             for e in events {
@@ -367,7 +402,7 @@ impl Inner {
             let path = self.dir.join("legal.jsonl");
             lock(&self.legal).write_all(&buf).map_err(io(&path))?;
         }
-        self.durable()
+        Ok(())
     }
 
     /// A write transaction whose commit is not synced by itself: the change is visible at
@@ -375,21 +410,35 @@ impl Inner {
     /// answers (through [`Inner::legal`]). That is group commit: changes made at the same time
     /// (several SMTP sessions, deliveries) share one sync of the database and of the legal
     /// log instead of two each.
-    fn begin(&self) -> Result<redb::WriteTransaction> {
-        let mut txn = self.db()?.begin_write().map_err(db_err)?;
+    ///
+    /// Returns the database's epoch with it: a database reopened after an I/O error forgets
+    /// the commits not yet synced, so a change is durable only when a sync of the same epoch
+    /// covers it.
+    fn begin(&self) -> Result<(redb::WriteTransaction, u64)> {
+        let (db, epoch) = self.db_epoch()?;
+        let mut txn = db.begin_write().map_err(db_err)?;
         txn.set_durability(redb::Durability::None).map_err(db_err)?;
-        Ok(txn)
+        Ok((txn, epoch))
     }
 
     /// Returns once everything committed and appended before the call is on disk: the
-    /// caller's sync is made, or one that started after its change and covers it.
-    fn durable(&self) -> Result<()> {
+    /// caller's sync is made, or one that started after its change and covers it. A change
+    /// committed on the database of `epoch` fails when the sync that covers it was made on a
+    /// database opened since (the change may be lost: it is not acknowledged).
+    fn durable(&self, epoch: Option<u64>) -> Result<()> {
         let mut g = lock(&self.syncs.state);
         g.asked += 1;
         let mine = g.asked;
         loop {
             if g.synced >= mine {
-                return Ok(());
+                return match epoch {
+                    Some(e) if e != g.synced_epoch => Err(Error::Database(
+                        "the spool database was reopened before the change was synced; \
+                         it may be lost, and is not acknowledged"
+                            .into(),
+                    )),
+                    _ => Ok(()),
+                };
             }
             if let Some((upto, e)) = &g.failed
                 && *upto >= mine
@@ -404,7 +453,10 @@ impl Inner {
                 g = lock(&self.syncs.state);
                 g.running = false;
                 match r {
-                    Ok(()) => g.synced = g.synced.max(target),
+                    Ok(e) => {
+                        g.synced = g.synced.max(target);
+                        g.synced_epoch = e;
+                    }
                     Err(e) => g.failed = Some((target, Failure::of(&e))),
                 }
                 self.syncs.done.notify_all();
@@ -420,14 +472,16 @@ impl Inner {
 
     /// One sync of both: the legal log's data, then an empty durable commit, which makes
     /// every commit before it durable.
-    fn sync_now(&self) -> Result<()> {
+    /// Returns the epoch of the database it synced.
+    fn sync_now(&self) -> Result<u64> {
         let path = self.dir.join("legal.jsonl");
         lock(&self.legal).sync_data().map_err(io(&path))?;
-        let db = self.db()?;
+        let (db, epoch) = self.db_epoch()?;
         let mut txn = db.begin_write().map_err(db_err)?;
         txn.set_durability(redb::Durability::Immediate)
             .map_err(db_err)?;
-        txn.commit().map_err(db_err)
+        txn.commit().map_err(db_err)?;
+        Ok(epoch)
     }
 
     fn next(txn: &redb::WriteTransaction, key: &str) -> Result<u64> {
@@ -800,7 +854,7 @@ impl Inner {
         if let Some(p) = &processed {
             self.write_outputs(id, 0, &p.outputs)?;
         }
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         if let Some(mid) = &inc.message_id {
             let key = normalize_id(mid);
             let existing = {
@@ -888,7 +942,7 @@ impl Inner {
             self.remove_bodies(id);
             return Err(db_err(e));
         }
-        self.legal(&events)?;
+        self.committed(epoch, &events)?;
         Ok(Received::New(id))
     }
 
@@ -948,7 +1002,7 @@ impl Inner {
             u32::try_from(r.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(id, first, &p.outputs)?;
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         if let Some(at) = row.message.next_attempt.take() {
             txn.open_table(DUE_PROCESSING)
@@ -960,7 +1014,7 @@ impl Inner {
         let events = Inner::apply(&txn, &mut row, p, now, "queued")?;
         txn.commit().map_err(db_err)?;
         lock(&self.claimed_processing).remove(&id);
-        self.legal(&events)
+        self.committed(epoch, &events)
     }
 
     fn read_row(&self, id: MessageId) -> Result<Row> {
@@ -981,7 +1035,7 @@ impl Inner {
         retry_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<State> {
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         let mut due = txn.open_table(DUE_PROCESSING).map_err(db_err)?;
         if let Some(at) = row.message.next_attempt.take() {
@@ -1022,7 +1076,7 @@ impl Inner {
         Inner::save_row(&txn, &row)?;
         txn.commit().map_err(db_err)?;
         lock(&self.claimed_processing).remove(&id);
-        self.legal(&events)?;
+        self.committed(epoch, &events)?;
         Ok(state)
     }
 
@@ -1036,7 +1090,7 @@ impl Inner {
             let first = u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX);
             self.write_outputs(d.message, first, &notices.outputs)?;
         }
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let mut d = Inner::load_delivery(&txn, id)?;
         let old_due = (d.state == DeliveryState::Queued).then_some(ms(d.next_attempt));
         let mut row = Inner::load_row(&txn, d.message)?;
@@ -1194,7 +1248,7 @@ impl Inner {
         }
         txn.commit().map_err(db_err)?;
         lock(&self.claimed_deliveries).remove(&id);
-        self.legal(&events)
+        self.committed(epoch, &events)
     }
 
     fn read_delivery(&self, id: DeliveryId) -> Result<Delivery> {
@@ -1224,7 +1278,7 @@ impl Inner {
             u32::try_from(row.message.outputs.len()).unwrap_or(u32::MAX)
         };
         self.write_outputs(timer.message, first, &p.outputs)?;
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let Some(timer) = Inner::timer_row(&txn, id)? else {
             txn.abort().map_err(db_err)?;
             lock(&self.claimed_timers).remove(&id);
@@ -1252,7 +1306,7 @@ impl Inner {
         events.extend(Inner::apply(&txn, &mut row, p, now, "notice")?);
         txn.commit().map_err(db_err)?;
         lock(&self.claimed_timers).remove(&id);
-        self.legal(&events)
+        self.committed(epoch, &events)
     }
 
     fn next_due(&self) -> Result<Option<OffsetDateTime>> {
@@ -1322,7 +1376,7 @@ impl Inner {
     }
 
     fn retry(&self, id: MessageId, now: OffsetDateTime) -> Result<State> {
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         let before = row.message.state;
         if before == State::Delivered {
@@ -1384,12 +1438,12 @@ impl Inner {
         );
         e.message = Some(id);
         e.message_id = row.message.message_id.clone();
-        self.legal(&[e])?;
+        self.committed(epoch, &[e])?;
         Ok(state)
     }
 
     fn quarantine(&self, id: MessageId, reason: &str, now: OffsetDateTime) -> Result<()> {
-        let txn = self.begin()?;
+        let (txn, epoch) = self.begin()?;
         let mut row = Inner::load_row(&txn, id)?;
         if matches!(row.message.state, State::Delivered | State::Quarantined) {
             return Err(Error::WrongState {
@@ -1441,7 +1495,7 @@ impl Inner {
         let mut e = LegalEvent::new(now, "quarantined", reason.to_owned());
         e.message = Some(id);
         e.message_id = row.message.message_id.clone();
-        self.legal(&[e])
+        self.committed(epoch, &[e])
     }
 
     fn stats(&self, now: OffsetDateTime) -> Result<Stats> {
