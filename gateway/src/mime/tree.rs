@@ -203,7 +203,15 @@ impl<'t, 'a> Node<'t, 'a> {
     pub fn contents_checked(&self) -> Option<(Cow<'t, [u8]>, bool)> {
         match self {
             Node::Parsed(_, p) => Some((Cow::Borrowed(p.contents()), p.is_encoding_problem)),
-            Node::Scanned(..) if matches!(self.kind(), Kind::Leaf) => {
+            Node::Scanned(raw, p, _) if matches!(self.kind(), Kind::Leaf) => {
+                // Base64 that decodes strictly is decoded here, as mail-parser would decode
+                // it (no second parse of the part); anything else goes to mail-parser.
+                if let Some(d) = raw
+                    .get(p.body_range())
+                    .and_then(|body| strict_base64(self.head(), body))
+                {
+                    return Some((Cow::Owned(d), false));
+                }
                 let m = self.alone()?;
                 let root = m.parts.first()?;
                 Some((
@@ -241,4 +249,21 @@ impl<'t, 'a> Node<'t, 'a> {
             Node::Scanned(..) => None,
         }
     }
+}
+
+/// The body of a part whose `Content-Transfer-Encoding` is base64, decoded when it is strict
+/// base64 (the standard alphabet, padded, line breaks and spaces between the characters);
+/// `None` otherwise (the lenient decoder of mail-parser then decides).
+fn strict_base64(head: &MessagePart<'_>, body: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let cte = head.content_transfer_encoding()?;
+    if !cte.trim().eq_ignore_ascii_case("base64") {
+        return None;
+    }
+    let clean: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }

@@ -326,10 +326,14 @@ pub(crate) fn base64_value(
         }
         trimmed.to_owned()
     } else {
-        trimmed
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
-            .collect()
+        // Bytes, not chars: the whitespace filtered is ASCII, so the result stays UTF-8.
+        String::from_utf8(
+            trimmed
+                .bytes()
+                .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+                .collect(),
+        )
+        .unwrap_or_default()
     };
     if cleaned.is_empty() {
         return Err(Invalid::BadBase64 {
