@@ -25,8 +25,9 @@
 //! service, B refuses the next dispatch (554, the lists' reason) and A's sender is told.
 //!
 //! The refusals are the REM `R_ERDS_NotIdentified` case; the PEC sender is told with the
-//! PEC notice the mappings give for a RelayFailure, errore-consegna. `/metrics` counts each
-//! decision in `ponte_discovery_total{outcome}`.
+//! PEC notice the mappings give for a RelayFailure, errore-consegna, which carries the
+//! RelayFailure evidence A issued as the sender's ERDS (checked by xmlsec1). `/metrics`
+//! counts each decision in `ponte_discovery_total{outcome}`.
 
 mod common;
 
@@ -34,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
-use common::mail::{header, openssl_verify, section};
+use common::mail::{header, openssl_verify, section, split_parts};
 use common::tl::{GRANTED, REM_Q, Svc, WITHDRAWN, list_xml, sign};
 use common::{Dns, SmtpSink, have, pki};
 
@@ -64,6 +65,20 @@ fn tls_cert(dir: &Path, name: &str, host: &str, key: Option<&Path>) -> (PathBuf,
     std::fs::write(&c, cert.pem()).expect("write cert");
     std::fs::write(&k, key.serialize_pem()).expect("write key");
     (c, k)
+}
+
+/// The decoded `RelayFailure.xml` part of a notice's signed content, when there is one.
+fn relay_failure_part(content: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let (h, b) = split_parts(content)
+        .into_iter()
+        .find(|(h, _)| h.contains("RelayFailure.xml"))?;
+    if h.to_ascii_lowercase().contains("base64") {
+        let clean: Vec<u8> = b.into_iter().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD.decode(clean).ok()
+    } else {
+        Some(b)
+    }
 }
 
 fn s(p: &Path) -> String {
@@ -243,6 +258,32 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         about.iter().any(|v| v.contains(BRUNO)) && about.iter().any(|v| v.contains(CARLA)),
         "{about:?}"
     );
+    // Each carries the RelayFailure evidence A issued as the sender's ERDS (EN 319 532-4
+    // C.2.3.3.3: R_ERDS_NotIdentified), signed by A's REM seal: xmlsec1 verifies it.
+    for m in &notices {
+        let f = w.join(format!("notice-{}.eml", m.n));
+        let content = openssl_verify(&f, &pki("root-ca.pem"));
+        let xml = relay_failure_part(&content).unwrap_or_else(|| {
+            panic!(
+                "no RelayFailure.xml in the errore-consegna:\n{}",
+                String::from_utf8_lossy(&content)
+            )
+        });
+        let text = String::from_utf8_lossy(&xml);
+        assert!(
+            text.contains("http://uri.etsi.org/19522/Event/RelayFailure")
+                && text.contains("R_ERDS_NotIdentified"),
+            "{text}"
+        );
+        let ev = w.join(format!("relay-failure-{}.xml", m.n));
+        std::fs::write(&ev, &xml).expect("write");
+        if have("xmlsec1") {
+            assert!(
+                common::xmlsec1_verifies(&ev),
+                "xmlsec1 refuses the RelayFailure"
+            );
+        }
+    }
     // Nothing reached the rogue: the handshake was cut at its certificate.
     assert!(rogue.connections() >= 2, "the rogue MX was not tried twice");
     assert!(rogue.messages().is_empty(), "the rogue MX got a message");
@@ -505,6 +546,12 @@ fn incoming_rem_signers_are_trusted_through_the_lists_without_rem_anchors() {
         a.log()
     );
 
+    // A's first dispatch as sent (for `ponte translate` below).
+    let (status, body) = a.get("/api/queue/1/outputs/0");
+    assert_eq!(status, 200, "{body}");
+    let first = w.join("dispatch-1.eml");
+    std::fs::write(&first, body.as_bytes()).expect("write");
+
     // 2. The service is withdrawn in the next list: B no longer trusts Prova's seal.
     prova(
         2,
@@ -540,4 +587,37 @@ fn incoming_rem_signers_are_trusted_through_the_lists_without_rem_anchors() {
     );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
     assert_eq!(b.stop(), Some(0), "{}", b.log());
+
+    // `ponte translate` with B's configuration judges by the same lists (the withdrawn
+    // service now): A's first dispatch is refused, with the lists' reason.
+    let (code, v) = translate_json(&b.config, &first, w);
+    assert_ne!(code, 0, "{v}");
+    assert!(
+        v.to_string().contains("trusted lists: ") && v.to_string().contains("withdrawn"),
+        "{v}"
+    );
+}
+
+/// `ponte translate IN --to pec --config CONFIG --json -o OUT`: exit code and JSON.
+fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Value) {
+    let out = w.join("translated.eml");
+    let o = common::run_ponte([
+        "translate".as_ref(),
+        input.as_os_str(),
+        "--to".as_ref(),
+        "pec".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--json".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {} {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
 }

@@ -97,7 +97,7 @@ pub fn run(args: TranslateArgs) -> Outcome {
             let sem = Arc::clone(&sem);
             handles.push(tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let raw = match std::fs::read(&path) {
+                let raw = match read_with_room(&path) {
                     Ok(b) => b,
                     Err(e) => {
                         let f = Failure::at(&path, e);
@@ -105,8 +105,9 @@ pub fn run(args: TranslateArgs) -> Outcome {
                     }
                 };
                 let r = match to {
-                    To::Rem => translate::to_rem::translate_from(&cx, &raw, &judge, &origin).await,
-                    To::Pec => translate::to_pec::translate(&cx, &raw, &judge).await,
+                    // The input is given away: a dispatch is written into its buffer.
+                    To::Rem => translate::to_rem::translate_owned(&cx, raw, &judge, &origin).await,
+                    To::Pec => translate::to_pec::translate_owned(&cx, raw, &judge).await,
                 };
                 (path.clone(), r.map_err(|e| Failure::at(&path, e)))
             }));
@@ -225,6 +226,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// Spare capacity of the input buffer: the output of a dispatch is written into it, and its
+/// framing (headers, introduction, evidence, signature) is a few KB larger than the input's.
+const ROOM: usize = 256 << 10;
+
+/// The file's bytes, in a buffer with [`ROOM`] to spare.
+fn read_with_room(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let len = f
+        .metadata()
+        .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0));
+    let mut buf = Vec::with_capacity(len.saturating_add(ROOM));
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// Loads the configuration, the tables, the index and the store.

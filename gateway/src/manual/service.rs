@@ -69,8 +69,9 @@
 //! `received` → `queued` → `delivered` | `failed` | `quarantined`; each output becomes one
 //! delivery per destination, tried with exponential back-off and jitter (`[delivery]
 //! first_retry`, doubling up to `max_retry`) until `max_age`, then failed with the mapped notice
-//! (a PEC errore-consegna for a REM dispatch; a RelayFailure RB09/RB07 for a PEC envelope made
-//! from REM). A message that makes processing fail five times for a reason of its own (not an
+//! (a PEC errore-consegna for a REM dispatch, carrying as `RelayFailure.xml` the signed
+//! RelayFailure evidence RB08 `R_ERDS_NotIdentified` when discovery refused the recipient's
+//! REM provider; a RelayFailure RB09/RB07 for a PEC envelope made from REM). A message that makes processing fail five times for a reason of its own (not an
 //! outage) goes to quarantine; `ponte queue retry` brings it back. Every change is one durable
 //! step; after a crash the interrupted step is done again. Towards peers that means
 //! at-least-once: a message handed over just before a crash may be handed over again after

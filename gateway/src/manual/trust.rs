@@ -114,8 +114,9 @@
 //!   `not-a-supply-point`, `not-qualified`, or `tls-identity-mismatch` on every host tried)
 //!   fails the delivery with its reason, in the message's history and in
 //!   `ponte_discovery_total{outcome}` (`peer-found`, `deferred`, `no-mail` besides), and
-//!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure
-//!   (`R_ERDS_NotIdentified`). `tests/discovery.rs` runs it end to end.
+//!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure, with the
+//!   RelayFailure evidence (RB08 `R_ERDS_NotIdentified`) the gateway issued as the sender's
+//!   ERDS attached as `RelayFailure.xml`. `tests/discovery.rs` runs it end to end.
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
 //!   and the service; the PEM `rem_anchors` stay an override. REM → PEC translation does this

@@ -611,6 +611,7 @@ async fn refused(
                     recipient: Some(rcpt),
                     errore: Errore::Altro,
                     detail: Some(detail.clone()),
+                    extra_parts: &[],
                 };
                 match pec_notice(&gw.cx, body, &n, now) {
                     Ok(o) => {
@@ -673,7 +674,9 @@ async fn rejection(
 /// The notices owed to the sender when `delivery` failed for good (`reason`: the peer's
 /// reply, or the maximum age): for a REM dispatch made from a PEC envelope, the PEC
 /// non-delivery notice (avviso di mancata consegna) per recipient, through `[pec] relay`, and
-/// its timers stop; for a PEC envelope made from a REM dispatch, a RelayFailure evidence back
+/// its timers stop — when the recipient's REM provider could not be identified (a discovery
+/// refusal, [`crate::service::delivery::discovered::NOT_IDENTIFIED`]), each notice carries the
+/// gateway's signed RelayFailure evidence (RB08 `R_ERDS_NotIdentified`) as `RelayFailure.xml`; for a PEC envelope made from a REM dispatch, a RelayFailure evidence back
 /// to the sending REM provider; for a notice or receipt, nothing (a notice about a notice
 /// would loop: the failure stays visible in the queue and the legal log).
 pub async fn failure_notices(
@@ -696,12 +699,39 @@ pub async fn failure_notices(
             "5.4.0 - {} - not delivered to the REM provider: {reason}",
             gw.cx.config.identity.provider_name
         );
+        // The recipient's ERDS could not be identified (discovery refused it, EN 319 532-4
+        // C.2.3.3.3): as the sender's ERDS, the gateway issues the RelayFailure evidence
+        // (R_ERDS_NotIdentified) and gives it to the PEC sender with the errore-consegna.
+        let not_identified = reason.contains(crate::service::delivery::discovered::NOT_IDENTIFIED);
+        let dispatch = if not_identified {
+            gw.spool
+                .output(delivery.message, delivery.output)
+                .await
+                .ok()
+                .and_then(|b| rem_about(&b))
+        } else {
+            None
+        };
         for rcpt in &delivery.rcpt_to {
+            let mut extra = Vec::new();
+            if let Some(about) = &dispatch {
+                match not_identified_evidence(gw, about, rcpt, reason, now).await {
+                    Ok(xml) => extra.push(crate::pec::build::ExtraPart {
+                        filename: "RelayFailure.xml".into(),
+                        content_type: "application/xml".into(),
+                        content: xml,
+                    }),
+                    Err(e) => p
+                        .notes
+                        .push(format!("no RelayFailure evidence for {rcpt}: {e}")),
+                }
+            }
             let n = PecNotice {
                 kind: ReceiptKind::ErroreConsegna,
                 recipient: Some(rcpt),
                 errore: Errore::Altro,
                 detail: Some(detail.clone()),
+                extra_parts: &extra,
             };
             match pec_notice(&gw.cx, &input, &n, now) {
                 Ok(o) => {
@@ -743,6 +773,35 @@ pub async fn failure_notices(
     p
 }
 
+/// The RelayFailure evidence (reason RB08, `R_ERDS_NotIdentified`) about the dispatch
+/// `about` for `rcpt`, whose ERDS could not be identified: signed (and time-stamped when a
+/// TSA is configured) like every evidence of the gateway.
+async fn not_identified_evidence(
+    gw: &Gateway,
+    about: &RemAbout,
+    rcpt: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, String> {
+    let code = Reason::from_code("RB08").ok_or("unknown reason RB08")?;
+    let event = Event::from_name("RelayFailure").ok_or("unknown event RelayFailure")?;
+    let domain = rcpt.rsplit_once('@').map(|(_, d)| d).unwrap_or(rcpt);
+    let spec = ReceiptSpec {
+        event,
+        reasons: vec![code],
+        details: Some(reason.to_string()),
+        refers_to: Some(rcpt),
+        external_erds: Some(domain),
+        event_time: now,
+    };
+    let mut notes = Vec::new();
+    match crate::translate::to_rem::receipt_evidence(&gw.cx, about, &spec, now, &mut notes).await {
+        Ok(Ok((xml, _))) => Ok(xml),
+        Ok(Err(why)) => Err(why),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn pec_facts_of_envelope(raw: &[u8]) -> Option<(String, String, Option<String>)> {
     pec_facts(raw)
 }
@@ -781,6 +840,7 @@ pub async fn timer_notices(
             recipient: Some(rcpt),
             errore: Errore::Altro,
             detail: Some(detail.clone()),
+            extra_parts: &[],
         };
         match pec_notice(&gw.cx, &input, &n, now) {
             Ok(o) => {

@@ -9,7 +9,9 @@ pub mod sign;
 pub mod trust;
 pub mod verify;
 
-pub use sign::{SIGNED_OVERHEAD, SignRequest, SmimeProtocol, sign, sign_concat, sign_owned};
+pub use sign::{
+    SIGNED_OVERHEAD, SignRequest, SmimeProtocol, sign, sign_concat, sign_owned, sign_parts,
+};
 pub use trust::{TrustTime, trust};
 pub(crate) use verify::verify_canonical;
 pub use verify::{SmimeForm, SmimeVerdict, verify};

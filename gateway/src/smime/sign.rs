@@ -102,6 +102,16 @@ pub fn sign_concat(req: &SignRequest<'_>, rest: &[&[u8]]) -> Result<Vec<u8>, Err
     Ok(out)
 }
 
+/// [`sign_concat`] without the concatenation: what comes before and after the inner entity
+/// (`req.inner` followed by `rest`) in the signed message. The message is `head`, the inner
+/// pieces, `tail`; a caller that holds a large piece elsewhere writes it once, where it goes.
+pub fn sign_parts(req: &SignRequest<'_>, rest: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let mut pieces: Vec<&[u8]> = Vec::with_capacity(rest.len() + 1);
+    pieces.push(req.inner);
+    pieces.extend(rest.iter().copied().filter(|p| !p.is_empty()));
+    frame(req, &pieces)
+}
+
 /// [`sign()`] of `req.inner` followed by `owned`, the message written into `owned`'s own
 /// buffer (its content moved up in place to make room for the header): no second buffer of
 /// the message's size. Reserve [`SIGNED_OVERHEAD`] bytes of spare capacity in `owned` (plus

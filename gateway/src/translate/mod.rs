@@ -8,6 +8,7 @@ pub mod assurance;
 pub mod context;
 pub mod evidence;
 pub mod identity;
+mod in_place;
 pub mod notice;
 pub mod notices;
 pub mod receipt;

@@ -26,6 +26,8 @@ pub struct PecNotice<'a> {
     pub errore: Errore,
     /// `errore-esteso` (the enhanced status code first, e.g. `5.4.1 - ...`).
     pub detail: Option<String>,
+    /// Parts attached after the daticert (a signed REM evidence, `RelayFailure.xml`).
+    pub extra_parts: &'a [crate::pec::build::ExtraPart],
 }
 
 /// The signed PEC notice `n` about `envelope` (the PEC transport envelope as received), from
@@ -51,7 +53,7 @@ pub fn pec_notice(
         to: None,
         at: now,
         subject_prefix: prefix,
-        extra_parts: &[],
+        extra_parts: n.extra_parts,
     };
     let mut ids = cx.pec_ids();
     let built = crate::pec::build::receipt(&input, &mut ids)

@@ -19,6 +19,7 @@
 //!    about when a PEC → REM translation recorded it.
 
 use super::context::{Context, Judge};
+use super::in_place::Place;
 use super::receipt::{OriginalFacts, evidence_part, pec_receipt_input};
 use super::report::{Described, Outcome, Output, Refusal, RefusalKind, Translation};
 use super::to_rem::{bare_address, reason_label};
@@ -33,6 +34,28 @@ use crate::rem::message::verify::{EvidenceCheck, RemVerdict, VerifyOptions};
 
 /// Translates one REM message.
 pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
+    translate_in(cx, raw, judge, &mut Place::joined()).await
+}
+
+/// [`translate`] of an input given away: the transport envelope of a dispatch is written
+/// into the input's own buffer (the carried message moved in place), so a large message is
+/// held once. Give the buffer some spare capacity (e.g. 256 KiB) and it is not reallocated.
+pub async fn translate_owned(cx: &Context, raw: Vec<u8>, judge: &Judge) -> Outcome {
+    let mut place = Place::of(&raw);
+    let outcome = translate_in(cx, &raw, judge, &mut place).await;
+    let pending = place.take();
+    match (outcome, pending) {
+        (Ok(Ok(mut t)), Some(s)) => {
+            if let Some(o) = t.outputs.first_mut() {
+                o.bytes = super::in_place::splice(raw, s);
+            }
+            Ok(Ok(t))
+        }
+        (other, _) => other,
+    }
+}
+
+async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place<'_>) -> Outcome {
     let mut verdict = match crate::rem::message::verify::verify_with(
         raw,
         &VerifyOptions {
@@ -160,6 +183,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         }
     }
     let mut ids = cx.pec_ids();
+    // The envelope of a dispatch: its inner entity is `built[0].inner`, the body of
+    // postacert.eml (not copied), then the closing delimiter.
+    let stripped: Option<Vec<u8>>;
+    let mut rest: Option<(std::borrow::Cow<'_, [u8]>, Vec<u8>)> = None;
     let mut built: Vec<Built> = if message == "dispatch" {
         let Some(original) = &msg.original else {
             return Ok(Err(Refusal::new(
@@ -169,7 +196,7 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             )));
         };
         // The per-submission authentication header never leaves Ponte.
-        let stripped = super::assurance::strip_header(original, super::assurance::AUTH_HEADER);
+        stripped = super::assurance::strip_header(original, super::assurance::AUTH_HEADER);
         if stripped.is_some() {
             notes.push(format!(
                 "{} removed from the original",
@@ -199,11 +226,16 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
                 },
                 &mut ids,
             )
+            .map(|built| crate::pec::build::Split {
+                built,
+                body: std::borrow::Cow::Borrowed(&[][..]),
+                after: Vec::new(),
+            })
         } else {
             // The sender UA's Message-ID is REM-UAMessageIdentifier (the original's
             // Message-ID is the S-REMS identifier): it becomes msgid and
             // X-Riferimento-Message-ID, as a PEC access point would have written them.
-            crate::pec::build::envelope_with(
+            crate::pec::build::envelope_split(
                 &EnvelopeInput {
                     original,
                     provider: &provider,
@@ -220,7 +252,10 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
             )
         };
         match r {
-            Ok(b) => vec![b],
+            Ok(split) => {
+                rest = Some((split.body, split.after));
+                vec![split.built]
+            }
             Err(e) => {
                 return Ok(Err(Refusal::new(
                     Some(&input),
@@ -248,11 +283,26 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
         );
     }
     let mut outputs = Vec::with_capacity(built.len());
-    for b in &mut built {
+    for (i, b) in built.iter_mut().enumerate() {
         let id = &cx.config.identity;
         // A receipt states the evidence's event time; its signature is made now (in the
         // buffer of the built entity: a large envelope is not held twice).
-        let bytes = b.take_signed_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?;
+        let bytes = match (i, &rest) {
+            (0, Some((body, after))) => {
+                let (mut head, tail) = b.sign_parts_at(
+                    &id.pec_key,
+                    &id.pec_cert,
+                    &id.pec_chain,
+                    now,
+                    &[body, after],
+                )?;
+                head.extend_from_slice(&b.inner);
+                let mut t = after.clone();
+                t.extend_from_slice(&tail);
+                place.output(head, body, t)
+            }
+            _ => b.take_signed_at(&id.pec_key, &id.pec_cert, &id.pec_chain, now)?,
+        };
         outputs.push(Output {
             described: Described {
                 format: "pec",

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::assurance::{self, Origin, SubmissionAuth};
 use super::context::{Context, Judge, TimeStamps};
+use super::in_place::Place;
 use super::report::{Described, Outcome, Refusal, RefusalKind, Translation};
 use crate::correlate::{DispatchFacts, Record};
 use crate::mappings::EventRow;
@@ -40,6 +41,39 @@ pub async fn translate(cx: &Context, raw: &[u8], judge: &Judge) -> Outcome {
 /// Translates one PEC message that came from `origin` (the service: the SMTP peer, checked
 /// against `[holders] platform_addresses` for the per-submission authentication header).
 pub async fn translate_from(cx: &Context, raw: &[u8], judge: &Judge, origin: &Origin) -> Outcome {
+    translate_in(cx, raw, judge, origin, &mut Place::joined()).await
+}
+
+/// [`translate_from`] of an input given away: a dispatch is written into the input's own
+/// buffer (the carried message moved in place), so a large message is held once. Give the
+/// buffer some spare capacity (e.g. 256 KiB) and it is not reallocated either.
+pub async fn translate_owned(
+    cx: &Context,
+    raw: Vec<u8>,
+    judge: &Judge,
+    origin: &Origin,
+) -> Outcome {
+    let mut place = Place::of(&raw);
+    let outcome = translate_in(cx, &raw, judge, origin, &mut place).await;
+    let pending = place.take();
+    match (outcome, pending) {
+        (Ok(Ok(mut t)), Some(s)) => {
+            if let Some(o) = t.outputs.first_mut() {
+                o.bytes = super::in_place::splice(raw, s);
+            }
+            Ok(Ok(t))
+        }
+        (other, _) => other,
+    }
+}
+
+async fn translate_in(
+    cx: &Context,
+    raw: &[u8],
+    judge: &Judge,
+    origin: &Origin,
+    place: &mut Place<'_>,
+) -> Outcome {
     // 1. Signature and trust. The structure is read once for both the verification and the
     // PEC reading when the message is stored in CRLF (then both read the same bytes).
     let canonical = crate::mime::canonicalize(raw);
@@ -197,6 +231,7 @@ pub async fn translate_from(cx: &Context, raw: &[u8], judge: &Judge, origin: &Or
             notes,
             now,
             auth.as_ref(),
+            place,
         )
         .await
     } else {
@@ -256,6 +291,7 @@ async fn dispatch_from_envelope(
     mut notes: Vec<String>,
     now: OffsetDateTime,
     auth: Option<&SubmissionAuth>,
+    place: &mut Place<'_>,
 ) -> Outcome {
     let Some(original) = parsed.postacert_raw() else {
         return Ok(Err(Refusal::new(
@@ -449,6 +485,7 @@ async fn dispatch_from_envelope(
             )),
         },
         now,
+        place,
     )?;
     let record = Record {
         direction: crate::correlate::Direction::PecToRem,
@@ -628,7 +665,12 @@ struct RemOut<'a> {
 }
 
 /// The REM-* headers, the introduction and the signed message of the REM identity.
-fn assemble(cx: &Context, o: &RemOut<'_>, now: OffsetDateTime) -> Result<Vec<u8>, super::Error> {
+fn assemble(
+    cx: &Context,
+    o: &RemOut<'_>,
+    now: OffsetDateTime,
+    place: &mut Place<'_>,
+) -> Result<Vec<u8>, super::Error> {
     let metadata = RelayMetadata {
         metadata_version: crate::rem::message::METADATA_VERSION.to_string(),
         message_type: o.message_type.clone(),
@@ -651,13 +693,15 @@ fn assemble(cx: &Context, o: &RemOut<'_>, now: OffsetDateTime) -> Result<Vec<u8>
     let (intro_text, intro_html) = super::texts::introduction(cx, kind, o.original_subject, now);
     let id = &cx.config.identity;
     let in_reply_to = o.in_reply_to.map(angle);
-    crate::rem::message::build::build(&crate::rem::message::build::BuildInput {
+    let message_id = angle(o.message_id);
+    let evidences = [(o.event.name().to_string(), o.xml.clone())];
+    let parts = crate::rem::message::build::build_parts(&crate::rem::message::build::BuildInput {
         from: o.from,
         to: o.to,
         cc: &[],
         reply_to: o.reply_to,
         subject: o.subject,
-        message_id: &angle(o.message_id),
+        message_id: &message_id,
         date: now,
         in_reply_to: in_reply_to.as_deref(),
         metadata: &metadata,
@@ -665,13 +709,14 @@ fn assemble(cx: &Context, o: &RemOut<'_>, now: OffsetDateTime) -> Result<Vec<u8>
         intro_html: &intro_html,
         original: o.original.map(|(b, _)| b),
         original_digest: o.original.map(|(_, d)| d),
-        evidences: &[(o.event.name().to_string(), o.xml.clone())],
+        evidences: &evidences,
         key: &id.rem_key,
         cert: &id.rem_cert,
         chain: &id.rem_chain,
         signing_time: now,
     })
-    .map_err(|e| super::Error::Build(e.to_string()))
+    .map_err(|e| super::Error::Build(e.to_string()))?;
+    Ok(place.output(parts.head, parts.body, parts.tail))
 }
 
 /// The report of a REM message written.
@@ -765,6 +810,61 @@ pub async fn rem_receipt(
     notes: &mut Vec<String>,
 ) -> Result<Result<IssuedReceipt, String>, super::Error> {
     let facts = &about.facts;
+    let (xml, evidence_id) = match receipt_evidence(cx, about, spec, now, notes).await? {
+        Ok(x) => x,
+        Err(why) => return Ok(Err(why)),
+    };
+    let prefix = cx
+        .tables
+        .subjects
+        .rem
+        .pattern
+        .replace("{event}", spec.event.name());
+    let own_id = cx.rem_identifier(now);
+    let from = format!("<{}>", cx.config.identity.rem_service_address);
+    let bytes = assemble(
+        cx,
+        &RemOut {
+            message_type: MessageType::Receipt,
+            event: &spec.event,
+            reasons: &spec.reasons,
+            evidence_id: &evidence_id,
+            xml,
+            digest: &facts.digest,
+            ua_message_id: &about.ua_message_id,
+            sender: &facts.sender,
+            relay_to_non_erds: None,
+            from: &from,
+            to: std::slice::from_ref(&facts.sender),
+            reply_to: None,
+            subject: &format!("{prefix}{}", facts.subject),
+            original_subject: &facts.subject,
+            message_id: &own_id,
+            in_reply_to: Some(&about.rems_message_id),
+            original: None,
+        },
+        now,
+        &mut Place::joined(),
+    )?;
+    Ok(Ok(IssuedReceipt {
+        bytes,
+        message_id: own_id,
+        evidence_id,
+    }))
+}
+
+/// The signed evidence of `spec` about `about` (XAdES, time-stamped when a TSA is configured)
+/// and its identifier, for a REM receipt ([`rem_receipt`]) or to go with a PEC notice (the
+/// RelayFailure a sender's ERDS issues when the recipient's cannot be identified).
+/// `Ok(Err(why))`: the evidence rules refuse the facts; `Err`: signing or the TSA failed.
+pub async fn receipt_evidence(
+    cx: &Context,
+    about: &RemAbout,
+    spec: &ReceiptSpec<'_>,
+    now: OffsetDateTime,
+    notes: &mut Vec<String>,
+) -> Result<Result<(Vec<u8>, String), String>, super::Error> {
+    let facts = &about.facts;
     let submitted = OffsetDateTime::parse(
         &facts.submission_time,
         &time::format_description::well_known::Rfc3339,
@@ -811,42 +911,7 @@ pub async fn rem_receipt(
         Ok(x) => x,
         Err(why) => return Ok(Err(why)),
     };
-    let prefix = cx
-        .tables
-        .subjects
-        .rem
-        .pattern
-        .replace("{event}", spec.event.name());
-    let own_id = cx.rem_identifier(now);
-    let from = format!("<{}>", cx.config.identity.rem_service_address);
-    let bytes = assemble(
-        cx,
-        &RemOut {
-            message_type: MessageType::Receipt,
-            event: &spec.event,
-            reasons: &spec.reasons,
-            evidence_id: &evidence_id,
-            xml,
-            digest: &facts.digest,
-            ua_message_id: &about.ua_message_id,
-            sender: &facts.sender,
-            relay_to_non_erds: None,
-            from: &from,
-            to: std::slice::from_ref(&facts.sender),
-            reply_to: None,
-            subject: &format!("{prefix}{}", facts.subject),
-            original_subject: &facts.subject,
-            message_id: &own_id,
-            in_reply_to: Some(&about.rems_message_id),
-            original: None,
-        },
-        now,
-    )?;
-    Ok(Ok(IssuedReceipt {
-        bytes,
-        message_id: own_id,
-        evidence_id,
-    }))
+    Ok(Ok((xml, evidence_id)))
 }
 
 /// Builds, signs and (when a TSA is configured) time-stamps an evidence. `Ok(Err(why))`: the

@@ -214,6 +214,35 @@ impl Built {
         })
     }
 
+    /// [`Built::sign_at`] of [`Built::inner`] followed by `rest`, as [`crate::smime::sign_parts`]:
+    /// what comes before the inner entity and after it.
+    pub fn sign_parts_at(
+        &self,
+        key: &crate::crypto::SigningKey,
+        cert: &crate::x509::Certificate,
+        chain: &[crate::x509::Certificate],
+        signing_time: OffsetDateTime,
+        rest: &[&[u8]],
+    ) -> Result<(Vec<u8>, Vec<u8>), crate::smime::Error> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        crate::smime::sign_parts(
+            &crate::smime::SignRequest {
+                headers: &headers,
+                inner: &self.inner,
+                key,
+                signer: cert,
+                chain,
+                signing_time,
+                protocol: crate::smime::SmimeProtocol::Pec,
+            },
+            rest,
+        )
+    }
+
     /// [`Built::sign_at`] taking [`Built::inner`] (left empty): the message is written into
     /// its buffer, so a large envelope is not held twice.
     pub fn take_signed_at(
@@ -552,6 +581,33 @@ fn assemble(
     extra: &[ExtraPart],
     postacert: Option<&[&[u8]]>,
 ) -> Result<Vec<u8>, Error> {
+    let (before, after) = assemble_split(seed, plain, html, daticert, extra, postacert)?;
+    let last = postacert
+        .and_then(|p| p.last().copied())
+        .unwrap_or_default();
+    let mut o = Vec::with_capacity(
+        before.len()
+            + last.len()
+            + after.len()
+            // Room for the signature and the header fields: signed in this buffer.
+            + crate::smime::SIGNED_OVERHEAD
+            + 4096,
+    );
+    o.extend_from_slice(&before);
+    o.extend_from_slice(last);
+    o.extend_from_slice(&after);
+    Ok(o)
+}
+
+/// [`assemble`] without the last piece of `postacert`: what comes before it and after it.
+fn assemble_split(
+    seed: &str,
+    plain: &str,
+    html: &str,
+    daticert: Option<&[u8]>,
+    extra: &[ExtraPart],
+    postacert: Option<&[&[u8]]>,
+) -> Result<(Vec<u8>, Vec<u8>), Error> {
     for e in extra {
         e.check()?;
     }
@@ -574,9 +630,7 @@ fn assemble(
             + dati_b64.as_ref().map_or(0, String::len)
             + extra_b64.iter().map(String::len).sum::<usize>()
             + 2048
-            // Room for the signature and the header fields: signed in this buffer.
-            + crate::smime::SIGNED_OVERHEAD
-            + 4096,
+            - postacert.and_then(|p| p.last()).map_or(0, |l| l.len()),
     );
     let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
     w(&format!(
@@ -628,15 +682,13 @@ fn assemble(
         } else {
             "Content-Transfer-Encoding: 8bit\r\n\r\n"
         });
-        for x in p {
+        for x in p.split_last().map_or(&[][..], |(_, first)| first) {
             o.extend_from_slice(x);
         }
-        let mut w = |s: &str| o.extend_from_slice(s.as_bytes());
-        w(&format!("\r\n--{outer}--\r\n"));
-        return Ok(o);
+        return Ok((o, format!("\r\n--{outer}--\r\n").into_bytes()));
     }
     w(&format!("\r\n--{outer}--\r\n"));
-    Ok(o)
+    Ok((o, Vec::new()))
 }
 
 /// What [`envelope`] needs.
@@ -681,6 +733,45 @@ pub fn envelope_with(
     ids: &mut dyn IdentifierSource,
     extras: &Extras<'_>,
 ) -> Result<Built, Error> {
+    let Split {
+        mut built,
+        body,
+        after,
+    } = envelope_split(input, ids, extras)?;
+    let mut inner = Vec::with_capacity(
+        built.inner.len()
+            + body.len()
+            + after.len()
+            // Room for the signature and the header fields: signed in this buffer.
+            + crate::smime::SIGNED_OVERHEAD
+            + 4096,
+    );
+    inner.extend_from_slice(&built.inner);
+    inner.extend_from_slice(&body);
+    inner.extend_from_slice(&after);
+    built.inner = inner;
+    Ok(built)
+}
+
+/// A transport envelope whose inner entity is [`Built::inner`] (everything before the body
+/// of `postacert.eml`), [`Split::body`], then [`Split::after`]: the body stays where it was
+/// (borrowed from the original when that was CRLF).
+#[derive(Debug)]
+pub struct Split<'a> {
+    /// The envelope, its `inner` holding what comes before the body.
+    pub built: Built,
+    /// The body of `postacert.eml`.
+    pub body: std::borrow::Cow<'a, [u8]>,
+    /// What comes after the body (the closing delimiter).
+    pub after: Vec<u8>,
+}
+
+/// [`envelope_with`] as a [`Split`].
+pub fn envelope_split<'a>(
+    input: &EnvelopeInput<'a>,
+    ids: &mut dyn IdentifierSource,
+    extras: &Extras<'_>,
+) -> Result<Split<'a>, Error> {
     let mut o = read_original(input.original, "the transport envelope")?;
     if let Some(ua) = extras
         .user_message_id
@@ -720,7 +811,7 @@ pub fn envelope_with(
         receipt: None,
         notes: extras.text_notes,
     });
-    let inner = assemble(
+    let (inner, after) = assemble_split(
         &identificativo,
         &plain,
         &html,
@@ -736,13 +827,17 @@ pub fn envelope_with(
         input.subject_prefix,
         "posta-certificata",
     )?;
-    Ok(Built {
-        kind: Kind::BustaTrasporto,
-        headers,
-        inner,
-        identifier: identificativo,
-        daticert: Some(daticert),
-        date: at,
+    Ok(Split {
+        built: Built {
+            kind: Kind::BustaTrasporto,
+            headers,
+            inner,
+            identifier: identificativo,
+            daticert: Some(daticert),
+            date: at,
+        },
+        body: postacert.body,
+        after,
     })
 }
 

@@ -306,6 +306,35 @@ fn inner<'a>(input: &BuildInput<'a>) -> Result<Inner<'a>, Error> {
 
 /// Builds and signs the whole REM message; returns its bytes (CRLF).
 pub fn build(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
+    build_parts(input).map(|p| p.concat())
+}
+
+/// A signed REM message in three pieces: `head`, then the body of the original (borrowed
+/// from [`BuildInput::original`]), then `tail`. [`build`] joins them; a caller holding the
+/// original inside a larger buffer can write the message there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts<'a> {
+    /// Everything before [`Self::body`].
+    pub head: Vec<u8>,
+    /// The second piece of the original ([`Original::rest`]); empty without an original.
+    pub body: &'a [u8],
+    /// Everything after it.
+    pub tail: Vec<u8>,
+}
+
+impl Parts<'_> {
+    /// The message in one buffer.
+    pub fn concat(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.len() + self.body.len() + self.tail.len());
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(self.body);
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
+/// [`build`] as [`Parts`].
+pub fn build_parts<'a>(input: &BuildInput<'a>) -> Result<Parts<'a>, Error> {
     let headers = top_headers(input)?;
     let Inner {
         before,
@@ -316,12 +345,11 @@ pub fn build(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let rest: Vec<&[u8]> = match &original {
-        Some(o) => vec![o.head, o.rest, &after],
-        None => vec![&after],
+    let (head_piece, body) = match &original {
+        Some(o) => (o.head, o.rest),
+        None => (&[][..], &[][..]),
     };
-    // The original is copied once, into the signed message.
-    Ok(smime::sign_concat(
+    let (sign_head, sign_tail) = smime::sign_parts(
         &SignRequest {
             headers: &refs,
             inner: &before,
@@ -331,6 +359,13 @@ pub fn build(input: &BuildInput<'_>) -> Result<Vec<u8>, Error> {
             signing_time: input.signing_time,
             protocol: SmimeProtocol::Rem,
         },
-        &rest,
-    )?)
+        &[head_piece, body, &after],
+    )?;
+    let mut head = sign_head;
+    head.reserve(before.len() + head_piece.len());
+    head.extend_from_slice(&before);
+    head.extend_from_slice(head_piece);
+    let mut tail = after;
+    tail.extend_from_slice(&sign_tail);
+    Ok(Parts { head, body, tail })
 }

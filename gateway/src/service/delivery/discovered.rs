@@ -40,6 +40,10 @@ use crate::fetch::{Fetcher, Resolver};
 use crate::tl::{Match, NotQualified, TrustedLists};
 use crate::x509::{self, Certificate, Usage};
 
+/// What every [`Refusal`] says first: the REM reason of EN 319 532-4 C.2.3.3.3 (RB08), which
+/// the sender's non-delivery notice carries as a RelayFailure evidence.
+pub const NOT_IDENTIFIED: &str = "REM peer not identified (R_ERDS_NotIdentified)";
+
 /// The service a discovered peer must be: what its TLS certificate is judged against.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pin {
@@ -182,7 +186,7 @@ impl Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("REM peer not identified (R_ERDS_NotIdentified): ")?;
+        write!(f, "{NOT_IDENTIFIED}: ")?;
         match self {
             Refusal::NoMx { domain } => write!(f, "{domain} has no MX record"),
             Refusal::NotASupplyPoint { domain, hosts } => write!(
