@@ -81,17 +81,20 @@ start_pg() {
 [ "$SPOOL" = pg ] && start_pg
 
 DB=0
-run() { # $1 = label, $2 = "tsa" or ""
+run() { # $1 = label, $2 = "tsa" or ""; runs in a subshell ($(run ...)): its processes are
+  # its own to stop, on every way out.
+  MINE=()
+  trap 'kill "${MINE[@]}" 2>/dev/null || true' EXIT
   local d=$T/$1; mkdir -p "$d/sink"
   local sp; sp=$(port)
   # shellcheck disable=SC2086
-  $PY tests/peers/smtp_sink.py --listen 127.0.0.1:"$sp" --dir "$d/sink" ${SINK_ARGS---pipelining} > "$d/sink.out" 2>&1 & pids+=($!)
+  $PY tests/peers/smtp_sink.py --listen 127.0.0.1:"$sp" --dir "$d/sink" ${SINK_ARGS---pipelining} > "$d/sink.out" 2>&1 & MINE+=($!)
   local sink=$!
   wait_port "$sp"
   local tsa_table="" tsa_anchor=$PWD/tests/pki/root-ca.pem
   if [ "$2" = tsa ]; then
     local tp; tp=$(port)
-    "$PONTE" tsa serve --listen 127.0.0.1:"$tp" --data "$d/tsa" > "$d/tsa.out" 2>/dev/null & pids+=($!)
+    "$PONTE" tsa serve --listen 127.0.0.1:"$tp" --data "$d/tsa" > "$d/tsa.out" 2>/dev/null & MINE+=($!)
     wait_port "$tp"
     tsa_table="[tsa]
 url = \"http://127.0.0.1:$tp/\""
@@ -142,7 +145,7 @@ tls = "none"
 per_destination = 8
 EOF
     [ "$SPOOL" = pg ] && sed -i "s|^url = \"postgres://.*|&\nnode = \"node$node\"|" "$d/node$node/ponte.toml"
-    (cd "$d/node$node" && PONTE_LOG=warn exec "$PONTE" serve --config ponte.toml > serve.out 2> serve.err) & pids+=($!)
+    (cd "$d/node$node" && PONTE_LOG=warn exec "$PONTE" serve --config ponte.toml > serve.out 2> serve.err) & MINE+=($!)
     gws+=($!)
     wait_port "$gp"
     addrs="${addrs:+$addrs,}127.0.0.1:$gp"
@@ -159,7 +162,6 @@ EOF
   [ "$SPOOL" = pg ] && pg=$(pg_spent "$p0" "$(pg_ticks)")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   echo "$1 $line gateway_cpu_ms=$(ms_per_msg $((g1 - g0))) pg_cpu_ms=$(ms_per_msg "$pg") sink_cpu_ms=$(ms_per_msg $((s1 - s0)))"
-  for g in "${gws[@]}"; do kill "$g" 2>/dev/null || true; done
 }
 
 echo "# bench/gateway.sh N=$N clients=$CLIENTS spool=$SPOOL nodes=$NODES on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
