@@ -159,7 +159,7 @@ fn round_trip(data: &[u8]) {
         metadata: &m.metadata,
         intro_text: m.intro_text.as_deref().unwrap_or(""),
         intro_html: "",
-        original: m.original.as_deref(),
+        original: m.original.as_deref().map(Into::into),
         original_digest: None,
         evidences: &evidences,
         key,
