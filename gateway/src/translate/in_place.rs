@@ -77,6 +77,24 @@ fn range_in(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
     (end <= outer.len()).then_some(start..end)
 }
 
+/// The outcome of a translation of `raw` made with a [`Place`] of it, whose kept output is
+/// `pending`: that output (the first) is written into `raw` itself ([`splice`]).
+pub(crate) fn finish(
+    outcome: super::report::Outcome,
+    pending: Option<Spliced>,
+    raw: Vec<u8>,
+) -> super::report::Outcome {
+    match (outcome, pending) {
+        (Ok(Ok(mut t)), Some(s)) => {
+            if let Some(o) = t.outputs.first_mut() {
+                o.bytes = splice(raw, s);
+            }
+            Ok(Ok(t))
+        }
+        (other, _) => other,
+    }
+}
+
 /// Writes `s` into `buf` (the input it was made from) and returns it: the body moved to its
 /// place, the head before it, the tail after it.
 pub(crate) fn splice(mut buf: Vec<u8>, s: Spliced) -> Vec<u8> {

@@ -44,15 +44,7 @@ pub async fn translate_owned(cx: &Context, raw: Vec<u8>, judge: &Judge) -> Outco
     let mut place = Place::of(&raw);
     let outcome = translate_in(cx, &raw, judge, &mut place).await;
     let pending = place.take();
-    match (outcome, pending) {
-        (Ok(Ok(mut t)), Some(s)) => {
-            if let Some(o) = t.outputs.first_mut() {
-                o.bytes = super::in_place::splice(raw, s);
-            }
-            Ok(Ok(t))
-        }
-        (other, _) => other,
-    }
+    super::in_place::finish(outcome, pending, raw)
 }
 
 async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place<'_>) -> Outcome {

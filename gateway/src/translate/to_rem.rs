@@ -56,15 +56,7 @@ pub async fn translate_owned(
     let mut place = Place::of(&raw);
     let outcome = translate_in(cx, &raw, judge, origin, &mut place).await;
     let pending = place.take();
-    match (outcome, pending) {
-        (Ok(Ok(mut t)), Some(s)) => {
-            if let Some(o) = t.outputs.first_mut() {
-                o.bytes = super::in_place::splice(raw, s);
-            }
-            Ok(Ok(t))
-        }
-        (other, _) => other,
-    }
+    super::in_place::finish(outcome, pending, raw)
 }
 
 async fn translate_in(
