@@ -621,3 +621,163 @@ fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Va
     });
     (o.status.code().unwrap_or(-1), v)
 }
+
+/// Evidence about a dispatch delivered to a discovered peer is bound to the service it was
+/// delivered to: gateway A finds `pec.altro.test`'s MX in the lists ("Altro REM", Altro's REM
+/// e-seal) and delivers there, to gateway B (Altro) on 127.0.0.2 under STARTTLS; B's
+/// RelayAcceptance, signed by that e-seal, is accepted. The same dispatch given to gateway C,
+/// whose seal (Gestore Prova's) is another granted qualified REM service of the same list
+/// and chains to A's `rem_anchors`, makes a RelayAcceptance that A refuses in the SMTP
+/// dialogue (554, `evidence-wrong-service`, naming the service delivered to).
+#[test]
+fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to() {
+    if !have("openssl") {
+        return;
+    }
+    let (Some(pec_a), Some(pec_b), Some(pec_c)) = (
+        SmtpSink::start(&[]),
+        SmtpSink::start(&[]),
+        SmtpSink::start(&[]),
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let Some(dns) = Dns::start(
+        &[("pec.altro.test", "mx.altro.test", 10)],
+        &[("mx.altro.test", "127.0.0.2")],
+    ) else {
+        return;
+    };
+    // Two granted REM/Q services: Altro's (the MX's) and Gestore Prova's.
+    let tl_path = w.join("tl-it.xml");
+    let granted = [(GRANTED, "2025-01-01T00:00:00Z")];
+    let tl = list_xml(
+        "IT",
+        1,
+        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+        &[],
+        "Altro Gestore S.p.A.",
+        &[
+            Svc {
+                service_type: REM_Q,
+                name: "Altro REM",
+                cert: "rem-ec.pem",
+                statuses: &granted,
+                supply_points: &["smtp:mx.altro.test:25"],
+            },
+            Svc {
+                service_type: REM_Q,
+                name: "Prova REM",
+                cert: "rem-rsa.pem",
+                statuses: &granted,
+                supply_points: &["smtp:mx.prova.test:25"],
+            },
+        ],
+    );
+    std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
+
+    // B (Altro): its SMTP listener on mx.altro.test's address, STARTTLS with a certificate on
+    // its REM e-seal's key; carries dispatches into PEC, answers to A.
+    let (cert, key) = tls_cert(w, "b-tls", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
+    let mut b = Gateway::new(Provider::Altro, None, "");
+    let mut a = gateway_a(w, b.smtp.port(), &pec_a, &dns, &tl_path, "");
+    let b_listen: std::net::SocketAddr = format!("127.0.0.2:{}", b.smtp.port())
+        .parse()
+        .expect("addr");
+    let text = std::fs::read_to_string(&b.config).expect("config");
+    let text = text.replacen(
+        &format!("listen = \"{}\"\n", b.smtp),
+        &format!(
+            "listen = \"{b_listen}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            s(&cert),
+            s(&key)
+        ),
+        1,
+    );
+    std::fs::write(
+        &b.config,
+        format!(
+            "{text}[[route]]\ndomain = \"pec.prova.test\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            a.smtp,
+            pec_b.relay()
+        ),
+    )
+    .expect("write config");
+    b.smtp = b_listen;
+    // C: Gestore Prova's seal, a qualified service too, but not the one A delivered to.
+    let mut c = Gateway::new(
+        Provider::Prova,
+        None,
+        &format!(
+            "[[route]]\ndomain = \"pec.prova.test\"\nrelay = \"{}\"\ntls = \"none\"\n[pec]\nrelay = \"{}\"\ntls = \"none\"\n",
+            a.smtp,
+            pec_c.relay()
+        ),
+    );
+    a.start();
+    b.start();
+    c.start();
+
+    // 1. A discovers B and delivers; B's RelayAcceptance (Altro's seal) is accepted: Mario
+    //    gets the presa in carico.
+    let anna = "anna@pec.altro.test";
+    submit(&a, w, anna, "bound-1");
+    assert_eq!(
+        pec_b.wait_messages(1, Duration::from_secs(60)).len(),
+        1,
+        "B did not carry the dispatch:\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    let notices = pec_a.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(notices.len(), 1, "A:\n{}\nB:\n{}", a.log(), b.log());
+    let f = w.join("presa.eml");
+    std::fs::write(&f, &notices[0].body).expect("write");
+    assert_eq!(
+        verify(&f)["type"],
+        "presa-in-carico",
+        "{}\n{}",
+        a.api("/api/queue/2"),
+        b.api("/api/queue/1")
+    );
+    let d = &a.api("/api/queue/1")["deliveries"][0];
+    assert_eq!(d["state"], "delivered", "{d}");
+
+    // 2. The same dispatch, given to C: C's RelayAcceptance about it is refused by A.
+    let (status, dispatch) = a.get("/api/queue/1/outputs/0");
+    assert_eq!(status, 200, "{dispatch}");
+    let from = d["mail_from"].as_str().unwrap_or_default().to_owned();
+    let r = send(c.smtp, &from, &[anna], dispatch.as_bytes()).expect("send to C");
+    assert_eq!(r.code, 250, "{r:?}\n{}", c.log());
+    c.wait_for(
+        "C's RelayAcceptance to be refused by A",
+        Duration::from_secs(60),
+        || {
+            c.api("/api/queue/1")["deliveries"]
+                .as_array()
+                .is_some_and(|ds| {
+                    ds.iter().any(|d| {
+                        d["kind"].as_str().is_some_and(|k| k.starts_with("rem-"))
+                            && d["state"] == "failed"
+                    })
+                })
+        },
+    );
+    let q = c.api("/api/queue/1").to_string();
+    assert!(
+        q.contains("554")
+            && q.contains("evidence not signed by the service the message was delivered to")
+            && q.contains("Altro REM"),
+        "{q}"
+    );
+    // A's legal log names the refusal's kind.
+    let legal = std::fs::read_to_string(a.dir.join("spool/legal.jsonl")).expect("legal log");
+    assert!(legal.contains("554 evidence-wrong-service"), "{legal}");
+    // Mario got nothing more.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pec_a.messages().len(), 1, "a forged receipt reached Mario");
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+    assert_eq!(b.stop(), Some(0), "{}", b.log());
+    assert_eq!(c.stop(), Some(0), "{}", c.log());
+}

@@ -391,6 +391,45 @@ async fn partial(s: &dyn Spool) {
 
 /// Poison goes to quarantine after [`POISON_ATTEMPTS`]; an operator's retry brings it back;
 /// quarantine refuses final states.
+/// The services discovered peers were delivered to: recorded per delivery, found by the
+/// output's Message-ID with or without `<>`, replaced by a later attempt of the delivery.
+async fn services(s: &dyn Spool) {
+    use ponte::service::spool::DeliveredService;
+    let bound = |delivery: u64, mid: &str, service: &str| DeliveredService {
+        delivery,
+        message_id: mid.to_owned(),
+        recipients: vec!["anna@altro.test".into()],
+        host: "mx.altro.test".into(),
+        service_name: service.to_owned(),
+        tsp_name: "Altro Gestore S.p.A.".into(),
+        list: "tl-it.xml".into(),
+        identities: vec!["MIIB".into()],
+        at: "2026-12-07T10:00:00Z".into(),
+    };
+    assert!(s.delivered_services("<bound@x>").expect("none").is_empty());
+    s.bind_service(bound(900, "<bound@x>", "Altro REM"))
+        .await
+        .expect("bind");
+    s.bind_service(bound(901, "<bound@x>", "Terzo REM"))
+        .await
+        .expect("bind");
+    s.bind_service(bound(902, "<other@x>", "Altro REM"))
+        .await
+        .expect("bind");
+    let got = s.delivered_services("bound@x").expect("found");
+    let names: Vec<&str> = got.iter().map(|b| b.service_name.as_str()).collect();
+    assert_eq!(names, ["Altro REM", "Terzo REM"]);
+    assert_eq!(got[0], bound(900, "<bound@x>", "Altro REM"));
+    // A retry of delivery 901 goes to another MX host, of another service: replaced.
+    s.bind_service(bound(901, "<bound@x>", "Quarto REM"))
+        .await
+        .expect("bind");
+    let got = s.delivered_services("<bound@x>").expect("found");
+    let names: Vec<&str> = got.iter().map(|b| b.service_name.as_str()).collect();
+    assert_eq!(names, ["Altro REM", "Quarto REM"]);
+    assert_eq!(s.delivered_services("<other@x>").expect("found").len(), 1);
+}
+
 async fn poison(s: &dyn Spool) {
     let id = s
         .receive(incoming("<q@x>"), None, now())
@@ -496,6 +535,7 @@ fn the_embedded_and_the_postgres_spool_keep_the_same_contract() {
             let s = lifecycle(s, &*reopen).await;
             partial(&*s).await;
             poison(&*s).await;
+            services(&*s).await;
         }
     });
     // The legal log of the PostgreSQL spool is in the database, one event per change.
@@ -831,7 +871,9 @@ fn migrations_are_versioned_applied_once_and_a_newer_schema_is_refused() {
     let (code, out, err) = spool_cmd("migrate", &g.config, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("schema version 0 -> 1: applied 1 (the spool's tables)"),
+        out.contains(
+            "schema version 0 -> 2: applied 1 (the spool's tables), 2 (the services discovered peers were delivered to)"
+        ),
         "{out}"
     );
     // Applied once: the second run finds nothing to do and changes nothing.
@@ -839,19 +881,19 @@ fn migrations_are_versioned_applied_once_and_a_newer_schema_is_refused() {
     let before = cluster.psql(&db, tables);
     let (code, out, err) = spool_cmd("migrate", &g.config, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("schema version 1, up to date"), "{out}");
+    assert!(out.contains("schema version 2, up to date"), "{out}");
     assert_eq!(cluster.psql(&db, tables), before);
     assert_eq!(
         before,
-        "ponte_deliveries,ponte_history,ponte_legal,ponte_messages,ponte_nodes,ponte_outputs,\
-         ponte_record_ids,ponte_records,ponte_schema_version,ponte_timers"
+        "ponte_delivered_services,ponte_deliveries,ponte_history,ponte_legal,ponte_messages,\
+         ponte_nodes,ponte_outputs,ponte_record_ids,ponte_records,ponte_schema_version,ponte_timers"
     );
     assert_eq!(
         cluster.psql(
             &db,
             "SELECT string_agg(version || ':' || name, ',') FROM ponte_schema_version"
         ),
-        "1:the spool's tables"
+        "1:the spool's tables,2:the services discovered peers were delivered to"
     );
     // Nodes starting at once on a new database: one migrates, the others find it done.
     let fresh = cluster.database("migrate_race");
@@ -876,11 +918,11 @@ fn migrations_are_versioned_applied_once_and_a_newer_schema_is_refused() {
                     .unwrap_or_else(|e| panic!("{e}"))
             })
             .sum();
-        assert_eq!(applied, 1, "{results:?}");
+        assert_eq!(applied, 2, "{results:?}");
     });
     assert_eq!(
         cluster.psql(&fresh, "SELECT count(*) FROM ponte_schema_version"),
-        "1"
+        "2"
     );
     // A database migrated by a newer ponte: refused by migrate, serve and config check.
     cluster.psql(
@@ -890,7 +932,7 @@ fn migrations_are_versioned_applied_once_and_a_newer_schema_is_refused() {
     let (code, _, err) = spool_cmd("migrate", &g.config, &[]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("schema version 99, newer than this ponte knows (1)"),
+        err.contains("schema version 99, newer than this ponte knows (2)"),
         "{err}"
     );
     let (code, _, err) = check(&g.config);

@@ -232,6 +232,72 @@ pub trait Store: Send + Sync {
     fn record(&self, r: &Record) -> Result<(), Error>;
     /// Every record having `id` among its identifiers (with or without `<>`), oldest first.
     fn find(&self, id: &str) -> Result<Vec<Record>, Error>;
+    /// The REM services found by discovery that the output whose `Message-ID` is `id` (with
+    /// or without `<>`) was delivered to, one per delivery ([`DeliveredService`]): evidence
+    /// about that output must be signed by one of them. Empty: it went to no discovered peer
+    /// (or this store does not know: a file store of the CLI).
+    fn delivered_services(&self, id: &str) -> Result<Vec<DeliveredService>, Error> {
+        let _ = id;
+        Ok(Vec::new())
+    }
+}
+
+/// One delivery of an output to a REM peer found by discovery (EN 319 532-4 C.2.3.3.3) and
+/// the service it was delivered to: the granted qualified REM service of the trusted lists
+/// whose supply point the MX host is. Recorded by the gateway's spool when the delivery is
+/// sent; evidence that comes back about the output (a REM receipt) must be signed by that
+/// service's digital identity (EN 319 522-2: the recipient's ERDS issues it), whatever other
+/// qualified service might have signed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredService {
+    /// The spool's delivery number.
+    pub delivery: u64,
+    /// The output's `Message-ID` (as the spool has it, with `<>`).
+    pub message_id: String,
+    /// The recipients of that delivery.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// The MX host it was sent to.
+    pub host: String,
+    /// The service's name in the list.
+    pub service_name: String,
+    /// Its trust service provider's name.
+    pub tsp_name: String,
+    /// The list that names it (its source).
+    pub list: String,
+    /// The service's digital identity certificates (base64 DER).
+    pub identities: Vec<String>,
+    /// When it was recorded (RFC 3339).
+    pub at: String,
+}
+
+impl DeliveredService {
+    /// The DER of the identity certificates (an unreadable entry is skipped: it matches
+    /// nothing).
+    pub fn identity_ders(&self) -> Vec<Vec<u8>> {
+        use base64::Engine;
+        self.identities
+            .iter()
+            .filter_map(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .collect()
+    }
+
+    /// Whether the certificate `der` (with public key `spki`) is the service's digital
+    /// identity: one of its certificates, or the public key of one (TS 119 612 5.5.3).
+    pub fn is_identity(&self, der: &[u8], spki: &[u8]) -> bool {
+        self.identity_ders().iter().any(|id| {
+            id.as_slice() == der
+                || crate::x509::Certificate::from_der(id).is_ok_and(|c| c.spki_der == spki)
+        })
+    }
+
+    /// One line: which service, of which TSP, in which list, reached at which MX host.
+    pub fn describe(&self) -> String {
+        format!(
+            "\"{}\" of \"{}\" in {} (delivery {} to MX {})",
+            self.service_name, self.tsp_name, self.list, self.delivery, self.host
+        )
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,17 @@
 //!   by `ponte translate`); the history notes which service a signer was trusted as, and a
 //!   refusal gives the lists' reason (`trusted lists: ... withdrawn, not granted`). With
 //!   `[trust] lists` set, `rem_anchors` may be left out.
+//! * Evidence bound to the delivered service: before a delivery is sent to a discovered
+//!   peer, the spool records the service it goes to (`Spool::bind_service`: delivery,
+//!   output Message-ID, recipients, MX host, service name, TSP, list, its digital identity
+//!   certificates; the embedded spool's `delivered_services` table, PostgreSQL's
+//!   `ponte_delivered_services`, migration 2). A REM receipt whose main evidence is about
+//!   that output (`MessageIdentifierByREMMD`) must be signed by the digital identity (same
+//!   certificate or same key) of the service of the delivery to the evidence's recipients:
+//!   another service's seal, however qualified or anchored, is refused in the SMTP dialogue
+//!   (`554 5.7.1`, refusal `evidence-wrong-service`, naming the service delivered to;
+//!   `translate::to_pec`, through `correlate::Store::delivered_services`). Outputs that went
+//!   to static routes are not bound. `ponte spool export` does not carry the bindings yet.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
 //! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
 //!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.

@@ -108,11 +108,15 @@ pub enum RefusalKind {
     /// unverified = "refuse"`: the gateway answers with a non-accettazione
     /// ([`super::notice::non_accettazione`]).
     HolderUnverified,
+    /// A REM receipt about an output this gateway delivered to a REM peer found by
+    /// discovery, whose evidence is not signed by the digital identity of the service it was
+    /// delivered to (another service's, however qualified, is not the recipient's ERDS).
+    EvidenceWrongService,
 }
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 18] = [
+    pub const ALL: [RefusalKind; 19] = [
         RefusalKind::NotMime,
         RefusalKind::NotPec,
         RefusalKind::NotRem,
@@ -131,6 +135,7 @@ impl RefusalKind {
         RefusalKind::AmbiguousRecipient,
         RefusalKind::Unbuildable,
         RefusalKind::HolderUnverified,
+        RefusalKind::EvidenceWrongService,
     ];
 
     /// The kind's stable name (`--json` `refusal`, conformance vectors): kebab-case.
@@ -154,6 +159,7 @@ impl RefusalKind {
             RefusalKind::AmbiguousRecipient => "ambiguous-recipient",
             RefusalKind::Unbuildable => "unbuildable",
             RefusalKind::HolderUnverified => "holder-unverified",
+            RefusalKind::EvidenceWrongService => "evidence-wrong-service",
         }
     }
 
@@ -183,6 +189,9 @@ impl RefusalKind {
             RefusalKind::AmbiguousRecipient => "recipient not stated",
             RefusalKind::Unbuildable => "cannot be issued",
             RefusalKind::HolderUnverified => "the sender's identity is not confirmed",
+            RefusalKind::EvidenceWrongService => {
+                "evidence not signed by the service the message was delivered to"
+            }
         }
     }
 
@@ -204,6 +213,7 @@ impl RefusalKind {
                 | RefusalKind::SignerNotProvider
                 | RefusalKind::EvidenceInvalid
                 | RefusalKind::DigestMismatch
+                | RefusalKind::EvidenceWrongService
         )
     }
 }

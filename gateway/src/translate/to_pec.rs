@@ -115,6 +115,15 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
             )));
         }
     };
+    if !matches!(meta.message_type, MessageType::Dispatch)
+        && let Some(why) = wrong_service(cx, main, &evidence)?
+    {
+        return Ok(Err(Refusal::new(
+            Some(&input),
+            RefusalKind::EvidenceWrongService,
+            why,
+        )));
+    }
     let event = evidence.event.clone();
     let reasons: Vec<Reason> = evidence.reasons.iter().map(|r| r.reason.clone()).collect();
     let message = match meta.message_type {
@@ -585,6 +594,74 @@ fn refusal(v: &RemVerdict<'_>, notes: &mut Vec<String>) -> Option<(RefusalKind, 
 }
 
 /// The evidence REM-Evidence-ID names, else the first of the event REM-EventIdentifier names.
+/// Why the main evidence of a receipt is not acceptable for the service its message was
+/// delivered to: when the output it is about (`MessageIdentifierByREMMD`) went to REM peers
+/// found by discovery ([`crate::correlate::Store::delivered_services`]), its signer must be
+/// the digital identity (the certificate or its public key) of the service of the delivery to
+/// the evidence's recipients (of any of those deliveries when it names none of theirs).
+/// `None`: acceptable, or nothing was recorded.
+fn wrong_service(
+    cx: &Context,
+    main: &EvidenceCheck,
+    evidence: &Evidence,
+) -> Result<Option<String>, super::Error> {
+    let Some(about) = evidence
+        .message_identifier
+        .as_ref()
+        .map(|m| m.value.as_str())
+    else {
+        return Ok(None);
+    };
+    let bound = cx.store.delivered_services(about)?;
+    if bound.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<String> = evidence
+        .recipients
+        .iter()
+        .filter_map(|r| r.mailto_address())
+        .map(|a| bare_address(a).to_ascii_lowercase())
+        .collect();
+    let to_them: Vec<&crate::correlate::DeliveredService> = bound
+        .iter()
+        .filter(|b| {
+            b.recipients
+                .iter()
+                .any(|r| named.contains(&bare_address(r).to_ascii_lowercase()))
+        })
+        .collect();
+    let candidates = if to_them.is_empty() {
+        bound.iter().collect()
+    } else {
+        to_them
+    };
+    let services = candidates
+        .iter()
+        .map(|b| b.describe())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let Some(signer) = main
+        .verdict
+        .as_ref()
+        .and_then(|r| r.signature.signer.as_ref())
+    else {
+        return Ok(Some(format!(
+            "evidence {} about {about}: its signer certificate cannot be read; the message was delivered to {services}",
+            main.filename
+        )));
+    };
+    if candidates
+        .iter()
+        .any(|b| b.is_identity(signer.der(), &signer.spki_der))
+    {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "evidence {} about {about} is signed by {}, which is not the digital identity of the service the message was delivered to: {services}",
+        main.filename, signer.subject
+    )))
+}
+
 fn main_evidence<'v>(v: &'v RemVerdict<'_>) -> Option<&'v EvidenceCheck> {
     let meta = &v.message.metadata;
     let want_id = crate::correlate::normalize_id(&meta.evidence_id);

@@ -635,6 +635,17 @@ async fn peer_worker(
                     continue;
                 }
             };
+            // A discovered peer: the service it is is recorded before anything is sent, so
+            // that evidence coming back about the output is judged against it.
+            if let Via::Discovered(pins) = &group.peer.via
+                && let (Some(h), Some(pin)) = (group.peer.hosts.get(host), pins.get(host))
+                && let Err(e) = sh.gw.spool.bind_service(bound(&c.d, h, pin)).await
+            {
+                let s =
+                    Settled::Deferred(format!("the service delivered to cannot be recorded: {e}"));
+                record(&sh, &c.d, all(&c.d, &s), &session.peer, &target).await;
+                continue;
+            }
             let mut out = session.send(&c.d.mail_from, &c.d.rcpt_to, &body).await;
             drop(body);
             let peer = session.peer.clone();
@@ -668,6 +679,26 @@ async fn peer_worker(
             }
         }
         drop(permit);
+    }
+}
+
+/// The service delivery `d` goes to: the pinned service of the discovered MX `host`.
+fn bound(d: &Delivery, host: &Host, pin: &discovered::Pin) -> crate::correlate::DeliveredService {
+    use base64::Engine;
+    crate::correlate::DeliveredService {
+        delivery: d.id,
+        message_id: d.message_id.clone(),
+        recipients: d.rcpt_to.clone(),
+        host: host.name.clone(),
+        service_name: pin.service_name.clone(),
+        tsp_name: pin.tsp_name.clone(),
+        list: pin.list.clone(),
+        identities: pin
+            .identities
+            .iter()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect(),
+        at: crate::pec::zone::rfc3339(now()),
     }
 }
 

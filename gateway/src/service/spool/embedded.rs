@@ -38,7 +38,7 @@ use super::{
     LegalEvent, Message, MessageId, NewOutput, Output, POISON_ATTEMPTS, Processed, Received,
     Result, Spool, State, Stats, Timer, TimerId,
 };
-use crate::correlate::{Record, normalize_id};
+use crate::correlate::{DeliveredService, Record, normalize_id};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
@@ -57,6 +57,11 @@ const TIMERS_BY_MESSAGE: MultimapTableDefinition<u64, u64> =
     MultimapTableDefinition::new("timers_by_message");
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 const RECORD_IDS: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("record_ids");
+/// The services discovered peers were delivered to: delivery → [`DeliveredService`] (JSON).
+const SERVICES: TableDefinition<u64, &[u8]> = TableDefinition::new("delivered_services");
+/// Their outputs' `Message-ID`s (without `<>`) → deliveries.
+const SERVICE_IDS: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("delivered_service_ids");
 /// Bodies of at most [`INLINE_MAX`] bytes: (message, [`INPUT`] or the output's index) → bytes.
 const BODIES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("bodies");
 /// The key of a message's input in [`BODIES`].
@@ -256,6 +261,8 @@ impl Embedded {
             txn.open_multimap_table(TIMERS_BY_MESSAGE).map_err(db_err)?;
             txn.open_table(RECORDS).map_err(db_err)?;
             txn.open_multimap_table(RECORD_IDS).map_err(db_err)?;
+            txn.open_table(SERVICES).map_err(db_err)?;
+            txn.open_multimap_table(SERVICE_IDS).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         let legal_path = dir.join("legal.jsonl");
@@ -1564,6 +1571,47 @@ impl Inner {
         Ok(out)
     }
 
+    /// Records (or replaces) the service of one delivery, synced before returning.
+    fn bind_service(&self, b: &DeliveredService) -> Result<()> {
+        let key = normalize_id(&b.message_id).to_owned();
+        let (txn, epoch) = self.begin()?;
+        {
+            let mut t = txn.open_table(SERVICES).map_err(db_err)?;
+            let old: Option<DeliveredService> = match t.get(b.delivery).map_err(db_err)? {
+                Some(g) => Some(decode("delivered service", b.delivery, g.value())?),
+                None => None,
+            };
+            t.insert(b.delivery, encode(b)?.as_slice())
+                .map_err(db_err)?;
+            let mut ids = txn.open_multimap_table(SERVICE_IDS).map_err(db_err)?;
+            if let Some(o) = old {
+                ids.remove(normalize_id(&o.message_id), b.delivery)
+                    .map_err(db_err)?;
+            }
+            ids.insert(key.as_str(), b.delivery).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        self.committed(epoch, &[])
+    }
+
+    fn delivered_services(&self, id: &str) -> Result<Vec<DeliveredService>> {
+        let key = normalize_id(id);
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let r = self.db()?.begin_read().map_err(db_err)?;
+        let ids = r.open_multimap_table(SERVICE_IDS).map_err(db_err)?;
+        let t = r.open_table(SERVICES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for g in ids.get(key).map_err(db_err)? {
+            let did = g.map_err(db_err)?.value();
+            if let Some(v) = t.get(did).map_err(db_err)? {
+                out.push(decode("delivered service", did, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     fn timers_of(&self, id: MessageId) -> Result<Vec<Timer>> {
         let r = self.db()?.begin_read().map_err(db_err)?;
         let by = r.open_multimap_table(TIMERS_BY_MESSAGE).map_err(db_err)?;
@@ -1750,6 +1798,14 @@ impl Spool for Embedded {
 
     fn find_records(&self, id: &str) -> Result<Vec<Record>> {
         self.inner.find_records(id)
+    }
+
+    async fn bind_service(&self, service: DeliveredService) -> Result<()> {
+        self.blocking(move |i| i.bind_service(&service)).await
+    }
+
+    fn delivered_services(&self, message_id: &str) -> Result<Vec<DeliveredService>> {
+        self.inner.delivered_services(message_id)
     }
 
     async fn writable(&self) -> Result<()> {

@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use crate::correlate::DeliveredService;
 use crate::correlate::Record;
 
 pub mod embedded;
@@ -701,6 +702,14 @@ pub trait Spool: Send + Sync + std::fmt::Debug {
     /// translation asks it while it runs (it may block briefly).
     fn find_records(&self, id: &str) -> Result<Vec<Record>>;
 
+    /// Records the service a delivery is sent to (a REM peer found by discovery), replacing
+    /// what an earlier attempt of the same delivery recorded; on disk before it returns.
+    async fn bind_service(&self, service: DeliveredService) -> Result<()>;
+
+    /// The services recorded for the deliveries of the output whose `Message-ID` is
+    /// `message_id` (with or without `<>`). Synchronous like [`Spool::find_records`].
+    fn delivered_services(&self, message_id: &str) -> Result<Vec<DeliveredService>>;
+
     /// Whether the spool can take writes now (for readiness): a small write synced.
     async fn writable(&self) -> Result<()>;
 
@@ -731,6 +740,18 @@ impl crate::correlate::Store for SpoolRecords {
     fn find(&self, id: &str) -> std::result::Result<Vec<Record>, crate::correlate::Error> {
         self.0
             .find_records(id)
+            .map_err(|e| crate::correlate::Error::Io {
+                path: std::path::PathBuf::from("spool"),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
+    fn delivered_services(
+        &self,
+        id: &str,
+    ) -> std::result::Result<Vec<DeliveredService>, crate::correlate::Error> {
+        self.0
+            .delivered_services(id)
             .map_err(|e| crate::correlate::Error::Io {
                 path: std::path::PathBuf::from("spool"),
                 source: std::io::Error::other(e.to_string()),

@@ -8,6 +8,7 @@
 //! ponte_deliveries   one output to one destination, with its claim
 //! ponte_timers       PEC timers waiting, with their claims
 //! ponte_records      correlation records (+ ponte_record_ids, their identifiers)
+//! ponte_delivered_services   the service each delivery to a discovered REM peer went to
 //! ponte_legal        the legal log, one event per row
 //! ponte_nodes        the nodes: started, last seen
 //! ponte_schema_version   the migrations applied (migrations/NNNN_*.sql)
@@ -47,15 +48,22 @@ use super::{
     HistoryEntry, Incoming, LegalEvent, Message, MessageId, NewTimer, Output, POISON_ATTEMPTS,
     Processed, Received, Result, Spool, State, Stats, Timer, TimerId, TimerKind,
 };
-use crate::correlate::{Record, normalize_id};
+use crate::correlate::{DeliveredService, Record, normalize_id};
 
 /// The migrations, in order: (version, name, SQL). Each runs once, in the transaction that
 /// records it in `ponte_schema_version`.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "the spool's tables",
-    include_str!("migrations/0001_spool.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "the spool's tables",
+        include_str!("migrations/0001_spool.sql"),
+    ),
+    (
+        2,
+        "the services discovered peers were delivered to",
+        include_str!("migrations/0002_delivered_services.sql"),
+    ),
+];
 
 /// The key of the advisory lock held while migrating (two nodes starting at once migrate
 /// one after the other).
@@ -1134,6 +1142,29 @@ impl Postgres {
         }
     }
 
+    async fn services_for(&self, id: &str) -> Result<Vec<DeliveredService>> {
+        let Some(key) = key_of(id) else {
+            return Ok(Vec::new());
+        };
+        let c = self.client().await?;
+        let rows = query(
+            &c,
+            "SELECT delivery, service FROM ponte_delivered_services WHERE key = $1 ORDER BY delivery",
+            &[&key],
+        )
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let did: i64 = col(&r, "delivery")?;
+            let v: serde_json::Value = col(&r, "service")?;
+            out.push(
+                serde_json::from_value(v)
+                    .map_err(|e| corrupt("delivered service", did, e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
     async fn records_for(&self, id: &str) -> Result<Vec<Record>> {
         let Some(key) = key_of(id) else {
             return Ok(Vec::new());
@@ -1884,6 +1915,28 @@ impl Spool for Postgres {
             self.register().await?;
         }
         Ok(())
+    }
+
+    async fn bind_service(&self, service: DeliveredService) -> Result<()> {
+        let Some(key) = key_of(&service.message_id) else {
+            return Ok(());
+        };
+        let did = i64::try_from(service.delivery)
+            .map_err(|_| Error::Database(format!("delivery {} out of range", service.delivery)))?;
+        let v = serde_json::to_value(&service).map_err(|e| Error::Database(e.to_string()))?;
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO ponte_delivered_services (delivery, key, service) VALUES ($1, $2, $3) \
+             ON CONFLICT (delivery) DO UPDATE SET key = EXCLUDED.key, service = EXCLUDED.service",
+            &[&did, &key, &Json(&v)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn delivered_services(&self, message_id: &str) -> Result<Vec<DeliveredService>> {
+        self.block_on(self.services_for(message_id))
     }
 
     async fn legal(&self, event: LegalEvent) -> Result<()> {
