@@ -24,6 +24,9 @@
 #                          on the same two cores, which the gateway then does not have)
 #   SINK_ARGS=--pipelining options of the sink ("" for a sink without PIPELINING)
 #   PERF=DIR               a perf profile of the (first) gateway per run, DIR/LABEL.data
+#   PERF_OPTS="-F 999 -g"  perf record options (e.g. "-F 499 --call-graph dwarf,16384")
+#   COUNT=1                count the gateway's fdatasync and pwrite64 calls and context switches
+#                          per message (perf stat on the syscall tracepoints), added to the lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
@@ -168,9 +171,20 @@ EOF
   [ "$SPOOL" = pg ] && p0=$(pg_ticks)
   local perf_pid=""
   if [ -n "${PERF:-}" ]; then
-    mkdir -p "$PERF"; perf record -F 999 -g -p "${gws[0]}" -o "$PERF/$1.data" 2>/dev/null & perf_pid=$!
+    mkdir -p "$PERF"; perf record ${PERF_OPTS:--F 999 -g} -p "${gws[0]}" -o "$PERF/$1.data" 2>/dev/null & perf_pid=$!
+  fi
+  local stat_pid=""
+  if [ -n "${COUNT:-}" ]; then
+    local ids; ids=$(IFS=,; echo "${gws[*]}")
+    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_pwrite64,context-switches \
+      -p "$ids" -o "$d/count" 2>/dev/null & stat_pid=$!
+    sleep 0.3
   fi
   local line; line=$("$LOAD" --smtp "$addrs" --sink "$d/sink" --n "$N" --clients "$CLIENTS")
+  if [ -n "$stat_pid" ]; then
+    kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true
+    line="$line $(awk -F, -v n="$N" '$3 ~ /fdatasync|pwrite64|context-switches/ {k=$3; sub(/.*sys_enter_/, "", k); sub(/-/, "_", k); printf "%s_per_msg=%.1f ", k, $1 / n}' "$d/count")"
+  fi
   local g1 s1 pg=0; g1=$(cpu "${gws[@]}"); s1=$(cpu "$sink")
   # Backends that exited meanwhile are not counted: the nodes keep their pools open.
   [ "$SPOOL" = pg ] && pg=$(pg_spent "$p0" "$(pg_ticks)")
