@@ -66,7 +66,7 @@ pub struct TranslateArgs {
 pub enum Stream {
     /// Above `translate::stream::STREAM_ABOVE` (32 MiB).
     Auto,
-    /// Always (when the message has a part of 256 KiB or more in its carried message).
+    /// Always (when the message has a part of 64 KiB or more in its carried message).
     Always,
     /// Never: the whole input in memory.
     Never,

@@ -147,7 +147,7 @@
 //! `ponte translate` reads an input above 32 MiB
 //! ([`crate::translate::stream::STREAM_ABOVE`]; `--stream always|never` forces either way)
 //! *hollowed* ([`crate::mime::hole`]): the file is scanned in chunks, and the body of every
-//! part of 256 KiB or more inside the carried message (`postacert.eml`, the REM
+//! part of 64 KiB or more inside the carried message (`postacert.eml`, the REM
 //! `AttachedMimeMessage`) stays in the file, a random 40-character mark in its place. The
 //! translation is the in-memory one over those bytes, so it decides the same; what reads a
 //! body's content — the input's S/MIME digest, the REM digest of the original, the boundary

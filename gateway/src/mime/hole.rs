@@ -32,7 +32,7 @@ use super::scan::{self, Body, Structure};
 use super::source::{FileSource, Pieces, Segment, Sink, Source};
 
 /// Leaves with bodies at least this long become holes.
-pub const HOLE_MIN: usize = 256 << 10;
+pub const HOLE_MIN: usize = 64 << 10;
 
 /// Bytes of real content kept at each end of a hole (so that every window a boundary check
 /// takes around a piece's edge is real bytes, and a hole starts and ends on a line).
@@ -484,4 +484,111 @@ fn line_range(file: &FileSource, start: usize, end: usize) -> io::Result<Option<
         return Ok(None);
     };
     Ok((a < b).then_some(a..b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message carrying a message whose attachment has `lines` base64 lines.
+    fn message(lines: usize, eol: &str) -> Vec<u8> {
+        let mut m = format!(
+            "From: a@b.test{eol}Content-Type: multipart/mixed; boundary=\"o\"{eol}{eol}--o{eol}Content-Type: text/plain{eol}{eol}hello{eol}--o{eol}Content-Type: message/rfc822; name=postacert.eml{eol}{eol}From: c@d.test{eol}Message-ID: <x@d.test>{eol}Content-Type: multipart/mixed; boundary=\"i\"{eol}{eol}--i{eol}Content-Type: application/octet-stream{eol}Content-Transfer-Encoding: base64{eol}{eol}"
+        )
+        .into_bytes();
+        for n in 0..lines {
+            m.extend_from_slice(format!("QUJD{n:072}{eol}").as_bytes());
+        }
+        m.extend_from_slice(format!("--i--{eol}{eol}--o--{eol}").as_bytes());
+        m
+    }
+
+    fn hollowed(path: &Path) -> Hollowed {
+        match Holes::hollow(path) {
+            Ok(Hollow::Done(h)) => h,
+            Ok(Hollow::Whole(why)) => panic!("whole: {why}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_attachment_stays_in_the_file_and_reads_back_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.eml");
+        let raw = message(20_000, "\r\n");
+        std::fs::write(&path, &raw).expect("write");
+        let h = hollowed(&path);
+        assert_eq!(h.holes.count(), 1);
+        assert!(h.holes.hollowed_len() > raw.len() - 8 * MARGIN);
+        assert!(h.bytes.len() < 4 * MARGIN + 1024, "{}", h.bytes.len());
+        // Digests, search and writing see the file's bytes.
+        assert_eq!(
+            digest(&ring::digest::SHA256, &h.bytes).as_ref(),
+            ring::digest::digest(&ring::digest::SHA256, &raw).as_ref()
+        );
+        let needle = format!("QUJD{:072}\r\n", 10_000);
+        assert!(contains(&h.bytes, needle.as_bytes()));
+        assert!(!contains(&h.bytes, b"QUJD-not-there"));
+        let mut out = Vec::new();
+        write_expanded(&h.bytes, &mut out).expect("write");
+        assert!(out == raw);
+        assert!(h.holes.trouble().is_none());
+        // Unregistered once dropped: the mark is then just text.
+        let bytes = h.bytes.clone();
+        drop(h);
+        let mut out = Vec::new();
+        write_expanded(&bytes, &mut out).expect("write");
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn a_file_changed_after_hollowing_is_caught_with_the_bytes_that_differ() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.eml");
+        let mut raw = message(20_000, "\r\n");
+        std::fs::write(&path, &raw).expect("write");
+        let h = hollowed(&path);
+        let mid = raw.len() / 2;
+        raw[mid] = if raw[mid] == b'0' { b'1' } else { b'0' };
+        std::fs::write(&path, &raw).expect("rewrite");
+        let mut out = Vec::new();
+        match write_expanded(&h.bytes, &mut out) {
+            Err(Error::Changed(why)) => {
+                assert!(
+                    why.contains("differs from when they were first read"),
+                    "{why}"
+                );
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        assert!(h.holes.trouble().is_some());
+    }
+
+    #[test]
+    fn lf_small_or_uncarried_messages_are_read_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.eml");
+        // One bare LF (in the envelope's text) is enough: the translation would convert.
+        let mut one_lf = message(20_000, "\r\n");
+        let at = memchr::memmem::find(&one_lf, b"hello\r\n").expect("hello");
+        one_lf.remove(at + 5);
+        for (raw, why) in [
+            (one_lf, "LF"),
+            (message(20_000, "\n"), "no large part"),
+            (message(10, "\r\n"), "no large part"),
+        ] {
+            std::fs::write(&path, &raw).expect("write");
+            match Holes::hollow(&path) {
+                Ok(Hollow::Whole(w)) => assert!(w.contains(why), "{w}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // A large leaf outside any message/rfc822 (the envelope's own text) stays.
+        let mut top = b"From: a@b.test\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+        for _ in 0..20_000 {
+            top.extend_from_slice(b"testo testo testo testo testo testo testo testo\r\n");
+        }
+        std::fs::write(&path, &top).expect("write");
+        assert!(matches!(Holes::hollow(&path), Ok(Hollow::Whole(_))));
+    }
 }
