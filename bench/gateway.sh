@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gateway under load: N signed PEC envelopes of 10 KB through SMTP in -> translation ->
-# SMTP out, the spool on disk, a real SMTP sink (aiosmtpd, advertising PIPELINING as Postfix
-# does) in another process. Prints the sustained rate (accepted and end to end), the latency
+# SMTP out, the spool on disk, a real SMTP sink in another process (bench/src/bin/smtp_sink.rs,
+# or the tests' aiosmtpd sink; both store each message with fsync before their 250 and
+# advertise PIPELINING as Postfix does). Prints the sustained rate (accepted and end to end), the latency
 # of the SMTP transaction (MAIL to the final reply to DATA: judged, translated and stored
 # before the 250), ring's one-core RSA-2048 signing rate measured in the same run (each
 # message costs two signatures, the evidence's XAdES and the REM message's S/MIME, so on 2
@@ -18,8 +19,14 @@
 #                          here with initdb, fsync on, as `nobody` when run as root)
 #   NODES=1                gateway processes sharing the PostgreSQL spool (SPOOL=pg); the
 #                          load's connections are spread over them
-#   SINK_ARGS=--pipelining options of tests/peers/smtp_sink.py ("" for a sink without it)
+#   SINK=rust|python       the receiving MTA: bench's smtp_sink (default; about 0.5 ms of CPU per
+#                          message, mostly fsync) or tests/peers/smtp_sink.py (aiosmtpd; 1.6-2.7 ms per message
+#                          on the same two cores, which the gateway then does not have)
+#   SINK_ARGS=--pipelining options of the sink ("" for a sink without PIPELINING)
 #   PERF=DIR               a perf profile of the (first) gateway per run, DIR/LABEL.data
+#   PERF_OPTS="-F 999 -g"  perf record options (e.g. "-F 499 --call-graph dwarf,16384")
+#   COUNT=1                count the gateway's fdatasync and pwrite64 calls and context switches
+#                          per message (perf stat on the syscall tracepoints), added to the lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
@@ -28,16 +35,22 @@ RUNS=${RUNS:-no-tsa dev-tsa}
 SPOOL=${SPOOL:-embedded}
 NODES=${NODES:-1}
 PY=/usr/bin/python3
+SINK=${SINK:-rust}
 PGBIN=/usr/lib/postgresql/15/bin
-$PY -c 'import aiosmtpd' 2>/dev/null || { echo "needs Debian python3-aiosmtpd" >&2; exit 2; }
+case "$SINK" in
+  rust) ;;
+  python) $PY -c 'import aiosmtpd' 2>/dev/null || { echo "SINK=python needs Debian python3-aiosmtpd" >&2; exit 2; } ;;
+  *) echo "SINK must be rust or python" >&2; exit 2 ;;
+esac
 case "$SPOOL" in
   embedded) [ "$NODES" = 1 ] || { echo "NODES > 1 needs SPOOL=pg" >&2; exit 2; } ;;
   pg) [ -x "$PGBIN/initdb" ] || { echo "SPOOL=pg needs Debian postgresql ($PGBIN)" >&2; exit 2; } ;;
   *) echo "SPOOL must be embedded or pg" >&2; exit 2 ;;
 esac
 
-cargo build --release -q -p ponte -p ponte-bench --bin ponte --bin gateway_load
+cargo build --release -q -p ponte -p ponte-bench --bin ponte --bin gateway_load --bin smtp_sink
 PONTE=$PWD/target/release/ponte
+SINK_BIN=$PWD/target/release/smtp_sink
 LOAD=$PWD/target/release/gateway_load
 T=$(mktemp -d)
 chmod 755 "$T"
@@ -88,7 +101,11 @@ run() { # $1 = label, $2 = "tsa" or ""; runs in a subshell ($(run ...)): its pro
   local d=$T/$1; mkdir -p "$d/sink"
   local sp; sp=$(port)
   # shellcheck disable=SC2086
-  $PY tests/peers/smtp_sink.py --listen 127.0.0.1:"$sp" --dir "$d/sink" ${SINK_ARGS---pipelining} > "$d/sink.out" 2>&1 & MINE+=($!)
+  if [ "$SINK" = rust ]; then
+    "$SINK_BIN" --listen 127.0.0.1:"$sp" --dir "$d/sink" ${SINK_ARGS---pipelining} > "$d/sink.out" 2>&1 & MINE+=($!)
+  else
+    $PY tests/peers/smtp_sink.py --listen 127.0.0.1:"$sp" --dir "$d/sink" ${SINK_ARGS---pipelining} > "$d/sink.out" 2>&1 & MINE+=($!)
+  fi
   local sink=$!
   wait_port "$sp"
   local tsa_table="" tsa_anchor=$PWD/tests/pki/root-ca.pem
@@ -154,9 +171,20 @@ EOF
   [ "$SPOOL" = pg ] && p0=$(pg_ticks)
   local perf_pid=""
   if [ -n "${PERF:-}" ]; then
-    mkdir -p "$PERF"; perf record -F 999 -g -p "${gws[0]}" -o "$PERF/$1.data" 2>/dev/null & perf_pid=$!
+    mkdir -p "$PERF"; perf record ${PERF_OPTS:--F 999 -g} -p "${gws[0]}" -o "$PERF/$1.data" 2>/dev/null & perf_pid=$!
+  fi
+  local stat_pid=""
+  if [ -n "${COUNT:-}" ]; then
+    local ids; ids=$(IFS=,; echo "${gws[*]}")
+    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_pwrite64,context-switches \
+      -p "$ids" -o "$d/count" 2>/dev/null & stat_pid=$!
+    sleep 0.3
   fi
   local line; line=$("$LOAD" --smtp "$addrs" --sink "$d/sink" --n "$N" --clients "$CLIENTS")
+  if [ -n "$stat_pid" ]; then
+    kill -INT "$stat_pid"; wait "$stat_pid" 2>/dev/null || true
+    line="$line $(awk -F, -v n="$N" '$3 ~ /fdatasync|pwrite64|context-switches/ {k=$3; sub(/.*sys_enter_/, "", k); sub(/-/, "_", k); printf "%s_per_msg=%.1f ", k, $1 / n}' "$d/count")"
+  fi
   local g1 s1 pg=0; g1=$(cpu "${gws[@]}"); s1=$(cpu "$sink")
   # Backends that exited meanwhile are not counted: the nodes keep their pools open.
   [ "$SPOOL" = pg ] && pg=$(pg_spent "$p0" "$(pg_ticks)")
@@ -164,7 +192,7 @@ EOF
   echo "$1 $line gateway_cpu_ms=$(ms_per_msg $((g1 - g0))) pg_cpu_ms=$(ms_per_msg "$pg") sink_cpu_ms=$(ms_per_msg $((s1 - s0)))"
 }
 
-echo "# bench/gateway.sh N=$N clients=$CLIENTS spool=$SPOOL nodes=$NODES on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+echo "# bench/gateway.sh N=$N clients=$CLIENTS spool=$SPOOL nodes=$NODES sink=$SINK on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 lines=()
 for r in $RUNS; do
   case "$r" in

@@ -7,12 +7,18 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
 use common::mail::{header, openssl_verify};
 use common::{World, have, pki, run_ponte};
+use ponte::config::Config;
+use ponte::correlate::MemoryStore;
+use ponte::smime::TrustTime;
+use ponte::translate::stream::{self, FileInput, Mode};
+use ponte::translate::{Context, Judge, to_pec, to_rem};
+use time::OffsetDateTime;
 
 /// Bytes of the user's message: above the 30 MB the issue asks for.
 const SIZE: usize = 32 << 20;
@@ -125,20 +131,13 @@ fn unbase64(b: &[u8]) -> Vec<u8> {
         .expect("base64")
 }
 
-#[test]
-fn a_32_mib_envelope_goes_to_rem_and_back_with_openssl_checking_the_digests() {
-    if !have("openssl") {
-        return;
-    }
-    let w = World::new();
-    let user = original(SIZE);
+/// The PEC transport envelope of `user`, signed by the test provider with `ponte pec wrap`,
+/// at `name` in the world's folder (openssl verifies it).
+fn envelope(w: &World, user: &[u8], name: &str) -> PathBuf {
     assert!(user.len() >= 30_000_000, "{}", user.len());
-    let user_body = body(&user);
-    let orig = w.path("original.eml");
-    std::fs::write(&orig, &user).expect("write original");
-
-    // The PEC transport envelope, signed by the test provider.
-    let env = w.path("envelope.eml");
+    let orig = w.path(&format!("{name}.original"));
+    std::fs::write(&orig, user).expect("write original");
+    let env = w.path(name);
     let o = run_ponte([
         "pec".to_string(),
         "wrap".into(),
@@ -159,7 +158,22 @@ fn a_32_mib_envelope_goes_to_rem_and_back_with_openssl_checking_the_digests() {
         "wrap: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    std::fs::remove_file(&orig).expect("remove original");
     openssl_verify(&env, &pki("root-ca.pem"));
+    env
+}
+
+/// The `ponte translate` above: its input (32 MiB and more) is above
+/// `translate::stream::STREAM_ABOVE`, so these are the outputs of the streaming path.
+#[test]
+fn a_32_mib_envelope_goes_to_rem_and_back_with_openssl_checking_the_digests() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let user = original(SIZE);
+    let user_body = body(&user);
+    let env = envelope(&w, &user, "envelope.eml");
 
     // PEC → REM.
     let rem = w.path("large.rem.eml");
@@ -216,4 +230,208 @@ fn a_32_mib_envelope_goes_to_rem_and_back_with_openssl_checking_the_digests() {
         String::from_utf8_lossy(&unbase64(ev)).contains(&digest),
         "the evidence in the PEC message states another digest"
     );
+}
+
+/// A context of the world's configuration without `[tsa]` (evidences stay B-B, so two
+/// translations of one input are byte-identical), a fixed identifier seed and an in-memory
+/// store, as `tests/translate_pinned.rs` fixes them.
+fn fixed_context(w: &World, now: OffsetDateTime) -> Context {
+    let text = std::fs::read_to_string(w.path("ponte.toml")).expect("config");
+    let at = text.find("[tsa]").expect("[tsa]");
+    let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e + 2);
+    let path = w.path("fixed.toml");
+    std::fs::write(&path, format!("{}{}", &text[..at], &text[end..])).expect("write config");
+    let config = Config::load_at(&path, now).expect("config");
+    Context::from_config(config, Some(Box::new(MemoryStore::new())), "fixed".into())
+        .expect("context")
+}
+
+fn first_output(o: &ponte::translate::Outcome) -> &[u8] {
+    match o {
+        Ok(Ok(t)) => &t.outputs[0].bytes,
+        Ok(Err(r)) => panic!("refused: {}", r.reason()),
+        Err(e) => panic!("error: {e}"),
+    }
+}
+
+/// The same 32 MiB envelope through the in-memory path and through the streaming path
+/// (`--stream always`: the attachment left in the file), with the same identifiers and
+/// clock: PEC → REM and REM → PEC give the same bytes; openssl verifies the streamed outputs
+/// and the digest of the carried original, xmlsec1 the evidence.
+#[test]
+fn the_streaming_path_writes_the_bytes_of_the_in_memory_path_both_ways() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let env = envelope(&w, &original(SIZE), "envelope.eml");
+    let now = OffsetDateTime::now_utc();
+    let judge = Judge {
+        now,
+        trust_at: TrustTime::At(now),
+    };
+    let memory = fixed_context(&w, now);
+    let streaming = fixed_context(&w, now);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let origin = ponte::translate::Origin::Unknown;
+
+    // PEC → REM.
+    let whole = FileInput::read(&env, Mode::Never).expect("read");
+    assert!(!whole.streamed());
+    let a = rt.block_on(to_rem::translate_owned(
+        &memory,
+        whole.bytes().to_vec(),
+        &judge,
+        &origin,
+    ));
+    let a = first_output(&a).to_vec();
+    drop(whole);
+    let input = FileInput::read(&env, Mode::Always).expect("read");
+    assert!(input.streamed(), "{:?}", input.whole_because());
+    assert!(input.on_disk() > 30_000_000, "{}", input.on_disk());
+    assert!(input.bytes().len() < 64 << 10, "{}", input.bytes().len());
+    let s = rt
+        .block_on(stream::to_rem(&streaming, input, &judge, &origin))
+        .expect("streamed");
+    let rem = w.path("streamed.rem.eml");
+    s.write_file(&rem, first_output(&s.outcome)).expect("write");
+    drop(s);
+    let b = std::fs::read(&rem).expect("REM output");
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a == b,
+        "the streamed REM message differs from the in-memory one"
+    );
+    drop(b);
+    let content = openssl_verify(&rem, &pki("root-ca.pem"));
+    let (_, carried) = part(&content, "rem_message/original");
+    let carried_path = w.path("carried.eml");
+    std::fs::write(&carried_path, carried).expect("write carried");
+    assert_eq!(
+        header(&a, "REM-DigestValue"),
+        vec![openssl_sha256(&carried_path)]
+    );
+    if have("xmlsec1") {
+        let (_, ev) = part(&content, "rem_message/xml_evidence");
+        let ev_path = w.path("streamed.evidence.xml");
+        std::fs::write(&ev_path, unbase64(ev)).expect("write evidence");
+        assert!(common::xmlsec1_verifies(&ev_path), "xmlsec1 evidence");
+    }
+    drop(content);
+
+    // REM → PEC of that output.
+    let whole = FileInput::read(&rem, Mode::Never).expect("read");
+    let a = rt.block_on(to_pec::translate_owned(
+        &memory,
+        whole.bytes().to_vec(),
+        &judge,
+    ));
+    let a = first_output(&a).to_vec();
+    drop(whole);
+    let input = FileInput::read(&rem, Mode::Always).expect("read");
+    assert!(input.streamed(), "{:?}", input.whole_because());
+    assert!(input.on_disk() > 30_000_000, "{}", input.on_disk());
+    let s = rt
+        .block_on(stream::to_pec(&streaming, input, &judge))
+        .expect("streamed");
+    let pec = w.path("streamed.pec.eml");
+    s.write_file(&pec, first_output(&s.outcome)).expect("write");
+    drop(s);
+    let b = std::fs::read(&pec).expect("PEC output");
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a == b,
+        "the streamed PEC message differs from the in-memory one"
+    );
+    openssl_verify(&pec, &pki("root-ca.pem"));
+}
+
+/// Whether `dir` holds a temporary output of `ponte translate`.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("ponte-tmp"))
+        .collect()
+}
+
+/// A large envelope whose attachment was changed after signing is refused by the streaming
+/// path (the signature does not verify over the bytes read from the file) and nothing is
+/// written; a file changed while it is translated is refused as such.
+#[test]
+fn a_tampered_large_envelope_leaves_no_output() {
+    if !have("openssl") {
+        return;
+    }
+    let w = World::new();
+    let env = envelope(&w, &original(SIZE), "envelope.eml");
+    let mut bytes = std::fs::read(&env).expect("envelope");
+    // A base64 character in the middle of the attachment becomes another one.
+    let mid = bytes.len() / 2;
+    let at = mid
+        + bytes[mid..]
+            .iter()
+            .position(|c| c.is_ascii_alphanumeric())
+            .expect("b64");
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = w.path("tampered.eml");
+    std::fs::write(&tampered, &bytes).expect("write");
+    drop(bytes);
+    let out_dir = w.path("out");
+    std::fs::create_dir_all(&out_dir).expect("out dir");
+    let out = out_dir.join("tampered.rem.eml");
+    let (code, v) = w.translate(&tampered, "rem", &out, &["--stream", "always"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["refusal"], "signature-invalid", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("messageDigest mismatch")),
+        "{v}"
+    );
+    assert!(!out.exists(), "an output was written");
+    assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
+
+    // Changed between the first read and the translation: the precise error, no output.
+    let now = OffsetDateTime::now_utc();
+    let judge = Judge {
+        now,
+        trust_at: TrustTime::At(now),
+    };
+    let cx = fixed_context(&w, now);
+    let input = FileInput::read(&env, Mode::Always).expect("read");
+    assert!(input.streamed());
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&env)
+            .expect("open");
+        let len = f.metadata().expect("len").len();
+        f.seek(SeekFrom::Start(len / 2)).expect("seek");
+        f.write_all(b"Z").expect("write");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(stream::to_rem(
+        &cx,
+        input,
+        &judge,
+        &ponte::translate::Origin::Unknown,
+    ));
+    match r {
+        Err(e @ stream::Error::Changed { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains("differs from when they were first read"), "{m}");
+            assert!(m.contains("envelope.eml"), "{m}");
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(s) => panic!("not refused: {:?}", s.outcome.map(|o| o.is_ok())),
+    }
 }

@@ -625,22 +625,90 @@ const PINNED: &[(&str, &str)] = &[
 
 #[test]
 fn outputs_are_byte_identical_to_the_pinned_ones() {
-    pinned(false);
+    pinned(Way::Borrowed);
 }
 
 /// The same inputs given away (`translate_owned`, as `ponte translate` calls it): a dispatch
 /// is then written into the input's own buffer, and must come out byte for byte the same.
 #[test]
 fn outputs_written_in_the_input_buffer_are_the_pinned_ones() {
-    pinned(true);
+    pinned(Way::Owned);
 }
 
-/// Translates every input through the borrowing calls, or (`owned`) the ones that take the
-/// input, and compares the digests of the outputs with [`PINNED`].
-fn pinned(owned: bool) {
+/// The same inputs through the streaming path (`translate::stream`, `--stream always`): read
+/// from a file, the bodies of their carried parts of 64 KiB and more left in it and read back
+/// for every digest and for the output, which must come out byte for byte the same.
+#[test]
+fn outputs_of_the_streaming_path_are_the_pinned_ones() {
+    pinned(Way::Streamed);
+}
+
+/// How the inputs are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// Borrowed (`translate`).
+    Borrowed,
+    /// Given away (`translate_owned`).
+    Owned,
+    /// From a file, hollowed when it can be (`translate::stream`).
+    Streamed,
+}
+
+/// Through the streaming path: `raw` written to a file, read with `Mode::Always`, translated,
+/// and each output written out with the holes read back (`hollowed` counts the inputs that
+/// were hollowed).
+fn streamed(
+    raw: &[u8],
+    to_rem: bool,
+    cx: &Context,
+    judge: &Judge,
+    rt: &tokio::runtime::Runtime,
+    hollowed: &std::cell::Cell<usize>,
+) -> ponte::translate::Outcome {
+    use ponte::translate::stream::{self, FileInput, Mode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("input.eml");
+    std::fs::write(&path, raw).expect("write input");
+    let input = FileInput::read(&path, Mode::Always).expect("read input");
+    if input.streamed() {
+        hollowed.set(hollowed.get() + 1);
+    }
+    let s = if to_rem {
+        rt.block_on(stream::to_rem(
+            cx,
+            input,
+            judge,
+            &ponte::translate::Origin::Unknown,
+        ))
+    } else {
+        rt.block_on(stream::to_pec(cx, input, judge))
+    }
+    .expect("streamed");
+    let mut bytes = Vec::new();
+    if let Ok(Ok(t)) = &s.outcome {
+        for o in &t.outputs {
+            let mut v = Vec::new();
+            s.write_to(&o.bytes, &mut v).expect("write output");
+            bytes.push(v);
+        }
+    }
+    let mut outcome = s.outcome;
+    if let Ok(Ok(t)) = &mut outcome {
+        for (o, b) in t.outputs.iter_mut().zip(bytes) {
+            o.bytes = b;
+        }
+    }
+    outcome
+}
+
+/// Translates every input through the borrowing calls, the ones that take the input, or the
+/// streaming path, and compares the digests of the outputs with [`PINNED`].
+fn pinned(way: Way) {
     if !common::kit_available() {
         return;
     }
+    let hollowed = std::cell::Cell::new(0usize);
+    let owned = way == Way::Owned;
     // Room for the output's frame, as the CLI gives it.
     let give = |raw: &[u8]| {
         let mut v = Vec::with_capacity(raw.len() + (256 << 10));
@@ -648,7 +716,9 @@ fn pinned(owned: bool) {
         v
     };
     let rem = |cx: &Context, raw: &[u8], judge: &Judge, rt: &tokio::runtime::Runtime| {
-        if owned {
+        if way == Way::Streamed {
+            streamed(raw, true, cx, judge, rt, &hollowed)
+        } else if owned {
             rt.block_on(to_rem::translate_owned(
                 cx,
                 give(raw),
@@ -660,7 +730,9 @@ fn pinned(owned: bool) {
         }
     };
     let pec = |cx: &Context, raw: &[u8], judge: &Judge, rt: &tokio::runtime::Runtime| {
-        if owned {
+        if way == Way::Streamed {
+            streamed(raw, false, cx, judge, rt, &hollowed)
+        } else if owned {
             rt.block_on(to_pec::translate_owned(cx, give(raw), judge))
         } else {
             rt.block_on(to_pec::translate(cx, raw, judge))
@@ -727,6 +799,10 @@ fn pinned(owned: bool) {
         .filter(|(g, w)| g != w)
         .map(|(g, w)| format!("{}: got {}, pinned {} ({})", g.0, g.1, w.1, w.0))
         .collect();
+    if way == Way::Streamed {
+        // The ~200 KB envelope and what it becomes both ways, at least.
+        assert!(hollowed.get() >= 2, "{} inputs hollowed", hollowed.get());
+    }
     assert!(
         differ.is_empty() && got.len() == want.len(),
         "{} outputs, {} pinned; differing: {differ:#?}",

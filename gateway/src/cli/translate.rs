@@ -54,6 +54,22 @@ pub struct TranslateArgs {
     /// to the output.
     #[arg(long)]
     trust_authentication_header: bool,
+    /// Keep the large parts of an input on disk while it is translated (the streaming path:
+    /// memory bounded whatever the size; the output is the same bytes): `auto` above 32 MiB,
+    /// `always`, `never`.
+    #[arg(long, value_enum, default_value = "auto")]
+    stream: Stream,
+}
+
+/// `--stream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stream {
+    /// Above `translate::stream::STREAM_ABOVE` (32 MiB).
+    Auto,
+    /// Always (when the message has a part of 64 KiB or more in its carried message).
+    Always,
+    /// Never: the whole input in memory.
+    Never,
 }
 
 /// Runs the command.
@@ -84,6 +100,11 @@ pub fn run(args: TranslateArgs) -> Outcome {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let to = args.to;
+    let mode = match args.stream {
+        Stream::Auto => translate::stream::Mode::Auto,
+        Stream::Always => translate::stream::Mode::Always,
+        Stream::Never => translate::stream::Mode::Never,
+    };
     let origin = if args.trust_authentication_header {
         translate::Origin::Platform
     } else {
@@ -97,19 +118,17 @@ pub fn run(args: TranslateArgs) -> Outcome {
             let sem = Arc::clone(&sem);
             handles.push(tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let raw = match read_with_room(&path) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let f = Failure::at(&path, e);
-                        return (path, Err(f));
-                    }
+                // Large inputs are held hollowed (their large parts left in the file).
+                let input = match translate::stream::FileInput::read(&path, mode) {
+                    Ok(i) => i,
+                    Err(e) => return (path, Err(Failure(e.to_string()))),
                 };
+                // The input is given away: a dispatch is written into its buffer.
                 let r = match to {
-                    // The input is given away: a dispatch is written into its buffer.
-                    To::Rem => translate::to_rem::translate_owned(&cx, raw, &judge, &origin).await,
-                    To::Pec => translate::to_pec::translate_owned(&cx, raw, &judge).await,
+                    To::Rem => translate::stream::to_rem(&cx, input, &judge, &origin).await,
+                    To::Pec => translate::stream::to_pec(&cx, input, &judge).await,
                 };
-                (path.clone(), r.map_err(|e| Failure::at(&path, e)))
+                (path, r.map_err(|e| Failure(e.to_string())))
             }));
         }
         let mut out = Vec::with_capacity(handles.len());
@@ -127,15 +146,24 @@ pub fn run(args: TranslateArgs) -> Outcome {
     let mut worst = 0u8;
     for (path, result) in results {
         let name = path.display().to_string();
-        match result {
+        let streamed = match result {
+            Ok(s) => s,
             Err(f) => {
+                eprintln!("ponte: {f}");
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        match &streamed.outcome {
+            Err(e) => {
+                let f = Failure::at(&path, e);
                 eprintln!("ponte: {f}");
                 worst = worst.max(2);
             }
             Ok(Err(refusal)) => {
                 eprintln!("ponte: {name}: refused: {}", refusal.reason());
                 if args.json {
-                    println!("{}", translate::report::json_refused(&name, &refusal));
+                    println!("{}", translate::report::json_refused(&name, refusal));
                 }
                 worst = worst.max(1);
             }
@@ -151,17 +179,16 @@ pub fn run(args: TranslateArgs) -> Outcome {
                     match &base {
                         Some(b) => {
                             let p = numbered(b, i);
-                            if let Err(e) = write_atomically(&p, &o.bytes) {
-                                eprintln!("ponte: {}: {e}", p.display());
+                            if let Err(e) = streamed.write_file(&p, &o.bytes) {
+                                eprintln!("ponte: {e}");
                                 failed = true;
                                 break;
                             }
                             written.push(Some(p.display().to_string()));
                         }
                         None if !args.json => {
-                            use std::io::Write;
                             let mut so = std::io::stdout().lock();
-                            if let Err(e) = so.write_all(&o.bytes).and_then(|()| so.flush()) {
+                            if let Err(e) = streamed.write_to(&o.bytes, &mut so) {
                                 return Err(Failure(format!("translate: standard output: {e}")));
                             }
                             written.push(Some("-".to_string()));
@@ -174,10 +201,7 @@ pub fn run(args: TranslateArgs) -> Outcome {
                     continue;
                 }
                 if args.json {
-                    println!(
-                        "{}",
-                        translate::report::json_translated(&name, &t, &written)
-                    );
+                    println!("{}", translate::report::json_translated(&name, t, &written));
                 }
             }
         }
@@ -207,41 +231,6 @@ fn file_name(p: &Path) -> PathBuf {
     p.file_name()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("message.eml"))
-}
-
-/// Writes through a temporary file in the same folder, then renames: a reader never sees half
-/// a message.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.ponte-tmp-{}",
-        file_name(path).display(),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Spare capacity of the input buffer: the output of a dispatch is written into it, and its
-/// framing (headers, introduction, evidence, signature) is a few KB larger than the input's.
-const ROOM: usize = 256 << 10;
-
-/// The file's bytes, in a buffer with [`ROOM`] to spare.
-fn read_with_room(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let len = f
-        .metadata()
-        .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0));
-    let mut buf = Vec::with_capacity(len.saturating_add(ROOM));
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// Loads the configuration, the tables, the index and the store.

@@ -90,9 +90,12 @@ impl std::fmt::Display for DigestAlgorithm {
     }
 }
 
-/// The digest of `data` with `alg`.
+/// The digest of `data` with `alg` (the bytes of a large body left on disk read back from
+/// its file: [`crate::mime::hole`]).
 pub fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(alg.ring(), data).as_ref().to_vec()
+    crate::mime::hole::digest(alg.ring(), data)
+        .as_ref()
+        .to_vec()
 }
 
 #[cfg(test)]

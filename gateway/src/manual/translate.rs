@@ -141,3 +141,21 @@
 //! Message-ID, evidence ids, and for a dispatch the facts its later receipts need. Inputs of
 //! one `--out-dir` run are translated concurrently and independently: translate a dispatch
 //! before the receipts about it.
+//!
+//! ## Large messages: the streaming path
+//!
+//! `ponte translate` reads an input above 32 MiB
+//! ([`crate::translate::stream::STREAM_ABOVE`]; `--stream always|never` forces either way)
+//! *hollowed* ([`crate::mime::hole`]): the file is scanned in chunks, and the body of every
+//! part of 64 KiB or more inside the carried message (`postacert.eml`, the REM
+//! `AttachedMimeMessage`) stays in the file, a random 40-character mark in its place. The
+//! translation is the in-memory one over those bytes, so it decides the same; what reads a
+//! body's content — the input's S/MIME digest, the REM digest of the original, the boundary
+//! seeds and absence checks, the output's S/MIME digest — reads it back from the file, and the
+//! output is written to a temporary file beside its destination, the bodies copied chunk by
+//! chunk, fsync'd and renamed when complete. The bytes are those of the in-memory path.
+//!
+//! Each read of a body is digested again and compared with its first read: an input changed
+//! while it is translated is an error naming the bytes that differ, and nothing is written.
+//! Inputs with LF line endings, inputs the structure scanner leaves to mail-parser, and inputs
+//! without a large carried part are read whole.

@@ -6,6 +6,7 @@
 //! the message with mail-parser's raw offsets.
 
 pub mod canonical;
+pub mod hole;
 pub mod outline;
 pub mod parse;
 pub mod scan;

@@ -181,7 +181,7 @@ pub fn first_bare_lf(bytes: &[u8]) -> Option<usize> {
 
 /// Whether `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
+    super::hole::contains(hay, needle)
 }
 
 /// A boundary derived from `seed` (so builds are reproducible) that occurs in none of `parts`.

@@ -144,7 +144,7 @@ fn frame(req: &SignRequest<'_>, pieces: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>), 
     // time, the seed of the boundary (SHA-256 of content || time: reproducible).
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for p in pieces {
-        ctx.update(p);
+        crate::mime::hole::update(&mut ctx, p);
     }
     let content_digest = digest_array(ctx.clone().finish().as_ref());
     ctx.update(&req.signing_time.unix_timestamp().to_be_bytes());

@@ -13,6 +13,7 @@ pub mod notice;
 pub mod notices;
 pub mod receipt;
 pub mod report;
+pub mod stream;
 pub mod texts;
 pub mod to_pec;
 pub mod to_rem;

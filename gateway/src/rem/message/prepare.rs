@@ -203,7 +203,7 @@ pub fn prepare_borrowed<'a>(
     };
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(&head);
-    ctx.update(&rest);
+    crate::mime::hole::update(&mut ctx, &rest);
     let mut d = [0u8; 32];
     for (o, b) in d.iter_mut().zip(ctx.finish().as_ref()) {
         *o = *b;
