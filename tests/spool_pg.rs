@@ -1013,7 +1013,7 @@ fn config_check_names_a_bad_url_an_absent_server_and_a_missing_database() {
             cluster.url(&db),
             "node = \"gw-1\"\n",
             0,
-            vec!["schema version 0, this ponte's is 1", "ponte serve"],
+            vec!["schema version 0, this ponte's is 2", "ponte serve"],
             vec![],
         ),
     ] {
