@@ -781,3 +781,94 @@ fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to(
     assert_eq!(b.stop(), Some(0), "{}", b.log());
     assert_eq!(c.stop(), Some(0), "{}", c.log());
 }
+
+/// A domain without an MX record is its own mail exchanger (RFC 5321 §5.1, implicit MX: its
+/// A/AAAA), still judged by the lists: `implicit.test` (an address, no MX) is an `smtp:`
+/// supply point of Altro's granted REM/Q service and gets the dispatch under STARTTLS;
+/// `bare.test` (an address, no MX) is in no list and is refused (`not-a-supply-point`).
+#[test]
+fn a_domain_without_mx_is_its_own_mx_and_still_a_supply_point_of_the_lists() {
+    if !have("openssl") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let (cert, key) = tls_cert(w, "implicit", "implicit.test", Some(&pki("rem-ec.key.pem")));
+    let (c, k) = (s(&cert), s(&key));
+    let Some(good) = SmtpSink::start_at(
+        "127.0.0.2:0",
+        &w.join("good"),
+        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
+    ) else {
+        return;
+    };
+    let Some(pec) = SmtpSink::start(&[]) else {
+        return;
+    };
+    let Some(dns) = Dns::start(
+        &[("other.test", "mx.other.test", 10)],
+        &[("implicit.test", "127.0.0.2"), ("bare.test", "127.0.0.3")],
+    ) else {
+        return;
+    };
+    let tl_path = w.join("tl-it.xml");
+    write_tl(
+        &tl_path,
+        1,
+        &[(GRANTED, "2025-01-01T00:00:00Z")],
+        &["smtp:implicit.test:25"],
+    );
+    // `ponte trust show` says the same.
+    let o = common::run_ponte([
+        "trust",
+        "show",
+        "implicit.test",
+        "--list",
+        &s(&tl_path),
+        "--anchor",
+        &s(&pki("tl-signer.pem")),
+        "--dns",
+        &dns.addr,
+        "--json",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("\"implicit_mx\":true") && text.contains("\"peer\":\"implicit.test\""),
+        "{text}"
+    );
+    let mut a = gateway_a(w, good.addr.port(), &pec, &dns, &tl_path, "");
+    a.start();
+    submit(&a, w, "anna@implicit.test", "implicit-1");
+    submit(&a, w, "carla@bare.test", "implicit-2");
+    let got = good.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(got.len(), 1, "{}", a.log());
+    assert!(got[0].tls);
+    assert_eq!(got[0].rcpt_tos, vec!["anna@implicit.test".to_string()]);
+    assert_eq!(pec.wait_messages(1, Duration::from_secs(60)).len(), 1);
+    let d1 = &a.api("/api/queue/1")["deliveries"][0];
+    assert_eq!(d1["state"], "delivered", "{d1}");
+    assert!(
+        d1["last_result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("implicit.test[127.0.0.2")),
+        "{d1}"
+    );
+    let d2 = &a.api("/api/queue/2")["deliveries"][0];
+    assert_eq!(d2["state"], "failed", "{d2}");
+    assert!(
+        d2["last_result"]
+            .as_str()
+            .is_some_and(|r| r.contains("R_ERDS_NotIdentified") && r.contains("bare.test")),
+        "{d2}"
+    );
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"not-a-supply-point\"}"),
+        1.0
+    );
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+}

@@ -78,6 +78,7 @@ fn one(d: &Discovery) -> Value {
         "qualified": d.peer.is_some(),
         "peer": d.peer().map(|h| h.mx.host.clone()),
         "mx": hosts,
+        "implicit_mx": d.implicit_mx,
         "reason": d.refusal.as_ref().map(ToString::to_string),
     })
 }
@@ -136,8 +137,13 @@ pub(crate) fn show(a: ShowArgs) -> Outcome {
             for m in r["mx"].as_array().into_iter().flatten() {
                 let svc = &m["service"];
                 println!(
-                    "  MX {} {} -> {} ({}, {})",
+                    "  MX {}{} {} -> {} ({}, {})",
                     m["preference"],
+                    if r["implicit_mx"] == true {
+                        " (implicit: no MX record, the domain's own A/AAAA)"
+                    } else {
+                        ""
+                    },
                     m["host"].as_str().unwrap_or("-"),
                     svc["service_name"].as_str().unwrap_or("no service"),
                     svc["status"].as_str().unwrap_or("-"),

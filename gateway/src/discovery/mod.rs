@@ -21,7 +21,7 @@ use crate::tl::{self, LoadMode, LoadReport, NotQualified, Sources, TrustedLists,
 pub enum Refusal {
     /// The MX look-up failed.
     Dns(String),
-    /// The domain has no MX record.
+    /// The domain has no MX record, and no address that would make it its own (implicit) MX.
     NoMx,
     /// No MX host is a supply point of any service of the lists.
     NotASupplyPoint,
@@ -34,7 +34,7 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Refusal::Dns(e) => write!(f, "MX look-up failed: {e}"),
-            Refusal::NoMx => f.write_str("the domain has no MX record"),
+            Refusal::NoMx => f.write_str("the domain has no MX record and no address (A/AAAA)"),
             Refusal::NotASupplyPoint => f.write_str(
                 "no MX host is a ServiceSupplyPoint of any service of the trusted lists",
             ),
@@ -80,6 +80,10 @@ pub struct Discovery {
     pub peer: Option<usize>,
     /// Why there is no peer.
     pub refusal: Option<Refusal>,
+    /// The domain has no MX record but has addresses (A/AAAA): it is its own mail exchanger
+    /// (RFC 5321 §5.1, the implicit MX), the only host in `hosts` (preference 0), judged like
+    /// any MX host (it must be a supply point of a granted qualified REM service).
+    pub implicit_mx: bool,
 }
 
 impl Discovery {
@@ -133,14 +137,32 @@ pub async fn discover(
         hosts: Vec::new(),
         peer: None,
         refusal: None,
+        implicit_mx: false,
     };
-    let mx = match resolver.mx(domain).await {
+    let mut mx = match resolver.mx(domain).await {
         Ok(m) => m,
         Err(e) => {
             d.refusal = Some(Refusal::Dns(e.to_string()));
             return d;
         }
     };
+    if mx.is_empty() {
+        // No MX record: the domain's own addresses make it its own MX (RFC 5321 §5.1).
+        match resolver.addresses(domain).await {
+            Ok(a) if !a.is_empty() => {
+                d.implicit_mx = true;
+                mx.push(Mx {
+                    preference: 0,
+                    host: domain.trim_end_matches('.').to_ascii_lowercase(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                d.refusal = Some(Refusal::Dns(e.to_string()));
+                return d;
+            }
+        }
+    }
     for m in mx {
         let verdict = lists.supply_points_for(&m.host, at).into_iter().next();
         let qualified = verdict.as_ref().is_some_and(Verdict::qualified);

@@ -102,7 +102,9 @@
 //!   MX host to deliver to, with its verdict (service identities, TSP, supply points) and its
 //!   capability documents (`TLSCertificate`: the certificate the peer's SMTP server must
 //!   present); `refusal` says why there is none (RelayFailure with reason
-//!   `R_ERDS_NotIdentified`).
+//!   `R_ERDS_NotIdentified`). A domain with no MX record but an address (A/AAAA) is its
+//!   own MX (RFC 5321 §5.1 implicit MX, `Discovery::implicit_mx`, `implicit_mx` in `ponte
+//!   trust show --json`), judged like any MX host: it must be a supply point too.
 //!   `ponte serve` does this (`service::delivery::discovered`) whenever `[trust] lists` is
 //!   set: the MX hosts that are supply points of a granted REM/Q service at the delivery
 //!   time are tried in order of preference, each pinned to its own service; STARTTLS is

@@ -138,7 +138,7 @@ impl std::fmt::Display for Mismatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The domain has no MX record.
+    /// The domain has no MX record and no address (no implicit MX either).
     NoMx {
         /// The domain.
         domain: String,
@@ -188,7 +188,9 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{NOT_IDENTIFIED}: ")?;
         match self {
-            Refusal::NoMx { domain } => write!(f, "{domain} has no MX record"),
+            Refusal::NoMx { domain } => {
+                write!(f, "{domain} has no MX record and no address (A/AAAA)")
+            }
             Refusal::NotASupplyPoint { domain, hosts } => write!(
                 f,
                 "no MX host of {domain} ({}) is a ServiceSupplyPoint of a service of the trusted lists",
@@ -579,6 +581,7 @@ mod tests {
                 .position(|h| h.verdict.as_ref().is_some_and(|v| v.qualified())),
             hosts,
             refusal,
+            implicit_mx: false,
         }
     }
 
