@@ -103,7 +103,7 @@
 //! | `ponte_timers` | gauge | PEC timers waiting |
 //! | `ponte_index_age_seconds` | gauge | age of the index data (0 when unknown) |
 //! | `ponte_trusted_list_age_seconds` | gauge | `list` (its source): age of the copy in use of each trusted list, `[trust] lists` set (refreshed every `[trust] refresh`) |
-//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery: `peer-found`, `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch` (one per MX host refused), `deferred`, `no-mail` |
+//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery: `peer-found` (once per delivery, not again at its retries), `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch` (one per MX host refused), `deferred`, `no-mail` |
 //! | `ponte_tsa_request_seconds` | histogram | time-stamp requests to the TSA (1 ms to 8 s buckets) |
 //! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
 //!

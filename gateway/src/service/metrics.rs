@@ -15,7 +15,7 @@
 //! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
 //! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
 //! | `ponte_trusted_list_age_seconds` | gauge | `list` (its source): age of the copy in use of each trusted list (`[trust] lists` set) |
-//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found`, `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
+//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found` (once per delivery, not again at its retries), `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -295,6 +295,9 @@ struct Shared {
     limits: Mutex<HashMap<Peer, (usize, Arc<Semaphore>)>>,
     in_flight: Arc<AtomicUsize>,
     rng: ring::rand::SystemRandom,
+    /// Deliveries whose discovered peer was counted (`peer-found`), until they are settled:
+    /// a retry is not counted again.
+    found: Mutex<std::collections::HashSet<crate::service::spool::DeliveryId>>,
 }
 
 /// A claimed delivery; counted in flight until dropped (recorded or abandoned).
@@ -323,6 +326,7 @@ impl Shared {
             limits: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             rng: ring::rand::SystemRandom::new(),
+            found: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -418,13 +422,14 @@ fn label(d: &Delivery, target: &Target) -> &'static str {
 /// Resolves, groups and delivers one claimed batch.
 async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
     let settings = sh.gw.settings();
-    let mut targets: HashMap<Destination, Target> = HashMap::new();
+    // The target of each destination, and whether discovery decided it (counted).
+    let mut targets: HashMap<Destination, (Target, bool)> = HashMap::new();
     let mut groups: Vec<(Target, Vec<Claimed>)> = Vec::new();
     // The trusted lists in force now, when configured: MX delivery follows them.
     let lists = sh.gw.trust.as_ref().map(|t| t.lists());
     let at = now();
     for c in claimed {
-        let target = match targets.get(&c.d.destination) {
+        let (target, discovered) = match targets.get(&c.d.destination) {
             Some(t) => t.clone(),
             None => {
                 let plan = resolve::plan(&settings, &c.d.destination);
@@ -436,13 +441,14 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
                     at,
                 });
                 let t = resolve::resolve(plan, resolver, trusted, |n| sh.below(n)).await;
-                if by_mx && trusted.is_some() {
-                    discovery_outcome(&sh.gw, &c.d, &t);
-                }
-                targets.insert(c.d.destination.clone(), t.clone());
-                t
+                let discovered = by_mx && trusted.is_some();
+                targets.insert(c.d.destination.clone(), (t.clone(), discovered));
+                (t, discovered)
             }
         };
+        if discovered {
+            discovery_outcome(&sh, &c.d, &target);
+        }
         match groups.iter_mut().find(|(t, _)| *t == target) {
             Some((_, v)) => v.push(c),
             None => groups.push((target, vec![c])),
@@ -509,9 +515,21 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
     }
 }
 
-/// Counts and logs what discovery decided for a delivery's domain.
-fn discovery_outcome(gw: &Gateway, d: &Delivery, t: &Target) {
+/// Counts and logs what discovery decided for a delivery's domain: a peer found once per
+/// delivery (not again at each retry while it waits, e.g. for a host without STARTTLS); the
+/// other outcomes at each decision (a refusal is final, so once too).
+fn discovery_outcome(sh: &Shared, d: &Delivery, t: &Target) {
+    let gw = &sh.gw;
     let outcome = match t {
+        Target::Smtp(_)
+            if !sh
+                .found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(d.id) =>
+        {
+            return;
+        }
         Target::Smtp(p) => {
             if let Via::Discovered(pins) = &p.via {
                 let services: Vec<String> = pins.iter().map(discovered::Pin::describe).collect();
@@ -1006,6 +1024,12 @@ async fn record(
         }
     };
     log(&attempt);
+    if matches!(attempt, Attempt::Delivered(_) | Attempt::Failed { .. }) {
+        sh.found
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&d.id);
+    }
     let mut pause = Duration::from_millis(100);
     for round in 1..=5 {
         match gw.spool.delivery_done(d.id, attempt.clone(), t).await {
