@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
 use common::mail::{header, openssl_verify, section, split_parts};
-use common::tl::{GRANTED, REM_Q, Svc, WITHDRAWN, list_xml, sign};
+use common::tl::{GRANTED, QTST, REM_Q, Svc, WITHDRAWN, list_xml, sign};
 use common::{Dns, SmtpSink, have, pki};
 
 const MARIO: &str = "mario@pec.prova.test";
@@ -874,4 +874,86 @@ fn a_domain_without_mx_is_its_own_mx_and_still_a_supply_point_of_the_lists() {
         1.0
     );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
+}
+
+/// The time-stamping unit of an incoming evidence is judged against the lists' `TSA/QTST`
+/// services at the token's genTime, and the verdict says so (a note, not a refusal): a
+/// dispatch time-stamped by the development TSA translates with "NOT a granted qualified
+/// time-stamping unit" while the lists do not name it, and with "a granted qualified
+/// time-stamping unit" once a list grants it as a QTST service.
+#[test]
+fn evidence_time_stamps_are_judged_against_the_lists_qtst_services() {
+    let w = common::World::new();
+    let dispatch = w.path("dispatch.rem.eml");
+    let (code, v) = w.translate(
+        &common::corpus_file("pec/real/namirial-busta-trasporto-2024.crlf.eml"),
+        "rem",
+        &dispatch,
+        &["--at", "signing-time"],
+    );
+    assert_eq!(code, 0, "{v}");
+    let tsa_cert = w.tsa.cert().display().to_string();
+    let tl_path = w.path("tl-it.xml");
+    let granted = [(GRANTED, "2025-01-01T00:00:00Z")];
+    let write = |with_tsa: bool| {
+        let mut services = vec![Svc {
+            service_type: REM_Q,
+            name: "Prova REM",
+            cert: "rem-rsa.pem",
+            statuses: &granted,
+            supply_points: &["smtp:mx.prova.test:25"],
+        }];
+        if with_tsa {
+            services.push(Svc {
+                service_type: QTST,
+                name: "Prova QTSA",
+                cert: &tsa_cert,
+                statuses: &granted,
+                supply_points: &[],
+            });
+        }
+        let tl = list_xml(
+            "IT",
+            if with_tsa { 2 } else { 1 },
+            "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+            &[],
+            "Gestore Prova S.p.A.",
+            &services,
+        );
+        std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
+    };
+    // The lists (a cache of each run's own: the CLI answers from a young cached copy).
+    let original = std::fs::read_to_string(&w.config).expect("config");
+    let configure = |cache: &str| {
+        let text = original.replacen(
+            "[trust]\n",
+            &format!(
+                "[trust]\nlists = [\"{}\"]\nlist_anchors = [\"{}\"]\ncache_dir = \"{}\"\n",
+                s(&tl_path),
+                s(&pki("tl-signer.pem")),
+                s(&w.path(cache))
+            ),
+            1,
+        );
+        std::fs::write(&w.config, text).expect("write config");
+    };
+    let notes = |v: &serde_json::Value| v["notes"].to_string();
+    write(false);
+    configure("cache-1");
+    let (code, v) = translate_json(&w.config, &dispatch, w.dir.path());
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        notes(&v).contains("NOT a granted qualified time-stamping unit (TSA/QTST)"),
+        "{v}"
+    );
+    write(true);
+    configure("cache-2");
+    let (code, v) = translate_json(&w.config, &dispatch, w.dir.path());
+    assert_eq!(code, 0, "{v}");
+    let n = notes(&v);
+    assert!(
+        n.contains("a granted qualified time-stamping unit (TSA/QTST) of \\\"Prova QTSA\\\"")
+            && !n.contains("NOT a granted"),
+        "{v}"
+    );
 }

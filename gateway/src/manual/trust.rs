@@ -138,6 +138,14 @@
 //!   (`554 5.7.1`, refusal `evidence-wrong-service`, naming the service delivered to;
 //!   `translate::to_pec`, through `correlate::Store::delivered_services`). Outputs that went
 //!   to static routes are not bound. `ponte spool export` does not carry the bindings yet.
-//! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime).
+//! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
+//!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
+//!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the
+//!   message's history): "a granted qualified time-stamping unit (TSA/QTST) of ..." or "NOT
+//!   a granted qualified time-stamping unit ... the time is not a qualified time-stamp". It
+//!   marks, it does not refuse: the evidence and its time-stamp stay valid and `tsa_anchors`
+//!   still decides TSA trust; what a non-qualified TSU loses is the eIDAS art. 41(2)/42
+//!   presumption of accuracy of the time, which a refusal would not restore (the event did
+//!   happen, and the PEC side is owed its receipt).
 //! * Pinned identities: [`crate::tl::TrustedLists::rem_identities_at`];
 //!   [`crate::tl::TrustedLists::supply_points_for`] (host, T) for one MX host.

@@ -49,7 +49,8 @@
 //! carries `esi4-qtstStatement-1` (0.4.0.19422.1.1, EN 319 422 Annex B). It reports what the
 //! certificate claims. Whether the TSA really is qualified is decided by the EU trusted lists
 //! (a granted `TSA/QTST` service whose digital identity is the TSU certificate or its issuer),
-//! which this verifier does not consult.
+//! which this verifier does not consult (REM → PEC translation with `[trust] lists` does, for
+//! the time-stamps of incoming evidence: see [`crate::manual::trust`]).
 //!
 //! The verdict also reports genTime (fractional seconds kept as sent), policy, serial number,
 //! accuracy, ordering and nonce. `ponte tsa verify FILE --data DATA | --digest HEX [--alg]

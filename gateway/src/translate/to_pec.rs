@@ -483,6 +483,58 @@ fn trust_by_lists(
             r.signature.chain = Some(j);
         }
     }
+    if let Some(l) = lists {
+        tsu_by_lists(v, l, notes);
+    }
+}
+
+/// Judges the time-stamping unit of each valid evidence's `SignatureTimeStamp` through the
+/// trusted lists: is its certificate (or its issuer) the digital identity of a granted
+/// qualified time-stamping service (`.../Svctype/TSA/QTST`) at the token's genTime? The
+/// answer is noted (the translation's `notes`, the message's history), not a refusal: the
+/// evidence and its time-stamp stay valid and the TSA trust of `tsa_anchors` is unchanged;
+/// only the eIDAS art. 42 presumption of a qualified time (EN 319 522-3 evidence
+/// time-stamped by a qualified TSA) does not hold, and the note says so.
+fn tsu_by_lists(v: &RemVerdict, lists: &crate::tl::TrustedLists, notes: &mut Vec<String>) {
+    for e in &v.evidences {
+        if !e.valid() {
+            continue;
+        }
+        let Some(ts) = e.verdict.as_ref().map(|r| &r.timestamp) else {
+            continue;
+        };
+        let (Some(token), Some(gen_time)) = (ts.token.as_ref(), ts.time()) else {
+            continue;
+        };
+        let Some(tsu) = token.tsu.as_ref() else {
+            continue;
+        };
+        let q = lists.qualified_tsu(&tsu.der, gen_time);
+        let at = crate::pec::zone::rfc3339(gen_time);
+        notes.push(match (&q.not_qualified, &q.service) {
+            (None, Some(s)) => format!(
+                "evidence {}: time-stamp by {} at {at}: a granted qualified time-stamping unit (TSA/QTST) of \"{}\" of \"{}\" in {}{}",
+                e.filename,
+                tsu.subject,
+                s.service_name,
+                s.tsp_name,
+                s.list,
+                if s.list_verified {
+                    ""
+                } else {
+                    " (list NOT verified)"
+                }
+            ),
+            (why, _) => format!(
+                "evidence {}: time-stamp by {} at {at}: NOT a granted qualified time-stamping unit (TSA/QTST) in the trusted lists at its genTime ({}); the time is not a qualified time-stamp",
+                e.filename,
+                tsu.subject,
+                why.as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "not listed".into())
+            ),
+        });
+    }
 }
 
 /// `dispatch`, `receipt`, ... (the last segment of an unknown URI).
