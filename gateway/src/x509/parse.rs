@@ -69,9 +69,51 @@ fn ext_err(extension: &'static str) -> impl Fn(x509_parser::error::X509Error) ->
     }
 }
 
+/// Certificates already parsed, by their DER: a gateway reads the same few provider, CA and
+/// TSA certificates in every message (CMS `certificates`, XAdES `KeyInfo`, time-stamp
+/// tokens), and each x509-parser read with its DN strings costs several microseconds, more
+/// than a copy of the result. Only successes are kept (keyed by the exact octets, so the
+/// outcome is the one a fresh parse gives), at most `PARSED_MAX` of them (then forgotten at
+/// once).
+mod parsed {
+    use super::Certificate;
+    use std::collections::HashMap;
+    use std::sync::RwLock;
+
+    /// How many certificates are kept before the cache starts over.
+    const PARSED_MAX: usize = 1024;
+
+    static PARSED: RwLock<Option<HashMap<Box<[u8]>, Certificate>>> = RwLock::new(None);
+
+    pub(super) fn get(der: &[u8]) -> Option<Certificate> {
+        let map = PARSED.read().ok()?;
+        map.as_ref()?.get(der).cloned()
+    }
+
+    pub(super) fn put(cert: &Certificate) {
+        if let Ok(mut map) = PARSED.write() {
+            let map = map.get_or_insert_with(HashMap::new);
+            if map.len() >= PARSED_MAX {
+                map.clear();
+            }
+            map.insert(cert.der.clone().into_boxed_slice(), cert.clone());
+        }
+    }
+}
+
 impl Certificate {
-    /// Parses one DER certificate (trailing bytes are refused).
+    /// Parses one DER certificate (trailing bytes are refused). A certificate read before is
+    /// not parsed again (see `parsed`): the result is a copy of the first read's.
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        if let Some(c) = parsed::get(der) {
+            return Ok(c);
+        }
+        let c = Self::parse_der(der)?;
+        parsed::put(&c);
+        Ok(c)
+    }
+
+    fn parse_der(der: &[u8]) -> Result<Self, Error> {
         let (rest, c) = X509Certificate::from_der(der).map_err(|e| Error::Der(e.to_string()))?;
         if !rest.is_empty() {
             return Err(Error::Der(format!(

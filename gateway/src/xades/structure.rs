@@ -315,25 +315,17 @@ pub(crate) fn base64_value(
 ) -> Result<Vec<u8>, Invalid> {
     let text = plain_text(doc, id, what)?;
     let trimmed = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
-    let cleaned: String = if compact {
-        if trimmed
-            .chars()
-            .any(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
-        {
-            return Err(Invalid::WhitespaceInDigest {
-                what: what.to_owned(),
-            });
-        }
-        trimmed.to_owned()
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let cleaned: std::borrow::Cow<'_, [u8]> = if !trimmed.bytes().any(ws) {
+        std::borrow::Cow::Borrowed(trimmed.as_bytes())
+    } else if compact {
+        return Err(Invalid::WhitespaceInDigest {
+            what: what.to_owned(),
+        });
     } else {
-        // Bytes, not chars: the whitespace filtered is ASCII, so the result stays UTF-8.
-        String::from_utf8(
-            trimmed
-                .bytes()
-                .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-                .collect(),
-        )
-        .unwrap_or_default()
+        let mut v = Vec::with_capacity(trimmed.len());
+        v.extend(trimmed.bytes().filter(|c| !ws(*c)));
+        std::borrow::Cow::Owned(v)
     };
     if cleaned.is_empty() {
         return Err(Invalid::BadBase64 {
@@ -342,7 +334,7 @@ pub(crate) fn base64_value(
         });
     }
     base64::engine::general_purpose::STANDARD
-        .decode(cleaned.as_bytes())
+        .decode(&cleaned)
         .map_err(|e| Invalid::BadBase64 {
             what: what.to_owned(),
             reason: e.to_string(),
