@@ -95,7 +95,10 @@
 //!   `ponte serve` runs that timer: every `[trust] refresh` (`refresh_in(now)`), each
 //!   source logged (`trusted list refreshed`, with its sequence number; a refused or cached
 //!   answer is a warning), the age of each copy in use on `/metrics` as
-//!   `ponte_trusted_list_age_seconds{list}`.
+//!   `ponte_trusted_list_age_seconds{list}`. `SIGHUP` gives the store the `[trust]` list keys
+//!   as the file now says (`reconfigure(sources, now)`: every list read again at once; refused
+//!   whole, the running lists kept, when lists are configured and none loads): `in_force()`
+//!   is `None` while no list is configured, so lists may appear or disappear on a reload.
 //! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
 //!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
 //!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
