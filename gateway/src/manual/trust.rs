@@ -140,7 +140,9 @@
 //!   another service's seal, however qualified or anchored, is refused in the SMTP dialogue
 //!   (`554 5.7.1`, refusal `evidence-wrong-service`, naming the service delivered to;
 //!   `translate::to_pec`, through `correlate::Store::delivered_services`). Outputs that went
-//!   to static routes are not bound. `ponte spool export` does not carry the bindings yet.
+//!   to static routes are not bound. `ponte spool export` / `import` carry the bindings with
+//!   their messages (`services` of each message line, format version 2), so a queue moved
+//!   between spools keeps refusing evidence from the wrong service.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
 //!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
 //!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the
