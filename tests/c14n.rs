@@ -161,15 +161,14 @@ fn standalone_subtree(doc: &Document, bytes: &[u8], id: NodeId, kind: MethodKind
     let raw = &bytes[e.span.clone()];
     let name_len = 1 + e.qname().len();
     let mut extra = String::new();
-    let mut seen: Vec<Option<String>> =
-        e.namespace_decls.iter().map(|d| d.prefix.clone()).collect();
+    let mut seen: Vec<Option<&str>> = e.namespace_decls.iter().map(|d| d.prefix).collect();
     for anc in doc.ancestors(id) {
         let Some(a) = doc.element(anc) else { continue };
         for d in &a.namespace_decls {
             if seen.contains(&d.prefix) {
                 continue;
             }
-            seen.push(d.prefix.clone());
+            seen.push(d.prefix);
             if d.uri.is_empty() {
                 continue;
             }
@@ -180,22 +179,22 @@ fn standalone_subtree(doc: &Document, bytes: &[u8], id: NodeId, kind: MethodKind
         }
     }
     if kind != MethodKind::Exclusive10 {
-        let mut have: Vec<String> = e
+        let mut have: Vec<&str> = e
             .attributes
             .iter()
-            .filter(|a| a.prefix.as_deref() == Some("xml"))
-            .map(|a| a.local.clone())
+            .filter(|a| a.prefix == Some("xml"))
+            .map(|a| a.local)
             .collect();
         for anc in doc.ancestors(id) {
             let Some(a) = doc.element(anc) else { continue };
             for at in &a.attributes {
-                if at.prefix.as_deref() != Some("xml") || have.contains(&at.local) {
+                if at.prefix != Some("xml") || have.contains(&at.local) {
                     continue;
                 }
                 if kind == MethodKind::Inclusive11 && at.local == "id" {
                     continue;
                 }
-                have.push(at.local.clone());
+                have.push(at.local);
                 extra.push_str(&format!(" xml:{}=\"{}\"", at.local, esc(&at.value)));
             }
         }
@@ -336,7 +335,11 @@ fn exclusive_prefix_list_renders_listed_namespaces_as_inclusive() {
         let mut prefixes = vec!["#default".to_owned()];
         for id in doc.descendants(doc.document_node()) {
             if let Some(Node::Element(e)) = doc.node(id) {
-                prefixes.extend(e.namespace_decls.iter().filter_map(|d| d.prefix.clone()));
+                prefixes.extend(
+                    e.namespace_decls
+                        .iter()
+                        .filter_map(|d| d.prefix.map(str::to_owned)),
+                );
             }
         }
         let m = Method::exclusive().prefix_list(&prefixes.join(" "));
@@ -460,7 +463,7 @@ fn check_evidence_digests(path: &Path) {
         .verify(&si, &sig_value)
         .unwrap_or_else(|_| panic!("{}: SignedInfo signature", path.display()));
     // One changed character in the content breaks the first digest.
-    let text = String::from_utf8(bytes).expect("utf-8");
+    let text = String::from_utf8(bytes.clone()).expect("utf-8");
     let tampered = text.replacen("<EventTime>2", "<EventTime>1", 1);
     if tampered != text {
         let doc2 = xml::parse(tampered.as_bytes()).expect("parse tampered");

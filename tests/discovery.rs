@@ -631,7 +631,9 @@ fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Va
 /// RelayAcceptance, signed by that e-seal, is accepted. The same dispatch given to gateway C,
 /// whose seal (Gestore Prova's) is another granted qualified REM service of the same list
 /// and chains to A's `rem_anchors`, makes a RelayAcceptance that A refuses in the SMTP
-/// dialogue (554, `evidence-wrong-service`, naming the service delivered to).
+/// dialogue (554, `evidence-wrong-service`, naming the service delivered to) — after A's
+/// queue was moved in between (`ponte spool export`, `ponte spool import` into a new
+/// embedded spool, A started again): the record of the service delivered to moves with it.
 #[test]
 fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to() {
     if !have("openssl") {
@@ -746,6 +748,39 @@ fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to(
     );
     let d = &a.api("/api/queue/1")["deliveries"][0];
     assert_eq!(d["state"], "delivered", "{d}");
+
+    // A's queue moves: stopped, exported, imported into a new embedded spool, started
+    // again. The service the dispatch went to moves with it.
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+    let export = w.join("a-spool.jsonl");
+    let spool_cmd = |verb: &str, last: &Path, out: bool| {
+        let mut args = vec![
+            "spool".to_string(),
+            verb.to_string(),
+            "--config".to_string(),
+            s(&a.config),
+        ];
+        if out {
+            args.push("-o".into());
+        }
+        args.push(s(last));
+        let o = common::run_ponte(&args);
+        assert!(
+            o.status.success(),
+            "spool {verb}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    spool_cmd("export", &export, true);
+    let text = std::fs::read_to_string(&export).expect("export");
+    assert!(
+        text.contains("\"services\":[{") && text.contains("Altro REM"),
+        "the export does not carry the delivered service"
+    );
+    std::fs::rename(a.dir.join("spool"), w.join("a-spool-before")).expect("move the spool");
+    spool_cmd("import", &export, false);
+    a.start();
 
     // 2. The same dispatch, given to C: C's RelayAcceptance about it is refused by A.
     let (status, dispatch) = a.get("/api/queue/1/outputs/0");
@@ -956,4 +991,171 @@ fn evidence_time_stamps_are_judged_against_the_lists_qtst_services() {
             && !n.contains("NOT a granted"),
         "{v}"
     );
+}
+
+/// `SIGHUP` reads the trusted-list keys of `[trust]` again and loads the lists at once:
+/// gateway A starts with a list in which `mx.altro.test` is no supply point, and refuses
+/// altro.test (`not-a-supply-point`). A configuration whose only list cannot be loaded (an
+/// unreachable URL, nothing cached) is refused whole: the running list stays. Then the
+/// configuration names a second list, where `mx.altro.test` is a supply point of Altro's
+/// granted REM/Q service: after `SIGHUP` the next dispatch is delivered there (the log says
+/// the list was reloaded, `ponte_trusted_list_loads_total{trigger="reload"}` counts it and the
+/// age gauge names the new list). Last, the lists are removed: MX delivery no longer follows
+/// lists (the next dispatch is not refused as unidentified; it waits on the TLS check of the
+/// system's roots) and the age gauge is gone.
+#[test]
+fn sighup_reloads_the_trusted_lists() {
+    if !have("openssl") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let (cert, key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
+    let (c, k) = (s(&cert), s(&key));
+    let Some(good) = SmtpSink::start_at(
+        "127.0.0.2:0",
+        &w.join("good"),
+        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
+    ) else {
+        return;
+    };
+    let Some(pec) = SmtpSink::start(&[]) else {
+        return;
+    };
+    let Some(dns) = Dns::start(
+        &[("altro.test", "mx.altro.test", 10)],
+        &[("mx.altro.test", "127.0.0.2")],
+    ) else {
+        return;
+    };
+    let granted = [(GRANTED, "2025-01-01T00:00:00Z")];
+    let tl1 = w.join("tl-1.xml");
+    write_tl(&tl1, 1, &granted, &["smtp:mx.other.test:25"]);
+    let tl2 = w.join("tl-2.xml");
+    write_tl(&tl2, 1, &granted, &["smtp:mx.altro.test:25"]);
+    let mut a = gateway_a(w, good.addr.port(), &pec, &dns, &tl1, "");
+    let config = std::fs::read_to_string(&a.config).expect("config");
+    let lists_line = format!("lists = [\"{}\"]\n", s(&tl1));
+    assert!(config.contains(&lists_line), "{config}");
+    let config_path = a.config.clone();
+    let reconfigure = |lists: &str| {
+        std::fs::write(&config_path, config.replacen(&lists_line, lists, 1)).expect("write config");
+    };
+    a.start();
+    let reloads = |a: &Gateway, what: &str| a.log().matches(what).count();
+    let age_lists = |a: &Gateway| -> Vec<String> {
+        let (_, text) = a.get("/metrics");
+        text.lines()
+            .filter(|l| l.starts_with("ponte_trusted_list_age_seconds{"))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // 1. The first list does not name altro.test's MX: refused.
+    submit(&a, w, ANNA, "hup-1");
+    let notices = pec.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(notices.len(), 1, "{}", a.log());
+    a.wait_for(
+        "the refusal to be recorded",
+        Duration::from_secs(30),
+        || a.api("/api/queue/1")["deliveries"][0]["state"] == "failed",
+    );
+    let d1 = &a.api("/api/queue/1")["deliveries"][0];
+    assert!(
+        d1["last_result"]
+            .as_str()
+            .is_some_and(|r| r.contains("R_ERDS_NotIdentified") && r.contains("mx.altro.test")),
+        "{d1}"
+    );
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"not-a-supply-point\"}"),
+        1.0
+    );
+    assert_eq!(
+        a.metric("ponte_trusted_list_loads_total{trigger=\"start\"}"),
+        1.0
+    );
+
+    // 2. A list that cannot be loaded at all: the reload is refused, the first list stays.
+    let port = common::gateway::free_port();
+    reconfigure(&format!("lists = [\"http://127.0.0.1:{port}/tl.xml\"]\n"));
+    a.signal("HUP");
+    a.wait_for("the refused reload", Duration::from_secs(30), || {
+        reloads(&a, "reload refused") == 1
+    });
+    assert!(
+        a.log().contains("no trusted list could be loaded"),
+        "{}",
+        a.log()
+    );
+    let ages = age_lists(&a);
+    assert!(ages.len() == 1 && ages[0].contains(&s(&tl1)), "{ages:?}");
+
+    // 3. The second list: after SIGHUP the next dispatch goes to Altro's MX.
+    reconfigure(&format!("lists = [\"{}\"]\n", s(&tl2)));
+    a.signal("HUP");
+    a.wait_for("the reload", Duration::from_secs(30), || {
+        reloads(&a, "configuration reloaded") == 1
+    });
+    let log = a.log();
+    assert!(
+        log.contains("trusted list reloaded") && log.contains("trusted lists (1 loaded)"),
+        "{log}"
+    );
+    assert_eq!(
+        a.metric("ponte_trusted_list_loads_total{trigger=\"reload\"}"),
+        1.0
+    );
+    let ages = age_lists(&a);
+    assert!(ages.len() == 1 && ages[0].contains(&s(&tl2)), "{ages:?}");
+    submit(&a, w, BRUNO_ALTRO, "hup-2");
+    let got = good.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(got.len(), 1, "{}", a.log());
+    assert!(got[0].tls);
+    assert_eq!(got[0].rcpt_tos, vec![BRUNO_ALTRO.to_string()]);
+    a.wait_for(
+        "the delivery to be recorded",
+        Duration::from_secs(30),
+        || a.api("/api/queue/2")["deliveries"][0]["state"] == "delivered",
+    );
+    let d2 = &a.api("/api/queue/2")["deliveries"][0];
+    assert!(
+        d2["last_result"]
+            .as_str()
+            .is_some_and(|r| r.contains("Altro REM")),
+        "{d2}"
+    );
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"peer-found\"}"),
+        1.0
+    );
+
+    // 4. No lists any more: MX delivery no longer follows them. The peer's certificate is
+    //    self-signed, so the system's roots do not verify it: the dispatch waits (it is not
+    //    refused as unidentified), and nothing more reaches the peer.
+    reconfigure("");
+    a.signal("HUP");
+    a.wait_for("the second reload", Duration::from_secs(30), || {
+        reloads(&a, "configuration reloaded") == 2
+    });
+    assert!(a.log().contains("none configured now"), "{}", a.log());
+    assert!(age_lists(&a).is_empty(), "{:?}", age_lists(&a));
+    submit(&a, w, "carla@altro.test", "hup-3");
+    a.wait_for("the dispatch to wait", Duration::from_secs(30), || {
+        let d = &a.api("/api/queue/3")["deliveries"][0];
+        d["state"] == "queued" && d["attempts"].as_u64().is_some_and(|n| n >= 1)
+    });
+    let d3 = &a.api("/api/queue/3")["deliveries"][0];
+    assert!(
+        d3["last_result"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty() && !r.contains("R_ERDS_NotIdentified")),
+        "{d3}"
+    );
+    assert_eq!(good.messages().len(), 1, "{}", a.log());
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"peer-found\"}"),
+        1.0
+    );
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
 }

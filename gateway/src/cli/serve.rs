@@ -224,6 +224,7 @@ async fn serve(args: ServeArgs) -> Outcome {
     let mut gateway = Gateway::new(Arc::new(cx), spool);
     if let Some((store, _)) = &trust_line {
         gateway = gateway.with_trust(Arc::clone(store));
+        gateway.metrics.list_load("start");
     }
     let gw = Arc::new(gateway);
     let smtp = bind(smtp_addr, "SMTP").await?;
@@ -301,7 +302,8 @@ async fn serve(args: ServeArgs) -> Outcome {
 }
 
 /// SIGTERM / SIGINT stop the service (it finishes what is in flight); SIGHUP reloads routes,
-/// limits, timers, delivery settings and the index from the configuration file.
+/// limits, timers, delivery settings, the trusted lists and the index from the configuration
+/// file ([`service::reload`]).
 async fn signals(gw: Arc<Gateway>, config: PathBuf, stop: tokio::sync::watch::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (

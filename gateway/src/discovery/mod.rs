@@ -197,13 +197,44 @@ pub async fn discover(
 }
 
 /// The trusted lists a long-running gateway answers from: loaded once (from the cache when it
-/// is young), refreshed on the caller's timer ([`TrustStore::due`], [`TrustStore::refresh`]);
-/// readers get a cheap immutable snapshot ([`TrustStore::lists`]).
+/// is young), refreshed on the caller's timer ([`TrustStore::due`], [`TrustStore::refresh`]),
+/// given other sources by a reload ([`TrustStore::reconfigure`]); readers get a cheap
+/// immutable snapshot ([`TrustStore::lists`]). A store whose sources name no list is
+/// unconfigured: [`TrustStore::in_force`] answers `None` (MX delivery does not follow lists).
 #[derive(Debug)]
 pub struct TrustStore {
-    sources: Sources,
+    sources: RwLock<Sources>,
     fetcher: Fetcher,
     state: RwLock<(TrustedLists, OffsetDateTime)>,
+    /// Held across each load, so that a refresh and a reload do not overwrite each other.
+    loading: tokio::sync::Mutex<()>,
+    /// Notified when the sources change (the refresh timer waits for the new interval); a
+    /// notification given while nobody waits is kept for the next wait.
+    changed: tokio::sync::Notify,
+}
+
+/// Why a reload's lists were not taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconfigureError {
+    /// Lists are configured, yet none was accepted and no cached copy answers for any: the
+    /// running lists stay (one line per list: its source and why).
+    #[error("no trusted list could be loaded: {}", .0.join("; "))]
+    NothingLoaded(Vec<String>),
+}
+
+fn read<T: Clone>(l: &RwLock<T>) -> T {
+    match l.read() {
+        Ok(s) => s.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn write<T>(l: &RwLock<T>, v: T) {
+    match l.write() {
+        Ok(mut s) => *s = v,
+        Err(poisoned) => *poisoned.into_inner() = v,
+    }
 }
 
 impl TrustStore {
@@ -214,50 +245,136 @@ impl TrustStore {
         now: OffsetDateTime,
     ) -> (TrustStore, LoadReport) {
         let report = tl::load(&sources, &fetcher, LoadMode::PreferCache, now).await;
-        let store = TrustStore {
-            sources,
-            fetcher,
-            state: RwLock::new((report.lists.clone(), now)),
-        };
+        let store = TrustStore::with(sources, fetcher, report.lists.clone(), now);
         (store, report)
+    }
+
+    /// A store without lists (until a reload gives it some).
+    pub fn unconfigured(fetcher: Fetcher, now: OffsetDateTime) -> TrustStore {
+        let sources = Sources {
+            lists: Vec::new(),
+            anchors: Vec::new(),
+            allow_unsigned: false,
+            cache_dir: None,
+            refresh: std::time::Duration::from_secs(6 * 3600),
+            base_dir: None,
+        };
+        TrustStore::with(sources, fetcher, TrustedLists::new(Vec::new()), now)
+    }
+
+    fn with(
+        sources: Sources,
+        fetcher: Fetcher,
+        lists: TrustedLists,
+        now: OffsetDateTime,
+    ) -> TrustStore {
+        TrustStore {
+            sources: RwLock::new(sources),
+            fetcher,
+            state: RwLock::new((lists, now)),
+            loading: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether lists are configured (the sources name at least one).
+    pub fn configured(&self) -> bool {
+        match self.sources.read() {
+            Ok(s) => !s.lists.is_empty(),
+            Err(poisoned) => !poisoned.into_inner().lists.is_empty(),
+        }
     }
 
     /// The lists now in use.
     pub fn lists(&self) -> TrustedLists {
-        match self.state.read() {
-            Ok(s) => s.0.clone(),
-            Err(poisoned) => poisoned.into_inner().0.clone(),
-        }
+        read(&self.state).0
+    }
+
+    /// The lists now in use when lists are configured, else `None`.
+    pub fn in_force(&self) -> Option<TrustedLists> {
+        self.configured().then(|| self.lists())
+    }
+
+    /// The sources now in use.
+    pub fn sources(&self) -> Sources {
+        read(&self.sources)
     }
 
     /// Whether `refresh` is due at `now` (the configured refresh interval has passed).
     pub fn due(&self, now: OffsetDateTime) -> bool {
-        let last = match self.state.read() {
-            Ok(s) => s.1,
-            Err(poisoned) => poisoned.into_inner().1,
-        };
-        (now - last).whole_seconds()
-            >= i64::try_from(self.sources.refresh.as_secs()).unwrap_or(i64::MAX)
+        self.refresh_in(now).is_zero()
     }
 
     /// How long from `now` until `refresh` is due (zero when it is).
     pub fn refresh_in(&self, now: OffsetDateTime) -> std::time::Duration {
-        let last = match self.state.read() {
-            Ok(s) => s.1,
-            Err(poisoned) => poisoned.into_inner().1,
-        };
+        let last = read(&self.state).1;
         let elapsed = std::time::Duration::try_from(now - last).unwrap_or_default();
-        self.sources.refresh.saturating_sub(elapsed)
+        self.sources().refresh.saturating_sub(elapsed)
+    }
+
+    /// Waits until the sources change ([`TrustStore::reconfigure`]; one waiter: the refresh
+    /// timer).
+    pub async fn changed(&self) {
+        self.changed.notified().await
     }
 
     /// Fetches every list again and swaps the result in (a list that is refused or unreachable
     /// keeps answering from its cached copy; the report says which).
     pub async fn refresh(&self, now: OffsetDateTime) -> LoadReport {
-        let report = tl::load(&self.sources, &self.fetcher, LoadMode::Fetch, now).await;
-        match self.state.write() {
-            Ok(mut s) => *s = (report.lists.clone(), now),
-            Err(poisoned) => *poisoned.into_inner() = (report.lists.clone(), now),
-        }
+        let _one = self.loading.lock().await;
+        let report = tl::load(&self.sources(), &self.fetcher, LoadMode::Fetch, now).await;
+        write(&self.state, (report.lists.clone(), now));
         report
+    }
+
+    /// [`TrustStore::refresh`] when lists are configured (decided under the same lock as the
+    /// load, so that a reload removing them is not undone); `None` when none is.
+    pub async fn refresh_configured(&self, now: OffsetDateTime) -> Option<LoadReport> {
+        let _one = self.loading.lock().await;
+        let sources = self.sources();
+        if sources.lists.is_empty() {
+            return None;
+        }
+        let report = tl::load(&sources, &self.fetcher, LoadMode::Fetch, now).await;
+        write(&self.state, (report.lists.clone(), now));
+        Some(report)
+    }
+
+    /// Replaces the sources (a reload of the configuration) and loads them at once, every
+    /// source read again (a list refused or unreachable answers from its cached copy, as in
+    /// [`TrustStore::refresh`]). Refused, leaving the sources and lists in use as they were,
+    /// when lists are configured and not one of them could be loaded. Sources naming no list
+    /// make the store unconfigured (its lists are emptied).
+    pub async fn reconfigure(
+        &self,
+        sources: Sources,
+        now: OffsetDateTime,
+    ) -> Result<LoadReport, ReconfigureError> {
+        let _one = self.loading.lock().await;
+        let report = if sources.lists.is_empty() {
+            LoadReport {
+                lists: TrustedLists::new(Vec::new()),
+                statuses: Vec::new(),
+            }
+        } else {
+            let report = tl::load(&sources, &self.fetcher, LoadMode::Fetch, now).await;
+            if report.lists.lists().is_empty() {
+                return Err(ReconfigureError::NothingLoaded(
+                    report
+                        .statuses
+                        .iter()
+                        .map(|s| match &s.outcome {
+                            tl::ListOutcome::Refused(r) => format!("{}: {r}", s.source),
+                            _ => s.source.clone(),
+                        })
+                        .collect(),
+                ));
+            }
+            report
+        };
+        write(&self.sources, sources);
+        write(&self.state, (report.lists.clone(), now));
+        self.changed.notify_one();
+        Ok(report)
     }
 }

@@ -88,9 +88,19 @@
 //!
 //! `SIGTERM` / `SIGINT`: stop accepting, let sessions finish their command (`421`), let
 //! deliveries in progress finish, exit 0. `SIGHUP`: read the configuration again and apply
-//! routes, `[pec]`, `[delivery]`, `[timers]`, `[limits]`, `[smtp]` limits (for new sessions)
-//! and the index (the snapshot again, or a full read of the directory); a configuration with
-//! problems is refused whole. Identities, anchors, listeners and the spool need a restart.
+//! routes, `[pec]`, `[delivery]`, `[timers]`, `[limits]`, `[smtp]` limits (for new sessions),
+//! the index (the snapshot again, or a full read of the directory) and the trusted-list keys
+//! of `[trust]` (`lists`, `list_anchors`, `allow_unsigned_lists`, `refresh`, `cache_dir`,
+//! `dns_servers`; [`crate::service::reload`]): the store's sources are replaced and every list
+//! read again at once ([`crate::discovery::TrustStore::reconfigure`]; a list refused or
+//! unreachable answers from its cached copy), MX delivery and the judging of incoming REM
+//! signers use the new lists from the next message, `lists` appearing starts both and
+//! `lists` removed stops both, and the refresh timer takes the new `refresh`. A
+//! configuration with problems is refused whole, and so is one whose lists cannot be loaded
+//! at all (none accepted, none cached): the running configuration and lists stay (`reload
+//! refused`). The log names what was reloaded (`configuration reloaded`, `trusted list
+//! reloaded` per list); `ponte_trusted_list_loads_total{trigger}` counts `start`, `refresh`
+//! and `reload` loads. Identities, the PEM anchors, listeners and the spool need a restart.
 //! Logs go to stderr through tracing (`PONTE_LOG`, default `info`), JSON lines with
 //! `--log-format json`; the legal log (`SPOOL/legal.jsonl`) has one JSON line per event (ids,
 //! parties, time, outcome, never content), synced.

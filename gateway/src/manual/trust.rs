@@ -117,7 +117,10 @@
 //!   `ponte serve` runs that timer: every `[trust] refresh` (`refresh_in(now)`), each
 //!   source logged (`trusted list refreshed`, with its sequence number; a refused or cached
 //!   answer is a warning), the age of each copy in use on `/metrics` as
-//!   `ponte_trusted_list_age_seconds{list}`.
+//!   `ponte_trusted_list_age_seconds{list}`. `SIGHUP` gives the store the `[trust]` list keys
+//!   as the file now says (`reconfigure(sources, now)`: every list read again at once; refused
+//!   whole, the running lists kept, when lists are configured and none loads): `in_force()`
+//!   is `None` while no list is configured, so lists may appear or disappear on a reload.
 //! * Routing, for a REM recipient with no static route (C.2.3.3.3 pre-relay):
 //!   [`crate::discovery::discover`] (domain, [`crate::fetch::Resolver`] built from
 //!   `[trust] dns_servers`, fetcher, lists, T, with capabilities) → `Discovery::peer()` is the
@@ -159,7 +162,9 @@
 //!   another service's seal, however qualified or anchored, is refused in the SMTP dialogue
 //!   (`554 5.7.1`, refusal `evidence-wrong-service`, naming the service delivered to;
 //!   `translate::to_pec`, through `correlate::Store::delivered_services`). Outputs that went
-//!   to static routes are not bound. `ponte spool export` does not carry the bindings yet.
+//!   to static routes are not bound. `ponte spool export` / `import` carry the bindings with
+//!   their messages (`services` of each message line, format version 2), so a queue moved
+//!   between spools keeps refusing evidence from the wrong service.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
 //!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
 //!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the

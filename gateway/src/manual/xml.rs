@@ -49,6 +49,12 @@
 //! attributes by (namespace, local name), elements by an `Id`-like attribute with
 //! duplicates reported ([`crate::xml::IdLookup::Duplicate`]), ancestors and descendants.
 //!
+//! The document borrows the bytes it was read from: names are slices of the input, and so
+//! are values (attribute values, namespace URIs, text) unless reading changed them
+//! (references decoded, whitespace or line ends normalized, adjacent runs merged), which are
+//! then owned. The children of all nodes share one arena. Reading a signed evidence thus
+//! allocates per element only its attribute and declaration lists, not per name or value.
+//!
 //! ## Canonicalization
 //!
 //! Methods ([`crate::xml::Method`]), each with and without comments:

@@ -15,6 +15,7 @@
 //! | `ponte_smtp_sessions` | gauge | SMTP sessions open now |
 //! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
 //! | `ponte_trusted_list_age_seconds` | gauge | `list` (its source): age of the copy in use of each trusted list (`[trust] lists` set) |
+//! | `ponte_trusted_list_loads_total` | counter | `trigger` of a load of the trusted lists: `start`, `refresh` (the `[trust] refresh` timer), `reload` (`SIGHUP`) |
 //! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found` (once per delivery, not again at its retries), `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -63,6 +64,13 @@ pub struct ListLabels {
     pub list: String,
 }
 
+/// `trigger` of `ponte_trusted_list_loads_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoadLabels {
+    /// `start`, `refresh` or `reload`.
+    pub trigger: String,
+}
+
 /// Every metric of the service, registered once.
 #[derive(Debug)]
 pub struct Metrics {
@@ -77,6 +85,8 @@ pub struct Metrics {
     pub discovery: Family<DiscoveryLabels, Counter>,
     /// `ponte_trusted_list_age_seconds`.
     pub trusted_list_age_seconds: Family<ListLabels, Gauge>,
+    /// `ponte_trusted_list_loads_total`.
+    pub trusted_list_loads: Family<LoadLabels, Counter>,
     /// `ponte_queue_depth`.
     pub queue_depth: Gauge,
     /// `ponte_queue_oldest_seconds`.
@@ -133,6 +143,12 @@ impl Metrics {
             "Age of the copy in use of each trusted list",
             trusted_list_age_seconds.clone(),
         );
+        let trusted_list_loads = Family::<LoadLabels, Counter>::default();
+        registry.register(
+            "trusted_list_loads",
+            "Loads of the trusted lists by trigger (start, refresh, reload)",
+            trusted_list_loads.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -174,6 +190,7 @@ impl Metrics {
             notices,
             discovery,
             trusted_list_age_seconds,
+            trusted_list_loads,
             queue_depth,
             queue_oldest_seconds,
             deliveries_queued,
@@ -222,6 +239,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a load of the trusted lists (`start`, `refresh`, `reload`).
+    pub fn list_load(&self, trigger: &str) {
+        self.trusted_list_loads
+            .get_or_create(&LoadLabels {
+                trigger: trigger.to_owned(),
+            })
+            .inc();
+    }
+
     /// Sets `ponte_trusted_list_age_seconds` to these (source, age in seconds), dropping
     /// lists no longer in use.
     pub fn list_ages(&self, ages: &[(String, u64)]) {
@@ -254,6 +280,7 @@ mod tests {
         m.discovery("not-a-supply-point");
         m.queue_depth.set(3);
         m.list_ages(&[("tl.xml".into(), 42)]);
+        m.list_load("reload");
         m.tsa_request_seconds.observe(0.004);
         let text = m.render();
         for needle in [
@@ -262,6 +289,7 @@ mod tests {
             "ponte_discovery_total{outcome=\"not-a-supply-point\"} 1",
             "ponte_queue_depth 3",
             "ponte_trusted_list_age_seconds{list=\"tl.xml\"} 42",
+            "ponte_trusted_list_loads_total{trigger=\"reload\"} 1",
             "ponte_queue_oldest_seconds 0",
             "ponte_index_age_seconds 0",
             "ponte_tsa_request_seconds_count 1",

@@ -59,8 +59,12 @@ pub struct Gateway {
     pub work: Notify,
     /// When the service started.
     pub started: std::time::Instant,
-    /// The trusted lists (`[trust] lists`), when configured: MX delivery follows them.
-    pub trust: Option<Arc<crate::discovery::TrustStore>>,
+    /// The trusted lists (`[trust] lists`): MX delivery follows them while some are
+    /// configured ([`crate::discovery::TrustStore::in_force`]); a reload replaces their
+    /// sources.
+    pub trust: Arc<crate::discovery::TrustStore>,
+    /// `[trust] dns_servers` in force (a reload replaces them).
+    dns_servers: RwLock<Arc<Vec<std::net::SocketAddr>>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -76,6 +80,7 @@ impl Gateway {
     /// `[pec]`, `[delivery]`, `[timers]`, `[limits]` ... as loaded.
     pub fn new(cx: Arc<Context>, spool: Arc<dyn Spool>) -> Gateway {
         let settings = Arc::new(cx.config.service.clone());
+        let dns_servers = RwLock::new(Arc::new(cx.config.trust.lists.dns_servers.clone()));
         Gateway {
             cx,
             spool,
@@ -83,14 +88,23 @@ impl Gateway {
             settings: RwLock::new(settings),
             work: Notify::new(),
             started: std::time::Instant::now(),
-            trust: None,
+            trust: Arc::new(crate::discovery::TrustStore::unconfigured(
+                crate::fetch::Fetcher::default(),
+                time::OffsetDateTime::now_utc(),
+            )),
+            dns_servers,
         }
     }
 
     /// The same, answering from `trust` for discovery.
     pub fn with_trust(mut self, trust: Arc<crate::discovery::TrustStore>) -> Gateway {
-        self.trust = Some(trust);
+        self.trust = trust;
         self
+    }
+
+    /// The DNS servers MX look-ups ask (`[trust] dns_servers`; empty: the system's).
+    pub fn dns_servers(&self) -> Arc<Vec<std::net::SocketAddr>> {
+        Arc::clone(&self.dns_servers.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The settings in force (a reload replaces them; holders of the old ones keep them).
@@ -125,6 +139,9 @@ pub enum Error {
     /// The index could not be reloaded.
     #[error("index: {0}")]
     Index(String),
+    /// The reloaded `[trust] lists` could not be loaded at all.
+    #[error("[trust] lists: {0}")]
+    Lists(#[from] crate::discovery::ReconfigureError),
 }
 
 /// Runs the gateway: SMTP in, processing retries, PEC timers, delivery and the ops API, until
@@ -165,20 +182,29 @@ pub async fn run(
             }
         });
     }
-    if let Some(store) = gw.trust.clone() {
+    {
+        // The lists' refresh timer; idle while no list is configured, woken when a reload
+        // changes the sources.
         let (gw, mut s) = (Arc::clone(&gw), shutdown.clone());
         tasks.spawn(async move {
+            let store = Arc::clone(&gw.trust);
             loop {
                 let wait = store
                     .refresh_in(time::OffsetDateTime::now_utc())
                     .max(TRUST_REFRESH_MIN);
                 tokio::select! {
                     _ = stopping(&mut s) => return,
+                    _ = store.changed() => continue,
                     _ = tokio::time::sleep(wait) => {}
                 }
-                let report = store.refresh(time::OffsetDateTime::now_utc()).await;
-                log_lists(&report, "refreshed");
-                gw.cx.set_trusted_lists(report.lists.clone());
+                if let Some(report) = store
+                    .refresh_configured(time::OffsetDateTime::now_utc())
+                    .await
+                {
+                    log_lists(&report, "refreshed");
+                    gw.metrics.list_load("refresh");
+                    gw.cx.set_trusted_lists(report.lists.clone());
+                }
             }
         });
     }
@@ -223,27 +249,60 @@ pub const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(36
 
 /// `SIGHUP`: reads the configuration file again and applies what can change without a
 /// restart — routes, `[pec]`, `[delivery]`, `[timers]`, `[limits]`, `[smtp]` limits for new
-/// sessions — and reloads the index (the snapshot file again, or a full read of the
-/// directory). Identities, trust anchors, listeners and the spool need a restart. A
-/// configuration with problems is refused whole: the running one stays.
+/// sessions, the trusted-list keys of `[trust]` (`lists`, `list_anchors`,
+/// `allow_unsigned_lists`, `refresh`, `cache_dir`, `dns_servers`: every list read again at
+/// once) — and reloads the index (the snapshot file again, or a full read of the directory).
+/// Identities, the PEM trust anchors, listeners and the spool need a restart. A
+/// configuration with problems is refused whole: the running one stays; so is one whose
+/// lists cannot be loaded at all (none accepted, none cached). Lists appearing start MX
+/// delivery by the lists and the judging of incoming REM signers by them; lists
+/// disappearing stop both.
 pub async fn reload(gw: &Gateway, path: &std::path::Path) -> Result<String, Error> {
     let config = crate::config::Config::load(path)?;
-    let mut what = vec!["routes, limits, timers, delivery"];
-    match &config.index {
-        crate::config::IndexSource::Snapshot(p) => {
-            let s = crate::config::read_snapshot(p)?;
-            gw.cx.index.load_snapshot(s);
-            what.push("index snapshot");
-        }
+    let mut what = vec!["routes, limits, timers, delivery".to_owned()];
+    // What can still fail comes before anything is applied: the snapshot is read, the
+    // directory read again (the running index source: a refresh, harmless if the rest is
+    // refused), the lists loaded.
+    let snapshot = match &config.index {
+        crate::config::IndexSource::Snapshot(p) => Some(crate::config::read_snapshot(p)?),
         crate::config::IndexSource::Ldap { .. } => {
             gw.cx
                 .index
                 .sync()
                 .await
                 .map_err(|e| Error::Index(e.to_string()))?;
-            what.push("index (directory read again)");
+            what.push("index (directory read again)".into());
+            None
         }
-        crate::config::IndexSource::Embedded => {}
+        crate::config::IndexSource::Embedded => None,
+    };
+    let lists = &config.trust.lists;
+    let had_lists = gw.trust.configured();
+    let report = gw
+        .trust
+        .reconfigure(lists.sources(), time::OffsetDateTime::now_utc())
+        .await?;
+    if lists.lists.is_empty() {
+        if had_lists {
+            gw.cx.clear_trusted_lists();
+            what.push(
+                "trusted lists (none configured now: MX delivery no longer follows lists)".into(),
+            );
+        }
+    } else {
+        log_lists(&report, "reloaded");
+        gw.metrics.list_load("reload");
+        gw.cx.set_trusted_lists(report.lists.clone());
+        what.push(format!(
+            "trusted lists ({} loaded)",
+            report.lists.lists().len()
+        ));
+    }
+    *gw.dns_servers.write().unwrap_or_else(|p| p.into_inner()) =
+        Arc::new(lists.dns_servers.clone());
+    if let Some(s) = snapshot {
+        gw.cx.index.load_snapshot(s);
+        what.push("index snapshot".into());
     }
     gw.set_settings(config.service);
     gw.wake();

@@ -88,7 +88,7 @@ pub(crate) fn digital_identity(doc: &Document, id: NodeId) -> DigitalIdentity {
                 continue;
             }
             let value = text(doc, c);
-            match el.local.as_str() {
+            match el.local {
                 "X509Certificate" => match b64(&value) {
                     Some(der) => match Certificate::from_der(&der) {
                         Ok(cert) => out.certificates.push(cert),
@@ -197,7 +197,7 @@ fn pointer(doc: &Document, id: NodeId) -> Result<Pointer, Error> {
         for oi in doc.children_named(add, Some(NS), "OtherInformation") {
             for c in doc.child_elements(oi) {
                 let Some(el) = doc.element(c) else { continue };
-                match (el.namespace.as_deref(), el.local.as_str()) {
+                match (el.namespace.as_deref(), el.local) {
                     (Some(NS), "TSLType") => tsl_type = Some(TslType::from_uri(&text(doc, c))),
                     (Some(NS), "SchemeTerritory") => territory = Some(text(doc, c)),
                     (Some(NS_ADDITIONAL), "MimeType") => mime_type = Some(text(doc, c)),

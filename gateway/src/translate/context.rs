@@ -123,6 +123,15 @@ impl Context {
         }
     }
 
+    /// No trusted lists any more (a reload removed `[trust] lists`): incoming REM signers are
+    /// judged by the PEM anchors alone.
+    pub fn clear_trusted_lists(&self) {
+        match self.lists.write() {
+            Ok(mut l) => *l = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
+    }
+
     /// The trusted lists in force, when loaded.
     pub fn trusted_lists(&self) -> Option<crate::tl::TrustedLists> {
         match self.lists.read() {

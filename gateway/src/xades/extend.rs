@@ -111,7 +111,7 @@ fn read_values(doc: &Document, container: NodeId, data: &mut ValidationData) {
         if el.namespace.as_deref() != Some(uri::XADES) {
             continue;
         }
-        let target = match el.local.as_str() {
+        let target = match el.local {
             "EncapsulatedX509Certificate" => &mut data.certificates,
             "EncapsulatedCRLValue" => &mut data.crls,
             "EncapsulatedOCSPValue" => &mut data.ocsps,
@@ -141,7 +141,7 @@ pub fn embedded(doc: &Document, sig: NodeId) -> Embedded {
     };
     for p in doc.child_elements(usp) {
         let Some(el) = doc.element(p) else { continue };
-        match (el.namespace.as_deref(), el.local.as_str()) {
+        match (el.namespace.as_deref(), el.local) {
             (Some(uri::XADES), "CertificateValues" | "RevocationValues") => {
                 out.has_lt_values = true;
                 read_values(doc, p, &mut out.data);

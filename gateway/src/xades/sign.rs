@@ -125,38 +125,113 @@ struct Parts<'a> {
     key_info: &'a str,
 }
 
-/// `ds:SignedInfo` (its `ds` prefix bound by the enclosing `ds:Signature`).
-fn signed_info_xml(p: &Parts<'_>) -> String {
+/// Which text of a fragment Ponte builds: as it goes into the document, or its Exclusive
+/// C14N (what the digests and the signature cover), written directly rather than parsed back
+/// from the first. The two differ only where Exclusive C14N rewrites: empty-element tags
+/// become start and end tags, attribute values take the canonical escapes (`&amp;` `&lt;`
+/// `&quot;` `&#x9;` `&#xA;` `&#xD;`, `>` as is), and the apex, and every element whose prefix
+/// no output ancestor has declared, carries the declaration of its prefix. Attributes are
+/// written in their canonical order (declarations first, then by name; none is qualified).
+/// `tests::canonical_fragments_are_their_c14n` compares them with the canonicalizer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Document,
+    Canonical,
+}
+
+impl Form {
+    /// An attribute value, escaped for this form.
+    fn attr(self, s: &str) -> String {
+        match self {
+            Form::Document => crate::xml::escape(s),
+            Form::Canonical => {
+                let mut out = String::with_capacity(s.len());
+                for c in s.chars() {
+                    match c {
+                        '&' => out.push_str("&amp;"),
+                        '<' => out.push_str("&lt;"),
+                        '"' => out.push_str("&quot;"),
+                        '\t' => out.push_str("&#x9;"),
+                        '\n' => out.push_str("&#xA;"),
+                        '\r' => out.push_str("&#xD;"),
+                        // `escape` drops them from the document: they are not in it.
+                        c if !crate::xml::is_xml_char(c) => {}
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// An element without content: `<q rest/>` or `<q rest></q>`.
+    fn empty(self, qname: &str, rest: &str) -> String {
+        match self {
+            Form::Document => format!("<{qname}{rest}/>"),
+            Form::Canonical => format!("<{qname}{rest}></{qname}>"),
+        }
+    }
+
+    /// ` xmlns:prefix="uri"` in the canonical form only (the document declares it on an
+    /// enclosing element).
+    fn decl(self, prefix: &str, uri: &str) -> String {
+        match self {
+            Form::Document => String::new(),
+            Form::Canonical => format!(r#" xmlns:{prefix}="{uri}""#),
+        }
+    }
+}
+
+/// `ds:SignedInfo` (its `ds` prefix bound by the enclosing `ds:Signature` in the document).
+fn signed_info_xml(p: &Parts<'_>, form: Form) -> String {
     let exc = uri::EXC_C14N;
+    let exc_transform = if p.prefix_list.is_empty() {
+        form.empty("ds:Transform", &format!(r#" Algorithm="{exc}""#))
+    } else {
+        format!(
+            r#"<ds:Transform Algorithm="{exc}">{}</ds:Transform>"#,
+            form.empty(
+                "ec:InclusiveNamespaces",
+                &format!(
+                    r#" xmlns:ec="{exc}" PrefixList="{}""#,
+                    form.attr(p.prefix_list)
+                )
+            )
+        )
+    };
+    let digest_method = form.empty(
+        "ds:DigestMethod",
+        &format!(r#" Algorithm="{}""#, uri::SHA256),
+    );
     format!(
         concat!(
-            r##"<ds:SignedInfo>"##,
-            r##"<ds:CanonicalizationMethod Algorithm="{exc}"/><ds:SignatureMethod Algorithm="{sm}"/>"##,
+            r##"<ds:SignedInfo{dsdecl}>{cm}{sm}"##,
             r##"<ds:Reference Id="{rid}" URI=""><ds:Transforms><ds:Transform Algorithm="{f2}">"##,
             r##"<dsig-filter2:XPath xmlns:dsig-filter2="{f2}" Filter="subtract">{xpath}</dsig-filter2:XPath>"##,
-            r##"</ds:Transform><ds:Transform Algorithm="{exc}"{inc}</ds:Transforms>"##,
-            r##"<ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue>{dd}</ds:DigestValue></ds:Reference>"##,
-            r##"<ds:Reference Type="{spt}" URI="#{spid}"><ds:Transforms><ds:Transform Algorithm="{exc}"/></ds:Transforms>"##,
-            r##"<ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue>{pd}</ds:DigestValue></ds:Reference>"##,
+            r##"</ds:Transform>{exct}</ds:Transforms>"##,
+            r##"{dm}<ds:DigestValue>{dd}</ds:DigestValue></ds:Reference>"##,
+            r##"<ds:Reference Type="{spt}" URI="#{spid}"><ds:Transforms>{exce}</ds:Transforms>"##,
+            r##"{dm}<ds:DigestValue>{pd}</ds:DigestValue></ds:Reference>"##,
             r##"</ds:SignedInfo>"##,
         ),
-        exc = exc,
-        sm = p.signature_uri,
-        rid = crate::xml::escape(&p.ids.reference),
-        inc = if p.prefix_list.is_empty() {
-            "/>".to_owned()
-        } else {
-            format!(
-                r#"><ec:InclusiveNamespaces xmlns:ec="{exc}" PrefixList="{}"/></ds:Transform>"#,
-                crate::xml::escape(p.prefix_list)
-            )
-        },
+        dsdecl = form.decl("ds", uri::DSIG),
+        cm = form.empty(
+            "ds:CanonicalizationMethod",
+            &format!(r#" Algorithm="{exc}""#)
+        ),
+        sm = form.empty(
+            "ds:SignatureMethod",
+            &format!(r#" Algorithm="{}""#, p.signature_uri)
+        ),
+        rid = form.attr(&p.ids.reference),
+        exct = exc_transform,
+        exce = form.empty("ds:Transform", &format!(r#" Algorithm="{exc}""#)),
         f2 = uri::XPATH_FILTER2,
         xpath = uri::SUBTRACT_SIGNATURES_XPATH,
-        sha256 = uri::SHA256,
+        dm = digest_method,
         dd = p.document_digest,
         spt = uri::SIGNED_PROPERTIES_TYPE,
-        spid = crate::xml::escape(&p.ids.signed_properties),
+        spid = form.attr(&p.ids.signed_properties),
         pd = p.properties_digest,
     )
 }
@@ -171,7 +246,7 @@ fn signature_xml(p: &Parts<'_>) -> String {
         ),
         ds = uri::DSIG,
         sid = crate::xml::escape(&p.ids.signature),
-        si = signed_info_xml(p),
+        si = signed_info_xml(p, Form::Document),
         vid = crate::xml::escape(&p.ids.value),
         sv = p.signature_value,
         ki = p.key_info,
@@ -191,26 +266,34 @@ fn key_info(signer: &Signer) -> String {
     s
 }
 
-fn signed_properties(signer: &Signer, ids: &Ids, signing_time: &str) -> String {
+/// `xades:SignedProperties` (its `xades` and `ds` prefixes bound by the enclosing
+/// `xades:QualifyingProperties` and `ds:Signature` in the document).
+fn signed_properties(signer: &Signer, ids: &Ids, signing_time: &str, form: Form) -> String {
     let cert = &signer.certificate;
     let cert_digest = B64.encode(crypto::digest(DigestAlgorithm::Sha256, cert.der()));
     let issuer_serial = B64.encode(der::issuer_serial(&cert.issuer_der, &cert.serial));
+    let ds = form.decl("ds", uri::DSIG);
     format!(
         concat!(
-            r##"<xades:SignedProperties Id="{spid}"><xades:SignedSignatureProperties>"##,
+            r##"<xades:SignedProperties{xdecl} Id="{spid}"><xades:SignedSignatureProperties>"##,
             r##"<xades:SigningTime>{st}</xades:SigningTime><xades:SigningCertificateV2><xades:Cert>"##,
-            r##"<xades:CertDigest><ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue>{cd}</ds:DigestValue></xades:CertDigest>"##,
+            r##"<xades:CertDigest>{dm}<ds:DigestValue{ds}>{cd}</ds:DigestValue></xades:CertDigest>"##,
             r##"<xades:IssuerSerialV2>{is}</xades:IssuerSerialV2></xades:Cert></xades:SigningCertificateV2>"##,
             r##"</xades:SignedSignatureProperties><xades:SignedDataObjectProperties>"##,
             r##"<xades:DataObjectFormat ObjectReference="#{rid}"><xades:MimeType>text/xml</xades:MimeType>"##,
             r#"</xades:DataObjectFormat></xades:SignedDataObjectProperties></xades:SignedProperties>"#
         ),
-        spid = crate::xml::escape(&ids.signed_properties),
+        xdecl = form.decl("xades", uri::XADES),
+        spid = form.attr(&ids.signed_properties),
         st = signing_time,
-        sha256 = uri::SHA256,
+        dm = form.empty(
+            "ds:DigestMethod",
+            &format!(r#"{ds} Algorithm="{}""#, uri::SHA256)
+        ),
+        ds = ds,
         cd = cert_digest,
         is = issuer_serial,
-        rid = crate::xml::escape(&ids.reference),
+        rid = form.attr(&ids.reference),
     )
 }
 
@@ -294,7 +377,7 @@ pub fn sign_b_b(input: &[u8], signer: &Signer, opts: &SignOptions) -> Result<Vec
         .map_err(|e| Error::Time(e.to_string()))?
         .format(&Rfc3339)
         .map_err(|e| Error::Time(e.to_string()))?;
-    let sp = signed_properties(signer, &ids, &signing_time);
+    let sp = signed_properties(signer, &ids, &signing_time, Form::Document);
     let ki = key_info(signer);
     let signature_uri = signer.key.xmldsig_uri();
     let prefixes = qname_value_prefixes(&doc);
@@ -313,52 +396,38 @@ pub fn sign_b_b(input: &[u8], signer: &Signer, opts: &SignOptions) -> Result<Vec
     // 1. The digests, over the octets a verifier will canonicalize. The document reference
     // covers the whole document minus every `ds:Signature`: the input itself (the signature
     // goes in as the root's last child, after its text). The signed properties and the
-    // signed info are canonicalized on their own, inside a `ds:Signature` that binds the
-    // prefixes they use: Exclusive C14N renders only the namespaces an element visibly uses,
-    // and every one of these is declared by the signature itself (`ds` on `ds:Signature`,
-    // `xades` on `xades:QualifyingProperties`, the transforms' own on their elements), so
-    // the octets are those of the signature in place. One parse of the input, two of
-    // fragments of a few hundred bytes (`tests` compare with canonicalizing the assembled
-    // document).
+    // signed info are written in their canonical form ([`Form::Canonical`]): Exclusive C14N
+    // renders only the namespaces an element visibly uses, and every one of these is
+    // declared by the signature itself (`ds` on `ds:Signature`, `xades` on
+    // `xades:QualifyingProperties`, the transforms' own on their elements), so their octets
+    // in place do not depend on the document around them. One parse, of the input (`tests`
+    // compare the fragments with the canonicalizer's output, and the signatures with
+    // canonicalizing the assembled document).
     let doc_octets = c14n(
         &doc,
         &NodeSet::whole_document(),
         C14nAlgorithm::EXCLUSIVE,
         &prefixes,
     )?;
-    let sp_octets = fragment_c14n(
-        &format!(
-            r#"<ds:Signature xmlns:ds="{}"><ds:Object><xades:QualifyingProperties xmlns:xades="{}">{sp}</xades:QualifyingProperties></ds:Object></ds:Signature>"#,
-            uri::DSIG,
-            uri::XADES
-        ),
-        &[
-            (uri::DSIG, "Object"),
-            (uri::XADES, "QualifyingProperties"),
-            (uri::XADES, "SignedProperties"),
-        ],
-    )?;
+    let sp_octets = signed_properties(signer, &ids, &signing_time, Form::Canonical);
     let document_digest = B64.encode(crypto::digest(DigestAlgorithm::Sha256, &doc_octets));
-    let properties_digest = B64.encode(crypto::digest(DigestAlgorithm::Sha256, &sp_octets));
+    let properties_digest = B64.encode(crypto::digest(
+        DigestAlgorithm::Sha256,
+        sp_octets.as_bytes(),
+    ));
     parts.document_digest = &document_digest;
     parts.properties_digest = &properties_digest;
 
-    // 2. SignedInfo, canonicalized in context, signed.
-    let si_octets = fragment_c14n(
-        &format!(
-            r#"<ds:Signature xmlns:ds="{}">{}</ds:Signature>"#,
-            uri::DSIG,
-            signed_info_xml(&parts)
-        ),
-        &[(uri::DSIG, "SignedInfo")],
-    )?;
-    let value = B64.encode(signer.key.sign_xmldsig(&si_octets)?);
+    // 2. SignedInfo, in its canonical form, signed.
+    let si_octets = signed_info_xml(&parts, Form::Canonical);
+    let value = B64.encode(signer.key.sign_xmldsig(si_octets.as_bytes())?);
     parts.signature_value = &value;
     Ok(splice(input, at, &signature_xml(&parts)))
 }
 
 /// Exclusive C14N of the element reached from the root of `xml` (a `ds:Signature`) by the
-/// children `path`.
+/// children `path` (the oracle of the canonical forms).
+#[cfg(test)]
 fn fragment_c14n(xml: &str, path: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
     let d = xml::parse(xml.as_bytes())?;
     let mut node = d.root();
@@ -458,4 +527,78 @@ pub fn augment_b_t(signed: &[u8], token: &[u8]) -> Result<Vec<u8>, Error> {
         el.span.start + rel
     };
     Ok(splice(signed, at, &insert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        let pki = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pki");
+        let read = |n: &str| std::fs::read(pki.join(n)).expect("pki file");
+        let cert = |n: &str| {
+            crate::x509::load_pem(&read(n))
+                .expect("pem")
+                .into_iter()
+                .next()
+                .expect("one certificate")
+        };
+        let key = SigningKey::from_pkcs8_pem(&read("rem-rsa.key.pem")).expect("key");
+        Signer::new(key, cert("rem-rsa.pem"), vec![cert("provider-ca.pem")]).expect("signer")
+    }
+
+    /// The canonical forms written directly are what the canonicalizer makes of the
+    /// document forms in place (inside the `ds:Signature` and `QualifyingProperties` that
+    /// bind their prefixes), for ids and prefix lists that need every escape.
+    #[test]
+    fn canonical_fragments_are_their_c14n() {
+        let signer = signer();
+        for tag in ["t1", "a&b<c>d\"e'f\tg\nh\ri\u{1}j\u{e9}", " "] {
+            let ids = Ids::new(Some(tag)).expect("ids");
+            for prefix_list in ["", "elp", "#default elp x&<>\"y"] {
+                let sp = |form| signed_properties(&signer, &ids, "2026-12-01T12:00:00Z", form);
+                let wrapped = format!(
+                    r#"<ds:Signature xmlns:ds="{}"><ds:Object><xades:QualifyingProperties xmlns:xades="{}">{}</xades:QualifyingProperties></ds:Object></ds:Signature>"#,
+                    uri::DSIG,
+                    uri::XADES,
+                    sp(Form::Document)
+                );
+                let oracle = fragment_c14n(
+                    &wrapped,
+                    &[
+                        (uri::DSIG, "Object"),
+                        (uri::XADES, "QualifyingProperties"),
+                        (uri::XADES, "SignedProperties"),
+                    ],
+                )
+                .expect("c14n");
+                assert_eq!(
+                    String::from_utf8(oracle).expect("utf8"),
+                    sp(Form::Canonical),
+                    "{tag:?}"
+                );
+                let parts = Parts {
+                    ids: &ids,
+                    prefix_list,
+                    signature_uri: uri::RSA_SHA256,
+                    document_digest: "ZG9j",
+                    properties_digest: "cHJvcHM=",
+                    signature_value: "",
+                    signed_properties: "",
+                    key_info: "",
+                };
+                let wrapped = format!(
+                    r#"<ds:Signature xmlns:ds="{}">{}</ds:Signature>"#,
+                    uri::DSIG,
+                    signed_info_xml(&parts, Form::Document)
+                );
+                let oracle = fragment_c14n(&wrapped, &[(uri::DSIG, "SignedInfo")]).expect("c14n");
+                assert_eq!(
+                    String::from_utf8(oracle).expect("utf8"),
+                    signed_info_xml(&parts, Form::Canonical),
+                    "{tag:?} {prefix_list:?}"
+                );
+            }
+        }
+    }
 }

@@ -131,6 +131,9 @@ pub fn canonicalize_to<W: Write + ?Sized>(
         method,
         excluded,
         rendered: Vec::new(),
+        cands: Vec::new(),
+        decls: Vec::new(),
+        attrs: Vec::new(),
     };
     match set.apex {
         Some(apex) => {
@@ -176,11 +179,15 @@ pub fn canonicalize_to<W: Write + ?Sized>(
 }
 
 struct Canon<'d> {
-    doc: &'d Document,
+    doc: &'d Document<'d>,
     method: &'d Method,
     excluded: Vec<bool>,
     /// Declarations rendered by the output ancestors: (prefix, uri); `None` = default.
     rendered: Vec<(Option<&'d str>, &'d str)>,
+    /// Scratch lists of the start tag being written, reused by the next one.
+    cands: Vec<(Option<&'d str>, &'d str)>,
+    decls: Vec<(Option<&'d str>, &'d str)>,
+    attrs: Vec<&'d Attribute<'d>>,
 }
 
 struct Frame {
@@ -269,15 +276,17 @@ impl<'d> Canon<'d> {
             .map(|(_, u)| *u)
     }
 
-    /// The namespace declarations element `id` must carry: (prefix, uri) candidates.
+    /// The namespace declarations element `id` must carry: (prefix, uri) candidates, into
+    /// `cands` (cleared first).
     fn candidates(
         &self,
         id: NodeId,
-        e: &'d Element,
+        e: &'d Element<'d>,
         apex: bool,
-    ) -> Vec<(Option<&'d str>, &'d str)> {
+        cands: &mut Vec<(Option<&'d str>, &'d str)>,
+    ) {
         let doc = self.doc;
-        let mut cands: Vec<(Option<&'d str>, &'d str)> = Vec::new();
+        cands.clear();
         let add = |p: Option<&'d str>, u: &'d str, cands: &mut Vec<(Option<&'d str>, &'d str)>| {
             if p != Some("xml") && !cands.iter().any(|(q, _)| *q == p) {
                 cands.push((p, u));
@@ -291,26 +300,22 @@ impl<'d> Canon<'d> {
                     while let Some(c) = cur {
                         if let Some(el) = doc.element(c) {
                             for d in &el.namespace_decls {
-                                add(d.prefix.as_deref(), &d.uri, &mut cands);
+                                add(d.prefix, &d.uri, cands);
                             }
                         }
                         cur = doc.parent(c);
                     }
                 } else {
                     for d in &e.namespace_decls {
-                        add(d.prefix.as_deref(), &d.uri, &mut cands);
+                        add(d.prefix, &d.uri, cands);
                     }
                 }
             }
             MethodKind::Exclusive10 => {
-                add(
-                    e.prefix.as_deref(),
-                    e.namespace.as_deref().unwrap_or(""),
-                    &mut cands,
-                );
+                add(e.prefix, e.namespace.as_deref().unwrap_or(""), cands);
                 for a in &e.attributes {
-                    if let (Some(p), Some(u)) = (a.prefix.as_deref(), a.namespace.as_deref()) {
-                        add(Some(p), u, &mut cands);
+                    if let (Some(p), Some(u)) = (a.prefix, a.namespace.as_deref()) {
+                        add(Some(p), u, cands);
                     }
                 }
                 for p in &self.method.inclusive_prefixes {
@@ -320,14 +325,13 @@ impl<'d> Canon<'d> {
                         Some(p.as_str())
                     };
                     match doc.namespace_decl_in_scope(id, p) {
-                        Some(d) => add(d.prefix.as_deref(), &d.uri, &mut cands),
-                        None if p.is_none() => add(None, "", &mut cands),
+                        Some(d) => add(d.prefix, &d.uri, cands),
+                        None if p.is_none() => add(None, "", cands),
                         None => {}
                     }
                 }
             }
         }
-        cands
     }
 
     fn start_tag<W: Write + ?Sized>(
@@ -340,18 +344,20 @@ impl<'d> Canon<'d> {
         let Some(e) = doc.element(id) else {
             return Ok(());
         };
-        let candidates = self.candidates(id, e, apex);
+        let mut candidates = std::mem::take(&mut self.cands);
+        self.candidates(id, e, apex, &mut candidates);
         for u in candidates
             .iter()
             .map(|c| c.1)
-            .chain(e.namespace_decls.iter().map(|d| d.uri.as_str()))
+            .chain(e.namespace_decls.iter().map(|d| &*d.uri))
         {
             if !u.is_empty() && !has_scheme(u) {
                 return Err(Error::RelativeNamespaceUri { uri: u.to_owned() });
             }
         }
-        let mut decls: Vec<(Option<&'d str>, &'d str)> = Vec::new();
-        for (p, u) in candidates {
+        let mut decls = std::mem::take(&mut self.decls);
+        decls.clear();
+        for &(p, u) in &candidates {
             let current = self.rendered_value(p);
             let render = match p {
                 None => current.unwrap_or("") != u,
@@ -361,10 +367,13 @@ impl<'d> Canon<'d> {
                 decls.push((p, u));
             }
         }
+        self.cands = candidates;
         decls.sort_by(|a, b| a.0.unwrap_or("").cmp(b.0.unwrap_or("")));
         self.rendered.extend(decls.iter().copied());
 
-        let mut attrs: Vec<&'d Attribute> = e.attributes.iter().collect();
+        let mut attrs = std::mem::take(&mut self.attrs);
+        attrs.clear();
+        attrs.extend(e.attributes.iter());
         if apex && self.method.kind != MethodKind::Exclusive10 {
             // Attributes in the xml namespace inherited from the omitted ancestors.
             for anc in doc.ancestors(id) {
@@ -386,13 +395,15 @@ impl<'d> Canon<'d> {
                 }
             }
         }
-        attrs.sort_by(|a, b| {
-            (a.namespace.as_deref().unwrap_or(""), a.local.as_str())
-                .cmp(&(b.namespace.as_deref().unwrap_or(""), b.local.as_str()))
-        });
+        if attrs.len() > 1 {
+            attrs.sort_by(|a, b| {
+                (a.namespace.as_deref().unwrap_or(""), a.local)
+                    .cmp(&(b.namespace.as_deref().unwrap_or(""), b.local))
+            });
+        }
 
         write_name(out, b"<", e)?;
-        for (p, u) in decls {
+        for &(p, u) in &decls {
             match p {
                 Some(p) => {
                     out.write_all(b" xmlns:")?;
@@ -404,9 +415,10 @@ impl<'d> Canon<'d> {
             write_attribute(out, u)?;
             out.write_all(b"\"")?;
         }
-        for a in attrs {
+        self.decls = decls;
+        for a in &attrs {
             out.write_all(b" ")?;
-            if let Some(p) = &a.prefix {
+            if let Some(p) = a.prefix {
                 out.write_all(p.as_bytes())?;
                 out.write_all(b":")?;
             }
@@ -415,6 +427,7 @@ impl<'d> Canon<'d> {
             write_attribute(out, &a.value)?;
             out.write_all(b"\"")?;
         }
+        self.attrs = attrs;
         out.write_all(b">")?;
         Ok(())
     }
@@ -432,7 +445,7 @@ fn has_scheme(uri: &str) -> bool {
 
 fn write_name<W: Write + ?Sized>(out: &mut W, open: &[u8], e: &Element) -> std::io::Result<()> {
     out.write_all(open)?;
-    if let Some(p) = &e.prefix {
+    if let Some(p) = e.prefix {
         out.write_all(p.as_bytes())?;
         out.write_all(b":")?;
     }

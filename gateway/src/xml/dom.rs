@@ -1,5 +1,13 @@
 //! The read-only document: an arena of nodes in document order.
+//!
+//! A document borrows the text it was read from: names are slices of it, and values
+//! (attribute values, namespace URIs, character data) too unless reading changed them
+//! (references decoded, line ends or attribute whitespace normalized, adjacent runs merged),
+//! when they are owned. The children of every node are one range of a single arena, so a
+//! parse makes a handful of allocations per element at most (its attribute and declaration
+//! lists), none per name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -17,58 +25,56 @@ impl NodeId {
 
 /// A namespace declaration as written on an element (`xmlns` or `xmlns:p`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamespaceDecl {
+pub struct NamespaceDecl<'a> {
     /// The declared prefix; `None` for the default namespace.
-    pub prefix: Option<String>,
+    pub prefix: Option<&'a str>,
     /// The namespace URI; empty for `xmlns=""` (undeclaring the default namespace).
-    pub uri: String,
+    pub uri: Cow<'a, str>,
 }
 
 /// An attribute (namespace declarations are not attributes; see [`Element::namespace_decls`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribute {
+pub struct Attribute<'a> {
     /// The prefix as written, if any.
-    pub prefix: Option<String>,
+    pub prefix: Option<&'a str>,
     /// The local name.
-    pub local: String,
+    pub local: &'a str,
     /// The resolved namespace URI; `None` for unprefixed attributes.
-    pub namespace: Option<String>,
+    pub namespace: Option<Cow<'a, str>>,
     /// The normalized value (references decoded, whitespace characters turned to spaces
     /// as XML 1.0 §3.3.3 prescribes for CDATA attributes).
-    pub value: String,
+    pub value: Cow<'a, str>,
 }
 
-impl Attribute {
+impl Attribute<'_> {
     /// The qualified name as written (`prefix:local` or `local`).
     pub fn qname(&self) -> String {
-        qname(self.prefix.as_deref(), &self.local)
+        qname(self.prefix, self.local)
     }
 }
 
-/// An element.
+/// An element. Its children are [`Document::children`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
+pub struct Element<'a> {
     /// The prefix as written, if any.
-    pub prefix: Option<String>,
+    pub prefix: Option<&'a str>,
     /// The local name.
-    pub local: String,
+    pub local: &'a str,
     /// The resolved namespace URI; `None` when in no namespace.
-    pub namespace: Option<String>,
+    pub namespace: Option<Cow<'a, str>>,
     /// The namespace declarations written on this element, in document order.
-    pub namespace_decls: Vec<NamespaceDecl>,
+    pub namespace_decls: Vec<NamespaceDecl<'a>>,
     /// The attributes, in document order.
-    pub attributes: Vec<Attribute>,
-    /// The children, in document order.
-    pub children: Vec<NodeId>,
+    pub attributes: Vec<Attribute<'a>>,
     /// The byte range of the element in the input, from `<` of the start tag to `>` of
     /// the end tag (or of the empty-element tag).
     pub span: Range<usize>,
 }
 
-impl Element {
+impl Element<'_> {
     /// The qualified name as written (`prefix:local` or `local`).
     pub fn qname(&self) -> String {
-        qname(self.prefix.as_deref(), &self.local)
+        qname(self.prefix, self.local)
     }
 
     /// Whether the element has namespace `ns` and local name `local`.
@@ -81,38 +87,38 @@ impl Element {
         self.attributes
             .iter()
             .find(|a| a.local == local && a.namespace.as_deref() == ns)
-            .map(|a| a.value.as_str())
+            .map(|a| &*a.value)
     }
 }
 
 /// What a node is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    /// The document node (id 0); its children are the prolog, the root element, the epilog.
-    Document {
-        /// Comments, processing instructions and the root element, in order.
-        children: Vec<NodeId>,
-    },
+pub enum Node<'a> {
+    /// The document node (id 0); its children (comments, processing instructions and the
+    /// root element, in order) are [`Document::children`] of it.
+    Document,
     /// An element.
-    Element(Element),
+    Element(Element<'a>),
     /// Character data (adjacent text, CDATA sections and references merged; line ends
     /// normalized to LF).
-    Text(String),
+    Text(Cow<'a, str>),
     /// A comment's content (between `<!--` and `-->`).
-    Comment(String),
+    Comment(Cow<'a, str>),
     /// A processing instruction.
     ProcessingInstruction {
         /// The target.
-        target: String,
+        target: &'a str,
         /// The data after the target and its separating whitespace (may be empty).
-        data: String,
+        data: Cow<'a, str>,
     },
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Slot {
+pub(crate) struct Slot<'a> {
     pub(crate) parent: Option<NodeId>,
-    pub(crate) node: Node,
+    /// The node's children: a range of [`Document::child_ids`].
+    pub(crate) children: Range<u32>,
+    pub(crate) node: Node<'a>,
 }
 
 /// The result of looking an element up by an Id-like attribute.
@@ -126,16 +132,17 @@ pub enum IdLookup {
     Duplicate(Vec<NodeId>),
 }
 
-/// A parsed, read-only XML document. Build it with [`super::parse`].
+/// A parsed, read-only XML document, borrowing the text it was read from. Build it with
+/// [`super::parse`].
 #[derive(Clone, Debug)]
-pub struct Document {
-    pub(crate) slots: Vec<Slot>,
+pub struct Document<'a> {
+    pub(crate) slots: Vec<Slot<'a>>,
+    /// The children of every node, grouped by parent, each group in document order.
+    pub(crate) child_ids: Vec<NodeId>,
     pub(crate) root: NodeId,
 }
 
-const NO_CHILDREN: &[NodeId] = &[];
-
-impl Document {
+impl<'a> Document<'a> {
     /// The document node.
     pub fn document_node(&self) -> NodeId {
         NodeId(0)
@@ -157,12 +164,12 @@ impl Document {
     }
 
     /// The node `id`; `None` if `id` is not of this document.
-    pub fn node(&self, id: NodeId) -> Option<&Node> {
+    pub fn node(&self, id: NodeId) -> Option<&Node<'a>> {
         self.slots.get(id.index()).map(|s| &s.node)
     }
 
     /// The element `id`; `None` if it is not an element of this document.
-    pub fn element(&self, id: NodeId) -> Option<&Element> {
+    pub fn element(&self, id: NodeId) -> Option<&Element<'a>> {
         match self.node(id) {
             Some(Node::Element(e)) => Some(e),
             _ => None,
@@ -176,11 +183,13 @@ impl Document {
 
     /// The children of `id`, in document order.
     pub fn children(&self, id: NodeId) -> &[NodeId] {
-        match self.node(id) {
-            Some(Node::Element(e)) => &e.children,
-            Some(Node::Document { children }) => children,
-            _ => NO_CHILDREN,
-        }
+        self.slots
+            .get(id.index())
+            .and_then(|s| {
+                self.child_ids
+                    .get(s.children.start as usize..s.children.end as usize)
+            })
+            .unwrap_or_default()
     }
 
     /// The element children of `id`.
@@ -192,12 +201,12 @@ impl Document {
     }
 
     /// The element children of `id` with namespace `ns` and local name `local`.
-    pub fn children_named<'a>(
-        &'a self,
+    pub fn children_named<'b>(
+        &'b self,
         id: NodeId,
-        ns: Option<&'a str>,
-        local: &'a str,
-    ) -> impl Iterator<Item = NodeId> + 'a {
+        ns: Option<&'b str>,
+        local: &'b str,
+    ) -> impl Iterator<Item = NodeId> + 'b {
         self.child_elements(id)
             .filter(move |&c| self.element(c).is_some_and(|e| e.is(ns, local)))
     }
@@ -255,11 +264,11 @@ impl Document {
     }
 
     /// All elements with namespace `ns` and local name `local`, in document order.
-    pub fn elements_named<'a>(
-        &'a self,
-        ns: Option<&'a str>,
-        local: &'a str,
-    ) -> impl Iterator<Item = NodeId> + 'a {
+    pub fn elements_named<'b>(
+        &'b self,
+        ns: Option<&'b str>,
+        local: &'b str,
+    ) -> impl Iterator<Item = NodeId> + 'b {
         (0..self.slots.len() as u32)
             .map(NodeId)
             .filter(move |&c| self.element(c).is_some_and(|e| e.is(ns, local)))
@@ -301,7 +310,7 @@ impl Document {
             return Some(super::XML_NAMESPACE);
         }
         self.namespace_decl_in_scope(id, prefix)
-            .map(|d| d.uri.as_str())
+            .map(|d| &*d.uri)
             .filter(|u| !u.is_empty())
     }
 
@@ -311,15 +320,11 @@ impl Document {
         &self,
         id: NodeId,
         prefix: Option<&str>,
-    ) -> Option<&NamespaceDecl> {
+    ) -> Option<&NamespaceDecl<'a>> {
         std::iter::once(id)
             .chain(self.ancestors(id))
             .filter_map(|c| self.element(c))
-            .find_map(|e| {
-                e.namespace_decls
-                    .iter()
-                    .find(|d| d.prefix.as_deref() == prefix)
-            })
+            .find_map(|e| e.namespace_decls.iter().find(|d| d.prefix == prefix))
     }
 }
 

@@ -76,8 +76,13 @@ pub(crate) fn decode_reference(name: &str) -> Result<char, RefError> {
 /// (§3.3.3), after line-end normalization: references are decoded, each literal
 /// whitespace character (TAB, LF, CR) becomes a space; characters produced by
 /// character references are kept as they are. Returns the offset (in `raw`) of the
-/// offending reference on error.
-pub(crate) fn normalize_attribute(raw: &str) -> Result<String, (RefError, usize)> {
+/// offending reference on error. A value with nothing to change is borrowed.
+pub(crate) fn normalize_attribute(
+    raw: &str,
+) -> Result<std::borrow::Cow<'_, str>, (RefError, usize)> {
+    if !raw.contains(['&', '\t', '\n', '\r', '<']) {
+        return Ok(std::borrow::Cow::Borrowed(raw));
+    }
     let raw = normalize_line_ends(raw);
     let mut out = String::with_capacity(raw.len());
     let mut rest: &str = &raw;
@@ -110,7 +115,7 @@ pub(crate) fn normalize_attribute(raw: &str) -> Result<String, (RefError, usize)
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Writes text content escaped as C14N requires: `&amp;` `&lt;` `&gt;` `&#xD;`.

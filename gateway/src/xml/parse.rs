@@ -1,5 +1,6 @@
 //! Secure reading of a document with quick-xml into the read-only [`Document`].
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use quick_xml::events::{BytesStart, Event};
@@ -12,7 +13,7 @@ use super::escape::{
 use super::{Error, Limit, Limits, XML_NAMESPACE, XMLNS_NAMESPACE};
 
 /// Parses `input` with the default [`Limits`].
-pub fn parse(input: &[u8]) -> Result<Document, Error> {
+pub fn parse(input: &[u8]) -> Result<Document<'_>, Error> {
     parse_with(input, &Limits::default())
 }
 
@@ -22,7 +23,7 @@ pub fn parse(input: &[u8]) -> Result<Document, Error> {
 /// entities), entities other than the predefined five, encodings other than UTF-8, XML 1.1,
 /// characters XML forbids, input beyond `limits`. Malformed XML (mismatched tags, unbound
 /// prefixes, duplicate attributes, misplaced markup) is an error with its byte position.
-pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
+pub fn parse_with<'a>(input: &'a [u8], limits: &Limits) -> Result<Document<'a>, Error> {
     if input.len() > limits.max_input_bytes {
         return Err(Error::LimitExceeded {
             limit: Limit::InputBytes,
@@ -55,7 +56,7 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Document, Error> {
             position: base + i as u64,
         });
     }
-    Builder::new(limits, base).run(text)
+    Builder::new(limits, base, text).run()
 }
 
 struct Open {
@@ -66,14 +67,19 @@ struct Open {
 /// Up to this many attributes, duplicates are found by a scan (no set).
 const SMALL_LIST: usize = 16;
 
-struct Builder<'l> {
+struct Builder<'a, 'l> {
     limits: &'l Limits,
     base: u64,
-    slots: Vec<Slot>,
+    /// The input (after any byte-order mark): what every name and unchanged value borrows.
+    input: &'a str,
+    slots: Vec<Slot<'a>>,
     stack: Vec<Open>,
     /// In-scope declarations (prefix, uri); an empty uri undeclares the default namespace.
-    ns: Vec<(Option<String>, String)>,
+    ns: Vec<(Option<&'a str>, Cow<'a, str>)>,
     root: Option<NodeId>,
+    /// Scratch lists of the tag being read, kept to be reused by the next one.
+    raw: Vec<RawAttr<'a>>,
+    values: Vec<Cow<'a, str>>,
 }
 
 /// The first character XML forbids, with its byte offset. ASCII is judged byte by byte (only
@@ -143,7 +149,19 @@ enum SplitError {
 
 /// Splits the attribute list of a tag (everything after the name), strictly: whitespace
 /// before each attribute, `=` with optional whitespace, a quoted value.
+#[cfg(test)]
 fn split_attributes(raw: &str, max: usize) -> Result<Vec<RawAttr<'_>>, SplitError> {
+    let mut out = Vec::new();
+    split_attributes_into(raw, max, &mut out).map(|()| out)
+}
+
+/// [`split_attributes`] into `out` (cleared first).
+fn split_attributes_into<'a>(
+    raw: &'a str,
+    max: usize,
+    out: &mut Vec<RawAttr<'a>>,
+) -> Result<(), SplitError> {
+    out.clear();
     let b = raw.as_bytes();
     let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let skip_ws = |mut i: usize| {
@@ -156,13 +174,12 @@ fn split_attributes(raw: &str, max: usize) -> Result<Vec<RawAttr<'_>>, SplitErro
         raw.get(a..z)
             .ok_or(SplitError::Syntax("invalid byte offset", a))
     };
-    let mut out = Vec::new();
     let mut i = 0;
     loop {
         let before = i;
         i = skip_ws(i);
         if i >= b.len() {
-            return Ok(out);
+            return Ok(());
         }
         if i == before {
             return Err(SplitError::Syntax(
@@ -213,7 +230,8 @@ fn check_declaration(content: &str, pos: u64) -> Result<(), Error> {
     let rest = content
         .strip_prefix("xml")
         .ok_or_else(|| malformed("'xml' expected"))?;
-    let attrs = split_attributes(rest, 3).map_err(|e| match e {
+    let mut attrs = Vec::new();
+    split_attributes_into(rest, 3, &mut attrs).map_err(|e| match e {
         SplitError::Syntax(r, _) => malformed(r),
         SplitError::TooMany => malformed("too many pseudo-attributes"),
     })?;
@@ -255,24 +273,53 @@ fn is_xml_space(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
-impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits, base: u64) -> Self {
+/// `s` as a slice of `input` when it is one (the tokenizer's events borrow the input).
+fn slice_of<'a>(input: &'a str, s: &str) -> Option<&'a str> {
+    if s.is_empty() {
+        return Some("");
+    }
+    let offset = (s.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    let sub = input.get(offset..offset.checked_add(s.len())?)?;
+    (sub.as_ptr() == s.as_ptr()).then_some(sub)
+}
+
+/// [`normalize_line_ends`] of a value that may or may not borrow `input`.
+fn normalized<'a>(input: &'a str, s: &str) -> Cow<'a, str> {
+    match slice_of(input, s) {
+        Some(b) => normalize_line_ends(b),
+        None => Cow::Owned(normalize_line_ends(s).into_owned()),
+    }
+}
+
+impl<'a, 'l> Builder<'a, 'l> {
+    fn new(limits: &'l Limits, base: u64, input: &'a str) -> Self {
         Builder {
             limits,
             base,
+            input,
             slots: vec![Slot {
                 parent: None,
-                node: Node::Document {
-                    children: Vec::new(),
-                },
+                children: 0..0,
+                node: Node::Document,
             }],
             stack: Vec::new(),
             ns: Vec::new(),
             root: None,
+            raw: Vec::new(),
+            values: Vec::new(),
         }
     }
 
-    fn run(mut self, text: &str) -> Result<Document, Error> {
+    /// A name of the input as a slice of it (quick-xml's events over a `&str` borrow it).
+    fn name(&self, s: &str, pos: u64) -> Result<&'a str, Error> {
+        slice_of(self.input, s).ok_or_else(|| Error::Malformed {
+            reason: "the tokenizer returned a name that is not part of the input".to_owned(),
+            position: pos,
+        })
+    }
+
+    fn run(mut self) -> Result<Document<'a>, Error> {
+        let text = self.input;
         let mut reader = Reader::from_str(text);
         {
             let cfg = reader.config_mut();
@@ -324,12 +371,10 @@ impl<'l> Builder<'l> {
                         });
                     };
                     let matches = match self.slots.get(open.id.index()).map(|s| &s.node) {
-                        Some(Node::Element(el)) => match &el.prefix {
+                        Some(Node::Element(el)) => match el.prefix {
                             Some(p) => {
-                                found
-                                    .strip_prefix(p.as_str())
-                                    .and_then(|r| r.strip_prefix(':'))
-                                    == Some(el.local.as_str())
+                                found.strip_prefix(p).and_then(|r| r.strip_prefix(':'))
+                                    == Some(el.local)
                             }
                             None => found == el.local,
                         },
@@ -367,7 +412,8 @@ impl<'l> Builder<'l> {
                             });
                         }
                     } else {
-                        self.text(&normalize_line_ends(&t), pos)?;
+                        let value = normalized(text, &t);
+                        self.text(value, pos)?;
                     }
                 }
                 Event::CData(c) => {
@@ -377,7 +423,8 @@ impl<'l> Builder<'l> {
                             position: pos,
                         });
                     }
-                    self.text(&normalize_line_ends(&c), pos)?;
+                    let value = normalized(text, &c);
+                    self.text(value, pos)?;
                 }
                 Event::GeneralRef(r) => {
                     if self.stack.is_empty() {
@@ -387,11 +434,10 @@ impl<'l> Builder<'l> {
                         });
                     }
                     let c = decode_reference(&r).map_err(|e| ref_error(e, pos))?;
-                    let mut buf = [0u8; 4];
-                    self.text(c.encode_utf8(&mut buf), pos)?;
+                    self.text(Cow::Owned(String::from(c)), pos)?;
                 }
                 Event::Comment(c) => {
-                    let content = normalize_line_ends(&c).into_owned();
+                    let content = normalized(text, &c);
                     self.push(Node::Comment(content), pos)?;
                 }
                 Event::PI(p) => {
@@ -408,17 +454,12 @@ impl<'l> Builder<'l> {
                             position: pos,
                         });
                     }
-                    let data = normalize_line_ends(
+                    let target = self.name(target, pos)?;
+                    let data = normalized(
+                        text,
                         p.content().trim_start_matches([' ', '\t', '\r', '\n']),
-                    )
-                    .into_owned();
-                    self.push(
-                        Node::ProcessingInstruction {
-                            target: target.to_owned(),
-                            data,
-                        },
-                        pos,
-                    )?;
+                    );
+                    self.push(Node::ProcessingInstruction { target, data }, pos)?;
                 }
                 Event::Eof => {
                     if let Some(open) = self.stack.pop() {
@@ -432,10 +473,7 @@ impl<'l> Builder<'l> {
                             position: pos,
                         });
                     };
-                    return Ok(Document {
-                        slots: self.slots,
-                        root,
-                    });
+                    return Ok(finish(self.slots, root));
                 }
             }
         }
@@ -454,47 +492,41 @@ impl<'l> Builder<'l> {
     }
 
     /// Allocates a node as the last child of the current parent.
-    fn push(&mut self, node: Node, pos: u64) -> Result<NodeId, Error> {
-        let too_many = Error::LimitExceeded {
-            limit: Limit::Nodes,
-            max: self.limits.max_nodes,
-            position: pos,
-        };
+    fn push(&mut self, node: Node<'a>, pos: u64) -> Result<NodeId, Error> {
         // Ids (and their count) must fit in u32.
         if self.slots.len() >= self.limits.max_nodes || self.slots.len() >= u32::MAX as usize {
-            return Err(too_many);
+            return Err(Error::LimitExceeded {
+                limit: Limit::Nodes,
+                max: self.limits.max_nodes,
+                position: pos,
+            });
         }
         let id = NodeId(self.slots.len() as u32);
         let parent = self.parent();
         self.slots.push(Slot {
             parent: Some(parent),
+            children: 0..0,
             node,
         });
-        match self.slots.get_mut(parent.index()).map(|s| &mut s.node) {
-            Some(Node::Element(e)) => e.children.push(id),
-            Some(Node::Document { children }) => children.push(id),
-            _ => {}
-        }
         Ok(id)
     }
 
-    /// Appends character data, merging with a preceding text node.
-    fn text(&mut self, s: &str, pos: u64) -> Result<(), Error> {
-        let parent = self.parent();
-        let last = match self.slots.get(parent.index()).map(|s| &s.node) {
-            Some(Node::Element(e)) => e.children.last().copied(),
-            _ => None,
-        };
-        if let Some(last) = last
-            && let Some(Slot {
-                node: Node::Text(t),
-                ..
-            }) = self.slots.get_mut(last.index())
+    /// Appends character data, merging with a preceding text node. The last node made is
+    /// the preceding sibling exactly when its parent is the current parent (ids are in
+    /// document order, and any node made in between would be the later one).
+    fn text(&mut self, s: Cow<'a, str>, pos: u64) -> Result<(), Error> {
+        let parent = Some(self.parent());
+        if let Some(Slot {
+            parent: p,
+            node: Node::Text(t),
+            ..
+        }) = self.slots.last_mut()
+            && *p == parent
         {
-            t.push_str(s);
+            t.to_mut().push_str(&s);
             return Ok(());
         }
-        self.push(Node::Text(s.to_owned()), pos).map(|_| ())
+        self.push(Node::Text(s), pos).map(|_| ())
     }
 
     fn check_name_len(&self, name: &str, pos: u64) -> Result<(), Error> {
@@ -508,15 +540,15 @@ impl<'l> Builder<'l> {
         Ok(())
     }
 
-    fn lookup(&self, prefix: Option<&str>) -> Option<&str> {
+    fn lookup(&self, prefix: Option<&str>) -> Option<Cow<'a, str>> {
         if prefix == Some("xml") {
-            return Some(XML_NAMESPACE);
+            return Some(Cow::Borrowed(XML_NAMESPACE));
         }
         self.ns
             .iter()
             .rev()
-            .find(|(p, _)| p.as_deref() == prefix)
-            .and_then(|(_, u)| if u.is_empty() { None } else { Some(u.as_str()) })
+            .find(|(p, _)| *p == prefix)
+            .and_then(|(_, u)| if u.is_empty() { None } else { Some(u.clone()) })
     }
 
     fn start(&mut self, e: &BytesStart<'_>, pos: u64, empty_end: Option<u64>) -> Result<(), Error> {
@@ -535,29 +567,33 @@ impl<'l> Builder<'l> {
         }
         let qn = e.name().into_inner();
         self.check_name_len(qn, pos)?;
+        let qn = self.name(qn, pos)?;
         let Some((prefix, local)) = split_qname(qn) else {
             return Err(Error::InvalidName {
                 name: qn.to_owned(),
                 position: pos,
             });
         };
+        let attributes_raw = self.name(e.attributes_raw(), pos)?;
 
-        let mut decls: Vec<NamespaceDecl> = Vec::new();
-        let mut raw_attrs: Vec<(&str, String)> = Vec::new();
-        let raw =
-            split_attributes(e.attributes_raw(), self.limits.max_attributes).map_err(|err| {
-                match err {
-                    SplitError::Syntax(reason, at) => Error::Malformed {
-                        reason: reason.to_owned(),
-                        position: pos + 1 + qn.len() as u64 + at as u64,
-                    },
-                    SplitError::TooMany => Error::LimitExceeded {
-                        limit: Limit::Attributes,
-                        max: self.limits.max_attributes,
-                        position: pos,
-                    },
-                }
-            })?;
+        let mut raw = std::mem::take(&mut self.raw);
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        let max_attributes = self.limits.max_attributes;
+        split_attributes_into(attributes_raw, max_attributes, &mut raw).map_err(
+            |err| match err {
+                SplitError::Syntax(reason, at) => Error::Malformed {
+                    reason: reason.to_owned(),
+                    position: pos + 1 + qn.len() as u64 + at as u64,
+                },
+                SplitError::TooMany => Error::LimitExceeded {
+                    limit: Limit::Attributes,
+                    max: max_attributes,
+                    position: pos,
+                },
+            },
+        )?;
+        let mut decls: Vec<NamespaceDecl<'a>> = Vec::new();
         // Duplicates: a scan of the few attributes of a tag, a set beyond a handful (a long
         // list must not cost its square).
         let mut seen: Option<HashSet<&str>> = (raw.len() > SMALL_LIST).then(HashSet::new);
@@ -602,34 +638,34 @@ impl<'l> Builder<'l> {
                     return Err(illegal());
                 }
                 decls.push(NamespaceDecl {
-                    prefix: Some(p.to_owned()),
+                    prefix: Some(p),
                     uri: value,
                 });
             } else {
-                raw_attrs.push((key, value));
+                values.push(value);
             }
         }
 
         let ns_mark = self.ns.len();
         self.ns
-            .extend(decls.iter().map(|d| (d.prefix.clone(), d.uri.clone())));
+            .extend(decls.iter().map(|d| (d.prefix, d.uri.clone())));
 
         let namespace = match prefix {
-            Some(p) => Some(
-                self.lookup(Some(p))
-                    .ok_or_else(|| Error::UnboundPrefix {
-                        prefix: p.to_owned(),
-                        position: pos,
-                    })?
-                    .to_owned(),
-            ),
-            None => self.lookup(None).map(str::to_owned),
+            Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| Error::UnboundPrefix {
+                prefix: p.to_owned(),
+                position: pos,
+            })?),
+            None => self.lookup(None),
         };
 
-        let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
-        let mut expanded: Option<HashSet<(String, String)>> =
-            (raw_attrs.len() > SMALL_LIST).then(HashSet::new);
-        for (key, value) in raw_attrs {
+        let mut attributes: Vec<Attribute<'a>> = Vec::with_capacity(values.len());
+        let mut expanded: Option<HashSet<(String, &str)>> =
+            (values.len() > SMALL_LIST).then(HashSet::new);
+        let plain = raw
+            .iter()
+            .map(|a| a.name)
+            .filter(|k| *k != "xmlns" && !k.starts_with("xmlns:"));
+        for (key, value) in plain.zip(values.drain(..)) {
             let Some((ap, al)) = split_qname(key) else {
                 return Err(Error::InvalidName {
                     name: key.to_owned(),
@@ -637,22 +673,18 @@ impl<'l> Builder<'l> {
                 });
             };
             let ans = match ap {
-                Some(p) => Some(
-                    self.lookup(Some(p))
-                        .ok_or_else(|| Error::UnboundPrefix {
-                            prefix: p.to_owned(),
-                            position: pos,
-                        })?
-                        .to_owned(),
-                ),
+                Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| Error::UnboundPrefix {
+                    prefix: p.to_owned(),
+                    position: pos,
+                })?),
                 None => None,
             };
             if let Some(u) = &ans {
                 let duplicate = match &mut expanded {
-                    Some(set) => !set.insert((u.clone(), al.to_owned())),
+                    Some(set) => !set.insert((u.clone().into_owned(), al)),
                     None => attributes
                         .iter()
-                        .any(|b| b.local == al && b.namespace.as_deref() == Some(u.as_str())),
+                        .any(|b| b.local == al && b.namespace.as_deref() == Some(&**u)),
                 };
                 if duplicate {
                     return Err(Error::DuplicateAttribute {
@@ -662,21 +694,22 @@ impl<'l> Builder<'l> {
                 }
             }
             attributes.push(Attribute {
-                prefix: ap.map(str::to_owned),
-                local: al.to_owned(),
+                prefix: ap,
+                local: al,
                 namespace: ans,
                 value,
             });
         }
+        self.raw = raw;
+        self.values = values;
 
         let start = pos as usize;
         let element = Element {
-            prefix: prefix.map(str::to_owned),
-            local: local.to_owned(),
+            prefix,
+            local,
             namespace,
             namespace_decls: decls,
             attributes,
-            children: Vec::new(),
             span: start..empty_end.map_or(start, |e| e as usize),
         };
         let id = self.push(Node::Element(element), pos)?;
@@ -689,6 +722,38 @@ impl<'l> Builder<'l> {
             self.stack.push(Open { id, ns_mark });
         }
         Ok(())
+    }
+}
+
+/// The document of `slots` (each naming its parent): the children of every node laid out
+/// in one arena, grouped by parent, in document order (a counting sort by parent).
+fn finish<'a>(mut slots: Vec<Slot<'a>>, root: NodeId) -> Document<'a> {
+    let mut next: Vec<u32> = vec![0; slots.len()];
+    for s in &slots {
+        if let Some(n) = s.parent.and_then(|p| next.get_mut(p.index())) {
+            *n += 1;
+        }
+    }
+    let mut at = 0u32;
+    for (s, n) in slots.iter_mut().zip(next.iter_mut()) {
+        let count = *n;
+        s.children = at..at + count;
+        *n = at;
+        at += count;
+    }
+    let mut child_ids = vec![NodeId(0); at as usize];
+    for (i, s) in slots.iter().enumerate() {
+        if let Some(n) = s.parent.and_then(|p| next.get_mut(p.index()))
+            && let Some(c) = child_ids.get_mut(*n as usize)
+        {
+            *c = NodeId(i as u32);
+            *n += 1;
+        }
+    }
+    Document {
+        slots,
+        child_ids,
+        root,
     }
 }
 

@@ -51,7 +51,8 @@ const ERDS: Option<&str> = Some(NS_ERDS);
 
 /// The element children of an element, consumed in schema order.
 struct Seq<'e> {
-    parent: String,
+    /// The parent (its name is only written out in errors).
+    parent: &'e Element,
     items: Vec<&'e Element>,
     pos: usize,
 }
@@ -72,7 +73,7 @@ impl<'e> Seq<'e> {
             }
         }
         Ok(Seq {
-            parent: el.clark(),
+            parent: el,
             items,
             pos: 0,
         })
@@ -128,12 +129,12 @@ impl<'e> Seq<'e> {
     fn wrong(&self, expected: &'static str) -> Error {
         match self.peek() {
             Some(e) => Error::UnexpectedElement {
-                parent: self.parent.clone(),
+                parent: self.parent.clark(),
                 found: e.clark(),
                 expected,
             },
             None => Error::MissingElement {
-                parent: self.parent.clone(),
+                parent: self.parent.clark(),
                 expected,
             },
         }
@@ -143,7 +144,7 @@ impl<'e> Seq<'e> {
     fn end(&self, expected: &'static str) -> Result<(), Error> {
         match self.peek() {
             Some(e) => Err(Error::UnexpectedElement {
-                parent: self.parent.clone(),
+                parent: self.parent.clark(),
                 found: e.clark(),
                 expected,
             }),

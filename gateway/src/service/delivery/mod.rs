@@ -289,7 +289,9 @@ fn now() -> OffsetDateTime {
 /// What the delivery tasks share.
 struct Shared {
     gw: Arc<Gateway>,
-    resolver: Result<Resolver, String>,
+    /// The resolver for the `[trust] dns_servers` it was made for (made again when a reload
+    /// changes them).
+    resolver: Mutex<Option<ResolverFor>>,
     fetcher: Fetcher,
     tls: Mutex<Option<(Vec<PathBuf>, Arc<rustls::ClientConfig>)>>,
     limits: Mutex<HashMap<Peer, (usize, Arc<Semaphore>)>>,
@@ -299,6 +301,12 @@ struct Shared {
     /// a retry is not counted again.
     found: Mutex<std::collections::HashSet<crate::service::spool::DeliveryId>>,
 }
+
+/// A resolver, or why there is none, for these DNS servers.
+type ResolverFor = (
+    Arc<Vec<std::net::SocketAddr>>,
+    Result<Arc<Resolver>, String>,
+);
 
 /// A claimed delivery; counted in flight until dropped (recorded or abandoned).
 struct Claimed {
@@ -314,13 +322,9 @@ impl Drop for Claimed {
 
 impl Shared {
     fn new(gw: Arc<Gateway>) -> Shared {
-        let resolver = Resolver::new(&gw.cx.config.trust.lists.dns_servers).map_err(|e| {
-            warn!(error = %e, "delivery: no DNS resolver; MX delivery waits");
-            e.to_string()
-        });
         Shared {
             gw,
-            resolver,
+            resolver: Mutex::new(None),
             fetcher: Fetcher::default(),
             tls: Mutex::new(None),
             limits: Mutex::new(HashMap::new()),
@@ -328,6 +332,23 @@ impl Shared {
             rng: ring::rand::SystemRandom::new(),
             found: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// The resolver for the DNS servers in force (`[trust] dns_servers`, else the system's).
+    fn resolver(&self) -> Result<Arc<Resolver>, String> {
+        let servers = self.gw.dns_servers();
+        let mut cache = self.resolver.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, r)) = cache.as_ref()
+            && *s == servers
+        {
+            return r.clone();
+        }
+        let r = Resolver::new(&servers).map(Arc::new).map_err(|e| {
+            warn!(error = %e, "delivery: no DNS resolver; MX delivery waits");
+            e.to_string()
+        });
+        *cache = Some((servers, r.clone()));
+        r
     }
 
     fn claimed(&self, d: Delivery) -> Claimed {
@@ -426,7 +447,8 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
     let mut targets: HashMap<Destination, (Target, bool)> = HashMap::new();
     let mut groups: Vec<(Target, Vec<Claimed>)> = Vec::new();
     // The trusted lists in force now, when configured: MX delivery follows them.
-    let lists = sh.gw.trust.as_ref().map(|t| t.lists());
+    let lists = sh.gw.trust.in_force();
+    let resolver = sh.resolver();
     let at = now();
     for c in claimed {
         let (target, discovered) = match targets.get(&c.d.destination) {
@@ -434,7 +456,7 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
             None => {
                 let plan = resolve::plan(&settings, &c.d.destination);
                 let by_mx = matches!(plan, resolve::Plan::Mx(..));
-                let resolver = sh.resolver.as_ref().map_err(String::as_str);
+                let resolver = resolver.as_deref().map_err(String::as_str);
                 let trusted = lists.as_ref().map(|l| resolve::Trusted {
                     lists: l,
                     fetcher: &sh.fetcher,
@@ -849,7 +871,7 @@ async fn addresses(
             }
         }
         Lookup::Dns => {
-            let r = sh.resolver.as_ref().map_err(|e| no(e.clone()))?;
+            let r = sh.resolver().map_err(no)?;
             r.addresses(&host.name)
                 .await
                 .map_err(|e| no(e.to_string()))?

@@ -670,10 +670,9 @@ async fn metrics(gw: &Gateway) -> Result<Response<Full<Bytes>>, Error> {
     m.timers.set(gauge(stats.timers));
     let age = index_age(gw).and_then(|(a, _)| a).unwrap_or(0);
     m.index_age_seconds.set(gauge(age));
-    if let Some(trust) = &gw.trust {
+    if let Some(lists) = gw.trust.in_force() {
         let now = OffsetDateTime::now_utc();
-        let ages: Vec<(String, u64)> = trust
-            .lists()
+        let ages: Vec<(String, u64)> = lists
             .lists()
             .iter()
             .map(|l| {
@@ -682,6 +681,8 @@ async fn metrics(gw: &Gateway) -> Result<Response<Full<Bytes>>, Error> {
             })
             .collect();
         m.list_ages(&ages);
+    } else {
+        m.list_ages(&[]);
     }
     Ok(bytes_response(
         StatusCode::OK,
