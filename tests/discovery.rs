@@ -631,7 +631,9 @@ fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Va
 /// RelayAcceptance, signed by that e-seal, is accepted. The same dispatch given to gateway C,
 /// whose seal (Gestore Prova's) is another granted qualified REM service of the same list
 /// and chains to A's `rem_anchors`, makes a RelayAcceptance that A refuses in the SMTP
-/// dialogue (554, `evidence-wrong-service`, naming the service delivered to).
+/// dialogue (554, `evidence-wrong-service`, naming the service delivered to) — after A's
+/// queue was moved in between (`ponte spool export`, `ponte spool import` into a new
+/// embedded spool, A started again): the record of the service delivered to moves with it.
 #[test]
 fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to() {
     if !have("openssl") {
@@ -746,6 +748,39 @@ fn evidence_about_a_delivered_dispatch_must_be_signed_by_the_service_it_went_to(
     );
     let d = &a.api("/api/queue/1")["deliveries"][0];
     assert_eq!(d["state"], "delivered", "{d}");
+
+    // A's queue moves: stopped, exported, imported into a new embedded spool, started
+    // again. The service the dispatch went to moves with it.
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+    let export = w.join("a-spool.jsonl");
+    let spool_cmd = |verb: &str, last: &Path, out: bool| {
+        let mut args = vec![
+            "spool".to_string(),
+            verb.to_string(),
+            "--config".to_string(),
+            s(&a.config),
+        ];
+        if out {
+            args.push("-o".into());
+        }
+        args.push(s(last));
+        let o = common::run_ponte(&args);
+        assert!(
+            o.status.success(),
+            "spool {verb}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    spool_cmd("export", &export, true);
+    let text = std::fs::read_to_string(&export).expect("export");
+    assert!(
+        text.contains("\"services\":[{") && text.contains("Altro REM"),
+        "the export does not carry the delivered service"
+    );
+    std::fs::rename(a.dir.join("spool"), w.join("a-spool-before")).expect("move the spool");
+    spool_cmd("import", &export, false);
+    a.start();
 
     // 2. The same dispatch, given to C: C's RelayAcceptance about it is refused by A.
     let (status, dispatch) = a.get("/api/queue/1/outputs/0");

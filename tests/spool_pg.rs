@@ -1045,8 +1045,24 @@ fn config_check_names_a_bad_url_an_absent_server_and_a_missing_database() {
     }
 }
 
-/// A little of everything: received, queued with a record and a timer, split by a partial
-/// attempt, quarantined, and a legal event of a refusal.
+/// The service `populate` records for the delivery `delivery` of `<out1@ponte.test>`.
+fn delivered_service(delivery: u64) -> ponte::service::spool::DeliveredService {
+    ponte::service::spool::DeliveredService {
+        delivery,
+        message_id: "<out1@ponte.test>".into(),
+        recipients: vec!["anna@rem.example.eu".into()],
+        host: "mx.rem.example.eu".into(),
+        service_name: "Esempio REM".into(),
+        tsp_name: "Esempio S.A.".into(),
+        list: "tl-eu.xml".into(),
+        identities: vec!["MIIB".into()],
+        at: "2026-12-07T10:00:00Z".into(),
+    }
+}
+
+/// A little of everything: received, queued with a record, a timer and the service one of
+/// its deliveries went to, split by a partial attempt, quarantined, and a legal event of a
+/// refusal.
 async fn populate(s: &dyn Spool) {
     s.receive(incoming("<r1@x>"), None, now())
         .await
@@ -1077,6 +1093,10 @@ async fn populate(s: &dyn Spool) {
         .await
         .unwrap_or_default();
     assert_eq!(ds.len(), 2);
+    // The first went to a discovered REM peer: the service it went to is recorded.
+    s.bind_service(delivered_service(ds[0].id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     s.delivery_done(
         ds[0].id,
         Attempt::Deferred {
@@ -1202,7 +1222,20 @@ fn export_and_import_move_a_queue_between_the_embedded_spool_and_postgres() {
                 .ok(),
             Some(1)
         );
+        // The delivered service came along, both ways, found by the output's Message-ID.
+        let from_pg = tokio::task::block_in_place(|| p.delivered_services("out1@ponte.test"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let from_e = tokio::task::block_in_place(|| e.delivered_services("<out1@ponte.test>"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_pg.len(), 1, "{from_pg:?}");
+        assert_eq!(from_pg, from_e);
+        assert_eq!(from_pg[0], delivered_service(from_pg[0].delivery));
     });
+    assert!(
+        a.iter()
+            .any(|l| l.contains("\"services\":[{") && l.contains("Esempio REM")),
+        "no delivered service in the export"
+    );
     // Refused: a spool that holds messages; a file cut short (nothing written).
     let (code, _, err) = spool_cmd("import", &pg_gw.config, &[&e1]);
     assert_eq!(code, 2);

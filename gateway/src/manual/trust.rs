@@ -63,6 +63,28 @@
 //! `list_verified`, `supply_points`, `matched_by` (`certificate`, `public-key`, `issued-by`),
 //! `reason` when not qualified, and `lists`: the status of every list loaded.
 //!
+//! ## The verify commands
+//!
+//! `ponte verify`, `ponte evidence verify` and `ponte tsa verify` take the same list options
+//! (`--config FILE | --list TL.xml... [--allow-unsigned] [--anchor PEM]...`) and use the lists
+//! as `ponte serve` does, as anchors beside the PEM ones:
+//! * the signer of a message's S/MIME signature and of each evidence's XAdES signature is
+//!   asked about with [`crate::tl::TrustedLists::qualified_rem_service`] at the instant its
+//!   chain is judged (`--at`; `signing-time`: its own signing time; for an evidence with
+//!   long-term validation data, the long-term instant); when it is the digital identity of a
+//!   granted qualified REM service then, its chain is trusted
+//!   ([`crate::tl::Verdict::as_trust`]: the path ends in that service). A chain the PEM
+//!   anchors (`--trust`) trust stays trusted whatever the lists say (the override); one they
+//!   do not trust gets the lists' verdict, its reason naming both;
+//! * the time-stamping unit of a time-stamp (each evidence's `SignatureTimeStamp`, the token
+//!   of `ponte tsa verify`) is asked about with [`crate::tl::TrustedLists::qualified_tsu`] at
+//!   the token's genTime; a qualified TSU is trusted (`--tsa-trust` still an override);
+//! * each answer is printed beside the verdict it concerns as `trusted_list`, the object of
+//!   `ponte trust check --json` ([`crate::tl::Verdict::to_json`]), and for a time-stamp with
+//!   `qualified_tsu`; the text output adds a `trusted list:` line;
+//! * the exit code keeps its rule, the lists counting as trust asked: 0 when valid and
+//!   trusted, 1 when a signer is neither vouched for by the lists nor by `--trust`.
+//!
 //! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
 //!
 //! The `https://` supply point of a REM service is its Capability and Security Information
@@ -140,7 +162,9 @@
 //!   another service's seal, however qualified or anchored, is refused in the SMTP dialogue
 //!   (`554 5.7.1`, refusal `evidence-wrong-service`, naming the service delivered to;
 //!   `translate::to_pec`, through `correlate::Store::delivered_services`). Outputs that went
-//!   to static routes are not bound. `ponte spool export` does not carry the bindings yet.
+//!   to static routes are not bound. `ponte spool export` / `import` carry the bindings with
+//!   their messages (`services` of each message line, format version 2), so a queue moved
+//!   between spools keeps refusing evidence from the wrong service.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
 //!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
 //!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the

@@ -393,39 +393,11 @@ fn trust_by_lists(
                at: time::OffsetDateTime,
                previous: Option<&str>|
      -> TrustVerdict {
-        let q = l.qualified_rem_service(c.der(), at);
-        match (&q.not_qualified, &q.service) {
-            (None, Some(s)) => TrustVerdict {
-                trusted: true,
-                reason: None,
-                path: vec![
-                    c.subject.clone(),
-                    format!(
-                        "the digital identity ({}) of \"{}\" of \"{}\", a granted qualified REM service in {}{}",
-                        s.matched.as_str(),
-                        s.service_name,
-                        s.tsp_name,
-                        s.list,
-                        if s.list_verified {
-                            ""
-                        } else {
-                            " (list NOT verified)"
-                        }
-                    ),
-                ],
-            },
-            (why, _) => TrustVerdict {
-                trusted: false,
-                reason: Some(format!(
-                    "{}trusted lists: {}",
-                    previous.map(|p| format!("{p}; ")).unwrap_or_default(),
-                    why.as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_else(|| "not a qualified REM service".into())
-                )),
-                path: Vec::new(),
-            },
-        }
+        l.qualified_rem_service(c.der(), at).as_trust(
+            c,
+            "a granted qualified REM service",
+            previous,
+        )
     };
     if v.smime.valid
         && !v.trust.trusted
@@ -519,11 +491,7 @@ fn tsu_by_lists(v: &RemVerdict, lists: &crate::tl::TrustedLists, notes: &mut Vec
                 s.service_name,
                 s.tsp_name,
                 s.list,
-                if s.list_verified {
-                    ""
-                } else {
-                    " (list NOT verified)"
-                }
+                s.unverified_mark()
             ),
             (why, _) => format!(
                 "evidence {}: time-stamp by {} at {at}: NOT a granted qualified time-stamping unit (TSA/QTST) in the trusted lists at its genTime ({}); the time is not a qualified time-stamp",

@@ -1852,13 +1852,31 @@ impl Inner {
         for o in &row.message.outputs {
             outputs.push(self.read_body(id, Some(o.index))?);
         }
+        let deliveries = self.deliveries_of(&row)?;
+        let services = {
+            let r = self.db()?.begin_read().map_err(db_err)?;
+            let t = r.open_table(SERVICES).map_err(db_err)?;
+            let mut out = Vec::new();
+            for d in &deliveries {
+                if let Some(v) = t.get(d.id).map_err(db_err)? {
+                    out.push(decode::<DeliveredService>(
+                        "delivered service",
+                        d.id,
+                        v.value(),
+                    )?);
+                }
+            }
+            out.sort_by_key(|s| s.delivery);
+            out
+        };
         Ok(Dump {
-            deliveries: self.deliveries_of(&row)?,
+            deliveries,
             timers: self.timers_of(id)?,
             message: row.message,
             poison: row.poison,
             input,
             outputs,
+            services,
         })
     }
 
@@ -1956,6 +1974,19 @@ impl Inner {
         for dl in &d.deliveries {
             Inner::save_delivery(&txn, dl, None)?;
             next_delivery = next_delivery.max(dl.id + 1);
+        }
+        for b in &d.services {
+            txn.open_table(SERVICES)
+                .map_err(db_err)?
+                .insert(b.delivery, encode(b)?.as_slice())
+                .map_err(db_err)?;
+            let key = normalize_id(&b.message_id);
+            if !key.is_empty() {
+                txn.open_multimap_table(SERVICE_IDS)
+                    .map_err(db_err)?
+                    .insert(key, b.delivery)
+                    .map_err(db_err)?;
+            }
         }
         let mut next_timer = 0;
         for t in &d.timers {

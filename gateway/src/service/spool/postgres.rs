@@ -2220,6 +2220,21 @@ impl Portable for Postgres {
         .iter()
         .map(timer_of)
         .collect::<Result<Vec<_>>>()?;
+        let mut services = Vec::new();
+        for r in query(
+            &t,
+            "SELECT s.delivery, s.service FROM ponte_delivered_services s              JOIN ponte_deliveries d ON d.id = s.delivery WHERE d.message = $1 ORDER BY s.delivery",
+            &[&did],
+        )
+        .await?
+        {
+            let delivery: i64 = col(&r, "delivery")?;
+            let v: serde_json::Value = col(&r, "service")?;
+            services.push(
+                serde_json::from_value::<DeliveredService>(v)
+                    .map_err(|e| corrupt("delivered service", delivery, e.to_string()))?,
+            );
+        }
         t.commit().await.map_err(pg)?;
         Ok(Dump {
             message,
@@ -2228,6 +2243,7 @@ impl Portable for Postgres {
             outputs,
             deliveries,
             timers,
+            services,
         })
     }
 
@@ -2368,6 +2384,18 @@ impl Portable for Postgres {
                     &dl.next_attempt,
                     &dl.last_result,
                 ],
+            )
+            .await?;
+        }
+        for b in &d.services {
+            let Some(key) = key_of(&b.message_id) else {
+                continue;
+            };
+            let v = serde_json::to_value(b).map_err(|e| Error::Database(e.to_string()))?;
+            execute(
+                &t,
+                "INSERT INTO ponte_delivered_services (delivery, key, service) VALUES ($1, $2, $3)",
+                &[&db_id(b.delivery), &key, &Json(&v)],
             )
             .await?;
         }

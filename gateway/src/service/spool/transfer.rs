@@ -1,14 +1,14 @@
 //! Moving a queue between spools — the embedded one and PostgreSQL, either way:
 //! `ponte spool export` writes a spool as JSON Lines, `ponte spool import` reads that into an
 //! empty spool, keeping every number (messages, deliveries, timers), state, history, body,
-//! correlation record and legal event.
+//! correlation record, service a delivery to a discovered REM peer went to, and legal event.
 //!
-//! The format (`ponte-spool`, version 1): UTF-8, one JSON object per line, each with a `type`:
+//! The format (`ponte-spool`, version 2): UTF-8, one JSON object per line, each with a `type`:
 //!
 //! ```text
-//! {"type":"header","format":"ponte-spool","version":1,"exported_at":"…","source":"embedded …"}
+//! {"type":"header","format":"ponte-spool","version":2,"exported_at":"…","source":"embedded …"}
 //! {"type":"message","message":{…},"poison":0,"input":"<base64>","outputs":["<base64>",…],
-//!  "deliveries":[{…},…],"timers":[{…},…]}           one line per message, by number
+//!  "deliveries":[{…},…],"timers":[{…},…],"services":[{…},…]}  one line per message, by number
 //! {"type":"record","record":{…}}                      correlation records, oldest first
 //! {"type":"legal","event":{…}}                        the legal log, oldest first
 //! {"type":"end","messages":N,"records":N,"legal":N}   the counts: a cut file is refused
@@ -18,7 +18,11 @@
 //! envelope, history, outputs with their delivery numbers), `poison` the failed processing
 //! attempts that count towards quarantine, `input` the body as received and `outputs` the
 //! bodies of its outputs by index (standard base64); `deliveries` and `timers` as the ops API
-//! shows them. Times are RFC 3339 in UTC, to the microsecond (PostgreSQL's precision, so that
+//! shows them; `services` the services its deliveries to REM peers found by discovery went to
+//! ([`DeliveredService`], by delivery number): evidence that comes back about those outputs
+//! must be signed by them, so they move with the queue (version 1 files, written before
+//! version 2 carried them, are still read: their messages have none, and evidence about
+//! their outputs is then not bound to a service). Times are RFC 3339 in UTC, to the microsecond (PostgreSQL's precision, so that
 //! a round trip through either spool gives the same file). Claims are not exported: after an
 //! import everything is due again.
 //!
@@ -33,12 +37,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Delivery, Error, LegalEvent, Message, MessageId, Result, Timer};
-use crate::correlate::Record;
+use crate::correlate::{DeliveredService, Record};
 
 /// The format's name, in the header line.
 pub const FORMAT: &str = "ponte-spool";
-/// The format's version, in the header line.
-pub const VERSION: u32 = 1;
+/// The format's version, in the header line (2: messages carry their delivered services).
+pub const VERSION: u32 = 2;
+/// The oldest version read.
+pub const OLDEST_VERSION: u32 = 1;
 
 /// One message with everything that hangs on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +63,10 @@ pub struct Dump {
     pub deliveries: Vec<Delivery>,
     /// Its waiting timers.
     pub timers: Vec<Timer>,
+    /// The services its deliveries to discovered REM peers went to, by delivery number
+    /// (none in a version 1 file).
+    #[serde(default)]
+    pub services: Vec<DeliveredService>,
 }
 
 /// A line of the file.
@@ -273,17 +283,32 @@ pub fn check(input: &mut dyn BufRead) -> Result<Counts> {
                 if i != 1 {
                     return Err(bad(i, "a header line that is not the first"));
                 }
-                if format != FORMAT || version != VERSION {
+                if format != FORMAT || !(OLDEST_VERSION..=VERSION).contains(&version) {
                     return Err(bad(
                         i,
                         format!(
-                            "format {format} version {version}; this ponte reads {FORMAT} version {VERSION}"
+                            "format {format} version {version}; this ponte reads {FORMAT} versions {OLDEST_VERSION} to {VERSION}"
                         ),
                     ));
                 }
             }
             _ if i == 1 => return Err(bad(1, "the first line is not the header")),
-            Line::Message(_) => n.messages += 1,
+            Line::Message(d) => {
+                if let Some(s) = d
+                    .services
+                    .iter()
+                    .find(|s| !d.deliveries.iter().any(|dl| dl.id == s.delivery))
+                {
+                    return Err(bad(
+                        i,
+                        format!(
+                            "message {}: a delivered service names delivery {}, not one of its deliveries",
+                            d.message.id, s.delivery
+                        ),
+                    ));
+                }
+                n.messages += 1
+            }
             Line::Record { .. } => n.records += 1,
             Line::Legal { .. } => n.legal += 1,
             Line::End {
@@ -444,13 +469,17 @@ mod tests {
                 legal: 1
             })
         );
+        // A version 1 file (no delivered services) is still read.
+        let v1 = header.replace("\"version\":2", "\"version\":1");
+        assert_ne!(v1, header);
+        assert!(check(&mut format!("{v1}\n{legal}\n{end1}\n").as_bytes()).is_ok());
         for bad in [
             format!("{header}\n{legal}\n"),         // cut: no end line
             format!("{header}\n{legal}\n{end0}\n"), // counts differ
             format!("{legal}\n{header}\n{end1}\n"), // header not first
             format!("{header}\n{end1}\n{legal}\n"), // a line after the end
             format!("{header}\nnot json\n{end0}\n"),
-            header.replace("\"version\":1", "\"version\":9") + "\n" + end0 + "\n",
+            header.replace("\"version\":2", "\"version\":9") + "\n" + end0 + "\n",
         ] {
             assert!(
                 matches!(check(&mut bad.as_bytes()), Err(Error::Corrupt { .. })),
