@@ -332,6 +332,25 @@ fn time_stamps_by_a_listed_tsu_are_qualified_and_the_development_tsa_is_not() {
     assert_eq!(e["timestamp"]["trusted_list"]["service_type"], QTST);
     assert_eq!(e["timestamp"]["trusted_list"]["list_verified"], true);
     assert_eq!(v["rem"]["valid"], true, "{v}");
+    // The lists of a gateway configuration (`[trust] lists`, `list_anchors`) answer the same.
+    let config = std::fs::read_to_string(&w.config).expect("config");
+    let with_lists = config.replacen(
+        "[trust]\n",
+        &format!(
+            "[trust]\nlists = [\"{tl}\"]\nlist_anchors = [\"{anchor}\"]\ncache_dir = \"{}\"\n",
+            s(&w.path("tl-cache"))
+        ),
+        1,
+    );
+    std::fs::write(&w.config, with_lists).expect("config");
+    let (q, c) = (s(&qual), s(&w.config));
+    let (code, v) = json(&["verify", &q, "--config", &c]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signature"]["trusted_list"]["service_name"], "Prova REM");
+    assert_eq!(v["rem"]["evidences"][0]["timestamp"]["qualified_tsu"], true);
+    // --config and --list are one or the other.
+    let o = run_ponte(["verify", &q, "--config", &c, "--list", &tl]);
+    assert_eq!(o.status.code(), Some(2));
 
     // The same evidence on its own.
     let ev = first_evidence(&qual, &w.path("evidence.xml"));

@@ -85,6 +85,10 @@
 //! * the exit code keeps its rule, the lists counting as trust asked: 0 when valid and
 //!   trusted, 1 when a signer is neither vouched for by the lists nor by `--trust`.
 //!
+//! `ponte translate --json` (REM → PEC with `[trust] lists`) prints the time-stamping unit
+//! verdicts the translation noted as `timestamps` [{`evidence`, `tsu`, `time`,
+//! `qualified_tsu`, `trusted_list`}] ([`crate::translate::report::TsuJudgement`]).
+//!
 //! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
 //!
 //! The `https://` supply point of a REM service is its Capability and Security Information
@@ -167,8 +171,8 @@
 //!   between spools keeps refusing evidence from the wrong service.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
 //!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
-//!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the
-//!   message's history): "a granted qualified time-stamping unit (TSA/QTST) of ..." or "NOT
+//!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, and as
+//!   values its `timestamps`; the message's history): "a granted qualified time-stamping unit (TSA/QTST) of ..." or "NOT
 //!   a granted qualified time-stamping unit ... the time is not a qualified time-stamp". It
 //!   marks, it does not refuse: the evidence and its time-stamp stay valid and `tsa_anchors`
 //!   still decides TSA trust; what a non-qualified TSU loses is the eIDAS art. 41(2)/42
