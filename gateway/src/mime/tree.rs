@@ -260,10 +260,17 @@ fn strict_base64(head: &MessagePart<'_>, body: &[u8]) -> Option<Vec<u8>> {
     if !cte.trim().eq_ignore_ascii_case("base64") {
         return None;
     }
-    let clean: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .collect();
+    // The white space removed line by line: whole lines copied at once, byte by byte only
+    // where a line has white space inside.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut clean: Vec<u8> = Vec::with_capacity(body.len());
+    for line in body.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().any(space) {
+            clean.extend(line.iter().filter(|b| !space(b)));
+        } else {
+            clean.extend_from_slice(line);
+        }
+    }
     base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }

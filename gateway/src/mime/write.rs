@@ -8,32 +8,48 @@ use base64::Engine;
 /// line breaks (LF or CRLF) become CRLF.
 pub fn quoted_printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let normalized = text.replace("\r\n", "\n");
-    let mut lines = normalized.split('\n').peekable();
-    while let Some(line) = lines.next() {
+    // Lines end at LF; a CR just before it is part of the line break (CR LF), any other CR
+    // is data (encoded).
+    let mut lines = text.split('\n').peekable();
+    while let Some(raw) = lines.next() {
+        let more = lines.peek().is_some();
+        let line = if more {
+            raw.strip_suffix('\r').unwrap_or(raw)
+        } else {
+            raw
+        };
         let mut col = 0usize;
         let bytes = line.as_bytes();
         for (i, &b) in bytes.iter().enumerate() {
             let last = i + 1 == bytes.len();
             let literal =
                 (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
-            let piece = if literal {
-                (b as char).to_string()
-            } else {
-                format!("={b:02X}")
-            };
-            if col + piece.len() > 75 {
+            let len = if literal { 1 } else { 3 };
+            if col + len > 75 {
                 out.push_str("=\r\n");
                 col = 0;
             }
-            col += piece.len();
-            out.push_str(&piece);
+            col += len;
+            if literal {
+                out.push(char::from(b));
+            } else {
+                out.push('=');
+                out.push(hex_digit(b >> 4));
+                out.push(hex_digit(b & 0x0f));
+            }
         }
-        if lines.peek().is_some() {
+        if more {
             out.push_str("\r\n");
         }
     }
     out
+}
+
+/// The upper-case hexadecimal digit of `n` (below 16).
+fn hex_digit(n: u8) -> char {
+    char::from_digit(u32::from(n), 16)
+        .unwrap_or('0')
+        .to_ascii_uppercase()
 }
 
 /// Base64 in lines of 76 characters, each ending with CRLF.
@@ -221,6 +237,56 @@ mod tests {
         let long = quoted_printable(&"a".repeat(200));
         assert!(long.split("\r\n").all(|l| l.len() <= 76), "{long}");
         assert_eq!(long.replace("=\r\n", ""), "a".repeat(200));
+    }
+
+    /// The encoder as it was (CR LF turned into LF first, one `String` per byte): the same
+    /// output on inputs with every kind of line end, byte and line length.
+    #[test]
+    fn qp_matches_the_reference_encoder() {
+        fn reference(text: &str) -> String {
+            let mut out = String::new();
+            let normalized = text.replace("\r\n", "\n");
+            let mut lines = normalized.split('\n').peekable();
+            while let Some(line) = lines.next() {
+                let mut col = 0usize;
+                let bytes = line.as_bytes();
+                for (i, &b) in bytes.iter().enumerate() {
+                    let last = i + 1 == bytes.len();
+                    let literal =
+                        (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
+                    let piece = if literal {
+                        (b as char).to_string()
+                    } else {
+                        format!("={b:02X}")
+                    };
+                    if col + piece.len() > 75 {
+                        out.push_str("=\r\n");
+                        col = 0;
+                    }
+                    col += piece.len();
+                    out.push_str(&piece);
+                }
+                if lines.peek().is_some() {
+                    out.push_str("\r\n");
+                }
+            }
+            out
+        }
+        let long = format!("{}è\t \r\n{}= \r", "x".repeat(73), "y".repeat(80));
+        for text in [
+            "",
+            "\n",
+            "\r",
+            "\r\n",
+            "\r\r\n\n\r",
+            "a\rb\r\nc\nd\r",
+            "tab\t\nspace \r\nend ",
+            "è stato\nx = y ",
+            "\u{1}\u{7f}ÿ€😀=",
+            long.as_str(),
+        ] {
+            assert_eq!(quoted_printable(text), reference(text), "{text:?}");
+        }
     }
 
     #[test]
