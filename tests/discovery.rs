@@ -981,6 +981,9 @@ fn evidence_time_stamps_are_judged_against_the_lists_qtst_services() {
         notes(&v).contains("NOT a granted qualified time-stamping unit (TSA/QTST)"),
         "{v}"
     );
+    // The same verdict as a field: `timestamps`, one per evidence time-stamp judged.
+    assert_eq!(v["timestamps"][0]["qualified_tsu"], false, "{v}");
+    assert!(v["timestamps"][0]["trusted_list"]["service_name"].is_null());
     write(true);
     configure("cache-2");
     let (code, v) = translate_json(&w.config, &dispatch, w.dir.path());
@@ -989,6 +992,14 @@ fn evidence_time_stamps_are_judged_against_the_lists_qtst_services() {
     assert!(
         n.contains("a granted qualified time-stamping unit (TSA/QTST) of \\\"Prova QTSA\\\"")
             && !n.contains("NOT a granted"),
+        "{v}"
+    );
+    let t = &v["timestamps"][0];
+    assert_eq!(t["qualified_tsu"], true, "{v}");
+    assert_eq!(t["trusted_list"]["service_name"], "Prova QTSA", "{v}");
+    assert_eq!(t["trusted_list"]["service_type"], QTST, "{v}");
+    assert!(
+        t["evidence"].as_str().is_some_and(|e| e.ends_with(".xml")),
         "{v}"
     );
 }

@@ -92,11 +92,17 @@ pub struct DevTsa {
 impl DevTsa {
     /// Starts one on a free loopback port, its data in a fresh temporary folder.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`DevTsa::start`] with more arguments (`--key K --cert C`: another TSU identity).
+    pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("tsa-data");
         let mut child = ponte()
             .args(["tsa", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

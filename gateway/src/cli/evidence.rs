@@ -1,10 +1,14 @@
 //! `ponte evidence verify` and `ponte evidence sign`: XAdES signatures on ERDS evidence.
 //!
-//! * `ponte evidence verify FILE.xml [--trust PEM]... [--tsa-trust PEM]... [--at RFC3339|signing-time] [--json]`
-//!   exit 0 = signature valid (and chain trusted when `--trust` is given), 1 = not (also when
-//!   the signed content is not an ERDS evidence: `evidence_error` says why), 2 = unreadable
-//!   input or usage error. The evidence fields are parsed from the signed octets only, so
-//!   they are `null` when the signature is not valid.
+//! * `ponte evidence verify FILE.xml [--trust PEM]... [--tsa-trust PEM]... [--config FILE |
+//!   --list TL.xml... [--allow-unsigned] [--anchor PEM]...] [--at RFC3339|signing-time] [--json]`
+//!   exit 0 = signature valid (and chain trusted when `--trust` or trusted lists are given),
+//!   1 = not (also when the signed content is not an ERDS evidence: `evidence_error` says
+//!   why), 2 = unreadable input or usage error. The evidence fields are parsed from the signed
+//!   octets only, so they are `null` when the signature is not valid. With trusted lists the
+//!   signer is also trusted when it is the digital identity of a granted qualified REM service
+//!   at the instant, and the time-stamping unit is judged as a qualified TSU at its genTime
+//!   (`signature.trusted_list`, `timestamp.qualified_tsu`, `timestamp.trusted_list`).
 //! * `ponte evidence sign IN.xml --key KEY.pem|pkcs11:URI --cert CERT.pem [--chain PEM]... [--tsa URL] [-o OUT]`
 //!   signs an unsigned evidence: XAdES-B-B, or B-T with `--tsa`.
 
@@ -15,8 +19,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::trust::{ListArgs, list_line, optional_lists, rem_signer_by_lists, timestamp_by_lists};
 use super::{Failure, Outcome, load_certs, load_key, read_file, rfc3339, write_output};
 use ponte::rem::evidence;
+use ponte::tl::TrustedLists;
 use ponte::xades::{self, At, Report, SignOptions, Signer, VerifyOptions};
 
 /// `ponte evidence ...`
@@ -41,6 +47,9 @@ pub struct VerifyArgs {
     /// Trust anchors for the time-stamping authority (PEM); repeatable.
     #[arg(long = "tsa-trust")]
     pub tsa_trust: Vec<PathBuf>,
+    /// Trusted lists as a further source of trust (as `ponte trust check` takes them).
+    #[command(flatten)]
+    pub lists: ListArgs,
     /// When to judge the chains: an RFC 3339 instant, or `signing-time` (xades:SigningTime).
     /// Default: now.
     #[arg(long)]
@@ -98,8 +107,10 @@ fn verify(args: VerifyArgs) -> Outcome {
         tsa_anchors: load_certs(&args.tsa_trust)?,
         at,
     };
+    let lists = optional_lists(&args.lists)?;
     let bytes = read_file(&args.file)?;
-    let (out, ok) = report(&bytes, &opts).map_err(|e| Failure::at(&args.file, e))?;
+    let (out, ok) =
+        report_with(&bytes, &opts, lists.as_ref()).map_err(|e| Failure::at(&args.file, e))?;
     if args.json {
         println!("{out}");
     } else {
@@ -117,7 +128,27 @@ fn verify(args: VerifyArgs) -> Outcome {
 /// are not XML the verifier reads at all. With long-term validation data (B-LT, B-LTA) the
 /// verdict is the long-term one (`long_term` in the object).
 pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades::Error> {
-    let (report, long_term) = xades::longterm::verify(bytes, opts)?;
+    report_with(bytes, opts, None)
+}
+
+/// [`report`] with trusted lists as a further source of trust: the signer is trusted too
+/// when its certificate is the digital identity of a granted qualified REM service at the
+/// instant the chain is judged (the anchors' verdict, when they trust, stays), and the
+/// time-stamping unit is judged as a qualified TSU at the token's genTime; each answer is a
+/// `trusted_list` object beside the verdict it concerns.
+pub fn report_with(
+    bytes: &[u8],
+    opts: &VerifyOptions,
+    lists: Option<&TrustedLists>,
+) -> Result<(Value, bool), xades::Error> {
+    let (mut report, mut long_term) = xades::longterm::verify(bytes, opts)?;
+    let listed = match lists {
+        Some(l) if report.signature.valid() => {
+            Some(by_lists(l, &mut report, long_term.as_mut(), opts))
+        }
+        _ => None,
+    };
+    let judged = !opts.anchors.is_empty() || lists.is_some();
     let parsed = report.signed_content().map(evidence::parse);
     let (summary, evidence_error, parts) = match parsed {
         Some(Ok(ev)) => (Some(ev.summary()), None, Some(components(&ev))),
@@ -130,24 +161,57 @@ pub fn report(bytes: &[u8], opts: &VerifyOptions) -> Result<(Value, bool), xades
     };
     let chain_ok = match &long_term {
         Some(lt) => lt.trusted(),
-        None => {
-            opts.anchors.is_empty() || report.signature.chain.as_ref().is_some_and(|c| c.trusted)
-        }
+        None => !judged || report.signature.chain.as_ref().is_some_and(|c| c.trusted),
     };
     let ok = report.signature.valid() && chain_ok && evidence_error.is_none();
-    let mut out = describe(
-        &report,
-        summary.as_ref(),
-        evidence_error.as_deref(),
-        !opts.anchors.is_empty(),
-    );
+    let mut out = describe(&report, summary.as_ref(), evidence_error.as_deref(), judged);
     if let (Some(c), Some(o)) = (parts, out.as_object_mut()) {
         o.insert("components".into(), c);
     }
     if let Some(lt) = &long_term {
-        super::evidence_extend::describe_long_term(&mut out, lt, !opts.anchors.is_empty());
+        super::evidence_extend::describe_long_term(&mut out, lt, judged);
+    }
+    if let Some((signer, tsu)) = listed {
+        out["signature"]["trusted_list"] = signer;
+        if let Some((q, j)) = tsu {
+            if q {
+                out["timestamp"]["trusted"] = Value::Bool(true);
+            } else if out["timestamp"]["trusted"].is_null() {
+                out["timestamp"]["trusted"] = Value::Bool(false);
+            }
+            out["timestamp"]["qualified_tsu"] = Value::Bool(q);
+            out["timestamp"]["trusted_list"] = j;
+        }
     }
     Ok((out, ok))
+}
+
+/// The lists' judgement of a valid signature: the signer as a qualified REM service at the
+/// instant its chain is judged (the long-term one, when there is validation data), its
+/// chain verdict replaced by the one with the lists as anchors; the time-stamping unit of a
+/// valid time-stamp as a qualified TSU at its genTime. The signer's `trusted_list` object and
+/// (qualified, object) for the time-stamp.
+fn by_lists(
+    lists: &TrustedLists,
+    report: &mut Report,
+    long_term: Option<&mut xades::longterm::LongTerm>,
+    opts: &VerifyOptions,
+) -> (Value, Option<(bool, Value)>) {
+    let sig = &mut report.signature;
+    let claimed = match opts.at {
+        At::Instant(t) => Some(t),
+        At::SigningTime => sig.signing_time,
+    };
+    let (at, anchored) = match &long_term {
+        Some(lt) => (Some(lt.judged_at), lt.chain.clone()),
+        None => (sig.judged_at.or(claimed), sig.chain.take()),
+    };
+    let (chain, signer) = rem_signer_by_lists(lists, sig.signer.as_ref(), at, anchored);
+    if let Some(lt) = long_term {
+        lt.chain = Some(chain.clone());
+    }
+    sig.chain = Some(chain);
+    (signer, timestamp_by_lists(lists, &report.timestamp))
 }
 
 /// The components of an evidence whose presence EN 319 532-4 Table C.27 fixes per event
@@ -315,6 +379,12 @@ fn print_text(file: &Path, v: &Value) {
         show(&t["policy"]),
         show(&t["qualified"])
     );
+    if !s["trusted_list"].is_null() {
+        println!("signer in trusted list: {}", list_line(&s["trusted_list"]));
+    }
+    if !t["trusted_list"].is_null() {
+        println!("TSU in trusted list:    {}", list_line(&t["trusted_list"]));
+    }
     if !s["reason"].is_null() {
         println!("reason:     {}", show(&s["reason"]));
     }

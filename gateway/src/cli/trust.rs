@@ -22,7 +22,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{Failure, Outcome, load_cert, load_certs, rfc3339};
 use ponte::fetch::Fetcher;
-use ponte::tl::{self, ListOutcome, LoadMode, LoadReport, Sources, Verdict, Wanted};
+use ponte::tl::{self, ListOutcome, LoadMode, LoadReport, Sources, Wanted};
+use ponte::x509::{Certificate, TrustVerdict};
 
 /// `ponte trust ...`
 #[derive(Debug, clap::Subcommand)]
@@ -198,35 +199,117 @@ pub(crate) fn list_statuses(report: &LoadReport) -> Value {
     )
 }
 
-/// The JSON of a verdict: `qualified`, `service_type`, `status`, `service_name`, `tsp_name`,
-/// `list`, `supply_points`, and the details.
-pub(crate) fn verdict_json(v: &Verdict, unverified: bool) -> Value {
-    let s = v.service.as_ref();
-    let mut warnings = Vec::new();
-    if unverified {
-        warnings.push(
-            "answered from a trusted list whose signature was NOT verified (unsigned lists allowed: tests only)"
-                .to_owned(),
-        );
+/// The lists of `--config` or `--list` for the verify commands, where they are optional:
+/// `None` when neither is given. A list refused is said on stderr; the answers then come
+/// from the others (none: every certificate is "not listed").
+pub(crate) fn optional_lists(a: &ListArgs) -> Result<Option<tl::TrustedLists>, Failure> {
+    if a.config.is_none() && a.list.is_empty() {
+        if a.allow_unsigned || !a.anchor.is_empty() {
+            return Err(Failure(
+                "--allow-unsigned and --anchor need --list (or give --config)".into(),
+            ));
+        }
+        return Ok(None);
     }
-    json!({
-        "qualified": v.qualified(),
-        "service_type": s.map(|s| s.service_type.uri().to_owned()),
-        "status": s.map(|s| s.status.uri().to_owned()),
-        "status_since": s.map(|s| rfc3339(s.status_since)),
-        "service_name": s.map(|s| s.service_name.clone()),
-        "tsp_name": s.map(|s| s.tsp_name.clone()),
-        "list": s.map(|s| s.list.clone()),
-        "list_territory": s.map(|s| s.territory.clone()),
-        "list_sequence": s.map(|s| s.sequence),
-        "list_verified": s.map(|s| s.list_verified),
-        "supply_points": s.map(|s| s.supply_points.clone()).unwrap_or_default(),
-        "matched_by": s.map(|s| s.matched.as_str()),
-        "at": rfc3339(v.at),
-        "reason": v.not_qualified.as_ref().map(ToString::to_string),
-        "unsigned_lists": unverified,
-        "warnings": warnings,
-    })
+    let (sources, _, mode) = sources(a)?;
+    let report = load(&sources, mode, OffsetDateTime::now_utc())?;
+    for s in &report.statuses {
+        if let ListOutcome::Refused(r) = &s.outcome {
+            eprintln!("ponte: trusted list {} refused: {r}", s.source);
+        }
+    }
+    Ok(Some(report.lists))
+}
+
+/// What the lists say of a REM signer (S/MIME or XAdES) at `at`, for the verify commands:
+/// the chain verdict with the lists as anchors, and the `trusted_list` object (`null` when the
+/// signer or the instant is missing). `chain` is the PEM anchors' verdict (`None` when none
+/// were given): one that trusts stays (the override); otherwise the lists decide.
+pub(crate) fn rem_signer_by_lists(
+    lists: &tl::TrustedLists,
+    signer: Option<&Certificate>,
+    at: Option<OffsetDateTime>,
+    chain: Option<TrustVerdict>,
+) -> (TrustVerdict, Value) {
+    let (Some(cert), Some(at)) = (signer, at) else {
+        let why = if signer.is_none() {
+            "trusted lists: the signer certificate cannot be read"
+        } else {
+            "trusted lists: the signature has no signing time to judge at"
+        };
+        let chain = chain.filter(|c| c.trusted).unwrap_or_else(|| TrustVerdict {
+            trusted: false,
+            reason: Some(why.into()),
+            path: Vec::new(),
+        });
+        return (chain, Value::Null);
+    };
+    let verdict = lists.qualified_rem_service(cert.der(), at);
+    let json = verdict.to_json(verdict.unverified(lists));
+    let chain = match chain {
+        Some(c) if c.trusted => c,
+        other => verdict.as_trust(
+            cert,
+            "a granted qualified REM service",
+            other.as_ref().and_then(|c| c.reason.as_deref()),
+        ),
+    };
+    (chain, json)
+}
+
+/// What the lists say of a time-stamping unit (its certificate, DER) at the token's genTime:
+/// whether it is a granted qualified TSU (`.../Svctype/TSA/QTST`), why not, and the
+/// `trusted_list` object.
+pub(crate) fn tsu_by_lists(
+    lists: &tl::TrustedLists,
+    tsu_der: &[u8],
+    gen_time: OffsetDateTime,
+) -> (bool, Option<String>, Value) {
+    let verdict = lists.qualified_tsu(tsu_der, gen_time);
+    (
+        verdict.qualified(),
+        verdict
+            .not_qualified
+            .as_ref()
+            .map(|n| format!("trusted lists: {n}")),
+        verdict.to_json(verdict.unverified(lists)),
+    )
+}
+
+/// [`tsu_by_lists`] for the TSU of a valid XAdES `SignatureTimeStamp`, at its genTime:
+/// (qualified, `trusted_list` object); `None` when there is no valid token with a TSU.
+pub(crate) fn timestamp_by_lists(
+    lists: &tl::TrustedLists,
+    ts: &ponte::xades::TimestampVerdict,
+) -> Option<(bool, Value)> {
+    match (ts.token.as_ref().and_then(|t| t.tsu.as_ref()), ts.time()) {
+        (Some(u), Some(t)) if ts.valid => {
+            let (q, _, j) = tsu_by_lists(lists, &u.der, t);
+            Some((q, j))
+        }
+        _ => None,
+    }
+}
+
+/// The `trusted list: ...` line of the verify commands' text output.
+pub(crate) fn list_line(v: &Value) -> String {
+    let name = |k: &str| v[k].as_str().unwrap_or("-").to_owned();
+    if v["qualified"] == true {
+        format!(
+            "qualified: \"{}\" of \"{}\" ({}) in {}{}",
+            name("service_name"),
+            name("tsp_name"),
+            name("service_type"),
+            name("list"),
+            if v["list_verified"] == true {
+                ""
+            } else {
+                " (list NOT verified)"
+            }
+        )
+    } else {
+        format!("NOT qualified: {}", name("reason"))
+    }
 }
 
 fn check(a: CheckArgs) -> Outcome {
@@ -235,12 +318,7 @@ fn check(a: CheckArgs) -> Outcome {
     let (sources, _, mode) = sources(&a.lists)?;
     let report = load(&sources, mode, OffsetDateTime::now_utc())?;
     let verdict = report.lists.check(&cert, at, Wanted::RemOrTsa);
-    let unverified = verdict
-        .service
-        .as_ref()
-        .map(|s| !s.list_verified)
-        .unwrap_or_else(|| report.lists.has_unverified());
-    let mut out = verdict_json(&verdict, unverified);
+    let mut out = verdict.to_json(verdict.unverified(&report.lists));
     if report.lists.is_empty()
         && let Some(o) = out.as_object_mut()
     {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::trust::{ShowArgs, list_statuses, load, parse_at, sources, verdict_json};
+use super::trust::{ShowArgs, list_statuses, load, parse_at, sources};
 use super::{Failure, Outcome, rfc3339};
 use ponte::discovery::{Discovery, discover};
 use ponte::fetch::{Fetcher, Resolver};
@@ -50,7 +50,7 @@ fn one(d: &Discovery) -> Value {
         match &h.verdict {
             Some(v) => {
                 let unverified = v.service.as_ref().is_some_and(|s| !s.list_verified);
-                entry["service"] = verdict_json(v, unverified);
+                entry["service"] = v.to_json(unverified);
                 if v.qualified() {
                     entry["csi"] = Value::Array(
                         h.capabilities

@@ -60,7 +60,9 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Verify a TimeStampResp or a bare token against the data it should cover.
-    /// Exit 0: valid (and trusted when --tsa-trust is given); 1: not; 2: unreadable.
+    /// Exit 0: valid (and trusted when --tsa-trust or trusted lists are given); 1: not;
+    /// 2: unreadable. With trusted lists the TSU is also trusted when it is a granted
+    /// qualified time-stamping unit (TSA/QTST) at the token's genTime.
     Verify {
         /// The TimeStampResp (.tsr) or token (DER ContentInfo).
         file: PathBuf,
@@ -82,6 +84,9 @@ pub enum Command {
         /// Extra certificates (PEM): intermediates, or the TSU certificate; repeatable.
         #[arg(long)]
         untrusted: Vec<PathBuf>,
+        /// Trusted lists as a further source of trust (as `ponte trust check` takes them).
+        #[command(flatten)]
+        lists: super::trust::ListArgs,
         /// Instant to judge the TSU path at (RFC 3339). Default: the token's genTime.
         #[arg(long)]
         at: Option<String>,
@@ -123,6 +128,7 @@ pub fn run(cmd: Command) -> Outcome {
             nonce,
             tsa_trust,
             untrusted,
+            lists,
             at,
             json,
         } => verify_cmd(
@@ -133,6 +139,7 @@ pub fn run(cmd: Command) -> Outcome {
             nonce.as_deref(),
             &tsa_trust,
             &untrusted,
+            &lists,
             at.as_deref(),
             json,
         ),
@@ -271,6 +278,7 @@ fn verify_cmd(
     nonce: Option<&str>,
     tsa_trust: &[PathBuf],
     untrusted: &[PathBuf],
+    lists: &super::trust::ListArgs,
     at: Option<&str>,
     json: bool,
 ) -> Outcome {
@@ -302,9 +310,31 @@ fn verify_cmd(
         extra_certs: load_certs(untrusted)?,
         at,
     };
+    let lists = super::trust::optional_lists(lists)?;
     let der = read_file(file)?;
-    let v = verify::verify(&der, &Expected { imprint, nonce }, &opts)
+    let mut v = verify::verify(&der, &Expected { imprint, nonce }, &opts)
         .map_err(|e| Failure::at(file, e))?;
+    // The lists as anchors: a qualified TSU at genTime is trusted; PEM anchors that trust
+    // stay the override.
+    let listed = match (&lists, &v.tsu, &v.info) {
+        (Some(l), Some(tsu), Some(info)) if v.valid() => {
+            let (q, why, j) = super::trust::tsu_by_lists(l, &tsu.der, info.gen_time.instant());
+            if q {
+                v.trusted = Some(Trust::Trusted);
+            } else if !matches!(v.trusted, Some(Trust::Trusted)) {
+                let before = match &v.trusted {
+                    Some(Trust::NotTrusted(r)) => format!("{r}; "),
+                    _ => String::new(),
+                };
+                v.trusted = Some(Trust::NotTrusted(format!(
+                    "{before}{}",
+                    why.unwrap_or_default()
+                )));
+            }
+            Some((q, j))
+        }
+        _ => None,
+    };
     let ok = v.valid() && !matches!(v.trusted, Some(Trust::NotTrusted(_)));
     if json {
         let info = v.info.as_ref();
@@ -321,6 +351,8 @@ fn verify_cmd(
             "trusted": v.trusted.as_ref().map(|t| matches!(t, Trust::Trusted)),
             "trust_reason": match &v.trusted { Some(Trust::NotTrusted(r)) => Some(r.clone()), _ => None },
             "qualified": v.qualified,
+            "qualified_tsu": listed.as_ref().map(|(q, _)| *q),
+            "trusted_list": listed.as_ref().map(|(_, j)| j),
         });
         println!("{obj}");
     } else {
@@ -342,6 +374,9 @@ fn verify_cmd(
             Some(Trust::NotTrusted(r)) => println!("  trust   NOT trusted: {r}"),
         }
         println!("  qualified {}", v.qualified);
+        if let Some((_, j)) = &listed {
+            println!("  trusted list: TSU {}", super::trust::list_line(j));
+        }
     }
     Ok(if ok {
         ExitCode::SUCCESS

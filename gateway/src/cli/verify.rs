@@ -1,10 +1,15 @@
-//! `ponte verify FILE [--trust PEM]... [--tsa-trust PEM]... [--at RFC3339|signing-time] [--json]`
+//! `ponte verify FILE [--trust PEM]... [--tsa-trust PEM]... [--config FILE | --list TL.xml...
+//! [--allow-unsigned] [--anchor PEM]...] [--at RFC3339|signing-time] [--json]`
 //!
 //! Integrity and trust are two verdicts: exit 0 when the signature is valid (and, with
-//! `--trust`, the chain is trusted at the chosen instant), 1 when not (unsigned, tampered,
-//! untrusted), 2 when the file cannot be read. A REM message is also verified as one (its
-//! evidences, the digest of its original, the REM-* header fields of EN 319 532-4 Table
-//! C.26): `--json` reports it under `rem`; the exit code stays the S/MIME verdict.
+//! `--trust` or trusted lists, the chain is trusted at the chosen instant), 1 when not
+//! (unsigned, tampered, untrusted), 2 when the file cannot be read. A REM message is also
+//! verified as one (its evidences, the digest of its original, the REM-* header fields of
+//! EN 319 532-4 Table C.26): `--json` reports it under `rem`; the exit code stays the S/MIME
+//! verdict. With trusted lists (TS 119 612), a signer is also trusted when its certificate
+//! is the digital identity of a granted qualified REM service at the instant (the lists act
+//! as anchors; `--trust` stays an override), and the time-stamping unit of each evidence's
+//! time-stamp is judged as a qualified TSU at its genTime: `trusted_list` objects in the JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,10 +17,12 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use super::trust::{ListArgs, list_line, optional_lists, rem_signer_by_lists, timestamp_by_lists};
 use super::{Failure, Outcome, load_certs, read_file, rfc3339};
 use ponte::pec::PecMessage;
 use ponte::rem::message as rem;
 use ponte::smime::{self, TrustTime};
+use ponte::tl::TrustedLists;
 use ponte::x509::Certificate;
 
 /// Arguments of `ponte verify`.
@@ -30,6 +37,9 @@ pub struct Args {
     /// Trust anchors for the time-stamps of a REM message's evidences (PEM); repeatable.
     #[arg(long = "tsa-trust")]
     pub tsa_trust: Vec<PathBuf>,
+    /// Trusted lists as a further source of trust (as `ponte trust check` takes them).
+    #[command(flatten)]
+    pub lists: ListArgs,
     /// When to judge the chain: an RFC 3339 instant, or `signing-time` (the CMS signingTime). Default: now.
     #[arg(long)]
     pub at: Option<String>,
@@ -47,9 +57,10 @@ pub fn run(args: Args) -> Outcome {
     .map_err(|e| Failure(format!("--at: {e}")))?;
     let anchors = load_certs(&args.trust)?;
     let tsa_anchors = load_certs(&args.tsa_trust)?;
+    let lists = optional_lists(&args.lists)?;
     let file = args.file.display().to_string();
-    let (out, ok) =
-        report(&file, &raw, &anchors, &tsa_anchors, at).map_err(|e| Failure::at(&args.file, e))?;
+    let (out, ok) = report_with(&file, &raw, &anchors, &tsa_anchors, lists.as_ref(), at)
+        .map_err(|e| Failure::at(&args.file, e))?;
     if args.json {
         let text = serde_json::to_string_pretty(&out).map_err(|e| Failure(e.to_string()))?;
         println!("{text}");
@@ -65,6 +76,10 @@ pub fn run(args: Args) -> Outcome {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         );
+        let listed = &out["signature"]["trusted_list"];
+        if !listed.is_null() {
+            println!("{file}: trusted list: signer {}", list_line(listed));
+        }
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -82,9 +97,44 @@ pub fn report(
     tsa_anchors: &[Certificate],
     at: TrustTime,
 ) -> Result<(Value, bool), smime::Error> {
+    report_with(file, raw, anchors, tsa_anchors, None, at)
+}
+
+/// The instant a signer is judged at: the one given, or the signing time it claims.
+fn instant(at: TrustTime, claimed: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match at {
+        TrustTime::At(t) => Some(t),
+        TrustTime::SigningTime => claimed,
+    }
+}
+
+/// [`report`] with trusted lists as a further source of trust: the signer (and, for a REM
+/// message, each evidence's signer and time-stamping unit) judged by them too, each answer a
+/// `trusted_list` object beside the verdict it concerns.
+pub fn report_with(
+    file: &str,
+    raw: &[u8],
+    anchors: &[Certificate],
+    tsa_anchors: &[Certificate],
+    lists: Option<&TrustedLists>,
+    at: TrustTime,
+) -> Result<(Value, bool), smime::Error> {
     let verdict = smime::verify(raw)?;
-    let chain = (!anchors.is_empty() && verdict.present && verdict.valid)
-        .then(|| smime::trust(&verdict, anchors, &[], at));
+    let signed = verdict.present && verdict.valid;
+    let anchored =
+        (!anchors.is_empty() && signed).then(|| smime::trust(&verdict, anchors, &[], at));
+    let (chain, listed) = match lists.filter(|_| signed) {
+        Some(l) => {
+            let (c, j) = rem_signer_by_lists(
+                l,
+                verdict.signer_certificate.as_ref(),
+                instant(at, verdict.signing_time),
+                anchored,
+            );
+            (Some(c), j)
+        }
+        None => (anchored, Value::Null),
+    };
 
     // What was signed is what we describe: the signed entity when there is one, so that a
     // PEC's daticert is read from the bytes the provider vouched for.
@@ -115,6 +165,7 @@ pub fn report(
             "signing_time": verdict.signing_time.map(rfc3339),
             "chain_trusted": chain.as_ref().map(|c| c.trusted),
             "chain": chain.as_ref().map(|c| json!({"path": c.path, "reason": c.reason})),
+            "trusted_list": listed,
             "reason": reason,
             "notes": verdict.notes,
         },
@@ -126,7 +177,7 @@ pub fn report(
         out["pec"] = pec;
     }
     if format == "rem" {
-        out["rem"] = rem_report(raw, anchors, tsa_anchors, at);
+        out["rem"] = rem_report(raw, anchors, tsa_anchors, lists, at);
     }
     Ok((out, ok))
 }
@@ -287,6 +338,7 @@ fn rem_report(
     raw: &[u8],
     anchors: &[Certificate],
     tsa_anchors: &[Certificate],
+    lists: Option<&TrustedLists>,
     at: TrustTime,
 ) -> Value {
     let headers = rem_header_fields(raw);
@@ -296,7 +348,7 @@ fn rem_report(
         tsa_anchors: tsa_anchors.to_vec(),
         at,
     };
-    let v = match rem::verify_with(raw, &opts) {
+    let mut v = match rem::verify_with(raw, &opts) {
         Ok(v) => v,
         Err(e) => {
             let (kind, header) = rem_error_kind(&e);
@@ -307,11 +359,18 @@ fn rem_report(
             });
         }
     };
-    let judged = !anchors.is_empty();
+    let listed = lists.map(|l| by_lists(&mut v, l, !anchors.is_empty(), at));
+    let judged = !anchors.is_empty() || lists.is_some();
     let evidences: Vec<Value> = v
         .evidences
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
+            let (signer_list, tsu) = listed
+                .as_ref()
+                .and_then(|l| l.get(i))
+                .cloned()
+                .unwrap_or((Value::Null, None));
             let r = e.verdict.as_ref();
             let sig = r.map(|r| &r.signature);
             let ts = r.map(|r| &r.timestamp);
@@ -326,10 +385,16 @@ fn rem_report(
                 "event_uri": e.summary.as_ref().map(|s| s.event_uri.clone()),
                 "reasons": e.summary.as_ref().map(|s| s.reasons.iter().map(|r| r.code.clone().unwrap_or_else(|| r.uri.clone())).collect::<Vec<_>>()),
                 "evidence_id": e.summary.as_ref().map(|s| s.evidence_id.clone()),
+                "trusted_list": signer_list,
                 "timestamp": {
                     "present": ts.map(|t| t.present),
                     "valid": ts.filter(|t| t.present).map(|t| t.valid),
-                    "trusted": ts.and_then(|t| t.trusted()),
+                    "trusted": match &tsu {
+                        Some((q, _)) => Some(*q || ts.and_then(|t| t.trusted()) == Some(true)),
+                        None => ts.and_then(|t| t.trusted()),
+                    },
+                    "qualified_tsu": tsu.as_ref().map(|(q, _)| *q),
+                    "trusted_list": tsu.map(|(_, j)| j),
                 },
                 "unreadable": e.unreadable,
             })
@@ -364,4 +429,47 @@ fn rem_report(
         "header_evidence_id_matches": v.header_evidence_id_matches,
         "notes": v.message.notes,
     })
+}
+
+/// The trusted lists' judgement of a verified REM message, as `ponte serve` makes it: the
+/// S/MIME signer and each valid evidence's signer that `anchors_given` did not settle become
+/// trusted when they are the digital identity of a granted qualified REM service at the
+/// instant (their verdicts in `v` are replaced, so that [`rem::RemVerdict::valid`] counts
+/// them); each valid evidence's time-stamping unit is judged as a qualified TSU at its
+/// genTime. Per evidence: the signer's `trusted_list` object, and (qualified, object) for the
+/// time-stamp.
+fn by_lists(
+    v: &mut rem::RemVerdict<'_>,
+    lists: &TrustedLists,
+    anchors_given: bool,
+    at: TrustTime,
+) -> Vec<(Value, Option<(bool, Value)>)> {
+    if v.smime.valid {
+        let (c, _) = rem_signer_by_lists(
+            lists,
+            v.smime.signer_certificate.as_ref(),
+            instant(at, v.smime.signing_time),
+            anchors_given.then(|| v.trust.clone()),
+        );
+        v.trust = c;
+    }
+    let mut out = Vec::with_capacity(v.evidences.len());
+    for e in &mut v.evidences {
+        let valid = e.valid();
+        let Some(r) = e.verdict.as_mut().filter(|_| valid) else {
+            out.push((Value::Null, None));
+            continue;
+        };
+        let sig = &mut r.signature;
+        let (c, j) = rem_signer_by_lists(
+            lists,
+            sig.signer.as_ref(),
+            instant(at, sig.signing_time),
+            sig.chain.take(),
+        );
+        sig.chain = Some(c);
+        let tsu = timestamp_by_lists(lists, &r.timestamp);
+        out.push((j, tsu));
+    }
+    out
 }

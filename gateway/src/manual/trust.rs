@@ -63,6 +63,32 @@
 //! `list_verified`, `supply_points`, `matched_by` (`certificate`, `public-key`, `issued-by`),
 //! `reason` when not qualified, and `lists`: the status of every list loaded.
 //!
+//! ## The verify commands
+//!
+//! `ponte verify`, `ponte evidence verify` and `ponte tsa verify` take the same list options
+//! (`--config FILE | --list TL.xml... [--allow-unsigned] [--anchor PEM]...`) and use the lists
+//! as `ponte serve` does, as anchors beside the PEM ones:
+//! * the signer of a message's S/MIME signature and of each evidence's XAdES signature is
+//!   asked about with [`crate::tl::TrustedLists::qualified_rem_service`] at the instant its
+//!   chain is judged (`--at`; `signing-time`: its own signing time; for an evidence with
+//!   long-term validation data, the long-term instant); when it is the digital identity of a
+//!   granted qualified REM service then, its chain is trusted
+//!   ([`crate::tl::Verdict::as_trust`]: the path ends in that service). A chain the PEM
+//!   anchors (`--trust`) trust stays trusted whatever the lists say (the override); one they
+//!   do not trust gets the lists' verdict, its reason naming both;
+//! * the time-stamping unit of a time-stamp (each evidence's `SignatureTimeStamp`, the token
+//!   of `ponte tsa verify`) is asked about with [`crate::tl::TrustedLists::qualified_tsu`] at
+//!   the token's genTime; a qualified TSU is trusted (`--tsa-trust` still an override);
+//! * each answer is printed beside the verdict it concerns as `trusted_list`, the object of
+//!   `ponte trust check --json` ([`crate::tl::Verdict::to_json`]), and for a time-stamp with
+//!   `qualified_tsu`; the text output adds a `trusted list:` line;
+//! * the exit code keeps its rule, the lists counting as trust asked: 0 when valid and
+//!   trusted, 1 when a signer is neither vouched for by the lists nor by `--trust`.
+//!
+//! `ponte translate --json` (REM → PEC with `[trust] lists`) prints the time-stamping unit
+//! verdicts the translation noted as `timestamps` [{`evidence`, `tsu`, `time`,
+//! `qualified_tsu`, `trusted_list`}] ([`crate::translate::report::TsuJudgement`]).
+//!
 //! ## Capability documents and discovery ([`crate::rem::csi`], `ponte trust show`)
 //!
 //! The `https://` supply point of a REM service is its Capability and Security Information
@@ -176,8 +202,8 @@
 //!   between spools keeps refusing evidence from the wrong service.
 //! * Time-stamps: [`crate::tl::TrustedLists::qualified_tsu`] (TSU DER, genTime). REM → PEC
 //!   translation judges the TSU of every valid evidence's `SignatureTimeStamp` this way when
-//!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, the
-//!   message's history): "a granted qualified time-stamping unit (TSA/QTST) of ..." or "NOT
+//!   lists are loaded, and notes the answer (`notes` of `ponte translate --json`, and as
+//!   values its `timestamps`; the message's history): "a granted qualified time-stamping unit (TSA/QTST) of ..." or "NOT
 //!   a granted qualified time-stamping unit ... the time is not a qualified time-stamp". It
 //!   marks, it does not refuse: the evidence and its time-stamp stay valid and `tsa_anchors`
 //!   still decides TSA trust; what a non-qualified TSU loses is the eIDAS art. 41(2)/42

@@ -147,6 +147,17 @@ pub struct ServiceInfo {
     pub identities: Vec<Certificate>,
 }
 
+impl ServiceInfo {
+    /// `""`, or `" (list NOT verified)"` when the list that says so was accepted unsigned.
+    pub fn unverified_mark(&self) -> &'static str {
+        if self.list_verified {
+            ""
+        } else {
+            " (list NOT verified)"
+        }
+    }
+}
+
 /// The answer about one certificate.
 #[derive(Clone, Debug)]
 pub struct Verdict {
@@ -162,6 +173,93 @@ impl Verdict {
     /// Whether the certificate is a qualified service of the kind asked for at the instant.
     pub fn qualified(&self) -> bool {
         self.not_qualified.is_none()
+    }
+
+    /// This answer about `signer` as a chain verdict, the lists acting as anchors: trusted
+    /// when qualified, the path ending in the service it is the digital identity of (`what`
+    /// it is, e.g. "a granted qualified REM service"); else not trusted, the reason the
+    /// lists give after `previous` (what the PEM anchors said, when they were asked).
+    pub fn as_trust(
+        &self,
+        signer: &Certificate,
+        what: &str,
+        previous: Option<&str>,
+    ) -> x509::TrustVerdict {
+        match (&self.not_qualified, &self.service) {
+            (None, Some(s)) => x509::TrustVerdict {
+                trusted: true,
+                reason: None,
+                path: vec![
+                    signer.subject.clone(),
+                    format!(
+                        "the digital identity ({}) of \"{}\" of \"{}\", {what} in {}{}",
+                        s.matched.as_str(),
+                        s.service_name,
+                        s.tsp_name,
+                        s.list,
+                        s.unverified_mark()
+                    ),
+                ],
+            },
+            (why, _) => x509::TrustVerdict {
+                trusted: false,
+                reason: Some(format!(
+                    "{}trusted lists: {}",
+                    previous.map(|p| format!("{p}; ")).unwrap_or_default(),
+                    why.as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| format!("not {what}"))
+                )),
+                path: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether the answer rests on a list whose signature was not verified: the list that
+    /// says so, or, when no service was found, any list loaded (`lists`).
+    pub fn unverified(&self, lists: &TrustedLists) -> bool {
+        self.service
+            .as_ref()
+            .map(|s| !s.list_verified)
+            .unwrap_or_else(|| lists.has_unverified())
+    }
+
+    /// The JSON of the answer, as `ponte trust check --json` and every `trusted_list` object
+    /// print it: `qualified`, `service_type`, `status`, `status_since`, `service_name`,
+    /// `tsp_name`, `list`, `list_territory`, `list_sequence`, `list_verified`,
+    /// `supply_points`, `matched_by`, `at`, `reason`, `unsigned_lists` (`unverified`) and
+    /// `warnings`.
+    pub fn to_json(&self, unverified: bool) -> serde_json::Value {
+        let rfc3339 = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        let s = self.service.as_ref();
+        let mut warnings = Vec::new();
+        if unverified {
+            warnings.push(
+                "answered from a trusted list whose signature was NOT verified (unsigned lists allowed: tests only)"
+                    .to_owned(),
+            );
+        }
+        serde_json::json!({
+            "qualified": self.qualified(),
+            "service_type": s.map(|s| s.service_type.uri().to_owned()),
+            "status": s.map(|s| s.status.uri().to_owned()),
+            "status_since": s.map(|s| rfc3339(s.status_since)),
+            "service_name": s.map(|s| s.service_name.clone()),
+            "tsp_name": s.map(|s| s.tsp_name.clone()),
+            "list": s.map(|s| s.list.clone()),
+            "list_territory": s.map(|s| s.territory.clone()),
+            "list_sequence": s.map(|s| s.sequence),
+            "list_verified": s.map(|s| s.list_verified),
+            "supply_points": s.map(|s| s.supply_points.clone()).unwrap_or_default(),
+            "matched_by": s.map(|s| s.matched.as_str()),
+            "at": rfc3339(self.at),
+            "reason": self.not_qualified.as_ref().map(ToString::to_string),
+            "unsigned_lists": unverified,
+            "warnings": warnings,
+        })
     }
 }
 

@@ -55,6 +55,40 @@ pub struct Translation {
     /// The sender's identity assurance the evidence states: Ponte's (PEC → REM, from the
     /// holders' source) or the incoming evidence's (REM → PEC); `None`: none stated.
     pub sender_assurance: Option<crate::correlate::SenderAssurance>,
+    /// REM → PEC with trusted lists loaded: what they say of the time-stamping unit of each
+    /// valid evidence's time-stamp (empty otherwise).
+    pub timestamps: Vec<TsuJudgement>,
+}
+
+/// What the trusted lists say of the time-stamping unit of one incoming evidence's
+/// `SignatureTimeStamp`: is it a granted qualified TSU (`.../Svctype/TSA/QTST`) at the
+/// token's genTime? A mark, never a refusal (`manual::trust`).
+#[derive(Debug, Clone)]
+pub struct TsuJudgement {
+    /// The evidence's file name in the REM message.
+    pub evidence: String,
+    /// The TSU certificate's subject.
+    pub tsu: String,
+    /// The token's genTime, the instant judged.
+    pub gen_time: time::OffsetDateTime,
+    /// The lists' answer.
+    pub verdict: crate::tl::Verdict,
+    /// Whether that answer rests on a list whose signature was not verified.
+    pub unverified: bool,
+}
+
+impl TsuJudgement {
+    /// `{evidence, tsu, time, qualified_tsu, trusted_list}`, `trusted_list` as
+    /// `ponte trust check --json` prints a verdict.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "evidence": self.evidence,
+            "tsu": self.tsu,
+            "time": self.gen_time.format(&time::format_description::well_known::Rfc3339).ok(),
+            "qualified_tsu": self.verdict.qualified(),
+            "trusted_list": self.verdict.to_json(self.unverified),
+        })
+    }
 }
 
 /// What kind of refusal a translation makes: the service chooses from it between refusing the
@@ -302,6 +336,7 @@ pub fn json_translated(
         "mapping": t.mapping,
         "correlation": t.record,
         "sender_assurance": t.sender_assurance,
+        "timestamps": t.timestamps.iter().map(TsuJudgement::to_json).collect::<Vec<_>>(),
         "notes": t.notes,
     })
 }

@@ -21,7 +21,7 @@
 use super::context::{Context, Judge};
 use super::in_place::Place;
 use super::receipt::{OriginalFacts, evidence_part, pec_receipt_input};
-use super::report::{Described, Outcome, Output, Refusal, RefusalKind, Translation};
+use super::report::{Described, Outcome, Output, Refusal, RefusalKind, Translation, TsuJudgement};
 use super::to_rem::{bare_address, reason_label};
 use crate::correlate::{DispatchFacts, Record};
 use crate::pec::build::{
@@ -61,7 +61,7 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
         Err(e) => return Ok(Err(Refusal::new(None, RefusalKind::NotRem, e.to_string()))),
     };
     let mut notes = Vec::new();
-    trust_by_lists(
+    let timestamps = trust_by_lists(
         &mut verdict,
         cx.trusted_lists().as_ref(),
         !cx.config.trust.rem_anchors.is_empty(),
@@ -366,6 +366,7 @@ async fn translate_in(cx: &Context, raw: &[u8], judge: &Judge, place: &mut Place
         mapping: row.id.clone(),
         record,
         notes,
+        timestamps,
     }))
 }
 
@@ -381,7 +382,7 @@ fn trust_by_lists(
     anchors_given: bool,
     judge: &Judge,
     notes: &mut Vec<String>,
-) {
+) -> Vec<TsuJudgement> {
     use crate::x509::TrustVerdict;
     let instant = |claimed: Option<time::OffsetDateTime>| match judge.trust_at {
         crate::smime::TrustTime::At(t) => t,
@@ -393,39 +394,11 @@ fn trust_by_lists(
                at: time::OffsetDateTime,
                previous: Option<&str>|
      -> TrustVerdict {
-        let q = l.qualified_rem_service(c.der(), at);
-        match (&q.not_qualified, &q.service) {
-            (None, Some(s)) => TrustVerdict {
-                trusted: true,
-                reason: None,
-                path: vec![
-                    c.subject.clone(),
-                    format!(
-                        "the digital identity ({}) of \"{}\" of \"{}\", a granted qualified REM service in {}{}",
-                        s.matched.as_str(),
-                        s.service_name,
-                        s.tsp_name,
-                        s.list,
-                        if s.list_verified {
-                            ""
-                        } else {
-                            " (list NOT verified)"
-                        }
-                    ),
-                ],
-            },
-            (why, _) => TrustVerdict {
-                trusted: false,
-                reason: Some(format!(
-                    "{}trusted lists: {}",
-                    previous.map(|p| format!("{p}; ")).unwrap_or_default(),
-                    why.as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_else(|| "not a qualified REM service".into())
-                )),
-                path: Vec::new(),
-            },
-        }
+        l.qualified_rem_service(c.der(), at).as_trust(
+            c,
+            "a granted qualified REM service",
+            previous,
+        )
     };
     if v.smime.valid
         && !v.trust.trusted
@@ -483,19 +456,25 @@ fn trust_by_lists(
             r.signature.chain = Some(j);
         }
     }
-    if let Some(l) = lists {
-        tsu_by_lists(v, l, notes);
+    match lists {
+        Some(l) => tsu_by_lists(v, l, notes),
+        None => Vec::new(),
     }
 }
 
 /// Judges the time-stamping unit of each valid evidence's `SignatureTimeStamp` through the
 /// trusted lists: is its certificate (or its issuer) the digital identity of a granted
 /// qualified time-stamping service (`.../Svctype/TSA/QTST`) at the token's genTime? The
-/// answer is noted (the translation's `notes`, the message's history), not a refusal: the
-/// evidence and its time-stamp stay valid and the TSA trust of `tsa_anchors` is unchanged;
-/// only the eIDAS art. 42 presumption of a qualified time (EN 319 522-3 evidence
-/// time-stamped by a qualified TSA) does not hold, and the note says so.
-fn tsu_by_lists(v: &RemVerdict, lists: &crate::tl::TrustedLists, notes: &mut Vec<String>) {
+/// answer is noted (the translation's `notes` and `timestamps`, the message's history), not
+/// a refusal: the evidence and its time-stamp stay valid and the TSA trust of `tsa_anchors`
+/// is unchanged; only the eIDAS art. 42 presumption of a qualified time (EN 319 522-3
+/// evidence time-stamped by a qualified TSA) does not hold, and the note says so.
+fn tsu_by_lists(
+    v: &RemVerdict,
+    lists: &crate::tl::TrustedLists,
+    notes: &mut Vec<String>,
+) -> Vec<TsuJudgement> {
+    let mut judged = Vec::new();
     for e in &v.evidences {
         if !e.valid() {
             continue;
@@ -519,11 +498,7 @@ fn tsu_by_lists(v: &RemVerdict, lists: &crate::tl::TrustedLists, notes: &mut Vec
                 s.service_name,
                 s.tsp_name,
                 s.list,
-                if s.list_verified {
-                    ""
-                } else {
-                    " (list NOT verified)"
-                }
+                s.unverified_mark()
             ),
             (why, _) => format!(
                 "evidence {}: time-stamp by {} at {at}: NOT a granted qualified time-stamping unit (TSA/QTST) in the trusted lists at its genTime ({}); the time is not a qualified time-stamp",
@@ -534,7 +509,15 @@ fn tsu_by_lists(v: &RemVerdict, lists: &crate::tl::TrustedLists, notes: &mut Vec
                     .unwrap_or_else(|| "not listed".into())
             ),
         });
+        judged.push(TsuJudgement {
+            evidence: e.filename.clone(),
+            tsu: tsu.subject.clone(),
+            gen_time,
+            unverified: q.unverified(lists),
+            verdict: q,
+        });
     }
+    judged
 }
 
 /// `dispatch`, `receipt`, ... (the last segment of an unknown URI).

@@ -726,6 +726,7 @@ fn translated(
 ) -> Translation {
     Translation {
         sender_assurance: record.sender_assurance.clone(),
+        timestamps: Vec::new(),
         outputs: vec![super::report::Output {
             bytes,
             described: Described {
