@@ -25,6 +25,7 @@ pub use dom::{Attribute, Document, Element, IdLookup, NamespaceDecl, Node, NodeI
 pub use escape::escape;
 pub(crate) use escape::is_xml_char;
 pub use nodeset::NodeSet;
+pub(crate) use parse::slice_of;
 pub use parse::{parse, parse_with};
 
 /// The namespace bound to the `xml` prefix (XML Namespaces 1.0 §3).

@@ -274,7 +274,7 @@ fn is_xml_space(s: &str) -> bool {
 }
 
 /// `s` as a slice of `input` when it is one (the tokenizer's events borrow the input).
-fn slice_of<'a>(input: &'a str, s: &str) -> Option<&'a str> {
+pub(crate) fn slice_of<'a>(input: &'a str, s: &str) -> Option<&'a str> {
     if s.is_empty() {
         return Some("");
     }

@@ -52,13 +52,13 @@ const ERDS: Option<&str> = Some(NS_ERDS);
 /// The element children of an element, consumed in schema order.
 struct Seq<'e> {
     /// The parent (its name is only written out in errors).
-    parent: &'e Element,
-    items: Vec<&'e Element>,
+    parent: &'e Element<'e>,
+    items: Vec<&'e Element<'e>>,
     pos: usize,
 }
 
 impl<'e> Seq<'e> {
-    fn of(el: &'e Element) -> Result<Seq<'e>, Error> {
+    fn of(el: &'e Element<'e>) -> Result<Seq<'e>, Error> {
         let mut items = Vec::new();
         for child in &el.children {
             match child {
@@ -79,7 +79,7 @@ impl<'e> Seq<'e> {
         })
     }
 
-    fn peek(&self) -> Option<&'e Element> {
+    fn peek(&self) -> Option<&'e Element<'e>> {
         self.items.get(self.pos).copied()
     }
 
@@ -88,7 +88,7 @@ impl<'e> Seq<'e> {
     }
 
     /// The next element if it is `ns:local`.
-    fn opt(&mut self, ns: Option<&str>, local: &str) -> Option<&'e Element> {
+    fn opt(&mut self, ns: Option<&str>, local: &str) -> Option<&'e Element<'e>> {
         if self.next_is(ns, local) {
             self.pos += 1;
             self.items.get(self.pos - 1).copied()
@@ -103,7 +103,7 @@ impl<'e> Seq<'e> {
         ns: Option<&str>,
         local: &str,
         what: &'static str,
-    ) -> Result<&'e Element, Error> {
+    ) -> Result<&'e Element<'e>, Error> {
         match self.opt(ns, local) {
             Some(e) => Ok(e),
             None => Err(self.wrong(what)),
@@ -111,7 +111,7 @@ impl<'e> Seq<'e> {
     }
 
     /// Every following element named `ns:local`.
-    fn many(&mut self, ns: Option<&str>, local: &str) -> Vec<&'e Element> {
+    fn many(&mut self, ns: Option<&str>, local: &str) -> Vec<&'e Element<'e>> {
         let mut out = Vec::new();
         while let Some(e) = self.opt(ns, local) {
             out.push(e);
@@ -120,7 +120,7 @@ impl<'e> Seq<'e> {
     }
 
     /// Every remaining element.
-    fn rest(&mut self) -> Vec<&'e Element> {
+    fn rest(&mut self) -> Vec<&'e Element<'e>> {
         let out = self.items.get(self.pos..).unwrap_or_default().to_vec();
         self.pos = self.items.len();
         out
@@ -430,9 +430,10 @@ fn identity(el: &Element, input: &str) -> Result<Vec<IdentityAttribute>, Error> 
 
 /// The simple eIDAS shape, or `None` when anything else is there (kept verbatim then).
 fn saml_attribute(el: &Element) -> Option<SamlAttribute> {
-    let simple_attrs = el.attrs.iter().all(|a| {
-        a.ns.is_none() && matches!(a.local.as_str(), "Name" | "FriendlyName" | "NameFormat")
-    });
+    let simple_attrs = el
+        .attrs
+        .iter()
+        .all(|a| a.ns.is_none() && matches!(a.local, "Name" | "FriendlyName" | "NameFormat"));
     // A declaration that binds a standard prefix to its standard namespace changes nothing
     // (the writer declares them all on the root): Exclusive C14N puts `xmlns:saml` on the
     // first element that uses it, so the signed octets of every evidence carry one here.
@@ -486,7 +487,7 @@ fn entity(el: &Element, input: &str) -> Result<EntityDetails, Error> {
 }
 
 /// A `UserDetailsType`; the remaining children are returned for extensions of the type.
-fn user<'e>(el: &'e Element, input: &str) -> Result<(UserDetails, Seq<'e>), Error> {
+fn user<'e>(el: &'e Element<'e>, input: &str) -> Result<(UserDetails, Seq<'e>), Error> {
     let mut seq = Seq::of(el)?;
     let identity = match seq.opt(ERDS, "Identity") {
         Some(e) => identity(e, input)?,

@@ -3,7 +3,11 @@
 //!
 //! Refused: DOCTYPE (hence every entity declaration), entities other than the predefined
 //! five, undeclared prefixes, encodings other than UTF-8, and input beyond [`Limits`].
+//!
+//! The tree borrows the input: names are slices of it, and so are namespace URIs, attribute
+//! values and text unless reading changed them (references, normalization, merged runs).
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -13,7 +17,7 @@ use quick_xml::events::{BytesStart, Event as XmlEvent};
 
 use super::model::{NamespaceBinding, RawXml};
 use crate::rem::Error;
-use crate::xml::is_xml_char;
+use crate::xml::{is_xml_char, slice_of};
 
 /// The namespace bound to the `xml` prefix by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -44,47 +48,49 @@ impl Default for Limits {
 
 /// A resolved attribute (namespace declarations are not listed).
 #[derive(Debug)]
-pub(super) struct Attr {
+pub(super) struct Attr<'a> {
     /// Namespace URI; `None` for unprefixed attributes.
-    pub ns: Option<String>,
+    pub ns: Option<Cow<'a, str>>,
     /// Local name.
-    pub local: String,
+    pub local: &'a str,
     /// Normalized, unescaped value.
-    pub value: String,
+    pub value: Cow<'a, str>,
 }
 
 /// Content of an element.
 #[derive(Debug)]
-pub(super) enum Node {
+pub(super) enum Node<'a> {
     /// A child element.
-    Element(Element),
+    Element(Element<'a>),
     /// Character data (text, references and CDATA merged).
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
 /// An element with its resolved name, attributes, children and byte span.
 #[derive(Debug)]
-pub(super) struct Element {
+pub(super) struct Element<'a> {
     /// Namespace URI; `None` when unqualified.
-    pub ns: Option<String>,
+    pub ns: Option<Cow<'a, str>>,
     /// Local name.
-    pub local: String,
+    pub local: &'a str,
     /// Attributes other than namespace declarations.
-    pub attrs: Vec<Attr>,
+    pub attrs: Vec<Attr<'a>>,
     /// Children, in document order.
-    pub children: Vec<Node>,
+    pub children: Vec<Node<'a>>,
     /// Bytes from `<` to the end of the end tag.
     pub span: Range<usize>,
     /// The bindings declared on this element.
     pub decls: Vec<NamespaceBinding>,
     /// The bindings in scope at the parent (sorted by prefix).
     pub parent_scope: Rc<Vec<NamespaceBinding>>,
+    /// The bindings in scope here, for the children (sorted by prefix; made once).
+    pub child_scope: Rc<Vec<NamespaceBinding>>,
 }
 
-impl Element {
+impl Element<'_> {
     /// `{ns}local`, for messages.
     pub fn clark(&self) -> String {
-        clark(self.ns.as_deref(), &self.local)
+        clark(self.ns.as_deref(), self.local)
     }
 
     /// Whether the element is `local` in namespace `ns`.
@@ -97,7 +103,7 @@ impl Element {
         self.attrs
             .iter()
             .find(|a| a.ns.is_none() && a.local == local)
-            .map(|a| a.value.as_str())
+            .map(|a| &*a.value)
     }
 
     /// The attribute `local` in namespace `ns`.
@@ -105,7 +111,7 @@ impl Element {
         self.attrs
             .iter()
             .find(|a| a.ns.as_deref() == Some(ns) && a.local == local)
-            .map(|a| a.value.as_str())
+            .map(|a| &*a.value)
     }
 
     /// The element verbatim, with the bindings it inherited and does not itself re-declare.
@@ -131,7 +137,7 @@ pub(super) fn clark(ns: Option<&str>, local: &str) -> String {
 }
 
 /// Reads `input` into its root element, enforcing `limits`.
-pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
+pub(super) fn read<'a>(input: &'a str, limits: &Limits) -> Result<Element<'a>, Error> {
     if input.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             size: input.len(),
@@ -155,8 +161,12 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
         config.trim_text_start = false;
         config.trim_text_end = false;
     }
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut stack: Vec<Element<'a>> = Vec::new();
+    let mut root: Option<Element<'a>> = None;
+    // The declarations in scope (prefix, "" for the default; URI), nearest last, and the
+    // length of that list when each open element was entered.
+    let mut ns: Vec<(&'a str, Cow<'a, str>)> = Vec::new();
+    let mut marks: Vec<usize> = Vec::new();
     let mut elements = 0usize;
     let empty_scope: Rc<Vec<NamespaceBinding>> = Rc::new(Vec::new());
     loop {
@@ -184,9 +194,10 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
                 }
                 let scope = stack
                     .last()
-                    .map(scope_of)
+                    .map(|e| e.child_scope.clone())
                     .unwrap_or_else(|| empty_scope.clone());
-                let el = open(&s, start..end, scope, limits)?;
+                marks.push(ns.len());
+                let el = open(input, &s, start..end, scope, limits, &mut ns)?;
                 stack.push(el);
             }
             XmlEvent::Empty(s) => {
@@ -203,9 +214,11 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
                 }
                 let scope = stack
                     .last()
-                    .map(scope_of)
+                    .map(|e| e.child_scope.clone())
                     .unwrap_or_else(|| empty_scope.clone());
-                let el = open(&s, start..end, scope, limits)?;
+                let mark = ns.len();
+                let el = open(input, &s, start..end, scope, limits, &mut ns)?;
+                ns.truncate(mark);
                 close(el, &mut stack, &mut root);
             }
             XmlEvent::End(_) => {
@@ -217,15 +230,18 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
                     });
                 };
                 el.span.end = end;
+                if let Some(mark) = marks.pop() {
+                    ns.truncate(mark);
+                }
                 close(el, &mut stack, &mut root);
             }
             XmlEvent::Text(t) => {
-                let text = t.xml_content(XmlVersion::Implicit1_0);
-                push_text(&mut stack, &text, start)?;
+                let text = borrowed(input, t.xml_content(XmlVersion::Implicit1_0));
+                push_text(&mut stack, text, start)?;
             }
             XmlEvent::CData(c) => {
-                let text = c.xml_content(XmlVersion::Implicit1_0);
-                push_text(&mut stack, &text, start)?;
+                let text = borrowed(input, c.xml_content(XmlVersion::Implicit1_0));
+                push_text(&mut stack, text, start)?;
             }
             XmlEvent::GeneralRef(r) => {
                 let ch = match r.resolve_char_ref() {
@@ -251,8 +267,7 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
                         offset: start,
                     });
                 }
-                let mut buf = [0u8; 4];
-                push_text(&mut stack, ch.encode_utf8(&mut buf), start)?;
+                push_text(&mut stack, Cow::Owned(String::from(ch)), start)?;
             }
             XmlEvent::Decl(d) => {
                 if let Some(enc) = d.encoding() {
@@ -281,7 +296,7 @@ pub(super) fn read(input: &str, limits: &Limits) -> Result<Element, Error> {
     root.ok_or(Error::NoRoot)
 }
 
-fn scope_of(el: &Element) -> Rc<Vec<NamespaceBinding>> {
+fn scope_of(el: &Element<'_>) -> Rc<Vec<NamespaceBinding>> {
     if el.decls.is_empty() {
         return el.parent_scope.clone();
     }
@@ -296,6 +311,26 @@ fn scope_of(el: &Element) -> Rc<Vec<NamespaceBinding>> {
     Rc::new(scope)
 }
 
+/// `c` borrowed from `input` when it is a slice of it (quick-xml's events borrow it), else
+/// owned.
+fn borrowed<'a>(input: &'a str, c: Cow<'_, str>) -> Cow<'a, str> {
+    match c {
+        Cow::Borrowed(b) => match slice_of(input, b) {
+            Some(b) => Cow::Borrowed(b),
+            None => Cow::Owned(b.to_owned()),
+        },
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+/// A name of the input as a slice of it.
+fn name_of<'a>(input: &'a str, name: &str, offset: usize) -> Result<&'a str, Error> {
+    slice_of(input, name).ok_or_else(|| Error::Malformed {
+        offset: offset as u64,
+        message: "the tokenizer returned a name that is not part of the input".into(),
+    })
+}
+
 fn predefined(name: &str) -> Option<char> {
     match name {
         "amp" => Some('&'),
@@ -307,13 +342,17 @@ fn predefined(name: &str) -> Option<char> {
     }
 }
 
-fn push_text(stack: &mut [Element], text: &str, offset: usize) -> Result<(), Error> {
+fn push_text<'a>(
+    stack: &mut [Element<'a>],
+    text: Cow<'a, str>,
+    offset: usize,
+) -> Result<(), Error> {
     match stack.last_mut() {
         Some(el) => {
             if let Some(Node::Text(prev)) = el.children.last_mut() {
-                prev.push_str(text);
+                prev.to_mut().push_str(&text);
             } else {
-                el.children.push(Node::Text(text.to_owned()));
+                el.children.push(Node::Text(text));
             }
             Ok(())
         }
@@ -327,23 +366,26 @@ pub(super) fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
-fn close(el: Element, stack: &mut [Element], root: &mut Option<Element>) {
+fn close<'a>(el: Element<'a>, stack: &mut [Element<'a>], root: &mut Option<Element<'a>>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(Node::Element(el)),
         None => *root = Some(el),
     }
 }
 
-fn open(
+/// The element of start tag `s`; its declarations are pushed on `ns`.
+fn open<'a>(
+    input: &'a str,
     s: &BytesStart<'_>,
     span: Range<usize>,
     parent_scope: Rc<Vec<NamespaceBinding>>,
     limits: &Limits,
-) -> Result<Element, Error> {
+    ns: &mut Vec<(&'a str, Cow<'a, str>)>,
+) -> Result<Element<'a>, Error> {
     let name = s.name();
     let qname: &str = name.into_inner();
     let mut decls = Vec::new();
-    let mut raw_attrs = Vec::new();
+    let mut raw_attrs: Vec<(&'a str, Cow<'a, str>)> = Vec::new();
     for (count, attr) in s.attributes().enumerate() {
         if count >= limits.max_attributes {
             return Err(Error::TooManyAttributes {
@@ -361,8 +403,9 @@ fn open(
             .map_err(|e| Error::Malformed {
                 offset: span.start as u64,
                 message: format!("attribute {key}: {e}"),
-            })?
-            .into_owned();
+            })?;
+        let value = borrowed(input, value);
+        let key = name_of(input, key, span.start)?;
         if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
             return Err(Error::InvalidChar {
                 code: u32::from(c),
@@ -372,8 +415,9 @@ fn open(
         if key == "xmlns" {
             decls.push(NamespaceBinding {
                 prefix: String::new(),
-                uri: value,
+                uri: value.to_string(),
             });
+            ns.push(("", value));
         } else if let Some(prefix) = key.strip_prefix("xmlns:") {
             if value.is_empty() {
                 return Err(Error::Malformed {
@@ -383,33 +427,33 @@ fn open(
             }
             decls.push(NamespaceBinding {
                 prefix: prefix.to_owned(),
-                uri: value,
+                uri: value.to_string(),
             });
+            ns.push((prefix, value));
         } else {
-            raw_attrs.push((key.to_owned(), value));
+            raw_attrs.push((key, value));
         }
     }
+    let qname = name_of(input, qname, span.start)?;
+    let (prefix, local) = split_qname(qname);
     let mut el = Element {
-        ns: None,
-        local: String::new(),
-        attrs: Vec::new(),
+        ns: resolve(ns, prefix, true)?,
+        local,
+        attrs: Vec::with_capacity(raw_attrs.len()),
         children: Vec::new(),
         span,
         decls,
+        child_scope: parent_scope.clone(),
         parent_scope,
     };
-    let scope = scope_of(&el);
-    let (prefix, local) = split_qname(qname);
-    el.local = local.to_owned();
-    el.ns = resolve(&scope, prefix, true)?;
+    el.child_scope = scope_of(&el);
     for (key, value) in raw_attrs {
-        let (prefix, local) = split_qname(&key);
-        let ns = resolve(&scope, prefix, false)?;
-        let local = local.to_owned();
+        let (prefix, local) = split_qname(key);
+        let ns = resolve(ns, prefix, false)?;
         if el
             .attrs
             .iter()
-            .any(|a: &Attr| a.ns == ns && a.local == local)
+            .any(|a: &Attr<'_>| a.ns == ns && a.local == local)
         {
             return Err(Error::Malformed {
                 offset: el.span.start as u64,
@@ -428,24 +472,28 @@ fn split_qname(qname: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn resolve(
-    scope: &[NamespaceBinding],
+/// The namespace of `prefix` by the declarations in scope, nearest last.
+fn resolve<'a>(
+    scope: &[(&'a str, Cow<'a, str>)],
     prefix: Option<&str>,
     is_element: bool,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Cow<'a, str>>, Error> {
     match prefix {
-        Some("xml") => Ok(Some(XML_NS.to_owned())),
+        Some("xml") => Ok(Some(Cow::Borrowed(XML_NS))),
         Some(p) => scope
             .iter()
-            .find(|b| b.prefix == p)
-            .map(|b| Some(b.uri.clone()))
+            .rev()
+            .find(|(q, _)| *q == p)
+            .map(|(_, u)| Some(u.clone()))
             .ok_or_else(|| Error::UnboundPrefix {
                 prefix: p.to_owned(),
             }),
         None if is_element => Ok(scope
             .iter()
-            .find(|b| b.prefix.is_empty() && !b.uri.is_empty())
-            .map(|b| b.uri.clone())),
+            .rev()
+            .find(|(q, _)| q.is_empty())
+            .filter(|(_, u)| !u.is_empty())
+            .map(|(_, u)| u.clone())),
         None => Ok(None),
     }
 }
