@@ -1050,6 +1050,129 @@ mod tests {
         assert!(matches!(decide(&null, 25), Target::Fail(r) if r.contains("null MX")));
     }
 
+    fn pki(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/pki")
+            .join(name)
+    }
+
+    fn pki_cert(name: &str) -> Certificate {
+        let pem = std::fs::read(pki(name)).unwrap_or_else(|e| panic!("{e}"));
+        crate::x509::load_pem(&pem)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+    }
+
+    /// A capability document for MX `domain` with `profile`, next update `next`.
+    fn csi_doc(domain: &str, profile: &str, next: &str) -> String {
+        use base64::Engine;
+        let tls = base64::engine::general_purpose::STANDARD.encode(pki_cert("rem-ec.pem").der());
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="http://uri.etsi.org/02231/v2#" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
+<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>1</tns:CSISequenceNumber>
+<tns:CSISchemeOperatorName><tl:Name xml:lang="en">REMID</tl:Name></tns:CSISchemeOperatorName>
+<tns:CSIPointerToTL>https://tl.test/tl.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
+<tns:CSINextUpdate><tl:dateTime>{next}</tl:dateTime></tns:CSINextUpdate></tns:SchemeData>
+<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://{domain}/id</ERDSId>
+<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>TSP</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
+<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
+<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
+<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
+<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{tls}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
+</tns:CapabilityAndSecurityInformation>
+"#
+        )
+    }
+
+    fn signed(xml: &str, who: &str) -> Vec<u8> {
+        let key = crate::crypto::SigningKey::from_pkcs8_pem(
+            &std::fs::read(pki(&format!("{who}.key.pem"))).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let signer = crate::xades::Signer::new(
+            key,
+            pki_cert(&format!("{who}.pem")),
+            vec![pki_cert("provider-ca.pem")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let opts = crate::xades::SignOptions {
+            signing_time: now(),
+            id: None,
+        };
+        crate::xades::sign_b_b(xml.as_bytes(), &signer, &opts).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_capability_document_refuses_only_when_verified_fresh_and_not_baseline() {
+        let pin = Pin {
+            identities: vec![pki_cert("rem-ec.pem").der().to_vec()],
+            service_name: "Svc".into(),
+            tsp_name: "TSP".into(),
+            list: "tl.xml".into(),
+            list_verified: true,
+            csi_urls: vec!["http://csi.test/csi.xml".into()],
+            capabilities: None,
+        };
+        let baseline = crate::rem::csi::REM_BASELINE;
+        let fresh = "2126-01-01T00:00:00Z";
+        let judge = |bytes: Result<&[u8], &str>, host: &str| {
+            judge_capabilities("http://csi.test/csi.xml", bytes, &pin, host, now())
+        };
+        // Not fetched, unreadable, unsigned, another signer, stale: recorded, never refusing.
+        assert_eq!(
+            judge(Err("connection refused"), "mx.rem.test").kind(),
+            "unavailable"
+        );
+        let garbage = judge(Ok(b"not xml <"), "mx.rem.test");
+        assert!(
+            matches!(&garbage, Capabilities::NotVerified { why, .. } if why.contains("cannot be read")),
+            "{garbage:?}"
+        );
+        let doc = csi_doc("mx.rem.test", baseline, fresh);
+        let unsigned = judge(Ok(doc.as_bytes()), "mx.rem.test");
+        assert!(
+            matches!(&unsigned, Capabilities::NotVerified { why, .. } if why == "not signed"),
+            "{unsigned:?}"
+        );
+        let other = judge(Ok(&signed(&doc, "rem-rsa")), "mx.rem.test");
+        assert!(
+            matches!(&other, Capabilities::NotVerified { why, .. } if why.contains("not the service's digital identity")),
+            "{other:?}"
+        );
+        // A stale document is discarded, even one that says it is not the baseline.
+        let old = signed(
+            &csi_doc("mx.rem.test", "urn:other", "2026-02-01T00:00:00Z"),
+            "rem-ec",
+        );
+        let stale = judge(Ok(&old), "mx.rem.test");
+        assert!(
+            matches!(&stale, Capabilities::NotVerified { why, .. } if why.contains("CSINextUpdate")),
+            "{stale:?}"
+        );
+        // Verified: the baseline delivers (ERDSDomain compared with the MX host, noted).
+        let good = signed(&doc, "rem-ec");
+        let ok = judge(Ok(&good), "mx.rem.test");
+        assert!(
+            matches!(&ok, Capabilities::Verified { domain_matches: true, notes, .. } if notes.is_empty()),
+            "{ok:?}"
+        );
+        let elsewhere = judge(Ok(&good), "mx2.rem.test");
+        assert!(
+            matches!(&elsewhere, Capabilities::Verified { domain_matches: false, notes, .. } if !notes.is_empty()),
+            "{elsewhere:?}"
+        );
+        assert!(elsewhere.to_string().contains("is NOT the MX host"));
+        // Verified and not the baseline: the only refusal.
+        let not = signed(&csi_doc("mx.rem.test", "urn:other", fresh), "rem-ec");
+        let refused = judge(Ok(&not), "mx.rem.test");
+        assert!(
+            matches!(&refused, Capabilities::NotBaseline { deviations, .. } if deviations.iter().any(|d| d.contains("ERDSProfileSupported"))),
+            "{refused:?}"
+        );
+        assert_eq!(refused.kind(), "not-baseline");
+    }
+
     #[test]
     fn refusals_have_kinds_and_say_why() {
         let r = Refusal::NotASupplyPoint {
