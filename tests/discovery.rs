@@ -1170,3 +1170,275 @@ fn sighup_reloads_the_trusted_lists() {
     );
     assert_eq!(a.stop(), Some(0), "{}", a.log());
 }
+
+/// A capability and security information document (EN 319 532-4 C.2.3.4) for the MX host
+/// `domain`, governing body `body` (the TSP name), profile `profile`, TLS certificate
+/// `tls_cert` (test PKI file name).
+fn csi_xml(domain: &str, body: &str, tls_cert: &str, profile: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="http://uri.etsi.org/02231/v2#" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
+<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>1</tns:CSISequenceNumber>
+<tns:CSISchemeOperatorName><tl:Name xml:lang="en">Test REMID authority</tl:Name></tns:CSISchemeOperatorName>
+<tns:CSISchemeOperatorAddress><tl:PostalAddresses><tl:PostalAddress xml:lang="en"><tl:StreetAddress>s</tl:StreetAddress><tl:Locality>l</tl:Locality><tl:CountryName>IT</tl:CountryName></tl:PostalAddress></tl:PostalAddresses><tl:ElectronicAddress><tl:URI>mailto:remid@remid.test</tl:URI></tl:ElectronicAddress></tns:CSISchemeOperatorAddress>
+<tns:CSISchemeInformationURI><tl:URI xml:lang="en">https://remid.test/scheme</tl:URI></tns:CSISchemeInformationURI>
+<tns:CSISchemePolicyCommunityRules><tl:URI xml:lang="en">https://remid.test/policy</tl:URI></tns:CSISchemePolicyCommunityRules>
+<tns:CSIPointerToTL>https://tl.test/tl-it.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
+<tns:CSINextUpdate><tl:dateTime>2126-01-01T00:00:00Z</tl:dateTime></tns:CSINextUpdate>
+<tns:CSIDistributionPoints><tl:URI>https://{domain}/csi.xml</tl:URI></tns:CSIDistributionPoints></tns:SchemeData>
+<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://{domain}/rems-id.html</ERDSId>
+<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>{body}</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
+<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
+<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
+<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
+<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
+</tns:CapabilityAndSecurityInformation>
+"#,
+        common::tl::b64_of(tls_cert)
+    )
+}
+
+/// Before relaying to a discovered peer, gateway A reads its service's capability document
+/// (CSI, EN 319 532-4 C.2.3.4) from the service's `http://` supply point (a Rust test HTTP
+/// server here) and records what it said in the delivery's history and in
+/// `ponte_capabilities_total{outcome}`. Four granted REM/Q services of one list, each with
+/// Altro's REM e-seal as identity and its own MX host (its own aiosmtpd under STARTTLS):
+///
+/// - "Altro REM": its CSI is signed by that e-seal, fresh, REM baseline, `ERDSDomain` its MX
+///   host: verified, delivered, the history says so;
+/// - "Terzo REM": its CSI is signed by another identity (Gestore Prova's REM seal): recorded as
+///   NOT verified, and delivered (an unverified document proves nothing: the lists decide);
+/// - "Quinto REM": its CSI URL does not answer: recorded as not fetched, delivered;
+/// - "Quarto REM": its CSI is verified but does not name the REM baseline profile: not relayed
+///   to (nothing reaches its MX), the delivery fails (`csi-not-baseline`) and Mario gets the
+///   errore-consegna with the RelayFailure evidence.
+#[test]
+fn capability_documents_are_read_before_relaying_and_a_verified_non_baseline_one_refuses() {
+    if !have("openssl") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let baseline = "http://uri.etsi.org/19532/v1#/REMbaseline";
+    // The documents, served over HTTP.
+    let altro_csi = common::tl::sign(
+        &csi_xml(
+            "mx.altro.test",
+            "Altro Gestore S.p.A.",
+            "rem-ec.pem",
+            baseline,
+        ),
+        "rem-ec",
+    );
+    let terzo_csi = common::tl::sign(
+        &csi_xml(
+            "mx.terzo.test",
+            "Altro Gestore S.p.A.",
+            "rem-ec.pem",
+            baseline,
+        ),
+        "rem-rsa",
+    );
+    let quarto_csi = common::tl::sign(
+        &csi_xml(
+            "mx.quarto.test",
+            "Altro Gestore S.p.A.",
+            "rem-ec.pem",
+            "http://example.test/another-profile",
+        ),
+        "rem-ec",
+    );
+    let base = common::serve_http(
+        vec![
+            ("/altro.xml".to_owned(), altro_csi),
+            ("/terzo.xml".to_owned(), terzo_csi),
+            ("/quarto.xml".to_owned(), quarto_csi),
+        ],
+        "application/xml",
+    );
+    let silent = format!(
+        "http://127.0.0.1:{}/quinto.xml",
+        common::gateway::free_port()
+    );
+    // The peers: one aiosmtpd per MX host, each under STARTTLS on the e-seal's key.
+    let mut sinks = Vec::new();
+    let mut port = 0;
+    for (i, host) in [
+        "mx.altro.test",
+        "mx.terzo.test",
+        "mx.quarto.test",
+        "mx.quinto.test",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("peer{i}");
+        let (cert, key) = tls_cert(w, &name, host, Some(&pki("rem-ec.key.pem")));
+        let (c, k) = (s(&cert), s(&key));
+        let Some(sink) = SmtpSink::start_at(
+            &format!("127.0.0.{}:{port}", i + 2),
+            &w.join(&name),
+            &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
+        ) else {
+            return;
+        };
+        port = sink.addr.port();
+        sinks.push(sink);
+    }
+    let Some(pec) = SmtpSink::start(&[]) else {
+        return;
+    };
+    let Some(dns) = Dns::start(
+        &[
+            ("altro.test", "mx.altro.test", 10),
+            ("terzo.test", "mx.terzo.test", 10),
+            ("quarto.test", "mx.quarto.test", 10),
+            ("quinto.test", "mx.quinto.test", 10),
+        ],
+        &[
+            ("mx.altro.test", "127.0.0.2"),
+            ("mx.terzo.test", "127.0.0.3"),
+            ("mx.quarto.test", "127.0.0.4"),
+            ("mx.quinto.test", "127.0.0.5"),
+        ],
+    ) else {
+        return;
+    };
+    let granted = [(GRANTED, "2025-01-01T00:00:00Z")];
+    let (altro_url, terzo_url, quarto_url) = (
+        format!("{base}/altro.xml"),
+        format!("{base}/terzo.xml"),
+        format!("{base}/quarto.xml"),
+    );
+    let points = [
+        ["smtp:mx.altro.test:25", altro_url.as_str()],
+        ["smtp:mx.terzo.test:25", terzo_url.as_str()],
+        ["smtp:mx.quarto.test:25", quarto_url.as_str()],
+        ["smtp:mx.quinto.test:25", silent.as_str()],
+    ];
+    let names = ["Altro REM", "Terzo REM", "Quarto REM", "Quinto REM"];
+    let services: Vec<Svc<'_>> = names
+        .iter()
+        .zip(points.iter())
+        .map(|(name, p)| Svc {
+            service_type: REM_Q,
+            name,
+            cert: "rem-ec.pem",
+            statuses: &granted,
+            supply_points: p,
+        })
+        .collect();
+    let tl = list_xml(
+        "IT",
+        1,
+        "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric",
+        &[],
+        "Altro Gestore S.p.A.",
+        &services,
+    );
+    let tl_path = w.join("tl-it.xml");
+    std::fs::write(&tl_path, sign(&tl, "tl-signer")).expect("write tl");
+    let mut a = gateway_a(w, port, &pec, &dns, &tl_path, "");
+    a.start();
+    for (i, to) in [
+        "anna@altro.test",
+        "bruno@terzo.test",
+        "carla@quarto.test",
+        "dario@quinto.test",
+    ]
+    .iter()
+    .enumerate()
+    {
+        submit(&a, w, to, &format!("csi-{}", i + 1));
+    }
+
+    // Altro, Terzo and Quinto got their dispatch; Quarto nothing; Mario one errore-consegna.
+    for (i, sink) in sinks.iter().enumerate() {
+        if i == 2 {
+            continue;
+        }
+        let got = sink.wait_messages(1, Duration::from_secs(60));
+        assert_eq!(got.len(), 1, "peer {i}:\n{}", a.log());
+        assert!(got[0].tls);
+    }
+    let notices = pec.wait_messages(1, Duration::from_secs(60));
+    assert_eq!(notices.len(), 1, "{}", a.log());
+    let f = w.join("notice.eml");
+    std::fs::write(&f, &notices[0].body).expect("write");
+    let v = verify(&f);
+    assert_eq!(v["type"], "errore-consegna", "{v}");
+    assert!(v.to_string().contains("carla@quarto.test"), "{v}");
+    let content = openssl_verify(&f, &pki("root-ca.pem"));
+    assert!(
+        relay_failure_part(&content).is_some(),
+        "no RelayFailure evidence in the errore-consegna"
+    );
+    assert!(sinks[2].messages().is_empty(), "Quarto got a dispatch");
+
+    // What each document said, in the history.
+    let delivered = |n: u32| {
+        a.wait_for(
+            &format!("delivery {n} recorded"),
+            Duration::from_secs(30),
+            || {
+                let st = &a.api(&format!("/api/queue/{n}"))["deliveries"][0]["state"];
+                st == "delivered" || st == "failed"
+            },
+        );
+        a.api(&format!("/api/queue/{n}"))
+    };
+    let history = |q: &serde_json::Value| q["message"]["history"].to_string();
+    let q1 = delivered(1);
+    assert_eq!(q1["deliveries"][0]["state"], "delivered", "{q1}");
+    let h1 = history(&q1);
+    assert!(
+        h1.contains(&format!("capabilities (CSI) {altro_url}: verified"))
+            && h1.contains("REM baseline supported")
+            && h1.contains("ERDSDomain mx.altro.test is the MX host"),
+        "{h1}"
+    );
+    let q2 = delivered(2);
+    assert_eq!(q2["deliveries"][0]["state"], "delivered", "{q2}");
+    let h2 = history(&q2);
+    assert!(
+        h2.contains(&format!("capabilities (CSI) {terzo_url}: NOT verified"))
+            && h2.contains("not the service's digital identity")
+            && h2.contains("relayed by the lists alone"),
+        "{h2}"
+    );
+    let q3 = delivered(3);
+    assert_eq!(q3["deliveries"][0]["state"], "failed", "{q3}");
+    let r3 = q3["deliveries"][0]["last_result"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        r3.contains("R_ERDS_NotIdentified")
+            && r3.contains("does not support the REM baseline")
+            && r3.contains("ERDSProfileSupported lacks"),
+        "{r3}"
+    );
+    assert!(
+        history(&q3).contains("does not support the REM baseline"),
+        "{q3}"
+    );
+    let q4 = delivered(4);
+    assert_eq!(q4["deliveries"][0]["state"], "delivered", "{q4}");
+    let h4 = history(&q4);
+    assert!(
+        h4.contains(&format!("capabilities (CSI) {silent}: not fetched")),
+        "{h4}"
+    );
+
+    // Counted once each.
+    let m = |o: &str| a.metric(&format!("ponte_capabilities_total{{outcome=\"{o}\"}}"));
+    assert_eq!(m("verified"), 1.0);
+    assert_eq!(m("not-verified"), 1.0);
+    assert_eq!(m("unavailable"), 1.0);
+    assert_eq!(m("not-baseline"), 1.0);
+    assert_eq!(
+        a.metric("ponte_discovery_total{outcome=\"csi-not-baseline\"}"),
+        1.0
+    );
+    assert_eq!(a.stop(), Some(0), "{}", a.log());
+}

@@ -148,6 +148,37 @@
 //!   the PEC sender gets the errore-consegna the mappings give for a RelayFailure, with the
 //!   RelayFailure evidence (RB08 `R_ERDS_NotIdentified`) the gateway issued as the sender's
 //!   ERDS attached as `RelayFailure.xml`. `tests/discovery.rs` runs it end to end.
+//! * Capabilities before relaying (C.2.3.4; EN 319 522-2 9.4.4: an ERDS "shall not relay an
+//!   ERD message to another ERDS unless it can assess" that it respects the policy's
+//!   constraints, the assessment being either the common trust domain or the other ERDS's
+//!   capability metadata; c.3.1.3: that respect "shall be verified by means of the
+//!   capabilities exhibited by R-REMS"). `ponte serve` reads, for each service a discovered
+//!   peer is pinned to, the document at each of its `http(s)://` supply points
+//!   (`service::delivery::discovered::check_capabilities`; one attempt, 10 s, 1 MiB; kept per
+//!   URL for `[trust] refresh`, a failed fetch for a minute) and judges it at the delivery
+//!   time with [`crate::rem::csi::verify`]. The reading, and what follows from it:
+//!   a document signed by the service's digital identity (c.3.1.12), fresh (`CSINextUpdate`
+//!   not passed: a stale one "is discarded", C.2.3.4.1 note 4) and read from its signed
+//!   octets is the service's own statement; when its value-compared fields of tables C.9 /
+//!   C.12 deviate from the REM baseline (profile `REMbaseline`, versions, no expiry or
+//!   scheduled delivery, LoA substantial, basic consignment), the gateway cannot assess the
+//!   peer as a REM baseline ERDS and does not relay to it: the delivery fails
+//!   (`csi-not-baseline`, reason prefixed `R_ERDS_NotIdentified` so the sender gets the same
+//!   RelayFailure evidence: the peer is not identified as a REM baseline service). Anything
+//!   less — no `http(s)` supply point, not fetched, unsigned, signed by another identity, a
+//!   signature that does not verify, stale, unreadable — proves nothing either way: the
+//!   REMID membership the lists establish stands as the assessment (9.4.4's trust-domain
+//!   alternative), the delivery goes on and the outcome is recorded. `ERDSDomain` and
+//!   `ERDSGoverningBody` (c.3.3.1, c.3.3.2; presence-only in the equivalence) are compared
+//!   with the MX host and the TSP name and noted, not refused. What the document said is in
+//!   the delivery's reply and the message's history (`GET /api/queue/{id}`: "capabilities
+//!   (CSI) URL: verified, signed by the service's digital identity (SUBJECT), REM baseline
+//!   supported, ERDSDomain HOST is the MX host" / "NOT verified (why); relayed by the lists
+//!   alone" / "not fetched (why)" / "none published"), in the log, and counted once per
+//!   delivery and service in `ponte_capabilities_total{outcome}` (`verified`,
+//!   `not-baseline`, `not-verified`, `unavailable`, `none`). The document's
+//!   `TLSCertificate` is not used as a pin (the TLS certificate is judged against the
+//!   service's digital identity, as above).
 //! * Incoming (post-relay): the signer certificate of a REM message or evidence →
 //!   [`crate::tl::TrustedLists::qualified_rem_service`] (DER, signing time): `qualified()`
 //!   and the service; the PEM `rem_anchors` stay an override. REM → PEC translation does this

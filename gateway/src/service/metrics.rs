@@ -16,7 +16,8 @@
 //! | `ponte_notices_total` | counter | `kind` (`warning`, `final`, `non-delivery`, `rejection`) |
 //! | `ponte_trusted_list_age_seconds` | gauge | `list` (its source): age of the copy in use of each trusted list (`[trust] lists` set) |
 //! | `ponte_trusted_list_loads_total` | counter | `trigger` of a load of the trusted lists: `start`, `refresh` (the `[trust] refresh` timer), `reload` (`SIGHUP`) |
-//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found` (once per delivery, not again at its retries), `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
+//! | `ponte_capabilities_total` | counter | `outcome` of reading a discovered REM service's capability document (CSI) before relaying, once per delivery and service: `verified` (signed by the service, fresh, REM baseline), `not-baseline` (verified, says no REM baseline: not relayed to), `not-verified` (unsigned, another signer, bad signature, stale, unreadable), `unavailable` (not fetched), `none` (no http(s) supply point) |
+//! | `ponte_discovery_total` | counter | `outcome` of a REM peer discovery (`[trust] lists` set, no route): `peer-found` (once per delivery, not again at its retries), `no-mx`, `not-a-supply-point`, `not-qualified`, `tls-identity-mismatch`, `csi-not-baseline` (a verified capability document says no REM baseline), `deferred` (DNS failed, no list loaded), `no-mail` (null MX) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -64,6 +65,13 @@ pub struct ListLabels {
     pub list: String,
 }
 
+/// `outcome` of `ponte_capabilities_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CapabilityLabels {
+    /// `verified`, `not-baseline`, `not-verified`, `unavailable`, `none`.
+    pub outcome: String,
+}
+
 /// `trigger` of `ponte_trusted_list_loads_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LoadLabels {
@@ -87,6 +95,8 @@ pub struct Metrics {
     pub trusted_list_age_seconds: Family<ListLabels, Gauge>,
     /// `ponte_trusted_list_loads_total`.
     pub trusted_list_loads: Family<LoadLabels, Counter>,
+    /// `ponte_capabilities_total`.
+    pub capabilities: Family<CapabilityLabels, Counter>,
     /// `ponte_queue_depth`.
     pub queue_depth: Gauge,
     /// `ponte_queue_oldest_seconds`.
@@ -149,6 +159,12 @@ impl Metrics {
             "Loads of the trusted lists by trigger (start, refresh, reload)",
             trusted_list_loads.clone(),
         );
+        let capabilities = Family::<CapabilityLabels, Counter>::default();
+        registry.register(
+            "capabilities",
+            "Capability documents of discovered REM services read before relaying, by outcome",
+            capabilities.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -191,6 +207,7 @@ impl Metrics {
             discovery,
             trusted_list_age_seconds,
             trusted_list_loads,
+            capabilities,
             queue_depth,
             queue_oldest_seconds,
             deliveries_queued,
@@ -239,6 +256,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts what a discovered service's capability document said.
+    pub fn capabilities(&self, outcome: &str) {
+        self.capabilities
+            .get_or_create(&CapabilityLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
     /// Counts a load of the trusted lists (`start`, `refresh`, `reload`).
     pub fn list_load(&self, trigger: &str) {
         self.trusted_list_loads
@@ -281,6 +307,7 @@ mod tests {
         m.queue_depth.set(3);
         m.list_ages(&[("tl.xml".into(), 42)]);
         m.list_load("reload");
+        m.capabilities("verified");
         m.tsa_request_seconds.observe(0.004);
         let text = m.render();
         for needle in [
@@ -290,6 +317,7 @@ mod tests {
             "ponte_queue_depth 3",
             "ponte_trusted_list_age_seconds{list=\"tl.xml\"} 42",
             "ponte_trusted_list_loads_total{trigger=\"reload\"} 1",
+            "ponte_capabilities_total{outcome=\"verified\"} 1",
             "ponte_queue_oldest_seconds 0",
             "ponte_index_age_seconds 0",
             "ponte_tsa_request_seconds_count 1",

@@ -6,7 +6,8 @@
 //! identity.
 //!
 //! [`resolve`] turns the domain into a pinned [`Peer`] (the MX host, the service's identity
-//! certificates in a [`Pin`]) or a typed [`Refusal`]; [`judge_tls`] is the TLS judgement
+//! certificates in a [`Pin`], with what its capability document said, [`Capabilities`]) or
+//! a typed [`Refusal`]; [`judge_tls`] is the TLS judgement
 //! (pure), [`PinnedVerifier`] the rustls verifier that applies it during the handshake.
 //!
 //! The TLS judgement: the peer's end-entity certificate must be valid at the instant, be one
@@ -57,6 +58,11 @@ pub struct Pin {
     pub list: String,
     /// Whether that list's signature was verified (false: unsigned lists allowed, tests).
     pub list_verified: bool,
+    /// The service's `http(s)://` supply points: where its capability documents are.
+    pub csi_urls: Vec<String>,
+    /// What its capability document said at the delivery time ([`check_capabilities`];
+    /// `None` until it was looked at).
+    pub capabilities: Option<Capabilities>,
 }
 
 impl Pin {
@@ -82,6 +88,354 @@ impl Pin {
             }
         )
     }
+}
+
+/// What a discovered service's Capability and Security Information document (EN 319 532-4
+/// C.2.3.4) said before relaying, as the gateway reads the clause: a document signed by the
+/// service's digital identity (c.3.1.12), fresh (`CSINextUpdate` not passed, C.2.3.4.1 note
+/// 4) and read from its signed octets is the service's own statement of its capabilities; when
+/// it says the service does not support the REM baseline (the value-compared fields of tables
+/// C.9 and C.12 deviate), the sender's ERDS cannot assess that the peer respects the REMID's
+/// constraints (EN 319 522-2 9.4.4, c.3.1.3) and does not relay to it. Anything less than such
+/// a document (none published, unreachable, unsigned, signed by another identity, a broken
+/// signature, stale, unreadable) proves nothing either way: delivery goes on by the trusted
+/// lists alone (the REMID membership, EN 319 522-2 9.4.4's trust-domain assessment), and the
+/// outcome is recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capabilities {
+    /// The service publishes no `http(s)://` supply point.
+    NoDocument,
+    /// The document could not be fetched.
+    Unavailable {
+        /// Where.
+        url: String,
+        /// Why.
+        why: String,
+    },
+    /// Fetched, but not a verified document of the service (or stale, or unreadable).
+    NotVerified {
+        /// Where.
+        url: String,
+        /// Why not.
+        why: String,
+    },
+    /// Verified and fresh, and it supports the REM baseline.
+    Verified {
+        /// Where.
+        url: String,
+        /// The signer's subject.
+        signer: String,
+        /// Its `ERDSDomain`.
+        erds_domain: String,
+        /// Whether `ERDSDomain` is the MX host (c.3.3.1).
+        domain_matches: bool,
+        /// Its other deviations from the trusted list (`ERDSDomain`, `ERDSGoverningBody`):
+        /// noted, not refused.
+        notes: Vec<String>,
+    },
+    /// Verified and fresh, and it deviates from the REM baseline: not relayed to.
+    NotBaseline {
+        /// Where.
+        url: String,
+        /// The signer's subject.
+        signer: String,
+        /// The deviations (tables C.9, C.12).
+        deviations: Vec<String>,
+    },
+}
+
+impl Capabilities {
+    /// The `outcome` label of `ponte_capabilities_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Capabilities::NoDocument => "none",
+            Capabilities::Unavailable { .. } => "unavailable",
+            Capabilities::NotVerified { .. } => "not-verified",
+            Capabilities::Verified { .. } => "verified",
+            Capabilities::NotBaseline { .. } => "not-baseline",
+        }
+    }
+}
+
+impl std::fmt::Display for Capabilities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Capabilities::NoDocument => f.write_str(
+                "capabilities (CSI): none published (no http(s) ServiceSupplyPoint); relayed by the lists alone",
+            ),
+            Capabilities::Unavailable { url, why } => write!(
+                f,
+                "capabilities (CSI) {url}: not fetched ({why}); relayed by the lists alone"
+            ),
+            Capabilities::NotVerified { url, why } => write!(
+                f,
+                "capabilities (CSI) {url}: NOT verified ({why}); relayed by the lists alone"
+            ),
+            Capabilities::Verified {
+                url,
+                signer,
+                erds_domain,
+                domain_matches,
+                notes,
+            } => {
+                write!(
+                    f,
+                    "capabilities (CSI) {url}: verified, signed by the service's digital identity ({signer}), REM baseline supported, ERDSDomain {erds_domain} {}",
+                    if *domain_matches {
+                        "is the MX host"
+                    } else {
+                        "is NOT the MX host"
+                    }
+                )?;
+                if !notes.is_empty() {
+                    write!(f, " (noted: {})", notes.join("; "))?;
+                }
+                Ok(())
+            }
+            Capabilities::NotBaseline {
+                url,
+                signer,
+                deviations,
+            } => write!(
+                f,
+                "capabilities (CSI) {url}, verified (signed by {signer}), say the service does not support the REM baseline: {}",
+                deviations.join("; ")
+            ),
+        }
+    }
+}
+
+/// How long a capability document that could not be fetched is not asked for again (at most
+/// the cache's time to live).
+pub const CSI_RETRY_FAILED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One cached fetch: when, and the body or why there is none.
+type Fetched = (std::time::Instant, Result<Vec<u8>, String>);
+
+/// Capability documents fetched from supply points, kept per URL for a time to live (`[trust]
+/// refresh`; a failed fetch for [`CSI_RETRY_FAILED`] at most), so that a busy peer's document
+/// is not fetched for every delivery. Each use judges the bytes again at the delivery time.
+#[derive(Debug)]
+pub struct CsiCache {
+    fetcher: Fetcher,
+    entries: Mutex<std::collections::HashMap<String, Fetched>>,
+}
+
+impl Default for CsiCache {
+    fn default() -> Self {
+        CsiCache::new(Fetcher::new(crate::fetch::HttpOptions {
+            connect_timeout: std::time::Duration::from_secs(5),
+            read_timeout: std::time::Duration::from_secs(10),
+            attempts: 1,
+            max_body: 1024 * 1024,
+            ..crate::fetch::HttpOptions::default()
+        }))
+    }
+}
+
+impl CsiCache {
+    /// A cache fetching with `fetcher`.
+    pub fn new(fetcher: Fetcher) -> CsiCache {
+        CsiCache {
+            fetcher,
+            entries: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The document at `url`: from the cache when fetched less than `ttl` ago, else fetched.
+    pub async fn get(&self, url: &str, ttl: std::time::Duration) -> Result<Vec<u8>, String> {
+        let now = std::time::Instant::now();
+        {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, r)) = map.get(url) {
+                let keep = if r.is_ok() {
+                    ttl
+                } else {
+                    ttl.min(CSI_RETRY_FAILED)
+                };
+                if now.duration_since(*at) < keep {
+                    return r.clone();
+                }
+            }
+        }
+        let r = self
+            .fetcher
+            .get(url, "application/xml, text/xml, */*")
+            .await
+            .map(|f| f.body)
+            .map_err(|e| e.to_string());
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 1024 {
+            map.clear();
+        }
+        map.insert(url.to_owned(), (now, r.clone()));
+        r
+    }
+}
+
+/// Judges one capability document of the service `pin` reached at MX `host`, at `at`.
+pub fn judge_capabilities(
+    url: &str,
+    fetched: Result<&[u8], &str>,
+    pin: &Pin,
+    host: &str,
+    at: OffsetDateTime,
+) -> Capabilities {
+    use crate::rem::csi::{self, CsiSignature};
+    let url = url.to_owned();
+    let bytes = match fetched {
+        Ok(b) => b,
+        Err(why) => {
+            return Capabilities::Unavailable {
+                url,
+                why: why.to_owned(),
+            };
+        }
+    };
+    let v = match csi::verify(
+        bytes,
+        &pin.certificates(),
+        Some(host),
+        Some(&pin.tsp_name),
+        at,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            return Capabilities::NotVerified {
+                url,
+                why: format!("cannot be read: {e}"),
+            };
+        }
+    };
+    let signer = match &v.signature {
+        CsiSignature::Verified { signer } => signer.clone(),
+        CsiSignature::Unsigned => {
+            return Capabilities::NotVerified {
+                url,
+                why: "not signed".into(),
+            };
+        }
+        CsiSignature::Invalid(why) => {
+            return Capabilities::NotVerified {
+                url,
+                why: format!("the signature is not valid: {why}"),
+            };
+        }
+        CsiSignature::UnknownSigner { signer, reason } => {
+            return Capabilities::NotVerified {
+                url,
+                why: format!("signed by {signer}, not the service's digital identity: {reason}"),
+            };
+        }
+    };
+    let Some(doc) = &v.csi else {
+        return Capabilities::NotVerified {
+            url,
+            why: format!(
+                "the signed document cannot be read: {}",
+                v.unreadable.as_deref().unwrap_or("unknown")
+            ),
+        };
+    };
+    if v.stale {
+        return Capabilities::NotVerified {
+            url,
+            why: "CSINextUpdate has passed: a stale document is discarded (C.2.3.4.1 note 4)"
+                .into(),
+        };
+    }
+    let deviations = csi::verify::baseline_deviations(doc);
+    if !deviations.is_empty() {
+        return Capabilities::NotBaseline {
+            url,
+            signer,
+            deviations,
+        };
+    }
+    let erds_domain = doc.erds.domain.clone();
+    let domain_matches = erds_domain.eq_ignore_ascii_case(host.trim_end_matches('.'));
+    let notes = v
+        .deviations
+        .iter()
+        .filter(|d| !deviations.contains(d))
+        .cloned()
+        .collect();
+    Capabilities::Verified {
+        url,
+        signer,
+        erds_domain,
+        domain_matches,
+        notes,
+    }
+}
+
+/// Looks at the capability documents of every service `peer` is pinned to (through `cache`,
+/// `ttl`) and keeps in `peer` the hosts whose service's verified document does not refuse the
+/// REM baseline; each pin records what its document said. `Err`: every host's service said
+/// it does not support the baseline (the refusal).
+pub async fn check_capabilities(
+    domain: &str,
+    mut peer: Peer,
+    cache: &CsiCache,
+    ttl: std::time::Duration,
+    at: OffsetDateTime,
+) -> Result<Peer, Refusal> {
+    let Via::Discovered(pins) = &mut peer.via else {
+        return Ok(peer);
+    };
+    for (pin, host) in pins.iter_mut().zip(&peer.hosts) {
+        let mut first: Option<Capabilities> = None;
+        let mut decided: Option<Capabilities> = None;
+        for url in &pin.csi_urls {
+            let fetched = cache.get(url, ttl).await;
+            let c = judge_capabilities(
+                url,
+                fetched.as_deref().map_err(String::as_str),
+                pin,
+                &host.name,
+                at,
+            );
+            if matches!(
+                c,
+                Capabilities::Verified { .. } | Capabilities::NotBaseline { .. }
+            ) {
+                decided = Some(c);
+                break;
+            }
+            first.get_or_insert(c);
+        }
+        pin.capabilities = Some(decided.or(first).unwrap_or(Capabilities::NoDocument));
+    }
+    let keep: Vec<bool> = pins
+        .iter()
+        .map(|p| !matches!(p.capabilities, Some(Capabilities::NotBaseline { .. })))
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return Ok(peer);
+    }
+    if !keep.iter().any(|k| *k) {
+        let (host, pin) = (peer.hosts.first(), pins.first());
+        return Err(Refusal::Capabilities {
+            domain: domain.to_owned(),
+            host: host.map(|h| h.name.clone()).unwrap_or_default(),
+            service: pin.map(|p| p.service_name.clone()).unwrap_or_default(),
+            said: pin
+                .and_then(|p| p.capabilities.clone())
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        });
+    }
+    let mut k = keep.iter();
+    let pins_kept: Vec<Pin> = pins
+        .iter()
+        .zip(keep.iter())
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| p.clone())
+        .collect();
+    peer.hosts.retain(|_| *k.next().unwrap_or(&false));
+    peer.via = Via::Discovered(pins_kept);
+    Ok(peer)
 }
 
 /// Why the peer's TLS certificate is not the service's identity.
@@ -170,6 +524,18 @@ pub enum Refusal {
         /// What is wrong.
         mismatch: Mismatch,
     },
+    /// The verified capability document of every MX host's service says it does not
+    /// support the REM baseline ([`Capabilities::NotBaseline`]).
+    Capabilities {
+        /// The domain.
+        domain: String,
+        /// The most preferred MX host.
+        host: String,
+        /// Its service's name.
+        service: String,
+        /// What its document said.
+        said: String,
+    },
 }
 
 impl Refusal {
@@ -180,6 +546,7 @@ impl Refusal {
             Refusal::NotASupplyPoint { .. } => "not-a-supply-point",
             Refusal::NotQualified { .. } => "not-qualified",
             Refusal::TlsIdentity { .. } => "tls-identity-mismatch",
+            Refusal::Capabilities { .. } => "csi-not-baseline",
         }
     }
 }
@@ -210,6 +577,15 @@ impl std::fmt::Display for Refusal {
                 service,
                 mismatch,
             } => write!(f, "{peer} (\"{service}\"): {mismatch}"),
+            Refusal::Capabilities {
+                domain,
+                host,
+                service,
+                said,
+            } => write!(
+                f,
+                "the MX host {host} of {domain} is a supply point of \"{service}\", whose {said}: not relayed to (EN 319 522-2 9.4.4)"
+            ),
         }
     }
 }
@@ -219,6 +595,10 @@ impl std::fmt::Display for Refusal {
 /// pinned to its service, STARTTLS required; else the refusal (failed for good). A failed
 /// MX look-up (timeout, SERVFAIL) or lists not loaded yet defer; a null MX fails (the
 /// domain accepts no mail).
+///
+/// With `capabilities` (the cache and its time to live), the capability documents of the
+/// services found are read too ([`check_capabilities`]): a failure to fetch or verify them
+/// never blocks the delivery; a verified document refusing the REM baseline does.
 pub async fn resolve(
     domain: &str,
     port: u16,
@@ -226,6 +606,7 @@ pub async fn resolve(
     fetcher: &Fetcher,
     lists: &TrustedLists,
     at: OffsetDateTime,
+    capabilities: Option<(&CsiCache, std::time::Duration)>,
 ) -> Target {
     if lists.is_empty() {
         return Target::Hold(format!(
@@ -233,7 +614,15 @@ pub async fn resolve(
         ));
     }
     let d = discovery::discover(domain, resolver, fetcher, lists, at, false).await;
-    decide(&d, port)
+    match (decide(&d, port), capabilities) {
+        (Target::Smtp(peer), Some((cache, ttl))) => {
+            match check_capabilities(domain, peer, cache, ttl, at).await {
+                Ok(p) => Target::Smtp(p),
+                Err(r) => Target::Refused(r),
+            }
+        }
+        (t, _) => t,
+    }
 }
 
 /// The decision for what discovery found (no I/O).
@@ -262,6 +651,16 @@ pub fn decide(d: &Discovery, port: u16) -> Target {
                     tsp_name: s.tsp_name.clone(),
                     list: s.list.clone(),
                     list_verified: s.list_verified,
+                    csi_urls: s
+                        .supply_points
+                        .iter()
+                        .filter(|p| {
+                            let l = p.to_ascii_lowercase();
+                            l.starts_with("https://") || l.starts_with("http://")
+                        })
+                        .cloned()
+                        .collect(),
+                    capabilities: None,
                 },
             ))
         })
@@ -649,6 +1048,129 @@ mod tests {
         ));
         let null = found(vec![host(0, "", None)], None);
         assert!(matches!(decide(&null, 25), Target::Fail(r) if r.contains("null MX")));
+    }
+
+    fn pki(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/pki")
+            .join(name)
+    }
+
+    fn pki_cert(name: &str) -> Certificate {
+        let pem = std::fs::read(pki(name)).unwrap_or_else(|e| panic!("{e}"));
+        crate::x509::load_pem(&pem)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+    }
+
+    /// A capability document for MX `domain` with `profile`, next update `next`.
+    fn csi_doc(domain: &str, profile: &str, next: &str) -> String {
+        use base64::Engine;
+        let tls = base64::engine::general_purpose::STANDARD.encode(pki_cert("rem-ec.pem").der());
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="http://uri.etsi.org/02231/v2#" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
+<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>1</tns:CSISequenceNumber>
+<tns:CSISchemeOperatorName><tl:Name xml:lang="en">REMID</tl:Name></tns:CSISchemeOperatorName>
+<tns:CSIPointerToTL>https://tl.test/tl.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
+<tns:CSINextUpdate><tl:dateTime>{next}</tl:dateTime></tns:CSINextUpdate></tns:SchemeData>
+<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://{domain}/id</ERDSId>
+<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>TSP</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
+<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
+<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
+<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
+<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{tls}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
+</tns:CapabilityAndSecurityInformation>
+"#
+        )
+    }
+
+    fn signed(xml: &str, who: &str) -> Vec<u8> {
+        let key = crate::crypto::SigningKey::from_pkcs8_pem(
+            &std::fs::read(pki(&format!("{who}.key.pem"))).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let signer = crate::xades::Signer::new(
+            key,
+            pki_cert(&format!("{who}.pem")),
+            vec![pki_cert("provider-ca.pem")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let opts = crate::xades::SignOptions {
+            signing_time: now(),
+            id: None,
+        };
+        crate::xades::sign_b_b(xml.as_bytes(), &signer, &opts).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_capability_document_refuses_only_when_verified_fresh_and_not_baseline() {
+        let pin = Pin {
+            identities: vec![pki_cert("rem-ec.pem").der().to_vec()],
+            service_name: "Svc".into(),
+            tsp_name: "TSP".into(),
+            list: "tl.xml".into(),
+            list_verified: true,
+            csi_urls: vec!["http://csi.test/csi.xml".into()],
+            capabilities: None,
+        };
+        let baseline = crate::rem::csi::REM_BASELINE;
+        let fresh = "2126-01-01T00:00:00Z";
+        let judge = |bytes: Result<&[u8], &str>, host: &str| {
+            judge_capabilities("http://csi.test/csi.xml", bytes, &pin, host, now())
+        };
+        // Not fetched, unreadable, unsigned, another signer, stale: recorded, never refusing.
+        assert_eq!(
+            judge(Err("connection refused"), "mx.rem.test").kind(),
+            "unavailable"
+        );
+        let garbage = judge(Ok(b"not xml <"), "mx.rem.test");
+        assert!(
+            matches!(&garbage, Capabilities::NotVerified { why, .. } if why.contains("cannot be read")),
+            "{garbage:?}"
+        );
+        let doc = csi_doc("mx.rem.test", baseline, fresh);
+        let unsigned = judge(Ok(doc.as_bytes()), "mx.rem.test");
+        assert!(
+            matches!(&unsigned, Capabilities::NotVerified { why, .. } if why == "not signed"),
+            "{unsigned:?}"
+        );
+        let other = judge(Ok(&signed(&doc, "rem-rsa")), "mx.rem.test");
+        assert!(
+            matches!(&other, Capabilities::NotVerified { why, .. } if why.contains("not the service's digital identity")),
+            "{other:?}"
+        );
+        // A stale document is discarded, even one that says it is not the baseline.
+        let old = signed(
+            &csi_doc("mx.rem.test", "urn:other", "2026-02-01T00:00:00Z"),
+            "rem-ec",
+        );
+        let stale = judge(Ok(&old), "mx.rem.test");
+        assert!(
+            matches!(&stale, Capabilities::NotVerified { why, .. } if why.contains("CSINextUpdate")),
+            "{stale:?}"
+        );
+        // Verified: the baseline delivers (ERDSDomain compared with the MX host, noted).
+        let good = signed(&doc, "rem-ec");
+        let ok = judge(Ok(&good), "mx.rem.test");
+        assert!(
+            matches!(&ok, Capabilities::Verified { domain_matches: true, notes, .. } if notes.is_empty()),
+            "{ok:?}"
+        );
+        let elsewhere = judge(Ok(&good), "mx2.rem.test");
+        assert!(
+            matches!(&elsewhere, Capabilities::Verified { domain_matches: false, notes, .. } if !notes.is_empty()),
+            "{elsewhere:?}"
+        );
+        assert!(elsewhere.to_string().contains("is NOT the MX host"));
+        // Verified and not the baseline: the only refusal.
+        let not = signed(&csi_doc("mx.rem.test", "urn:other", fresh), "rem-ec");
+        let refused = judge(Ok(&not), "mx.rem.test");
+        assert!(
+            matches!(&refused, Capabilities::NotBaseline { deviations, .. } if deviations.iter().any(|d| d.contains("ERDSProfileSupported"))),
+            "{refused:?}"
+        );
+        assert_eq!(refused.kind(), "not-baseline");
     }
 
     #[test]

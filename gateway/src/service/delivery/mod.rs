@@ -293,6 +293,8 @@ struct Shared {
     /// changes them).
     resolver: Mutex<Option<ResolverFor>>,
     fetcher: Fetcher,
+    /// The discovered peers' capability documents.
+    csi: discovered::CsiCache,
     tls: Mutex<Option<(Vec<PathBuf>, Arc<rustls::ClientConfig>)>>,
     limits: Mutex<HashMap<Peer, (usize, Arc<Semaphore>)>>,
     in_flight: Arc<AtomicUsize>,
@@ -326,6 +328,7 @@ impl Shared {
             gw,
             resolver: Mutex::new(None),
             fetcher: Fetcher::default(),
+            csi: discovered::CsiCache::default(),
             tls: Mutex::new(None),
             limits: Mutex::new(HashMap::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -449,6 +452,7 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
     // The trusted lists in force now, when configured: MX delivery follows them.
     let lists = sh.gw.trust.in_force();
     let resolver = sh.resolver();
+    let csi_ttl = sh.gw.trust.sources().refresh;
     let at = now();
     for c in claimed {
         let (target, discovered) = match targets.get(&c.d.destination) {
@@ -461,6 +465,7 @@ async fn batch(sh: Arc<Shared>, claimed: Vec<Claimed>, shutdown: Shutdown) {
                     lists: l,
                     fetcher: &sh.fetcher,
                     at,
+                    capabilities: Some((&sh.csi, csi_ttl)),
                 });
                 let t = resolve::resolve(plan, resolver, trusted, |n| sh.below(n)).await;
                 let discovered = by_mx && trusted.is_some();
@@ -556,11 +561,29 @@ fn discovery_outcome(sh: &Shared, d: &Delivery, t: &Target) {
             if let Via::Discovered(pins) = &p.via {
                 let services: Vec<String> = pins.iter().map(discovered::Pin::describe).collect();
                 info!(delivery = d.id, destination = %d.destination, peer = %p, service = %services.join("; "), "discovery: REM peer found");
+                // What each service's capability document said (once per service).
+                let mut seen: Vec<&discovered::Pin> = Vec::new();
+                for pin in pins {
+                    if seen
+                        .iter()
+                        .any(|s| s.service_name == pin.service_name && s.list == pin.list)
+                    {
+                        continue;
+                    }
+                    seen.push(pin);
+                    if let Some(c) = &pin.capabilities {
+                        info!(delivery = d.id, destination = %d.destination, service = %pin.service_name, outcome = c.kind(), "discovery: {c}");
+                        gw.metrics.capabilities(c.kind());
+                    }
+                }
             }
             "peer-found"
         }
         Target::Refused(r) => {
             warn!(delivery = d.id, destination = %d.destination, kind = r.kind(), reason = %r, "discovery: no trusted REM peer");
+            if matches!(r, Refusal::Capabilities { .. }) {
+                gw.metrics.capabilities("not-baseline");
+            }
             r.kind()
         }
         Target::Hold(_) => "deferred",
@@ -752,8 +775,13 @@ fn decision(host: &Host, pin: &discovered::Pin, m: Option<Match>) -> String {
         ),
         None => "TLS".to_owned(),
     };
+    let csi = pin
+        .capabilities
+        .as_ref()
+        .map(|c| format!("; {c}"))
+        .unwrap_or_default();
     format!(
-        "discovered: MX {host} is a ServiceSupplyPoint of {}; {tls}",
+        "discovered: MX {host} is a ServiceSupplyPoint of {}; {tls}{csi}",
         pin.describe()
     )
 }

@@ -217,6 +217,8 @@ pub struct Trusted<'a> {
     pub fetcher: &'a Fetcher,
     /// The instant judged (the delivery time).
     pub at: OffsetDateTime,
+    /// Where the peers' capability documents are kept, and for how long (`None`: not read).
+    pub capabilities: Option<(&'a super::discovered::CsiCache, std::time::Duration)>,
 }
 
 /// Resolves a plan: for `Mx`, asks DNS; with `trusted`, the MX host must be a supply point
@@ -238,7 +240,13 @@ pub async fn resolve(
             };
             if let Some(t) = trusted {
                 return super::discovered::resolve(
-                    &domain, port, resolver, t.fetcher, t.lists, t.at,
+                    &domain,
+                    port,
+                    resolver,
+                    t.fetcher,
+                    t.lists,
+                    t.at,
+                    t.capabilities,
                 )
                 .await;
             }
