@@ -18,7 +18,7 @@
 //! The observation: `exit` (0 accepted, 1 refused, 2 not delivered at all), `smtp` {`code`,
 //! `reply`}, `translated` (accepted and at least one message collected), `collected`,
 //! `outputs` and `output` (the first) {`format` (`rem` / `pec` / `mail`), `type`, `event`,
-//! `envelope` {`from`, `to`}, `headers` {NAME: [values]} (the `REM-*`, `X-*`, `Subject`,
+//! `envelope` {`from`, `to`}, `headers` {NAME: \[values\]} (the `REM-*`, `X-*`, `Subject`,
 //! `From`, `To`, `Message-ID` fields), `size`}, `before` [{`file`, `sent`, `exit`, `smtp`,
 //! `collected`}].
 

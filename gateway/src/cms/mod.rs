@@ -1,6 +1,6 @@
 //! CMS SignedData (RFC 5652): assembled by hand on the `cms` crate types and signed by ring
-//! ([`build`]), read from DER or BER into a byte-exact model ([`parse`]), and verified into a
-//! verdict value ([`verify`]).
+//! ([`build`]), read from DER or BER into a byte-exact model ([`mod@parse`]), and verified into a
+//! verdict value ([`mod@verify`]).
 //!
 //! Parsing first normalises BER to DER ([`ber`]: definite lengths, constructed OCTET STRINGs
 //! joined) and then walks the structure itself, so that the signed attributes are verified

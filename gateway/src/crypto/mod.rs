@@ -2,7 +2,7 @@
 //! certificate's SubjectPublicKeyInfo. ring does every digest and verification, and signs with
 //! keys loaded from PKCS#8 PEM; keys in an HSM sign in the token through PKCS#11.
 //!
-//! Split by verb: [`digest`] (hash algorithms and hashing), [`sign`] (private keys, signing),
+//! Split by verb: [`mod@digest`] (hash algorithms and hashing), [`sign`] (private keys, signing),
 //! [`verify`] (public-key signature verification); [`uri`] (RFC 7512 PKCS#11 URIs) and
 //! [`pkcs11`] (token keys: module, login, session pool). Nothing here reads the clock; the disk
 //! only where a key is opened by reference ([`SigningKey::open`]: the PEM file, the PKCS#11

@@ -156,7 +156,7 @@
 //!   peer is pinned to, the document at each of its `http(s)://` supply points
 //!   (`service::delivery::discovered::check_capabilities`; one attempt, 10 s, 1 MiB; kept per
 //!   URL for `[trust] refresh`, a failed fetch for a minute) and judges it at the delivery
-//!   time with [`crate::rem::csi::verify`]. The reading, and what follows from it:
+//!   time with [`fn@crate::rem::csi::verify`]. The reading, and what follows from it:
 //!   a document signed by the service's digital identity (c.3.1.12), fresh (`CSINextUpdate`
 //!   not passed: a stale one "is discarded", C.2.3.4.1 note 4) and read from its signed
 //!   octets is the service's own statement; when its value-compared fields of tables C.9 /

@@ -1,5 +1,5 @@
 //! Reading the tables: the compiled-in copy of `mappings/*.toml`, or a directory holding the
-//! same four files. Reading does not validate (see [`super::validate`]).
+//! same four files. Reading does not validate (see [`mod@super::validate`]).
 
 use std::path::Path;
 

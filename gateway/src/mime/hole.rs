@@ -131,7 +131,7 @@ fn lower_hex(bytes: &[u8], out: &mut [u8]) {
 impl Holes {
     /// Reads `path` in chunks and hollows it: its MIME structure is scanned, and each leaf
     /// body of at least [`HOLE_MIN`] bytes inside a `message/rfc822` part becomes a hole
-    /// (bytes from a line start to a line end, [`MARGIN`] bytes in from the body's ends).
+    /// (bytes from a line start to a line end, `MARGIN` (1 KiB) bytes in from the body's ends).
     /// [`Hollow::Whole`] when the file has a bare LF (the translation would convert it), the
     /// scanner declines it, or nothing is large enough.
     pub fn hollow(path: &Path) -> Result<Hollow, Error> {

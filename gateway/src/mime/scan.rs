@@ -10,7 +10,7 @@
 //! What: the state machine of mail-parser's own parser (`MessageParser::parse`, 0.11), driven
 //! with its public primitives where they are cheap (the header parser, on each header
 //! section) and re-done with `memchr::memmem` where mail-parser walks byte by byte (the search
-//! for `--boundary`, with mail-parser's rules for where a part ends: see [`leaf_end`]). The
+//! for `--boundary`, with mail-parser's rules for where a part ends: see `leaf_end`). The
 //! offsets are therefore mail-parser's, so the signed bytes sliced with them are the bytes
 //! the full parse gives. Where mail-parser would take one of its recovery paths (a delimiter
 //! missing, garbage after a delimiter, an encoded `message/rfc822`, a header section without

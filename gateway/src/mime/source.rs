@@ -169,7 +169,7 @@ impl Source for FileSource {
 }
 
 /// Where output bytes go: a `Vec` in memory, a file, a digest... Every writer of large
-/// messages ([`crate::smime::sign`], the REM and PEC builders) writes through it.
+/// messages ([`fn@crate::smime::sign`], the REM and PEC builders) writes through it.
 pub trait Sink {
     /// Appends `bytes`.
     fn put(&mut self, bytes: &[u8]) -> io::Result<()>;

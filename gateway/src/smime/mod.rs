@@ -1,6 +1,6 @@
 //! S/MIME (RFC 5751) as PEC and REM use it: verifying `multipart/signed` (both protocol names)
-//! and opaque `application/(x-)pkcs7-mime` signed-data ([`verify`]), judging trust in the
-//! signer separately ([`trust`]), and producing the providers' `multipart/signed` ([`sign`]).
+//! and opaque `application/(x-)pkcs7-mime` signed-data ([`mod@verify`]), judging trust in the
+//! signer separately ([`fn@trust`]), and producing the providers' `multipart/signed` ([`mod@sign`]).
 //!
 //! Integrity and trust are two verdicts, both values; `Err` is only for bytes that are not a
 //! MIME message, or for unusable signing inputs.

@@ -41,7 +41,7 @@ pub struct SmimeVerdict {
     pub signer_certificate: Option<Certificate>,
     /// The CMS signingTime.
     pub signing_time: Option<OffsetDateTime>,
-    /// The certificates carried in the CMS (candidate intermediates for [`super::trust`]).
+    /// The certificates carried in the CMS (candidate intermediates for [`fn@super::trust`]).
     pub certificates: Vec<Certificate>,
     /// The signed content: the first part of multipart/signed exactly as signed (CRLF), or
     /// the encapsulated content of opaque signed-data.

@@ -12,7 +12,7 @@
 //! write the output. Each read of a hole is digested and compared with the first: a file
 //! changed while it was translated is refused ([`Error::Changed`]) and nothing is written.
 //!
-//! The output is written ([`write_file`]) to a temporary file in the output's folder, the
+//! The output is written ([`Streamed::write_file`]) to a temporary file in the output's folder, the
 //! holes copied from the input chunk by chunk, fsync'd, and renamed into place only once
 //! every byte has been checked; on any failure the temporary file is removed.
 

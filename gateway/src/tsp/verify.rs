@@ -4,7 +4,7 @@
 //! 1. the response status is granted (when a `TimeStampResp` is given);
 //! 2. the token is a `SignedData` with one signer, whose certificate is in the token (or
 //!    given by the caller);
-//! 3. the CMS signature (through [`crate::cms::verify`]): contentType is the eContentType
+//! 3. the CMS signature (through [`fn@crate::cms::verify`]): contentType is the eContentType
 //!    (id-ct-TSTInfo), messageDigest equals the digest of the exact eContent bytes, and the
 //!    signature over the signed attributes as received verifies;
 //! 4. an ESS `signingCertificateV2` (or the SHA-1 `signingCertificate`) is signed, and

@@ -46,7 +46,11 @@ use crate::x509::{self, Certificate, Usage};
 pub const NOT_IDENTIFIED: &str = "REM peer not identified (R_ERDS_NotIdentified)";
 
 /// The service a discovered peer must be: what its TLS certificate is judged against.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Two pins are the same peer when they name the same service from the same list: what its
+/// capability document said is left out of equality and hashing, so that deliveries to a
+/// service share one connection limit ([`super::resolve::Peer`]) whatever the CSI cache
+/// answered for each of them.
+#[derive(Clone, Debug)]
 pub struct Pin {
     /// The DER of the service's digital identity certificates at the instant.
     pub identities: Vec<Vec<u8>>,
@@ -63,6 +67,34 @@ pub struct Pin {
     /// What its capability document said at the delivery time ([`check_capabilities`];
     /// `None` until it was looked at).
     pub capabilities: Option<Capabilities>,
+}
+
+impl Pin {
+    /// What identifies the service (every field but `capabilities`).
+    fn key(&self) -> (&[Vec<u8>], &str, &str, &str, bool, &[String]) {
+        (
+            &self.identities,
+            &self.service_name,
+            &self.tsp_name,
+            &self.list,
+            self.list_verified,
+            &self.csi_urls,
+        )
+    }
+}
+
+impl PartialEq for Pin {
+    fn eq(&self, other: &Pin) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pin {}
+
+impl std::hash::Hash for Pin {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 impl Pin {
@@ -888,6 +920,34 @@ mod tests {
 
     fn cert(der: &[u8]) -> Certificate {
         Certificate::from_der(der).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn pins_of_one_service_are_one_peer_whatever_its_capabilities_said() {
+        use std::hash::{BuildHasher, RandomState};
+        let pin = Pin {
+            identities: vec![vec![1, 2, 3]],
+            service_name: "Altro REM".into(),
+            tsp_name: "Altro".into(),
+            list: "tl.xml".into(),
+            list_verified: true,
+            csi_urls: vec!["https://csi.altro.test/csi.xml".into()],
+            capabilities: None,
+        };
+        let mut later = pin.clone();
+        later.capabilities = Some(Capabilities::Unavailable {
+            url: "https://csi.altro.test/csi.xml".into(),
+            why: "timed out".into(),
+        });
+        let h = RandomState::new();
+        assert_eq!(pin, later);
+        assert_eq!(h.hash_one(&pin), h.hash_one(&later));
+        let mut other = pin.clone();
+        other.service_name = "Terzo REM".into();
+        assert_ne!(pin, other);
+        let mut relisted = pin.clone();
+        relisted.list_verified = false;
+        assert_ne!(pin, relisted);
     }
 
     #[test]
