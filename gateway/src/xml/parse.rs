@@ -155,7 +155,7 @@ fn split_attributes(raw: &str, max: usize) -> Result<Vec<RawAttr<'_>>, SplitErro
     split_attributes_into(raw, max, &mut out).map(|()| out)
 }
 
-/// [`split_attributes`] into `out` (cleared first).
+/// Splits the attribute list of a tag into `out` (cleared first), as `split_attributes`.
 fn split_attributes_into<'a>(
     raw: &'a str,
     max: usize,
