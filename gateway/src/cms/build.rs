@@ -1,17 +1,16 @@
 //! Assembling and signing a SignedData by hand on the `cms` crate types (no `builder` feature):
 //! signed attributes contentType, signingTime, messageDigest and signingCertificateV2
 //! (ESSCertIDv2 over SHA-256 of the signer certificate, with issuerSerial), signed by ring
-//! over the DER `SET OF` of those attributes.
+//! over the DER `SET OF` of those attributes. The SignedData itself is written field by field
+//! (each encoded by the `cms` types), the certificates carried as the DER they were read from.
 
 use super::Error;
 use super::ber::tlv;
 use crate::crypto::{DigestAlgorithm, SigningKey, digest, oids};
 use crate::x509::Certificate;
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
-};
+use cms::cert::IssuerAndSerialNumber;
+use cms::content_info::CmsVersion;
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfo, SignerInfos};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, OctetString, SetOfVec};
 use der::{Decode, Encode, Tag};
@@ -157,41 +156,48 @@ pub fn sign_with(
         signature: OctetString::new(signature).map_err(enc)?,
         unsigned_attrs: None,
     };
-    let mut certs = SetOfVec::new();
-    let mut seen: Vec<&[u8]> = Vec::new();
-    for c in std::iter::once(signer).chain(chain) {
-        if seen.contains(&c.der()) {
-            continue;
-        }
-        seen.push(c.der());
-        let parsed = x509_cert::Certificate::from_der(c.der()).map_err(enc)?;
-        certs
-            .insert(CertificateChoices::Certificate(parsed))
-            .map_err(enc)?;
-    }
+    let certificates = carry_certificates
+        .then(|| certificate_set(std::iter::once(signer).chain(chain).map(|c| c.der())));
     let mut digest_algorithms = SetOfVec::new();
     digest_algorithms.insert(digest_alg).map_err(enc)?;
-    let sd = SignedData {
-        version: if content_type == oids::ID_DATA {
-            CmsVersion::V1
-        } else {
-            CmsVersion::V3
-        },
-        digest_algorithms,
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: content_type,
-            econtent,
-        },
-        certificates: carry_certificates.then_some(CertificateSet(certs)),
-        crls: None,
-        signer_infos: SignerInfos(SetOfVec::try_from(vec![si]).map_err(enc)?),
+    let version = if content_type == oids::ID_DATA {
+        CmsVersion::V1
+    } else {
+        CmsVersion::V3
     };
-    ContentInfo {
-        content_type: oids::ID_SIGNED_DATA,
-        content: Any::encode_from(&sd).map_err(enc)?,
+    let encap_content_info = EncapsulatedContentInfo {
+        econtent_type: content_type,
+        econtent,
+    };
+    let signer_infos = SignerInfos(SetOfVec::try_from(vec![si]).map_err(enc)?);
+    // SignedData (RFC 5652 §5.1) in DER, field by field, so that the certificates go in as
+    // the DER they were read from (`certificate_set`) rather than decoded into x509-cert
+    // types and encoded again for every signature; crls absent.
+    let mut body = version.to_der().map_err(enc)?;
+    body.extend_from_slice(&digest_algorithms.to_der().map_err(enc)?);
+    body.extend_from_slice(&encap_content_info.to_der().map_err(enc)?);
+    if let Some(set) = certificates {
+        body.extend_from_slice(&set);
     }
-    .to_der()
-    .map_err(enc)
+    body.extend_from_slice(&signer_infos.to_der().map_err(enc)?);
+    // ContentInfo: SEQUENCE { contentType, [0] EXPLICIT SignedData }.
+    let mut content_info = oids::ID_SIGNED_DATA.to_der().map_err(enc)?;
+    content_info.extend_from_slice(&tlv(0xA0, &tlv(0x30, &body)));
+    Ok(tlv(0x30, &content_info))
+}
+
+/// `certificates [0] IMPLICIT CertificateSet` of DER certificates (each once): a DER `SET
+/// OF`, so its elements in ascending order of their encodings (X.690 §11.6; no certificate
+/// encoding is a prefix of another).
+fn certificate_set<'c>(ders: impl Iterator<Item = &'c [u8]>) -> Vec<u8> {
+    let mut set: Vec<&[u8]> = Vec::new();
+    for der in ders {
+        if !set.contains(&der) {
+            set.push(der);
+        }
+    }
+    set.sort_unstable();
+    tlv(0xA0, &set.concat())
 }
 
 #[cfg(test)]
@@ -199,6 +205,8 @@ mod tests {
     use super::*;
     use crate::cms::{parse, verify};
     use crate::x509::load_pem;
+    use cms::cert::CertificateChoices;
+    use cms::signed_data::CertificateSet;
 
     const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/pki/");
 
@@ -268,5 +276,34 @@ mod tests {
         assert_eq!(utc.first(), Some(&0x17));
         let generalized = time_der(time::macros::datetime!(2050-01-01 00:00:00 UTC)).expect("gen");
         assert_eq!(generalized.first(), Some(&0x18));
+    }
+
+    /// The certificate set written from the DER is what the cms crate encodes for the same
+    /// certificates decoded (its `SET OF` ordering), whatever their order and repetitions.
+    #[test]
+    fn certificate_set_is_the_cms_crate_encoding() {
+        let certs: Vec<Vec<u8>> = ["pec-rsa.pem", "provider-ca.pem", "root-ca.pem", "tsa.pem"]
+            .iter()
+            .map(|n| load_pem(&load(n)).expect("cert").remove(0).der().to_vec())
+            .collect();
+        let orders: [&[usize]; 5] = [&[0, 1], &[1, 0], &[2, 0, 1, 0], &[3, 2, 1, 0], &[0]];
+        for order in orders {
+            let ders: Vec<&[u8]> = order.iter().map(|&i| certs[i].as_slice()).collect();
+            let mut expected = SetOfVec::new();
+            let mut seen: Vec<&[u8]> = Vec::new();
+            for d in &ders {
+                if !seen.contains(d) {
+                    seen.push(d);
+                    let c = x509_cert::Certificate::from_der(d).expect("x509-cert");
+                    expected
+                        .insert(CertificateChoices::Certificate(c))
+                        .expect("insert");
+                }
+            }
+            // [0] IMPLICIT: the SET's own tag replaced by the context tag.
+            let mut expected = CertificateSet(expected).to_der().expect("encode");
+            expected[0] = 0xA0;
+            assert_eq!(certificate_set(ders.into_iter()), expected, "{order:?}");
+        }
     }
 }
