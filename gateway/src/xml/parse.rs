@@ -87,21 +87,24 @@ struct Builder<'a, 'l> {
 fn first_non_xml_char(text: &str) -> Option<(usize, char)> {
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(&x) = b.get(i) {
-        if x >= 0x80 {
-            let c = text.get(i..).and_then(|t| t.chars().next())?;
-            if !is_xml_char(c) {
-                return Some((i, c));
-            }
-            i += c.len_utf8();
-        } else {
-            if x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r') {
-                return Some((i, char::from(x)));
-            }
-            i += 1;
+    loop {
+        // The next byte that is not plain ASCII XML (a forbidden control, or a multi-byte
+        // character to decode).
+        let k = b
+            .get(i..)?
+            .iter()
+            .position(|&x| x >= 0x80 || (x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r')))?;
+        i += k;
+        let x = *b.get(i)?;
+        if x < 0x80 {
+            return Some((i, char::from(x)));
         }
+        let c = text.get(i..).and_then(|t| t.chars().next())?;
+        if !is_xml_char(c) {
+            return Some((i, c));
+        }
+        i += c.len_utf8();
     }
-    None
 }
 
 fn is_name_start(c: char) -> bool {
@@ -119,6 +122,15 @@ fn is_name_char(c: char) -> bool {
 }
 
 fn is_ncname(s: &str) -> bool {
+    if s.is_ascii() {
+        // The ASCII name characters: letters and `_` to start, then also digits, `-`, `.`.
+        let b = s.as_bytes();
+        return b
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+    }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
@@ -817,6 +829,36 @@ mod tests {
             parse(b"\xFF\xFE<\0r\0/\0>\0"),
             Err(Error::UnsupportedEncoding { .. })
         ));
+    }
+
+    /// The fast paths agree with the character-by-character definitions.
+    #[test]
+    fn ascii_fast_paths_match_the_definitions() {
+        for n in 0u8..0x80 {
+            for s in [
+                format!("{}", char::from(n)),
+                format!("a{}", char::from(n)),
+                format!("{}b", char::from(n)),
+            ] {
+                let mut chars = s.chars();
+                let slow = chars.next().is_some_and(is_name_start) && chars.all(is_name_char);
+                assert_eq!(is_ncname(&s), slow, "{s:?}");
+            }
+        }
+        assert!(!is_ncname(""));
+        assert!(is_ncname("\u{e9}t\u{e9}") && !is_ncname("a\u{37e}"));
+        let slow = |t: &str| t.char_indices().find(|&(_, c)| !is_xml_char(c));
+        for t in [
+            "",
+            "abc",
+            "a\u{1}b",
+            "\t\r\n x",
+            "\u{e9}\u{b}",
+            "\u{fffe}a",
+            "ok\u{10000}\u{7f}\u{0}",
+        ] {
+            assert_eq!(first_non_xml_char(t), slow(t), "{t:?}");
+        }
     }
 
     #[test]
