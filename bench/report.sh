@@ -171,7 +171,7 @@ done
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
-DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | head -c1)
+DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | head -c1 || true)
 
 rss_args=()
 for s in $SIZES; do
