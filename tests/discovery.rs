@@ -345,9 +345,18 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
         delivery(5)["attempts"].as_u64().is_some_and(|n| n >= 3)
     });
     let m = |o: &str| a.metric(&format!("ponte_discovery_total{{outcome=\"{o}\"}}"));
-    assert_eq!(m("peer-found"), 4.0);
-    assert_eq!(m("tls-identity-mismatch"), 2.0);
-    assert_eq!(m("not-a-supply-point"), 1.0);
+    assert_eq!(m("peer-found"), 4.0, "{}", a.log());
+    // One per refused handshake with the rogue: at least rogue.test's and backup.test's, more
+    // only if a delivery was retried after another host failed too (a slow machine), and never
+    // more than the rogue saw connections.
+    let mismatches = m("tls-identity-mismatch");
+    assert!(
+        mismatches >= 2.0 && mismatches <= rogue.connections() as f64,
+        "{mismatches} TLS identity mismatches counted for {} connections to the rogue\n{}",
+        rogue.connections(),
+        a.log()
+    );
+    assert_eq!(m("not-a-supply-point"), 1.0, "{}", a.log());
     assert_eq!(a.stop(), Some(0), "{}", a.log());
 }
 
