@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use common::gateway::{Gateway, Provider, envelope, original, send, verify};
 use common::mail::{header, openssl_verify, section, split_parts};
-use common::tl::{GRANTED, QTST, REM_Q, Svc, WITHDRAWN, list_xml, sign};
+use common::tl::{GRANTED, QTST, REM_Q, Svc, WITHDRAWN, csi_xml, list_xml, sign};
 use common::{Dns, SmtpSink, have, pki};
 
 const MARIO: &str = "mario@pec.prova.test";
@@ -65,6 +65,24 @@ fn tls_cert(dir: &Path, name: &str, host: &str, key: Option<&Path>) -> (PathBuf,
     std::fs::write(&c, cert.pem()).expect("write cert");
     std::fs::write(&k, key.serialize_pem()).expect("write key");
     (c, k)
+}
+
+/// A REM peer's MX: an aiosmtpd sink on `listen` that requires STARTTLS, under a [`tls_cert`]
+/// for `host` on `key`, keeping what it receives in `dir/NAME`.
+fn tls_peer(
+    dir: &Path,
+    name: &str,
+    host: &str,
+    key: Option<&Path>,
+    listen: &str,
+) -> Option<SmtpSink> {
+    let (cert, key) = tls_cert(dir, name, host, key);
+    let (c, k) = (s(&cert), s(&key));
+    SmtpSink::start_at(
+        listen,
+        &dir.join(name),
+        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
+    )
 }
 
 /// The decoded `RelayFailure.xml` part of a notice's signed content, when there is one.
@@ -150,28 +168,18 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
     let w = work.path();
     // The REM peers: Altro's MX with its e-seal's key, and a rogue on another key, on the
     // same port (the gateway's mx_port) of two loopback addresses.
-    let (good_cert, good_key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
-    let (rogue_cert, rogue_key) = tls_cert(w, "rogue", "mx.rogue.test", None);
-    let tls_args = |c: &Path, k: &Path| {
-        vec![
-            "--tls-cert".to_string(),
-            s(c),
-            "--tls-key".to_string(),
-            s(k),
-            "--require-tls".to_string(),
-        ]
-    };
-    let good_args = tls_args(&good_cert, &good_key);
-    let good_args: Vec<&str> = good_args.iter().map(String::as_str).collect();
-    let Some(good) = SmtpSink::start_at("127.0.0.2:0", &w.join("good"), &good_args) else {
+    let altro_key = pki("rem-ec.key.pem");
+    let Some(good) = tls_peer(w, "good", "mx.altro.test", Some(&altro_key), "127.0.0.2:0") else {
         return;
     };
     let port = good.addr.port();
-    let rogue_args = tls_args(&rogue_cert, &rogue_key);
-    let rogue_args: Vec<&str> = rogue_args.iter().map(String::as_str).collect();
-    let Some(rogue) =
-        SmtpSink::start_at(&format!("127.0.0.3:{port}"), &w.join("rogue"), &rogue_args)
-    else {
+    let Some(rogue) = tls_peer(
+        w,
+        "rogue",
+        "mx.rogue.test",
+        None,
+        &format!("127.0.0.3:{port}"),
+    ) else {
         return;
     };
     let Some(plain) = SmtpSink::start_at(&format!("127.0.0.4:{port}"), &w.join("plain"), &[])
@@ -364,13 +372,8 @@ fn mx_delivery_follows_the_trusted_lists_and_refuses_peers_they_do_not_name() {
 fn the_lists_are_refreshed_while_serving_and_their_age_is_on_metrics() {
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
-    let (cert, key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
-    let (c, k) = (s(&cert), s(&key));
-    let Some(good) = SmtpSink::start_at(
-        "127.0.0.2:0",
-        &w.join("good"),
-        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
-    ) else {
+    let key = pki("rem-ec.key.pem");
+    let Some(good) = tls_peer(w, "good", "mx.altro.test", Some(&key), "127.0.0.2:0") else {
         return;
     };
     let Some(pec) = SmtpSink::start(&[]) else {
@@ -624,14 +627,7 @@ fn translate_json(config: &Path, input: &Path, w: &Path) -> (i32, serde_json::Va
         "-o".as_ref(),
         out.as_os_str(),
     ]);
-    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON ({e}): {} {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.code().unwrap_or(-1), v)
+    common::code_and_json(&o)
 }
 
 /// Evidence about a dispatch delivered to a discovered peer is bound to the service it was
@@ -840,13 +836,8 @@ fn a_domain_without_mx_is_its_own_mx_and_still_a_supply_point_of_the_lists() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
-    let (cert, key) = tls_cert(w, "implicit", "implicit.test", Some(&pki("rem-ec.key.pem")));
-    let (c, k) = (s(&cert), s(&key));
-    let Some(good) = SmtpSink::start_at(
-        "127.0.0.2:0",
-        &w.join("good"),
-        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
-    ) else {
+    let key = pki("rem-ec.key.pem");
+    let Some(good) = tls_peer(w, "good", "implicit.test", Some(&key), "127.0.0.2:0") else {
         return;
     };
     let Some(pec) = SmtpSink::start(&[]) else {
@@ -1030,13 +1021,8 @@ fn sighup_reloads_the_trusted_lists() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
-    let (cert, key) = tls_cert(w, "good", "mx.altro.test", Some(&pki("rem-ec.key.pem")));
-    let (c, k) = (s(&cert), s(&key));
-    let Some(good) = SmtpSink::start_at(
-        "127.0.0.2:0",
-        &w.join("good"),
-        &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
-    ) else {
+    let key = pki("rem-ec.key.pem");
+    let Some(good) = tls_peer(w, "good", "mx.altro.test", Some(&key), "127.0.0.2:0") else {
         return;
     };
     let Some(pec) = SmtpSink::start(&[]) else {
@@ -1180,33 +1166,6 @@ fn sighup_reloads_the_trusted_lists() {
     assert_eq!(a.stop(), Some(0), "{}", a.log());
 }
 
-/// A capability and security information document (EN 319 532-4 C.2.3.4) for the MX host
-/// `domain`, governing body `body` (the TSP name), profile `profile`, TLS certificate
-/// `tls_cert` (test PKI file name).
-fn csi_xml(domain: &str, body: &str, tls_cert: &str, profile: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="http://uri.etsi.org/02231/v2#" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
-<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>1</tns:CSISequenceNumber>
-<tns:CSISchemeOperatorName><tl:Name xml:lang="en">Test REMID authority</tl:Name></tns:CSISchemeOperatorName>
-<tns:CSISchemeOperatorAddress><tl:PostalAddresses><tl:PostalAddress xml:lang="en"><tl:StreetAddress>s</tl:StreetAddress><tl:Locality>l</tl:Locality><tl:CountryName>IT</tl:CountryName></tl:PostalAddress></tl:PostalAddresses><tl:ElectronicAddress><tl:URI>mailto:remid@remid.test</tl:URI></tl:ElectronicAddress></tns:CSISchemeOperatorAddress>
-<tns:CSISchemeInformationURI><tl:URI xml:lang="en">https://remid.test/scheme</tl:URI></tns:CSISchemeInformationURI>
-<tns:CSISchemePolicyCommunityRules><tl:URI xml:lang="en">https://remid.test/policy</tl:URI></tns:CSISchemePolicyCommunityRules>
-<tns:CSIPointerToTL>https://tl.test/tl-it.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
-<tns:CSINextUpdate><tl:dateTime>2126-01-01T00:00:00Z</tl:dateTime></tns:CSINextUpdate>
-<tns:CSIDistributionPoints><tl:URI>https://{domain}/csi.xml</tl:URI></tns:CSIDistributionPoints></tns:SchemeData>
-<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://{domain}/rems-id.html</ERDSId>
-<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>{body}</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
-<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
-<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
-<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
-<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
-</tns:CapabilityAndSecurityInformation>
-"#,
-        common::tl::b64_of(tls_cert)
-    )
-}
-
 /// Before relaying to a discovered peer, gateway A reads its service's capability document
 /// (CSI, EN 319 532-4 C.2.3.4) from the service's `http://` supply point (a Rust test HTTP
 /// server here) and records what it said in the delivery's history and in
@@ -1282,13 +1241,9 @@ fn capability_documents_are_read_before_relaying_and_a_verified_non_baseline_one
     .enumerate()
     {
         let name = format!("peer{i}");
-        let (cert, key) = tls_cert(w, &name, host, Some(&pki("rem-ec.key.pem")));
-        let (c, k) = (s(&cert), s(&key));
-        let Some(sink) = SmtpSink::start_at(
-            &format!("127.0.0.{}:{port}", i + 2),
-            &w.join(&name),
-            &["--tls-cert", &c, "--tls-key", &k, "--require-tls"],
-        ) else {
+        let listen = format!("127.0.0.{}:{port}", i + 2);
+        let key = pki("rem-ec.key.pem");
+        let Some(sink) = tls_peer(w, &name, host, Some(&key), &listen) else {
             return;
         };
         port = sink.addr.port();

@@ -299,15 +299,7 @@ fn verify(file: &Path, tsa: &DevTsa, at: &str) -> (i32, Value) {
         args.push("--at".to_owned());
         args.push(at.to_owned());
     }
-    let o = run_ponte(&args);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON ({e}): {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.code().unwrap_or(-1), v)
+    common::code_and_json(&run_ponte(&args))
 }
 
 fn ready() -> bool {

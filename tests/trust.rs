@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::tl::{GRANTED, NS, QTST, REM_Q, Svc, WITHDRAWN, b64_of, list_xml, sign};
+use common::tl::{GRANTED, QTST, REM_Q, Svc, WITHDRAWN, csi_xml, list_xml, sign};
 use common::{corpus_file, have, kit, pki, run_ponte, xmlsec1_verifies};
 use serde_json::Value;
 
@@ -73,15 +73,7 @@ fn check(args: &[&str]) -> (i32, Value) {
     let mut a = vec!["trust", "check"];
     a.extend_from_slice(args);
     a.push("--json");
-    let o = run_ponte(&a);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON ({e}): {} {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.code().unwrap_or(-1), v)
+    common::code_and_json(&run_ponte(&a))
 }
 
 fn s(p: &Path) -> String {
@@ -457,31 +449,6 @@ fn a_tampered_list_is_refused_and_the_cached_copy_keeps_answering() {
     assert!(v["lists"][1]["age_seconds"].is_u64());
     let (code, v) = check(&[&s(&pki("rem-ec.pem")), "--config", &s(&config)]);
     assert_eq!(code, 0, "{v}");
-}
-
-/// A CSI document (EN 319 532-4 figure C.2 shape) for `domain`, governed by `body`.
-fn csi_xml(domain: &str, body: &str, tls_cert: &str, profile: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="{NS}" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
-<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>2</tns:CSISequenceNumber>
-<tns:CSISchemeOperatorName><tl:Name xml:lang="en">Test REMID authority</tl:Name></tns:CSISchemeOperatorName>
-<tns:CSISchemeOperatorAddress><tl:PostalAddresses><tl:PostalAddress xml:lang="en"><tl:StreetAddress>s</tl:StreetAddress><tl:Locality>l</tl:Locality><tl:CountryName>IT</tl:CountryName></tl:PostalAddress></tl:PostalAddresses><tl:ElectronicAddress><tl:URI>mailto:a@b.test</tl:URI></tl:ElectronicAddress></tns:CSISchemeOperatorAddress>
-<tns:CSISchemeInformationURI><tl:URI xml:lang="en">https://remid.test/scheme</tl:URI></tns:CSISchemeInformationURI>
-<tns:CSISchemePolicyCommunityRules><tl:URI xml:lang="en">https://remid.test/policy</tl:URI></tns:CSISchemePolicyCommunityRules>
-<tns:CSIPointerToTL>https://tl.test/tl-it.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
-<tns:CSINextUpdate><tl:dateTime>2126-01-01T00:00:00Z</tl:dateTime></tns:CSINextUpdate>
-<tns:CSIDistributionPoints><tl:URI>https://peer.test/csi.xml</tl:URI></tns:CSIDistributionPoints></tns:SchemeData>
-<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://peer.test/rems-id.html</ERDSId>
-<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>{body}</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
-<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
-<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
-<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
-<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
-</tns:CapabilityAndSecurityInformation>
-"#,
-        b64_of(tls_cert)
-    )
 }
 
 #[test]

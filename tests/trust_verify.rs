@@ -22,15 +22,7 @@ fn s(p: &Path) -> String {
 fn json(args: &[&str]) -> (i32, Value) {
     let mut a = args.to_vec();
     a.push("--json");
-    let o = run_ponte(&a);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: no JSON ({e}): {} {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.code().unwrap_or(-1), v)
+    common::code_and_json(&run_ponte(&a))
 }
 
 fn text(v: &Value) -> &str {

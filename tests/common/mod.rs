@@ -51,6 +51,19 @@ where
     ponte().args(args).output().expect("spawn ponte")
 }
 
+/// The exit code of a `ponte ... --json` run and the JSON it printed; a run that printed no
+/// JSON fails the test with both of its outputs.
+pub fn code_and_json(o: &Output) -> (i32, Value) {
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
+}
+
 /// Whether an external program is on PATH. Oracles are required in CI (`CI=true`): a missing
 /// one fails the test there instead of skipping it.
 pub fn have(tool: &str) -> bool {

@@ -126,3 +126,30 @@ pub fn sign(xml: &str, name: &str) -> Vec<u8> {
     };
     ponte::xades::sign_b_b(xml.as_bytes(), &signer, &opts).expect("sign")
 }
+
+/// A capability and security information document (EN 319 532-4 C.2.3.4) for the MX host
+/// `domain`, governing body `body` (the TSP name), profile `profile`, TLS certificate
+/// `tls_cert` (test PKI file name).
+pub fn csi_xml(domain: &str, body: &str, tls_cert: &str, profile: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<tns:CapabilityAndSecurityInformation xmlns:tns="http://uri.etsi.org/19532/v1#" xmlns:tl="{NS}" xmlns:ci="http://uri.etsi.org/19522/v1#" xmlns:si="http://uri.etsi.org/19532/v1#" version="EN319532v1" Id="csi-1">
+<tns:SchemeData><tns:CSIVersionIdentifier>1</tns:CSIVersionIdentifier><tns:CSISequenceNumber>1</tns:CSISequenceNumber>
+<tns:CSISchemeOperatorName><tl:Name xml:lang="en">Test REMID authority</tl:Name></tns:CSISchemeOperatorName>
+<tns:CSISchemeOperatorAddress><tl:PostalAddresses><tl:PostalAddress xml:lang="en"><tl:StreetAddress>s</tl:StreetAddress><tl:Locality>l</tl:Locality><tl:CountryName>IT</tl:CountryName></tl:PostalAddress></tl:PostalAddresses><tl:ElectronicAddress><tl:URI>mailto:remid@remid.test</tl:URI></tl:ElectronicAddress></tns:CSISchemeOperatorAddress>
+<tns:CSISchemeInformationURI><tl:URI xml:lang="en">https://remid.test/scheme</tl:URI></tns:CSISchemeInformationURI>
+<tns:CSISchemePolicyCommunityRules><tl:URI xml:lang="en">https://remid.test/policy</tl:URI></tns:CSISchemePolicyCommunityRules>
+<tns:CSIPointerToTL>https://tl.test/tl-it.xml</tns:CSIPointerToTL><tns:CSIIssueDateTime>2026-01-01T00:00:00Z</tns:CSIIssueDateTime>
+<tns:CSINextUpdate><tl:dateTime>2126-01-01T00:00:00Z</tl:dateTime></tns:CSINextUpdate>
+<tns:CSIDistributionPoints><tl:URI>https://{domain}/csi.xml</tl:URI></tns:CSIDistributionPoints></tns:SchemeData>
+<tns:CapabilityMetadata><ci:ERDSMetadata version="EN319522v1.1.1"><ERDSId IdentifierSchemeName="http">http://{domain}/rems-id.html</ERDSId>
+<ERDSDomain>{domain}</ERDSDomain><ERDSGoverningBody>{body}</ERDSGoverningBody><ERDSProfileSupported>{profile}</ERDSProfileSupported>
+<ERDSExpiryDateAndTimeSupport>false</ERDSExpiryDateAndTimeSupport><ERDSScheduledDeliverySupport>false</ERDSScheduledDeliverySupport>
+<ERDSAssuranceLevelsSupported><AssuranceLevel>http://eidas.europa.eu/LoA/substantial</AssuranceLevel></ERDSAssuranceLevelsSupported>
+<ERDSSupportedConsignmentModes>http://uri.etsi.org/19522/v1#/consignment/basic</ERDSSupportedConsignmentModes></ci:ERDSMetadata></tns:CapabilityMetadata>
+<tns:SecurityMetadata><si:CapabilityBasedSecurity version="EN319532v1"><si:TLSCertificate>{}</si:TLSCertificate></si:CapabilityBasedSecurity></tns:SecurityMetadata>
+</tns:CapabilityAndSecurityInformation>
+"#,
+        b64_of(tls_cert)
+    )
+}
